@@ -1,0 +1,77 @@
+"""kconvert: move trained Keras models between ecosystems, and prove they still compute the same.
+
+>>> import kconvert
+>>> model = kconvert.load("model.h5")            # any Keras 1/2/3 file or config string
+>>> print(kconvert.summary(model))
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Mapping
+
+from kconvert.errors import (
+    IncompatibleKerasConfigurationException,
+    InputReadError,
+    InvalidKerasConfigurationException,
+    KConvertError,
+    KConvertWarning,
+    UnsupportedKerasConfigurationException,
+    UnsupportedKerasConfigurationWarning,
+)
+from kconvert.ir import Model
+from kconvert.readers.context import Limits, LoadOptions
+from kconvert.readers.keras.lambdas import LambdaInfo, clear_lambdas, register_lambda, unregister_lambda
+from kconvert.readers.source import SourceLike
+from kconvert.summary import summary, summary_dict
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "IncompatibleKerasConfigurationException", "InputReadError", "InvalidKerasConfigurationException",
+    "KConvertError", "KConvertWarning", "LambdaInfo", "Limits", "Model",
+    "UnsupportedKerasConfigurationException", "UnsupportedKerasConfigurationWarning", "clear_lambdas",
+    "load", "register_lambda", "summary", "summary_dict", "unregister_lambda", "__version__",
+]
+
+
+def load(
+    source: SourceLike,
+    weights: SourceLike | None = None,
+    *,
+    enforce_training_config: bool = False,
+    weights_by: Literal["order", "name"] = "order",
+    lambdas: Mapping[str, Any] | None = None,
+    backend: str | None = None,
+    input_shapes: Mapping[str, tuple[int | None, ...]] | None = None,
+    limits: Limits | None = None,
+) -> Model:
+    """Read a Keras model into kconvert's IR.
+
+    ``source`` is a path (``.h5``/``.hdf5``, ``.keras``, ``.json``, ``.yaml``; the format is sniffed
+    from the content), a ``to_json``/``to_yaml`` string, or bytes.  ``weights`` is a ``save_weights``
+    file (legacy ``.h5`` or Keras 3 ``.weights.h5``) for a configuration-only ``source``; its layers
+    are matched to the model's ``weights_by`` order (as Keras does) or by layer name.
+
+    ``enforce_training_config`` decides what happens to training-only settings kconvert does not
+    honour (unknown regularizers, optimizers, losses...): raise
+    :class:`UnsupportedKerasConfigurationException`, or (default) warn, note it in
+    ``model.report`` and go on.  ``lambdas`` maps Lambda layer names to replacements (see
+    :func:`register_lambda`).  ``backend`` is the training backend to assume when the file does not
+    record one (Keras 1); it decides whether convolution kernels are Theano kernels.
+    ``input_shapes`` gives input shapes (without batch) by input layer name, for configs that
+    declare none.  Weights stay in the file until read; close the model (or use it as a context
+    manager) to release the file.
+    """
+    from kconvert.readers import read_model
+
+    options = LoadOptions(
+        enforce_training_config=enforce_training_config,
+        weights_by=weights_by,
+        lambdas=dict(lambdas or {}),
+        backend=backend,
+        input_shapes=dict(input_shapes) if input_shapes else None,
+        limits=limits or Limits(),
+    )
+    if weights_by not in ("order", "name"):
+        raise ValueError("weights_by must be 'order' or 'name'")
+    return read_model(source, weights, options)

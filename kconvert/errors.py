@@ -1,0 +1,112 @@
+"""kconvert's exceptions and warnings.
+
+Every failure a user can cause with an input file surfaces as a subclass of :class:`KConvertError`
+whose message is one line naming the file, the layer and the key involved, so that a CI log or a
+terminal shows *where* to look without a traceback.  The two public families mirror
+Deeplearning4j's Keras import:
+
+* :class:`IncompatibleKerasConfigurationException` -- the model cannot be expressed (unknown layer,
+  malformed config, weights that do not fit, unreadable file).  Always raised.
+* :class:`UnsupportedKerasConfigurationException` -- a training-only setting kconvert does not
+  honour.  Raised only with ``enforce_training_config=True``; otherwise it becomes an
+  :class:`UnsupportedKerasConfigurationWarning` and a note in the load report.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class KConvertError(Exception):
+    """Base class of every error kconvert raises for bad or unsupported input.
+
+    The context fields are filled in as the error travels outwards: a layer converter knows the
+    key, the model reader knows the layer, the top-level loader knows the file.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        file: str | None = None,
+        layer: str | None = None,
+        layer_class: str | None = None,
+        key: str | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = " ".join(str(reason).split())  # one line, always
+        self.file = file
+        self.layer = layer
+        self.layer_class = layer_class
+        self.key = key
+
+    def with_context(
+        self,
+        *,
+        file: str | None = None,
+        layer: str | None = None,
+        layer_class: str | None = None,
+        key: str | None = None,
+    ) -> "KConvertError":
+        """Fill in context that is still unknown; inner (more precise) context wins."""
+        self.file = self.file or file
+        if self.layer is None and layer is not None:
+            self.layer, self.layer_class = layer, self.layer_class or layer_class
+        self.key = self.key or key
+        return self
+
+    @property
+    def location(self) -> str:
+        parts = []
+        if self.file:
+            parts.append(self.file)
+        if self.layer is not None:
+            parts.append(
+                f"layer '{self.layer}'" + (f" ({self.layer_class})" if self.layer_class else "")
+            )
+        if self.key:
+            parts.append(f"key '{self.key}'")
+        return ": ".join(parts)
+
+    def __str__(self) -> str:
+        loc = self.location
+        return f"{loc}: {self.reason}" if loc else self.reason
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": type(self).__name__,
+            "file": self.file,
+            "layer": self.layer,
+            "layer_class": self.layer_class,
+            "key": self.key,
+            "reason": self.reason,
+            "message": str(self),
+        }
+
+
+class IncompatibleKerasConfigurationException(KConvertError):
+    """The model cannot be represented: unknown layer, malformed config, mismatched weights."""
+
+
+#: Deeplearning4j's name for the same condition, for users who come from its Keras import.
+InvalidKerasConfigurationException = IncompatibleKerasConfigurationException
+
+
+class InputReadError(IncompatibleKerasConfigurationException):
+    """The input itself could not be read: missing, truncated, corrupt, or of an unknown format.
+
+    A subclass of the "incompatible" family so that API users catch one type, while the CLI can
+    still tell "could not read" (exit code 3) from "read, but cannot convert".
+    """
+
+
+class UnsupportedKerasConfigurationException(KConvertError):
+    """A training-only setting (regularizer, constraint, optimizer, loss...) is not honoured."""
+
+
+class KConvertWarning(UserWarning):
+    """Base class of kconvert's warnings."""
+
+
+class UnsupportedKerasConfigurationWarning(KConvertWarning):
+    """An unsupported training-only setting was dropped because enforcement is off."""

@@ -1,0 +1,81 @@
+"""The layer-kind registry: one typed attribute class per kind of layer.
+
+A layer kind is defined once, here in the IR: a frozen dataclass holding its normalised
+attributes, the shapes it produces, and the canonical names and shapes of its weights.  Readers,
+writers and the runtime each keep their own registry keyed by the same kind name; adding a layer
+kind means adding one class here and one function in each format that supports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Sequence
+
+from kconvert.ir.shapes import Shape, ShapeError
+
+if TYPE_CHECKING:
+    from kconvert.ir.graph import Layer
+
+
+@dataclass(frozen=True, kw_only=True)
+class LayerConfig:
+    """Base class of every layer kind's attributes.
+
+    Subclasses set ``kind`` and implement :meth:`output_shape` (single input, single output) or
+    :meth:`output_shapes`; layers with weights implement :meth:`weight_shapes`.
+    """
+
+    kind: ClassVar[str] = ""
+    min_inputs: ClassVar[int] = 1
+    max_inputs: ClassVar[int | None] = 1
+    #: True for layers that only act during training (Dropout, GaussianNoise...): identity at inference.
+    training_only: ClassVar[bool] = False
+
+    def output_shapes(self, inputs: Sequence[Shape]) -> list[Shape]:
+        return [self.output_shape(inputs[0])]
+
+    def output_shape(self, shape: Shape) -> Shape:
+        raise NotImplementedError(f"{type(self).__name__} must define output_shape or output_shapes")
+
+    def weight_shapes(self, inputs: Sequence[Shape]) -> dict[str, Shape]:
+        """Canonical weight names (in canonical order) and their shapes for these inputs."""
+        return {}
+
+    def sublayers(self) -> tuple["Layer", ...]:
+        """Layers owned by this one (wrapped layers); they carry their own weights."""
+        return ()
+
+    def sublayer_inputs(self, inputs: Sequence[Shape]) -> list[tuple["Layer", list[Shape]]]:
+        """The input shapes each sublayer sees when this layer is applied to ``inputs``."""
+        return []
+
+    def check_arity(self, count: int) -> None:
+        if count < self.min_inputs or (self.max_inputs is not None and count > self.max_inputs):
+            if self.max_inputs == self.min_inputs:
+                expected = str(self.min_inputs)
+            elif self.max_inputs is None:
+                expected = f"at least {self.min_inputs}"
+            else:
+                expected = f"{self.min_inputs} to {self.max_inputs}"
+            raise ShapeError(f"takes {expected} input tensor(s), got {count}")
+
+    def attributes(self) -> dict[str, Any]:
+        """The attribute values by field name (for summaries, reports and writers)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+LAYER_KINDS: dict[str, type[LayerConfig]] = {}
+
+
+def layer_kind(cls: type[LayerConfig]) -> type[LayerConfig]:
+    """Class decorator registering a layer kind; a kind can be registered only once."""
+    if not cls.kind:
+        raise TypeError(f"{cls.__name__} has no kind")
+    if cls.kind in LAYER_KINDS:
+        raise TypeError(f"layer kind {cls.kind!r} is already registered by {LAYER_KINDS[cls.kind].__name__}")
+    LAYER_KINDS[cls.kind] = cls
+    return cls
+
+
+def iter_kinds() -> Iterator[str]:
+    return iter(sorted(LAYER_KINDS))

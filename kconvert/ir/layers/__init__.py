@@ -1,0 +1,16 @@
+"""Every layer kind of the IR; importing this package registers them all."""
+
+from kconvert.ir.layers import (  # noqa: F401  (imported for registration)
+    activations,
+    attention,
+    conv,
+    core,
+    merge,
+    model,
+    noise,
+    normalization,
+    pooling,
+    recurrent,
+    reshaping,
+    wrappers,
+)

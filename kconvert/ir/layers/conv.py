@@ -1,0 +1,279 @@
+"""Convolutions: regular, transposed, separable, depthwise and locally connected.
+
+Kernel layouts are Keras 2 TensorFlow ones (spatial axes first, then input, then output
+channels) whatever the data format of the activations; ``data_format`` only says where the
+channel axis of the *activations* is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from kconvert.ir.layer import LayerConfig, layer_kind
+from kconvert.ir.shapes import (
+    Shape,
+    ShapeError,
+    conv_output_length,
+    deconv_output_length,
+    join_channels,
+    require_rank,
+    split_channels,
+)
+
+DataFormat = Literal["channels_last", "channels_first"]
+PADDINGS = ("valid", "same", "causal", "full")
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Windowed(LayerConfig):
+    """Shared fields of layers that slide a window over ``rank`` spatial axes.
+
+    ``strides`` and ``dilation_rate`` default to ones; an empty tuple is filled in.
+    """
+
+    rank: ClassVar[int]
+    kernel_size: tuple[int, ...]
+    strides: tuple[int, ...] = ()
+    padding: str = "valid"
+    data_format: DataFormat = "channels_last"
+    dilation_rate: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("strides", "dilation_rate"):
+            if not getattr(self, name):
+                object.__setattr__(self, name, (1,) * self.rank)
+        for name in ("kernel_size", "strides", "dilation_rate"):
+            value = getattr(self, name)
+            if len(value) != self.rank or any(int(v) < 1 for v in value):
+                raise ValueError(f"{name} must be {self.rank} positive integer(s), got {value}")
+        if self.padding not in PADDINGS or (self.padding == "causal" and self.rank != 1):
+            raise ValueError(f"unsupported padding {self.padding!r}")
+
+    def _split(self, shape: Shape) -> tuple[int | None, tuple[int | None, ...]]:
+        require_rank(shape, self.rank + 2)
+        return split_channels(shape, self.data_format)
+
+    def _spatial_out(self, spatial: tuple[int | None, ...]) -> list[int | None]:
+        return [conv_output_length(n, k, self.padding, s, d)
+                for n, k, s, d in zip(spatial, self.kernel_size, self.strides, self.dilation_rate)]
+
+    @staticmethod
+    def _known_channels(channels: int | None) -> int:
+        if channels is None:
+            raise ShapeError("the channel dimension of the input must be known")
+        return channels
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Conv(_Windowed):
+    filters: int
+    groups: int = 1
+    activation: str = "linear"
+    use_bias: bool = True
+
+    def output_shape(self, shape: Shape) -> Shape:
+        _, spatial = self._split(shape)
+        return join_channels(shape[0], self.filters, self._spatial_out(spatial), self.data_format)
+
+    def weight_shapes(self, inputs: list[Shape]) -> dict[str, Shape]:
+        channels = self._known_channels(self._split(inputs[0])[0])
+        if channels % self.groups or self.filters % self.groups:
+            raise ShapeError(f"{channels} input channels and {self.filters} filters are not "
+                             f"divisible into {self.groups} groups")
+        out: dict[str, Shape] = {"kernel": (*self.kernel_size, channels // self.groups, self.filters)}
+        if self.use_bias:
+            out["bias"] = (self.filters,)
+        return out
+
+
+@layer_kind
+@dataclass(frozen=True, kw_only=True)
+class Conv1D(_Conv):
+    kind = "Conv1D"
+    rank = 1
+
+
+@layer_kind
+@dataclass(frozen=True, kw_only=True)
+class Conv2D(_Conv):
+    kind = "Conv2D"
+    rank = 2
+
+
+@layer_kind
+@dataclass(frozen=True, kw_only=True)
+class Conv3D(_Conv):
+    kind = "Conv3D"
+    rank = 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class _ConvTranspose(_Windowed):
+    """Transposed convolution; kernel is (spatial..., filters, input channels)."""
+
+    filters: int
+    output_padding: tuple[int, ...] | None = None
+    activation: str = "linear"
+    use_bias: bool = True
+
+    def output_shape(self, shape: Shape) -> Shape:
+        _, spatial = self._split(shape)
+        pads = self.output_padding or (None,) * self.rank
+        out = [deconv_output_length(n, k, self.padding, s, p, d)
+               for n, k, s, p, d in zip(spatial, self.kernel_size, self.strides, pads, self.dilation_rate)]
+        return join_channels(shape[0], self.filters, out, self.data_format)
+
+    def weight_shapes(self, inputs: list[Shape]) -> dict[str, Shape]:
+        channels = self._known_channels(self._split(inputs[0])[0])
+        out: dict[str, Shape] = {"kernel": (*self.kernel_size, self.filters, channels)}
+        if self.use_bias:
+            out["bias"] = (self.filters,)
+        return out
+
+
+@layer_kind
+@dataclass(frozen=True, kw_only=True)
+class Conv1DTranspose(_ConvTranspose):
+    kind = "Conv1DTranspose"
+    rank = 1
+
+
+@layer_kind
+@dataclass(frozen=True, kw_only=True)
+class Conv2DTranspose(_ConvTranspose):
+    kind = "Conv2DTranspose"
+    rank = 2
+
+
+@layer_kind
+@dataclass(frozen=True, kw_only=True)
+class Conv3DTranspose(_ConvTranspose):
+    kind = "Conv3DTranspose"
+    rank = 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class _SeparableConv(_Windowed):
+    """Depthwise convolution (``depth_multiplier`` maps per channel) then a 1x1 pointwise one."""
+
+    filters: int
+    depth_multiplier: int = 1
+    activation: str = "linear"
+    use_bias: bool = True
+
+    def output_shape(self, shape: Shape) -> Shape:
+        _, spatial = self._split(shape)
+        return join_channels(shape[0], self.filters, self._spatial_out(spatial), self.data_format)
+
+    def weight_shapes(self, inputs: list[Shape]) -> dict[str, Shape]:
+        channels = self._known_channels(self._split(inputs[0])[0])
+        out: dict[str, Shape] = {
+            "depthwise_kernel": (*self.kernel_size, channels, self.depth_multiplier),
+            "pointwise_kernel": (*(1,) * self.rank, channels * self.depth_multiplier, self.filters),
+        }
+        if self.use_bias:
+            out["bias"] = (self.filters,)
+        return out
+
+
+@layer_kind
+@dataclass(frozen=True, kw_only=True)
+class SeparableConv1D(_SeparableConv):
+    kind = "SeparableConv1D"
+    rank = 1
+
+
+@layer_kind
+@dataclass(frozen=True, kw_only=True)
+class SeparableConv2D(_SeparableConv):
+    kind = "SeparableConv2D"
+    rank = 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class _DepthwiseConv(_Windowed):
+    """Per-channel convolution producing ``depth_multiplier`` maps per input channel."""
+
+    depth_multiplier: int = 1
+    activation: str = "linear"
+    use_bias: bool = True
+
+    def output_shape(self, shape: Shape) -> Shape:
+        channels, spatial = self._split(shape)
+        out_channels = None if channels is None else channels * self.depth_multiplier
+        return join_channels(shape[0], out_channels, self._spatial_out(spatial), self.data_format)
+
+    def weight_shapes(self, inputs: list[Shape]) -> dict[str, Shape]:
+        channels = self._known_channels(self._split(inputs[0])[0])
+        out: dict[str, Shape] = {"depthwise_kernel": (*self.kernel_size, channels, self.depth_multiplier)}
+        if self.use_bias:
+            out["bias"] = (channels * self.depth_multiplier,)
+        return out
+
+
+@layer_kind
+@dataclass(frozen=True, kw_only=True)
+class DepthwiseConv1D(_DepthwiseConv):
+    kind = "DepthwiseConv1D"
+    rank = 1
+
+
+@layer_kind
+@dataclass(frozen=True, kw_only=True)
+class DepthwiseConv2D(_DepthwiseConv):
+    kind = "DepthwiseConv2D"
+    rank = 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class _LocallyConnected(_Windowed):
+    """A convolution whose kernel is not shared across positions (Keras implementation 1 layout).
+
+    kernel: (output positions, window size * input channels, filters), where each window is
+    flattened in the activations' own axis order (spatial then channels for ``channels_last``,
+    channels then spatial for ``channels_first``); bias: (output spatial..., filters).
+    """
+
+    filters: int
+    activation: str = "linear"
+    use_bias: bool = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.padding != "valid" or any(d != 1 for d in self.dilation_rate):
+            raise ValueError("locally connected layers support only padding='valid' without dilation")
+
+    def output_shape(self, shape: Shape) -> Shape:
+        _, spatial = self._split(shape)
+        return join_channels(shape[0], self.filters, self._spatial_out(spatial), self.data_format)
+
+    def weight_shapes(self, inputs: list[Shape]) -> dict[str, Shape]:
+        channels, spatial = self._split(inputs[0])
+        channels = self._known_channels(channels)
+        out_spatial = self._spatial_out(spatial)
+        if any(n is None for n in out_spatial):
+            raise ShapeError("locally connected layers need known spatial input dimensions")
+        positions = 1
+        window = 1
+        for n, k in zip(out_spatial, self.kernel_size):
+            positions *= n  # type: ignore[operator]
+            window *= k
+        out: dict[str, Shape] = {"kernel": (positions, window * channels, self.filters)}
+        if self.use_bias:
+            out["bias"] = (*out_spatial, self.filters)
+        return out
+
+
+@layer_kind
+@dataclass(frozen=True, kw_only=True)
+class LocallyConnected1D(_LocallyConnected):
+    kind = "LocallyConnected1D"
+    rank = 1
+
+
+@layer_kind
+@dataclass(frozen=True, kw_only=True)
+class LocallyConnected2D(_LocallyConnected):
+    kind = "LocallyConnected2D"
+    rank = 2

@@ -1,0 +1,78 @@
+"""Normalisation layers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kconvert.ir.layer import LayerConfig, layer_kind
+from kconvert.ir.shapes import Shape, ShapeError, norm_axis
+
+
+def _axes_shape(shape: Shape, axes: tuple[int, ...]) -> Shape:
+    dims = tuple(shape[norm_axis(a, len(shape))] for a in axes)
+    if any(d is None for d in dims):
+        raise ShapeError(f"normalised axes {axes} of the input must be known")
+    if 0 in [norm_axis(a, len(shape)) for a in axes]:
+        raise ShapeError("cannot normalise over the batch axis")
+    return dims
+
+
+@layer_kind
+@dataclass(frozen=True, kw_only=True)
+class BatchNormalization(LayerConfig):
+    """Inference: ``gamma * (x - moving_mean) / sqrt(moving_variance + epsilon) + beta``.
+
+    ``axis`` lists the feature axes (batch included in the numbering); parameters have the
+    shape of those axes.  ``gamma`` is absent when ``scale`` is false, ``beta`` when ``center`` is.
+    """
+
+    kind = "BatchNormalization"
+    axis: tuple[int, ...] = (-1,)
+    momentum: float = 0.99
+    epsilon: float = 1e-3
+    center: bool = True
+    scale: bool = True
+
+    def output_shape(self, shape: Shape) -> Shape:
+        _axes_shape(shape, self.axis)
+        return shape
+
+    def weight_shapes(self, inputs: list[Shape]) -> dict[str, Shape]:
+        shape = _axes_shape(inputs[0], self.axis)
+        out: dict[str, Shape] = {}
+        if self.scale:
+            out["gamma"] = shape
+        if self.center:
+            out["beta"] = shape
+        out["moving_mean"] = shape
+        out["moving_variance"] = shape
+        return out
+
+
+@layer_kind
+@dataclass(frozen=True, kw_only=True)
+class LayerNormalization(LayerConfig):
+    """Per-sample normalisation over ``axis``.
+
+    ``rms_scaling`` divides by the root mean square without centring (and always has ``gamma``).
+    """
+
+    kind = "LayerNormalization"
+    axis: tuple[int, ...] = (-1,)
+    epsilon: float = 1e-3
+    center: bool = True
+    scale: bool = True
+    rms_scaling: bool = False
+
+    def output_shape(self, shape: Shape) -> Shape:
+        _axes_shape(shape, self.axis)
+        return shape
+
+    def weight_shapes(self, inputs: list[Shape]) -> dict[str, Shape]:
+        shape = _axes_shape(inputs[0], self.axis)
+        out: dict[str, Shape] = {}
+        if self.scale or self.rms_scaling:
+            out["gamma"] = shape
+        if self.center and not self.rms_scaling:
+            out["beta"] = shape
+        return out

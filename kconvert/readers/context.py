@@ -1,0 +1,99 @@
+"""What every reader needs while it reads one input: options, the report, and error helpers."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal, Mapping
+
+from kconvert.errors import (
+    IncompatibleKerasConfigurationException,
+    KConvertError,
+    UnsupportedKerasConfigurationException,
+    UnsupportedKerasConfigurationWarning,
+)
+from kconvert.ir.report import LoadReport
+from kconvert.ir.shapes import Shape
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds that keep hostile or broken files from exhausting memory or time."""
+
+    max_config_bytes: int = 64 * 1024 * 1024  # a model config (JSON/YAML) or HDF5 attribute
+    max_nesting: int = 200  # depth of JSON/YAML structures and of nested models
+    max_layers: int = 100_000
+    max_archive_member_bytes: int = 8 * 1024**3  # one member of a .keras zip
+    max_archive_total_bytes: int = 16 * 1024**3
+    max_compression_ratio: int = 1000  # declared size / stored size, for zip members and datasets
+    max_dimension: int = 2**31 - 1  # any single dimension in a config
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """Options of :func:`kconvert.load`; see its docstring."""
+
+    enforce_training_config: bool = False
+    weights_by: Literal["order", "name"] = "order"
+    lambdas: Mapping[str, Any] = field(default_factory=dict)
+    backend: str | None = None  # assumed training backend for files that do not record one
+    input_shapes: Mapping[str, tuple[int | None, ...]] | None = None
+    limits: Limits = field(default_factory=Limits)
+
+
+class ReadContext:
+    """Per-input state: the display name of the file, options, and the report being built."""
+
+    def __init__(self, source: str | None, options: LoadOptions, report: LoadReport | None = None) -> None:
+        self.source = source
+        self.options = options
+        self.report = report if report is not None else LoadReport()
+        self.keras_version: str | None = None
+        #: the backend the model was trained with (decides Theano kernel flips), and whether it
+        #: was recorded in the file or assumed
+        self.backend: str | None = None
+        self.backend_assumed = False
+        self.generation: int = 2  # 1, 2 or 3: the Keras config dialect being read
+        self.depth = 0  # nesting depth of models being built
+
+    @property
+    def limits(self) -> Limits:
+        return self.options.limits
+
+    # -- outcomes ------------------------------------------------------------------------------
+
+    def incompatible(self, reason: str, *, layer: str | None = None, layer_class: str | None = None,
+                     key: str | None = None) -> IncompatibleKerasConfigurationException:
+        """Build (not raise) an error for a model that cannot be represented."""
+        return IncompatibleKerasConfigurationException(
+            reason, file=self.source, layer=layer, layer_class=layer_class, key=key)
+
+    def unsupported(self, reason: str, *, layer: str | None = None, layer_class: str | None = None,
+                    key: str | None = None) -> None:
+        """A training-only setting is not honoured: raise when enforcing, else warn and note it."""
+        err = UnsupportedKerasConfigurationException(
+            reason, file=self.source, layer=layer, layer_class=layer_class, key=key)
+        if self.options.enforce_training_config:
+            raise err
+        self.report.add("warning", "unsupported", reason, layer=layer, key=key)
+        warnings.warn(str(err), UnsupportedKerasConfigurationWarning, stacklevel=3)
+
+    def note(self, category: str, message: str, *, layer: str | None = None, key: str | None = None,
+             severity: Literal["warning", "info"] = "info") -> None:
+        self.report.add(severity, category, message, layer=layer, key=key)
+
+    def located(self, err: KConvertError) -> KConvertError:
+        return err.with_context(file=self.source)
+
+    def input_shape_override(self, name: str) -> Shape | None:
+        shapes = self.options.input_shapes or {}
+        shape = shapes.get(name)
+        return None if shape is None else (None, *shape)
+
+
+def guarded(ctx: ReadContext, fn: Callable[[], Any]) -> Any:
+    """Run ``fn`` and give any kconvert error escaping it the file's name."""
+    try:
+        return fn()
+    except KConvertError as exc:
+        raise ctx.located(exc) from None

@@ -1,0 +1,12 @@
+"""Every Keras layer converter; importing this package registers them all."""
+
+from kconvert.readers.keras.layers import (  # noqa: F401  (imported for registration)
+    activations,
+    conv,
+    core,
+    merge,
+    normalization,
+    recurrent,
+    reshaping,
+    wrappers,
+)

@@ -1,0 +1,60 @@
+"""Converters for normalisation layers."""
+
+from __future__ import annotations
+
+from kconvert.ir.layers import normalization
+from kconvert.ir.weights import Weight
+from kconvert.readers.keras.layer import Converted, KerasLayerConfig, SourceWeight, keras_layer, ordered
+
+
+@keras_layer("BatchNormalization", "BatchNormalizationV1", "BatchNormalizationV2", "SyncBatchNormalization")
+def batch_normalization(cfg: KerasLayerConfig) -> Converted:
+    mode = cfg.integer("mode", 0, minimum=0)
+    if mode != 0:
+        raise cfg.error(f"Keras 1 BatchNormalization mode={mode} normalises with per-batch or per-sample "
+                        "statistics at inference too; only mode=0 can be expressed", "mode")
+    for key in ("renorm", "virtual_batch_size", "synchronized"):
+        if cfg.get(key, None):
+            cfg.unsupported(f"{key}={cfg.get(key)} only changes training; not carried", key)
+    cfg.mark_used("renorm_clipping", "renorm_momentum", "fused", "adjustment", "trainable")
+    scale = cfg.boolean("scale", True)
+    center = cfg.boolean("center", True)
+    epsilon = cfg.number("epsilon", 1e-3, minimum=0.0)
+    config = normalization.BatchNormalization(
+        axis=cfg.axis_tuple("axis", -1), momentum=cfg.number("momentum", 0.99), epsilon=epsilon,
+        center=center, scale=scale)
+    cfg.weight("gamma", k1=("gamma_init", None, None))
+    cfg.weight("beta", k1=("beta_init", None, None))
+    cfg.weight("moving_mean")
+    cfg.weight("moving_variance")
+    names = (("gamma",) if scale else ()) + (("beta",) if center else ()) + ("moving_mean", "moving_variance")
+    base = ordered(*names)
+    keras10 = (cfg.ctx.keras_version or "").startswith("1.0")
+
+    def bind(saved: list[SourceWeight]) -> dict[str, Weight]:
+        weights = base(saved)
+        if any(s.name.split("/")[-1].split(":")[0].endswith("running_std") for s in saved):
+            if keras10:
+                # Keras 1.0.x kept the standard deviation and divided by (std + epsilon)
+                weights["moving_variance"] = weights["moving_variance"].derive(
+                    lambda std: (std + epsilon) ** 2 - epsilon, weights["moving_variance"].shape,
+                    "Keras 1.0 running_std to variance")
+                cfg.note("rewritten", "Keras 1.0 running_std (a standard deviation) converted to a variance")
+            elif cfg.ctx.keras_version is None:
+                cfg.note("assumed", "Keras version not recorded: running_std read as the variance it holds "
+                         "since Keras 1.1")
+        return weights
+    return Converted(config, bind)
+
+
+@keras_layer("LayerNormalization")
+def layer_normalization(cfg: KerasLayerConfig) -> Converted:
+    scale = cfg.boolean("scale", True)
+    center = cfg.boolean("center", True)
+    rms = cfg.boolean("rms_scaling", False)
+    config = normalization.LayerNormalization(axis=cfg.axis_tuple("axis", -1), epsilon=cfg.number("epsilon", 1e-3),
+                                              center=center, scale=scale, rms_scaling=rms)
+    cfg.weight("gamma")
+    cfg.weight("beta")
+    names = (("gamma",) if scale or rms else ()) + (("beta",) if center and not rms else ())
+    return Converted(config, ordered(*names) if names else None)

@@ -1,0 +1,237 @@
+"""Reading a Keras model from any of its saved forms into the IR.
+
+Forms: ``to_json``/``to_yaml`` text, ``model.save`` HDF5, ``save_weights`` HDF5 paired with a
+config, Keras 3 ``.keras`` archives and ``.weights.h5`` files; from Keras 1.0 to Keras 3.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kconvert.errors import InputReadError, KConvertError
+from kconvert.ir.graph import Model
+from kconvert.ir.report import Provenance
+from kconvert.readers.context import LoadOptions, ReadContext
+from kconvert.readers.h5 import H5File
+from kconvert.readers.keras import layers as _layers  # noqa: F401  (registers the converters)
+from kconvert.readers.keras.legacy_h5 import WeightGroup, is_legacy_layout, read_legacy
+from kconvert.readers.keras.model import BuiltModel, build_model
+from kconvert.readers.keras.training import read_training_config
+from kconvert.readers.keras.v3 import is_v3_layout, read_archive, v3_groups
+from kconvert.readers.source import Input
+from kconvert.readers.text import parse_json, parse_yaml
+
+
+class _Parts:
+    """What the model input provided: config, training config, version facts, weights."""
+
+    def __init__(self) -> None:
+        self.config: Any = None
+        self.training: Any = None
+        self.keras_version: str | None = None
+        self.backend: str | None = None
+        self.groups: list[WeightGroup] | None = None
+        self.v3_weights: H5File | None = None
+        self.format = ""
+        self.resources: list[Any] = []
+
+
+def read_keras(model_input: Input, weights_input: Input | None, options: LoadOptions) -> Model:
+    ctx = ReadContext(model_input.display, options)
+    parts = _Parts()
+    try:
+        _read_model_input(model_input, parts, ctx)
+        weights_source = None
+        by = "name"
+        if weights_input is not None:
+            ctx.source = weights_input.display
+            _read_weights_input(weights_input, parts, ctx)
+            ctx.source = model_input.display
+            weights_source = weights_input.display
+            by = options.weights_by
+        model = _build(parts, ctx, by, weights_source)
+        model.resources.extend(parts.resources)
+        return model
+    except KConvertError as exc:
+        for res in parts.resources:
+            res.close()
+        raise ctx.located(exc) from None
+
+
+def _read_model_input(inp: Input, parts: _Parts, ctx: ReadContext) -> None:
+    limits = ctx.limits
+    if inp.kind == "hdf5":
+        f = H5File(inp.content(), inp.display, limits)
+        parts.resources.append(f)
+        if is_legacy_layout(f):
+            legacy = read_legacy(f)
+            if legacy.model_config is None:
+                raise InputReadError("this HDF5 file holds weights only (save_weights); load it together with "
+                                     "the model configuration: kconvert.load(config, weights=...)", file=inp.display)
+            parts.config = parse_json(legacy.model_config, inp.display, limits)
+            if legacy.training_config:
+                parts.training = parse_json(legacy.training_config, inp.display, limits)
+            parts.keras_version, parts.backend = legacy.keras_version, legacy.backend
+            parts.groups = legacy.groups
+            parts.format = "keras-h5"
+            for name in legacy.ignored:
+                ctx.note("ignored-key", f"weight group '{name}' belongs to no layer and is ignored",
+                         severity="warning")
+        elif is_v3_layout(f):
+            raise InputReadError("this Keras 3 weights file holds no model configuration; load it together "
+                                 "with the configuration: kconvert.load('config.json', weights=...)", file=inp.display)
+        else:
+            raise InputReadError("an HDF5 file, but not a Keras model (no model_config, layer_names or layers)",
+                                 file=inp.display)
+    elif inp.kind == "zip":
+        archive = read_archive(inp.content(), inp.display, limits)
+        parts.config = parse_json(archive.config, f"{inp.display}:config.json", limits)
+        parts.keras_version = str(archive.metadata.get("keras_version") or "") or None
+        parts.v3_weights = archive.weights
+        if archive.weights is not None:
+            parts.resources.append(archive.weights)
+        parts.format = "keras-v3"
+    else:
+        text = inp.text(limits)
+        parts.config = (parse_json if inp.kind == "json" else parse_yaml)(text, inp.display, limits)
+        parts.format = f"keras-{inp.kind}"
+    _unwrap(parts, inp.display)
+
+
+def _unwrap(parts: _Parts, display: str) -> None:
+    """Accept ``to_json`` output, a bare config, or a ``{"model_config", "training_config"}`` dump."""
+    config = parts.config
+    if isinstance(config, str):
+        raise InputReadError("the top-level JSON value is a string: the configuration looks encoded twice "
+                             "(json.dump of model.to_json()); decode it once before loading", file=display)
+    if isinstance(config, dict) and "modelTopology" in config:
+        raise InputReadError("this is a TensorFlow.js model.json; reading TF.js models is not supported by this "
+                             "reader", file=display)
+    if isinstance(config, dict) and "model_config" in config and "class_name" not in config:
+        parts.training = parts.training or config.get("training_config")
+        parts.keras_version = parts.keras_version or config.get("keras_version")
+        parts.backend = parts.backend or config.get("backend")
+        config = config["model_config"]
+    if isinstance(config, dict):
+        parts.keras_version = parts.keras_version or _str(config.get("keras_version"))
+        parts.backend = parts.backend or _str(config.get("backend"))
+        if parts.training is None and isinstance(config.get("compile_config"), dict):
+            parts.training = config["compile_config"]  # Keras 3
+    if not isinstance(config, (dict, list)):
+        raise InputReadError(f"expected a Keras model configuration, got a {type(config).__name__}", file=display)
+    parts.config = config
+
+
+def _read_weights_input(inp: Input, parts: _Parts, ctx: ReadContext) -> None:
+    if inp.kind != "hdf5":
+        raise InputReadError("weights must be an HDF5 file written by save_weights or model.save", file=inp.display)
+    f = H5File(inp.content(), inp.display, ctx.limits)
+    parts.resources.append(f)
+    if is_legacy_layout(f):
+        legacy = read_legacy(f)
+        parts.groups = legacy.groups
+        parts.backend = legacy.backend or parts.backend
+        parts.keras_version = parts.keras_version or legacy.keras_version
+        parts.v3_weights = None
+    elif is_v3_layout(f):
+        parts.v3_weights, parts.groups = f, None
+    else:
+        raise InputReadError("an HDF5 file, but not Keras weights (no layer_names or layers group)", file=inp.display)
+
+
+def _build(parts: _Parts, ctx: ReadContext, by: str, weights_source: str | None) -> Model:
+    ctx.keras_version = parts.keras_version
+    ctx.generation = detect_generation(parts.config, parts.keras_version)
+    _decide_backend(parts, ctx)
+    built = build_model(parts.config, ctx)
+    model = built.model
+    model.validate()
+    if parts.v3_weights is not None:
+        bind_weights(built, v3_groups(parts.v3_weights, model), "name", ctx)
+    elif parts.groups is not None:
+        bind_weights(built, parts.groups, by, ctx)
+    model.validate()
+    if parts.training is not None:
+        model.training = read_training_config(parts.training, model, ctx)
+    top = parts.config.get("class_name") if isinstance(parts.config, dict) else "Sequential"
+    model.provenance = Provenance(ctx.source, parts.format, parts.keras_version, parts.backend, top, weights_source)
+    return model
+
+
+def bind_weights(built: BuiltModel, groups: list[WeightGroup], by: str, ctx: ReadContext) -> None:
+    """Give every layer that has weights its saved weights, matched by layer name or by order."""
+    owners = [layer for layer in built.model.layers if layer in built.binders]
+    saved = [g for g in groups if g.weights]
+    if by == "name":
+        index = {g.layer: g for g in saved}
+        names = {layer.name for layer in owners}
+        missing = [layer.name for layer in owners if layer.name not in index]
+        extra = [g.layer for g in saved if g.layer not in names]
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append(f"no saved weights for layer(s) {', '.join(missing)}")
+            if extra:
+                parts.append(f"saved weights for layer(s) not in the model: {', '.join(extra)}")
+            raise ctx.incompatible("; ".join(parts) + " (matching by layer name)")
+        pairs = [(layer, index[layer.name]) for layer in owners]
+    else:
+        if len(owners) != len(saved):
+            raise ctx.incompatible(
+                f"the weights file holds weights for {len(saved)} layer(s) [{', '.join(g.layer for g in saved)}] "
+                f"but the model has {len(owners)} layer(s) with weights "
+                f"[{', '.join(layer.name for layer in owners)}] (matching by order)")
+        pairs = list(zip(owners, saved))
+    for layer, group in pairs:
+        try:
+            layer.weights = built.binders[layer](group.weights)
+        except KConvertError as exc:
+            raise layer.context_error(exc) from None
+
+
+def detect_generation(config: Any, keras_version: str | None) -> int:
+    """1, 2 or 3: which Keras wrote the config, from the version or, failing that, its shape."""
+    if keras_version and keras_version[:1] in "123":
+        return int(keras_version[0])
+    text_keys = {key for key, _ in _items(config)}
+    if {"module", "registered_name", "batch_shape"} & text_keys:
+        return 3
+    if {"output_dim", "nb_filter", "border_mode", "dim_ordering", "init", "input_dtype", "subsample"} & text_keys \
+            and "units" not in text_keys and "filters" not in text_keys:
+        return 1
+    return 2
+
+
+def _decide_backend(parts: _Parts, ctx: ReadContext) -> None:
+    if parts.backend:
+        ctx.backend = parts.backend
+    elif ctx.options.backend:
+        ctx.backend = ctx.options.backend
+    else:
+        theano_ordering = ctx.generation == 1 and ("dim_ordering", "th") in _items(parts.config)
+        ctx.backend = "theano" if theano_ordering else "tensorflow"
+        ctx.backend_assumed = True
+        if theano_ordering:
+            ctx.note("assumed", "the file does not record its backend; Theano assumed because layers use "
+                     "dim_ordering='th' (pass backend='tensorflow' to kconvert.load if it was TensorFlow)")
+
+
+def _items(config: Any) -> set[tuple[str, Any]]:
+    """Every (key, scalar value) pair anywhere in a config."""
+    found: set[tuple[str, Any]] = set()
+    stack = [config]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if isinstance(v, (dict, list)):
+                    stack.append(v)
+                else:
+                    found.add((k, v if isinstance(v, (str, int, float, bool, type(None))) else repr(v)))
+        elif isinstance(value, list):
+            stack.extend(value)
+    return found
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None

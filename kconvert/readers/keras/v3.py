@@ -1,0 +1,160 @@
+"""Keras 3's native format: ``.keras`` zip archives and the ``.weights.h5`` layout inside them.
+
+The archive holds ``config.json``, ``metadata.json`` and ``model.weights.h5``.  It is read in
+memory, member by member, after checking member and total sizes (and compression ratios)
+against limits; nothing is extracted to disk.  The weights file mirrors the object tree:
+``layers/<key>/vars/<i>``, where ``<key>`` is the snake-cased class name made unique within its
+container (``dense``, ``dense_1``...), with sub-objects such as ``cell``, ``forward_layer`` or a
+nested model's own ``layers``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+import h5py
+
+from kconvert.errors import InputReadError
+from kconvert.ir.graph import Layer, Model
+from kconvert.ir.layers.model import NestedModel
+from kconvert.ir.layers.wrappers import Bidirectional, TimeDistributed
+from kconvert.readers.context import Limits
+from kconvert.readers.h5 import H5File
+from kconvert.readers.keras.layer import SourceWeight
+from kconvert.readers.keras.legacy_h5 import WeightGroup
+
+
+@dataclass
+class KerasArchive:
+    config: str
+    metadata: dict[str, Any]
+    weights: H5File | None
+
+
+def read_archive(source: str | bytes, display: str, limits: Limits) -> KerasArchive:
+    try:
+        with zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source) as zf:
+            members = {info.filename: info for info in zf.infolist()}
+            total = sum(info.file_size for info in members.values())
+            if total > limits.max_archive_total_bytes:
+                raise InputReadError(f"the archive expands to {total} bytes, over the limit", file=display)
+
+            def read(name: str) -> bytes | None:
+                info = members.get(name)
+                if info is None:
+                    return None
+                if info.file_size > limits.max_archive_member_bytes or (
+                        info.file_size > 1024 * 1024
+                        and info.file_size > limits.max_compression_ratio * max(info.compress_size, 1)):
+                    raise InputReadError(f"archive member '{name}' declares {info.file_size} bytes from "
+                                         f"{info.compress_size} stored: refused", file=display)
+                data = zf.read(info)
+                if len(data) != info.file_size:
+                    raise InputReadError(f"archive member '{name}' is not the size it declares", file=display)
+                return data
+
+            config = read("config.json")
+            metadata_bytes = read("metadata.json")
+            weights = read("model.weights.h5")
+            if weights is None and "model.weights.npz" in members:
+                raise InputReadError("the archive stores its weights as .npz, which kconvert does not read yet",
+                                     file=display)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError) as exc:
+        raise InputReadError(f"not a readable .keras archive ({' '.join(str(exc).split())})", file=display) from None
+    if config is None:
+        raise InputReadError("the archive has no config.json", file=display)
+    try:
+        metadata = json.loads(metadata_bytes) if metadata_bytes else {}
+    except ValueError:
+        raise InputReadError("the archive's metadata.json is not valid JSON", file=display) from None
+    h5 = H5File(weights, f"{display}:model.weights.h5", limits) if weights is not None else None
+    return KerasArchive(config.decode("utf-8", "replace"), metadata if isinstance(metadata, dict) else {}, h5)
+
+
+def is_v3_layout(f: H5File) -> bool:
+    root = f.file
+    return f.has(root, "layers") or (f.has(root, "vars") and not f.has_attr(root, "layer_names"))
+
+
+def snake_case(name: str) -> str:
+    """Keras 3's object-path naming of a class (``BatchNormalization`` -> ``batch_normalization``)."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def container_keys(layers: list[Layer]) -> list[str]:
+    used: dict[str, int] = {}
+    keys = []
+    for layer in layers:
+        base = snake_case(layer.source_class or layer.kind)
+        if base in used:
+            used[base] += 1
+            keys.append(f"{base}_{used[base]}")
+        else:
+            used[base] = 0
+            keys.append(base)
+    return keys
+
+
+def v3_groups(f: H5File, model: Model) -> list[WeightGroup]:
+    """The saved weights of each top-level layer, in the order each layer's binder expects."""
+    return [WeightGroup(layer.name, weights) for layer, weights in _container(f, f.file, model, "")]
+
+
+def _container(f: H5File, group: h5py.Group, model: Model, prefix: str) -> list[tuple[Layer, list[SourceWeight]]]:
+    layers = model.layers
+    if model.structure == "sequential" and layers and layers[0].kind == "InputLayer":
+        layers = layers[1:]  # Sequential.layers leaves its input layer out
+    holder = f.get(group, "layers") if f.has(group, "layers") else None
+    out = []
+    for layer, key in zip(layers, container_keys(layers)):
+        sub = _find(f, holder, key, layer.name) if holder is not None else None
+        out.append((layer, _collect(f, sub, layer, f"{prefix}{layer.name}/") if sub is not None else []))
+    return out
+
+
+def _find(f: H5File, holder: h5py.Group, key: str, name: str) -> h5py.Group | None:
+    """The group of a layer: by its structural key, checked (or found) by the recorded name."""
+    def recorded(g: h5py.Group) -> str | None:
+        return f.text_attr(f.get(g, "vars"), "name") if f.has(g, "vars") else None
+    if f.has(holder, key):
+        sub = f.get(holder, key)
+        if recorded(sub) in (None, name):  # type: ignore[arg-type]
+            return sub  # type: ignore[return-value]
+    for child in f.children(holder):
+        sub = f.get(holder, child)
+        if isinstance(sub, h5py.Group) and recorded(sub) == name:
+            return sub
+    return None
+
+
+def _own_vars(f: H5File, group: h5py.Group, prefix: str) -> list[SourceWeight]:
+    if not f.has(group, "vars"):
+        return []
+    holder = f.get(group, "vars")
+    keys = sorted((k for k in f.children(holder) if k.isdigit()), key=int)  # type: ignore[arg-type]
+    return [SourceWeight(f"{prefix}{k}", f.weight(holder, k)) for k in keys]  # type: ignore[arg-type]
+
+
+def _collect(f: H5File, group: h5py.Group, layer: Layer, prefix: str) -> list[SourceWeight]:
+    out = _own_vars(f, group, prefix)
+    config = layer.config
+    if isinstance(config, NestedModel):
+        for _, weights in _container(f, group, config.model, prefix):
+            out += weights
+    elif isinstance(config, Bidirectional):
+        for key, inner in (("forward_layer", config.forward), ("backward_layer", config.backward)):
+            if f.has(group, key):
+                out += _collect(f, f.get(group, key), inner, prefix)  # type: ignore[arg-type]
+    elif isinstance(config, TimeDistributed):
+        if f.has(group, "layer"):
+            out += _collect(f, f.get(group, "layer"), config.layer, prefix)  # type: ignore[arg-type]
+    elif f.has(group, "cell"):  # recurrent layers keep their weights in their cell
+        out += _own_vars(f, f.get(group, "cell"), prefix)  # type: ignore[arg-type]
+    return out

@@ -1,0 +1,137 @@
+"""Parsing model configurations from JSON and YAML text, safely.
+
+Nothing here executes anything found in the text:
+
+* JSON goes through :func:`json.loads` without object hooks;
+* YAML goes through a :class:`yaml.SafeLoader` subclass that understands only the data-only
+  Python tags Keras's ``to_yaml`` emits (``!!python/tuple``, and the Python 2 string and number
+  tags) and refuses every other ``!!python/...`` tag -- ``object/apply``, ``name``, ``module``...;
+* the special encodings of tf.keras JSON (``__tuple__``, ``TensorShape``) are decoded to plain
+  lists, while those that stand for runtime objects (``TypeSpec``, ``__ellipsis__``...) are refused.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+
+from kconvert.errors import InputReadError
+from kconvert.readers.context import Limits
+
+_PY = "tag:yaml.org,2002:python/"
+
+
+class KerasYamlLoader(yaml.SafeLoader):
+    """Safe YAML loader plus the data-only Python tags found in Keras ``to_yaml`` output."""
+
+
+def _sequence(loader: yaml.SafeLoader, node: yaml.Node) -> list[Any]:
+    return loader.construct_sequence(node, deep=True)  # type: ignore[arg-type]
+
+
+def _scalar(kind: type) -> Any:
+    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+        value = loader.construct_scalar(node)  # type: ignore[arg-type]
+        if kind is bool:
+            return str(value).lower() in ("true", "yes", "on", "1")
+        if kind is type(None):
+            return None
+        return kind(value)
+    return construct
+
+
+def _refuse(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    raise yaml.constructor.ConstructorError(
+        None, None,
+        f"the tag !!python/{suffix} can construct arbitrary Python objects and is refused",
+        node.start_mark)
+
+
+KerasYamlLoader.add_constructor(_PY + "tuple", _sequence)
+for _tag, _kind in (("unicode", str), ("str", str), ("long", int), ("int", int), ("float", float),
+                    ("bool", bool), ("none", type(None))):
+    KerasYamlLoader.add_constructor(_PY + _tag, _scalar(_kind))
+KerasYamlLoader.add_multi_constructor(_PY, _refuse)
+
+
+def parse_json(text: str | bytes, where: str, limits: Limits) -> Any:
+    if len(text) > limits.max_config_bytes:
+        raise InputReadError(f"the configuration is {len(text)} bytes, over the limit of "
+                             f"{limits.max_config_bytes}", file=where)
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise InputReadError("the JSON is nested too deeply", file=where) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputReadError(f"malformed JSON: {exc}", file=where) from None
+    return decode_keras_values(data, where, limits)
+
+
+def parse_yaml(text: str | bytes, where: str, limits: Limits) -> Any:
+    if len(text) > limits.max_config_bytes:
+        raise InputReadError(f"the configuration is {len(text)} bytes, over the limit of "
+                             f"{limits.max_config_bytes}", file=where)
+    try:
+        data = yaml.load(text, Loader=KerasYamlLoader)  # noqa: S506 (a SafeLoader subclass)
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        place = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise InputReadError(f"refused YAML{place}: {exc.problem}", file=where) from None
+    except RecursionError:
+        raise InputReadError("the YAML is nested too deeply", file=where) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        place = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InputReadError(f"malformed YAML{place}: {problem}", file=where) from None
+    return decode_keras_values(data, where, limits)
+
+
+_REFUSED_ENCODINGS = {
+    "__ellipsis__": "an Ellipsis value",
+    "TypeSpec": "a TensorFlow TypeSpec",
+    "CompositeTensor": "a composite (ragged or sparse) tensor value",
+    "__bytes__": "a bytes value",
+    "__numpy__": "a NumPy array",
+}
+
+
+def decode_keras_values(data: Any, where: str, limits: Limits) -> Any:
+    """Turn tf.keras/Keras 3 JSON value encodings into plain lists; check depth and sharing.
+
+    Shared sub-structures (YAML aliases) are decoded once; cycles are refused.
+    """
+    done: dict[int, Any] = {}
+    active: set[int] = set()
+
+    def walk(value: Any, depth: int, path: str) -> Any:
+        if depth > limits.max_nesting:
+            raise InputReadError(f"the configuration is nested more than {limits.max_nesting} levels "
+                                 f"deep (at {path or 'top level'})", file=where)
+        if not isinstance(value, (dict, list)):
+            return value
+        key = id(value)
+        if key in done:
+            return done[key]
+        if key in active:
+            raise InputReadError(f"the configuration refers to itself (at {path or 'top level'})", file=where)
+        active.add(key)
+        if isinstance(value, list):
+            out: Any = [walk(v, depth + 1, f"{path}[{i}]") for i, v in enumerate(value)]
+        else:
+            cls = value.get("class_name")
+            if cls in ("__tuple__", "TensorShape") and "items" in value:
+                out = [walk(v, depth + 1, f"{path}.items[{i}]") for i, v in enumerate(value["items"] or [])]
+            elif isinstance(cls, str) and cls in _REFUSED_ENCODINGS:
+                raise InputReadError(f"the configuration holds {_REFUSED_ENCODINGS[cls]} at "
+                                     f"{path or 'top level'}, which kconvert does not read", file=where)
+            else:
+                out = {str(k): walk(v, depth + 1, f"{path}.{k}" if path else str(k))
+                       for k, v in value.items() if k != "__passive_serialization__"}
+        active.discard(key)
+        done[key] = out
+        return out
+
+    return walk(data, 0, "")
