@@ -30,7 +30,7 @@ __all__ = [
     "IncompatibleKerasConfigurationException", "InputReadError", "InvalidKerasConfigurationException",
     "KConvertError", "KConvertWarning", "LambdaInfo", "Limits", "Model",
     "UnsupportedKerasConfigurationException", "UnsupportedKerasConfigurationWarning", "clear_lambdas",
-    "load", "register_lambda", "summary", "summary_dict", "unregister_lambda", "__version__",
+    "load", "register_lambda", "run", "summary", "summary_dict", "unregister_lambda", "verify", "__version__",
 ]
 
 
@@ -75,3 +75,25 @@ def load(
     if weights_by not in ("order", "name"):
         raise ValueError("weights_by must be 'order' or 'name'")
     return read_model(source, weights, options)
+
+
+def run(model: Model, inputs: Any, *, device: str | None = None, dtype: str = "float32",
+        activations: bool = False) -> Any:
+    """Run ``model`` on ``inputs`` with kconvert's TensorFlow runtime (imported only now).
+
+    ``inputs``: an array, a list in input order, or a dict by input layer name.  ``device``:
+    ``"cpu"``, ``"gpu"``, ``"gpu:N"`` or ``None`` for a GPU when there is one.  Returns one array per
+    output; with ``activations=True``, also a dict of every layer call's outputs.
+    """
+    from kconvert.runtime import Runtime
+
+    runtime = Runtime(model, device=device, dtype=dtype)
+    outputs = runtime(inputs)
+    return (outputs, runtime.activations(inputs)) if activations else outputs
+
+
+def verify(source: SourceLike, weights: SourceLike | None = None, **options: Any) -> Any:
+    """Compare ``source`` run in kconvert's runtime with its references; see :mod:`kconvert.verification`."""
+    from kconvert.verification import verify as _verify
+
+    return _verify(source, weights, **options)

@@ -9,7 +9,7 @@ each :class:`Call` consumes tensors produced by earlier calls, addressed by :cla
 
 from __future__ import annotations
 
-from collections import deque
+import heapq
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Literal, Sequence
 
@@ -190,11 +190,7 @@ class Model:
         """Check the graph, infer every shape and check every weight against its expected shape."""
         self._shapes = None
         check_structure(self)
-        shapes = self.shapes()
-        for layer in self.layers:
-            for node in range(len(layer.calls)):
-                inputs = [shapes[(r.layer, r.node)][r.index] for r in layer.calls[node].inputs]
-                check_weights(layer, inputs)
+        check_model_weights(self, self.shapes())
 
     # -- resources -----------------------------------------------------------------------------
 
@@ -274,6 +270,13 @@ def check_structure(model: Model) -> None:
     for ref in model.outputs:
         check_ref(ref, None, "a model output")
     topological_nodes(model)
+    for layer in model.layers:
+        nested = getattr(layer.config, "model", None)
+        if isinstance(nested, Model):
+            try:
+                check_structure(nested)
+            except KConvertError as exc:
+                raise layer.context_error(exc) from None
 
 
 def topological_nodes(model: Model) -> list[tuple[Layer, int]]:
@@ -287,16 +290,19 @@ def topological_nodes(model: Model) -> list[tuple[Layer, int]]:
         deps[key] = {(r.layer, r.node) for r in call.refs() if (r.layer, r.node) in position}
         for d in deps[key]:
             users[d].append(key)
-    ready = deque(sorted((k for k in keys if not deps[k]), key=position.__getitem__))
+    # always emit the ready call defined first, so that a definition order that is already
+    # topological is kept as it is
+    ready = [position[k] for k in keys if not deps[k]]
+    heapq.heapify(ready)
     remaining = {k: len(v) for k, v in deps.items()}
     order: list[tuple[Layer, int]] = []
     while ready:
-        key = ready.popleft()
+        key = keys[heapq.heappop(ready)]
         order.append((by_name[key[0]], key[1]))
-        for user in sorted(users[key], key=position.__getitem__):
+        for user in users[key]:
             remaining[user] -= 1
             if remaining[user] == 0:
-                ready.append(user)
+                heapq.heappush(ready, position[user])
     if len(order) != len(keys):
         stuck = [k[0] for k in keys if remaining[k] > 0]
         raise _error(by_name[stuck[0]], "the graph has a cycle through layers " + ", ".join(
@@ -318,20 +324,35 @@ def infer_shapes(model: Model, input_shapes: Sequence[Shape] | None = None) -> S
         if key in overrides:
             shapes[key] = overrides[key]
             continue
-        inputs: list[Shape] = []
-        for ref in layer.calls[node].inputs:
-            produced = shapes[(ref.layer, ref.node)]
-            if ref.index >= len(produced):
-                raise _error(layer, f"input '{ref}' asks for output {ref.index} of a call that "
-                                    f"produces {len(produced)}")
-            inputs.append(produced[ref.index])
+        inputs = [_produced(shapes, ref, layer, "input") for ref in layer.calls[node].inputs]
         try:
             layer.config.check_arity(len(inputs))
             shapes[key] = layer.config.output_shapes(inputs)
         except ShapeError as exc:
             given = ", ".join(shape_str(s) for s in inputs) or "no inputs"
             raise _error(layer, f"cannot be applied to {given}: {exc}") from None
+    for ref in model.inputs:
+        _produced(shapes, ref, None, f"model '{model.name}' input")
+    for ref in model.outputs:
+        _produced(shapes, ref, None, f"model '{model.name}' output")
     return shapes
+
+
+def _produced(shapes: ShapeMap, ref: TensorRef, owner: Layer | None, what: str) -> Shape:
+    """The shape ``ref`` points at, or a typed error naming ``owner`` if it points at nothing."""
+    produced = shapes.get((ref.layer, ref.node))
+    if produced is None:
+        raise _error(owner, f"{what} '{ref}' refers to a call that is not in the graph")
+    if not 0 <= ref.index < len(produced):
+        raise _error(owner, f"{what} '{ref}' asks for output {ref.index} of a call that produces {len(produced)}")
+    return produced[ref.index]
+
+
+def check_model_weights(model: Model, shapes: ShapeMap) -> None:
+    """Check the weights of every call of every layer against the shapes inferred for ``model``."""
+    for layer in model.layers:
+        for call in layer.calls:
+            check_weights(layer, [shapes[(r.layer, r.node)][r.index] for r in call.inputs])
 
 
 def check_weights(layer: Layer, inputs: list[Shape]) -> None:
@@ -353,11 +374,15 @@ def check_weights(layer: Layer, inputs: list[Shape]) -> None:
                 raise _error(layer, f"weight '{name}' has shape {shape_str(actual)} but the layer "
                                     f"configuration and its input {', '.join(shape_str(s) for s in inputs)} "
                                     f"call for {shape_str(shape)}").with_context(key=name)
-    for sub, sub_inputs in subs:
-        try:
+    nested = getattr(layer.config, "model", None)
+    try:
+        for sub, sub_inputs in subs:
             check_weights(sub, sub_inputs)
-        except KConvertError as exc:
-            raise layer.context_error(exc) from None
+        if isinstance(nested, Model):  # a nested model's layers own its weights
+            inner = layer.config.conformed_inputs(inputs)  # type: ignore[attr-defined]
+            check_model_weights(nested, infer_shapes(nested, inner))
+    except KConvertError as exc:
+        raise layer.context_error(exc) from None
 
 
 def _names(names: Any) -> str:

@@ -53,6 +53,8 @@ class ReadContext:
         #: was recorded in the file or assumed
         self.backend: str | None = None
         self.backend_assumed = False
+        #: Keras 1: the dim_ordering ('th' or 'tf') every layer that records one agrees on, if any
+        self.keras1_dim_ordering: str | None = None
         self.generation: int = 2  # 1, 2 or 3: the Keras config dialect being read
         self.depth = 0  # nesting depth of models being built
 

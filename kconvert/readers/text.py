@@ -38,7 +38,11 @@ def _scalar(kind: type) -> Any:
             return str(value).lower() in ("true", "yes", "on", "1")
         if kind is type(None):
             return None
-        return kind(value)
+        try:
+            return kind(value)
+        except ValueError:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{value!r} is not a valid {node.tag.rsplit('/', 1)[-1]}", node.start_mark) from None
     return construct
 
 
@@ -101,37 +105,53 @@ _REFUSED_ENCODINGS = {
 def decode_keras_values(data: Any, where: str, limits: Limits) -> Any:
     """Turn tf.keras/Keras 3 JSON value encodings into plain lists; check depth and sharing.
 
-    Shared sub-structures (YAML aliases) are decoded once; cycles are refused.
+    Shared sub-structures (YAML aliases) are decoded once; cycles are refused, and so are aliases
+    that expand (a "billion laughs") past what a configuration of ``max_config_bytes`` could hold
+    or past ``max_nesting`` levels.
     """
-    done: dict[int, Any] = {}
+    # id -> (decoded value, expanded number of values, height)
+    done: dict[int, tuple[Any, int, int]] = {}
     active: set[int] = set()
 
-    def walk(value: Any, depth: int, path: str) -> Any:
+    def too_deep(path: str) -> InputReadError:
+        return InputReadError(f"the configuration is nested more than {limits.max_nesting} levels "
+                              f"deep (at {path or 'top level'})", file=where)
+
+    def walk(value: Any, depth: int, path: str) -> tuple[Any, int, int]:
         if depth > limits.max_nesting:
-            raise InputReadError(f"the configuration is nested more than {limits.max_nesting} levels "
-                                 f"deep (at {path or 'top level'})", file=where)
+            raise too_deep(path)
         if not isinstance(value, (dict, list)):
-            return value
+            return value, 1, 0
         key = id(value)
         if key in done:
+            if depth + done[key][2] > limits.max_nesting:
+                raise too_deep(path)
             return done[key]
         if key in active:
             raise InputReadError(f"the configuration refers to itself (at {path or 'top level'})", file=where)
         active.add(key)
         if isinstance(value, list):
-            out: Any = [walk(v, depth + 1, f"{path}[{i}]") for i, v in enumerate(value)]
+            parts = [walk(v, depth + 1, f"{path}[{i}]") for i, v in enumerate(value)]
+            out: Any = [p[0] for p in parts]
         else:
             cls = value.get("class_name")
             if cls in ("__tuple__", "TensorShape") and "items" in value:
-                out = [walk(v, depth + 1, f"{path}.items[{i}]") for i, v in enumerate(value["items"] or [])]
+                parts = [walk(v, depth + 1, f"{path}.items[{i}]") for i, v in enumerate(value["items"] or [])]
+                out = [p[0] for p in parts]
             elif isinstance(cls, str) and cls in _REFUSED_ENCODINGS:
                 raise InputReadError(f"the configuration holds {_REFUSED_ENCODINGS[cls]} at "
                                      f"{path or 'top level'}, which kconvert does not read", file=where)
             else:
-                out = {str(k): walk(v, depth + 1, f"{path}.{k}" if path else str(k))
-                       for k, v in value.items() if k != "__passive_serialization__"}
+                items = [(str(k), walk(v, depth + 1, f"{path}.{k}" if path else str(k)))
+                         for k, v in value.items() if k != "__passive_serialization__"]
+                parts = [p for _, p in items]
+                out = {k: p[0] for k, p in items}
+        size = 1 + sum(p[1] for p in parts)
+        if size > limits.max_config_bytes:
+            raise InputReadError(f"the configuration expands (through repeated YAML aliases) to more than "
+                                 f"{limits.max_config_bytes} values (at {path or 'top level'})", file=where)
         active.discard(key)
-        done[key] = out
-        return out
+        done[key] = (out, size, 1 + max((p[2] for p in parts), default=0))
+        return done[key]
 
-    return walk(data, 0, "")
+    return walk(data, 0, "")[0]

@@ -54,7 +54,7 @@ class _Windowed(LayerConfig):
         require_rank(shape, self.rank + 2)
         return split_channels(shape, self.data_format)
 
-    def _spatial_out(self, spatial: tuple[int | None, ...]) -> list[int | None]:
+    def spatial_output(self, spatial: tuple[int | None, ...]) -> list[int | None]:
         return [conv_output_length(n, k, self.padding, s, d)
                 for n, k, s, d in zip(spatial, self.kernel_size, self.strides, self.dilation_rate)]
 
@@ -74,7 +74,7 @@ class _Conv(_Windowed):
 
     def output_shape(self, shape: Shape) -> Shape:
         _, spatial = self._split(shape)
-        return join_channels(shape[0], self.filters, self._spatial_out(spatial), self.data_format)
+        return join_channels(shape[0], self.filters, self.spatial_output(spatial), self.data_format)
 
     def weight_shapes(self, inputs: list[Shape]) -> dict[str, Shape]:
         channels = self._known_channels(self._split(inputs[0])[0])
@@ -164,7 +164,7 @@ class _SeparableConv(_Windowed):
 
     def output_shape(self, shape: Shape) -> Shape:
         _, spatial = self._split(shape)
-        return join_channels(shape[0], self.filters, self._spatial_out(spatial), self.data_format)
+        return join_channels(shape[0], self.filters, self.spatial_output(spatial), self.data_format)
 
     def weight_shapes(self, inputs: list[Shape]) -> dict[str, Shape]:
         channels = self._known_channels(self._split(inputs[0])[0])
@@ -202,7 +202,7 @@ class _DepthwiseConv(_Windowed):
     def output_shape(self, shape: Shape) -> Shape:
         channels, spatial = self._split(shape)
         out_channels = None if channels is None else channels * self.depth_multiplier
-        return join_channels(shape[0], out_channels, self._spatial_out(spatial), self.data_format)
+        return join_channels(shape[0], out_channels, self.spatial_output(spatial), self.data_format)
 
     def weight_shapes(self, inputs: list[Shape]) -> dict[str, Shape]:
         channels = self._known_channels(self._split(inputs[0])[0])
@@ -246,12 +246,12 @@ class _LocallyConnected(_Windowed):
 
     def output_shape(self, shape: Shape) -> Shape:
         _, spatial = self._split(shape)
-        return join_channels(shape[0], self.filters, self._spatial_out(spatial), self.data_format)
+        return join_channels(shape[0], self.filters, self.spatial_output(spatial), self.data_format)
 
     def weight_shapes(self, inputs: list[Shape]) -> dict[str, Shape]:
         channels, spatial = self._split(inputs[0])
         channels = self._known_channels(channels)
-        out_spatial = self._spatial_out(spatial)
+        out_spatial = self.spatial_output(spatial)
         if any(n is None for n in out_spatial):
             raise ShapeError("locally connected layers need known spatial input dimensions")
         positions = 1

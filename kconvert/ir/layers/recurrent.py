@@ -37,6 +37,8 @@ class _Recurrent(LayerConfig):
     unroll: bool = False
     dropout: float = 0.0
     recurrent_dropout: float = 0.0
+    #: a masked timestep outputs zeros instead of repeating the previous output
+    zero_output_for_mask: bool = False
 
     def output_shapes(self, inputs: list[Shape]) -> list[Shape]:
         shape = inputs[0]
@@ -119,7 +121,7 @@ class ConvLSTM2D(_Windowed):
         require_rank(shape, 5)
         frame = (shape[0], *shape[2:])
         _, spatial = split_channels(frame, self.data_format)
-        state = join_channels(shape[0], self.filters, self._spatial_out(spatial), self.data_format)
+        state = join_channels(shape[0], self.filters, self.spatial_output(spatial), self.data_format)
         out = (state[0], shape[1], *state[1:]) if self.return_sequences else state
         return [out, *([state, state] if self.return_state else [])]
 

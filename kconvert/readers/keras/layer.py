@@ -9,6 +9,7 @@ one function: the accessor takes the Keras 1 spelling of a key next to the moder
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
@@ -144,7 +145,8 @@ class KerasLayerConfig:
         return self._int(value, key, minimum)
 
     def _int(self, value: Any, key: str, minimum: int) -> int:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or not math.isfinite(value) or value != int(value)):
             raise self.error(f"expected an integer, got {value!r}", key)
         value = int(value)
         if value < minimum or value > self.ctx.limits.max_dimension:
@@ -232,6 +234,18 @@ class KerasLayerConfig:
             self.note("assumed", "data format not recorded ('default'); assumed channels_last", key=found)
         return "channels_last"
 
+    def image_data_format(self) -> str:
+        """:meth:`data_format` for the image layers Keras 1.2 saved no ``dim_ordering`` for (padding,
+        cropping, up-sampling, spatial dropout): they used keras.json's ``image_dim_ordering``, which the
+        model's other layers reveal when they all record the same one."""
+        if self.generation != 1 or self.has("data_format", "dim_ordering"):
+            return self.data_format()
+        ordering = self.ctx.keras1_dim_ordering or "tf"
+        self.note("assumed", f"Keras 1 saved no dim_ordering for this layer (it followed keras.json); assumed "
+                  f"'{ordering}'" + (" like the model's other layers" if self.ctx.keras1_dim_ordering
+                                     else ", Keras's default"), key="dim_ordering")
+        return "channels_first" if ordering == "th" else "channels_last"
+
     def padding(self, choices: Sequence[str] = ("valid", "same")) -> str:
         return self.choice("padding", choices, "valid", k1="border_mode")
 
@@ -256,7 +270,8 @@ class KerasLayerConfig:
     def call_kwargs(self) -> list[dict[str, Any]]:
         """The non-tensor keyword arguments of each call of this layer, in any Keras dialect."""
         out = []
-        for node in self.node.get("inbound_nodes") or []:
+        nodes = self.node.get("inbound_nodes")
+        for node in nodes if isinstance(nodes, list) else []:
             if isinstance(node, dict):  # Keras 3: {"args": [...], "kwargs": {...}}
                 kwargs = node.get("kwargs")
                 out.append(dict(kwargs) if isinstance(kwargs, dict) else {})
@@ -329,8 +344,10 @@ def build_layer(node: Any, ctx: ReadContext, *, name: str | None = None) -> tupl
     class_name = node["class_name"]
     config = node.get("config")
     if not isinstance(config, dict):
+        entry_name = node.get("name")
         raise IncompatibleKerasConfigurationException(
-            f"layer of class {class_name!r} has no 'config' object", layer=name, key="config")
+            f"layer of class {class_name!r} has no 'config' object",
+            layer=entry_name if isinstance(entry_name, str) else name, key="config")
     name = config.get("name") or node.get("name") or name
     if not isinstance(name, str) or not name:
         raise IncompatibleKerasConfigurationException(

@@ -266,7 +266,8 @@ class _Builder:
 
     def ref(self, value: Any, key: str) -> TensorRef:
         if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
-            history = (value.get("config") or {}).get("keras_history")
+            config = value.get("config")
+            history = config.get("keras_history") if isinstance(config, dict) else None
             return self.ref(history, key)
         if (isinstance(value, (list, tuple)) and len(value) >= 3 and isinstance(value[0], str)
                 and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value[1:3])):
@@ -278,9 +279,11 @@ class _Builder:
         kwargs: dict[str, Any] = {}
         inputs: list[TensorRef] = []
         if isinstance(node, dict):  # Keras 3
-            for arg in node.get("args") or []:
+            args, raw_kwargs = node.get("args") or [], node.get("kwargs") or {}
+            if not isinstance(args, list) or not isinstance(raw_kwargs, dict):
+                raise IncompatibleKerasConfigurationException(f"malformed inbound node {_short(node)}")
+            for arg in args:
                 inputs += self.tensors_in(arg)
-            raw_kwargs = node.get("kwargs") or {}
         elif isinstance(node, list):
             raw_kwargs = {}
             for entry in node:
@@ -343,7 +346,8 @@ class _Builder:
 
 def _is_branching_merge(entry: Any) -> bool:
     config = entry.get("config") if isinstance(entry, dict) else None
-    return entry.get("class_name") == "Merge" and isinstance(config, dict) and isinstance(config.get("layers"), list)
+    return (isinstance(config, dict) and entry.get("class_name") == "Merge"
+            and isinstance(config.get("layers"), list))
 
 
 def _legacy_entry(entry: Any) -> Any:

@@ -6,6 +6,7 @@ config, Keras 3 ``.keras`` archives and ``.weights.h5`` files; from Keras 1.0 to
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from kconvert.errors import InputReadError, KConvertError
@@ -101,7 +102,7 @@ def _read_model_input(inp: Input, parts: _Parts, ctx: ReadContext) -> None:
 def _unwrap(parts: _Parts, display: str) -> None:
     """Accept ``to_json`` output, a bare config, or a ``{"model_config", "training_config"}`` dump."""
     config = parts.config
-    if isinstance(config, str):
+    if isinstance(config, str) and config.lstrip().startswith(("{", "[")):
         raise InputReadError("the top-level JSON value is a string: the configuration looks encoded twice "
                              "(json.dump of model.to_json()); decode it once before loading", file=display)
     if isinstance(config, dict) and "modelTopology" in config:
@@ -118,7 +119,9 @@ def _unwrap(parts: _Parts, display: str) -> None:
         if parts.training is None and isinstance(config.get("compile_config"), dict):
             parts.training = config["compile_config"]  # Keras 3
     if not isinstance(config, (dict, list)):
-        raise InputReadError(f"expected a Keras model configuration, got a {type(config).__name__}", file=display)
+        what = {str: "a plain string", type(None): "an empty document"}.get(type(config), f"a {type(config).__name__}")
+        raise InputReadError(f"not a Keras model configuration: the text parses as {what}, not a JSON or YAML "
+                             "mapping", file=display)
     parts.config = config
 
 
@@ -203,17 +206,28 @@ def detect_generation(config: Any, keras_version: str | None) -> int:
 
 
 def _decide_backend(parts: _Parts, ctx: ReadContext) -> None:
+    items = _items(parts.config) if ctx.generation == 1 else set()
+    orderings = {value for key, value in items if key == "dim_ordering" and value in ("th", "tf")}
+    ctx.keras1_dim_ordering = orderings.pop() if len(orderings) == 1 else None
     if parts.backend:
         ctx.backend = parts.backend
     elif ctx.options.backend:
         ctx.backend = ctx.options.backend
     else:
-        theano_ordering = ctx.generation == 1 and ("dim_ordering", "th") in _items(parts.config)
-        ctx.backend = "theano" if theano_ordering else "tensorflow"
+        theano_ordering = ("dim_ordering", "th") in items
+        # TensorFlow names variables "<name>:0"; Theano keeps the name Keras gave ("dense_1_W")
+        tf_names = any(_TF_VARIABLE.search(w.name) for g in parts.groups or () for w in g.weights)
+        ctx.backend = "theano" if theano_ordering and not tf_names else "tensorflow"
         ctx.backend_assumed = True
-        if theano_ordering:
+        if theano_ordering and tf_names:
+            ctx.note("assumed", "the file does not record its backend; TensorFlow assumed because its weight "
+                     "names carry TensorFlow's ':0' suffix, although layers use dim_ordering='th'")
+        elif theano_ordering:
             ctx.note("assumed", "the file does not record its backend; Theano assumed because layers use "
                      "dim_ordering='th' (pass backend='tensorflow' to kconvert.load if it was TensorFlow)")
+
+
+_TF_VARIABLE = re.compile(r":\d+$")
 
 
 def _items(config: Any) -> set[tuple[str, Any]]:

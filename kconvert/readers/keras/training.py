@@ -31,7 +31,10 @@ _LOSS_KEYS = {"from_logits", "label_smoothing", "axis", "delta", "alpha", "gamma
 
 
 def read_training_config(raw: Any, model: Model, ctx: ReadContext) -> TrainingConfig | None:
-    """Parse a training config; unknown optimizers and losses follow ``enforce_training_config``."""
+    """Parse a training config; unknown optimizers and losses follow ``enforce_training_config``.
+
+    None when the model was never compiled (nothing to carry).
+    """
     if not isinstance(raw, dict):
         return None
     outputs = [ref.layer for ref in model.outputs]
@@ -53,7 +56,8 @@ def read_training_config(raw: Any, model: Model, ctx: ReadContext) -> TrainingCo
                 training.metrics.setdefault(name, []).extend(values)
     if raw.get("sample_weight_mode") not in (None, "None"):
         ctx.unsupported(f"sample_weight_mode={raw['sample_weight_mode']!r} is not carried", key="sample_weight_mode")
-    return training
+    empty = training.optimizer is None and not training.losses and not training.metrics
+    return None if empty else training
 
 
 def _optimizer(value: Any, ctx: ReadContext) -> Optimizer | None:

@@ -64,7 +64,8 @@ def read_archive(source: str | bytes, display: str, limits: Limits) -> KerasArch
             if weights is None and "model.weights.npz" in members:
                 raise InputReadError("the archive stores its weights as .npz, which kconvert does not read yet",
                                      file=display)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError,
+            RuntimeError) as exc:  # RuntimeError: an encrypted member
         raise InputReadError(f"not a readable .keras archive ({' '.join(str(exc).split())})", file=display) from None
     if config is None:
         raise InputReadError("the archive has no config.json", file=display)

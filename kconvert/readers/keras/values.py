@@ -34,9 +34,14 @@ def class_and_config(value: dict[str, Any]) -> tuple[str | None, dict[str, Any]]
     """``(class name, config)`` of a serialized object in Keras 1, 2 or 3 form."""
     if "class_name" in value:
         config = value.get("config")
-        return value["class_name"], dict(config) if isinstance(config, dict) else {}
+        return _class_name(value["class_name"]), dict(config) if isinstance(config, dict) else {}
     rest = {k: v for k, v in value.items() if k != "name"}
-    return value.get("name"), rest  # Keras 1: {"name": "L1L2Regularizer", "l1": ...}
+    return _class_name(value.get("name")), rest  # Keras 1: {"name": "L1L2Regularizer", "l1": ...}
+
+
+def _class_name(value: Any) -> str | None:
+    """A class name as a string (a malformed one shown as its repr, so lookups fail cleanly)."""
+    return value if value is None or isinstance(value, str) else repr(value)[:60]
 
 
 # -- activations ---------------------------------------------------------------------------------

@@ -7,12 +7,14 @@ from kconvert.ir.graph import Layer
 from kconvert.ir.layer import LayerConfig
 from kconvert.ir.layers import core, noise, wrappers
 from kconvert.ir.values import Initializer, WeightSettings
+from kconvert.ir.weights import Weight
 from kconvert.readers.keras import lambdas
 from kconvert.readers.keras.layer import (
     BIAS_K1,
     KERNEL_K1,
     Converted,
     KerasLayerConfig,
+    SourceWeight,
     build_layer,
     kernel_and_bias,
     keras_layer,
@@ -99,12 +101,12 @@ def spatial_dropout_1d(cfg: KerasLayerConfig) -> LayerConfig:
 
 @keras_layer("SpatialDropout2D")
 def spatial_dropout_2d(cfg: KerasLayerConfig) -> LayerConfig:
-    return noise.SpatialDropout2D(rate=_rate(cfg), data_format=cfg.data_format(), seed=_seed(cfg))
+    return noise.SpatialDropout2D(rate=_rate(cfg), data_format=cfg.image_data_format(), seed=_seed(cfg))
 
 
 @keras_layer("SpatialDropout3D")
 def spatial_dropout_3d(cfg: KerasLayerConfig) -> LayerConfig:
-    return noise.SpatialDropout3D(rate=_rate(cfg), data_format=cfg.data_format(), seed=_seed(cfg))
+    return noise.SpatialDropout3D(rate=_rate(cfg), data_format=cfg.image_data_format(), seed=_seed(cfg))
 
 
 @keras_layer("GaussianNoise")
@@ -164,11 +166,20 @@ def highway(cfg: KerasLayerConfig) -> Converted:
     use_bias = cfg.boolean("use_bias", True, k1="bias")
     cfg.weight("kernel", k1=KERNEL_K1)
     cfg.weight("bias", k1=BIAS_K1)
-    transform_bias = cfg.number("transform_bias", -2.0)
+    # Keras <= 1.1 started the carry bias at transform_bias; 1.2 (which still saved the key) at ones
+    transform_bias = cfg.number("transform_bias", None)
+    legacy_init = transform_bias is not None and not (cfg.ctx.keras_version or "").startswith("1.2")
     if use_bias:
-        cfg.weight_settings["carry_bias"] = WeightSettings(Initializer("Constant", {"value": transform_bias}))
+        cfg.weight_settings["carry_bias"] = WeightSettings(
+            Initializer("Constant", {"value": transform_bias}) if legacy_init else Initializer("Ones"))
     names = ("kernel", "carry_kernel", "bias", "carry_bias") if use_bias else ("kernel", "carry_kernel")
-    return Converted(core.Highway(activation=cfg.activation(), use_bias=use_bias), ordered(*names))
+    base = ordered(*names)
+
+    def bind(saved: list[SourceWeight]) -> dict[str, Weight]:
+        if use_bias and len(saved) == 4 and len(saved[1].weight.shape) == 1:
+            saved = [saved[0], saved[2], saved[1], saved[3]]  # Keras <= 1.1 saved W, b, W_carry, b_carry
+        return base(saved)
+    return Converted(core.Highway(activation=cfg.activation(), use_bias=use_bias), bind)
 
 
 @keras_layer("MaxoutDense")
@@ -214,7 +225,8 @@ def lambda_layer(cfg: KerasLayerConfig) -> Converted | LayerConfig:
                 else f"carries {info.code_bytes} bytes of Python bytecode (sha256 {str(info.code_sha256)[:16]})")
         raise IncompatibleKerasConfigurationException(
             f"Lambda layer {what}, which kconvert never runs; declare what it computes with "
-            f"kconvert.register_lambda({cfg.name!r}, ...) or load(..., lambdas={{{cfg.name!r}: ...}})")
+            f"kconvert.register_lambda({cfg.name!r}, ...) or load(..., lambdas={{{cfg.name!r}: ...}})",
+            key="function")
     if callable(replacement) and not isinstance(replacement, (LayerConfig, dict)):
         replacement = replacement(info)
     cfg.note("rewritten", "Lambda layer replaced by the registered " + (

@@ -31,8 +31,9 @@ def _common(cfg: KerasLayerConfig) -> dict:
     """Arguments shared by every recurrent layer, in either dialect."""
     if cfg.boolean("time_major", False):
         raise cfg.error("time-major recurrent layers are not supported", "time_major")
-    cfg.mark_used("zero_output_for_mask", "seed")
+    cfg.mark_used("seed")
     return {
+        "zero_output_for_mask": cfg.boolean("zero_output_for_mask", False),
         "activation": cfg.activation(default="tanh"),
         "return_sequences": cfg.boolean("return_sequences", False),
         "return_state": cfg.boolean("return_state", False),
@@ -172,7 +173,7 @@ def conv_lstm_2d(cfg: KerasLayerConfig) -> Converted:
     use_bias = cfg.boolean("use_bias", True)
     _settings(cfg)
     common = _common(cfg)
-    del common["unroll"]
+    del common["unroll"], common["zero_output_for_mask"]
     config = recurrent.ConvLSTM2D(filters=cfg.integer("filters", k1="nb_filter"), use_bias=use_bias,
                                   recurrent_activation=_recurrent_activation(cfg),
                                   unit_forget_bias=_unit_forget_bias(cfg), **common, **window(cfg, 2))

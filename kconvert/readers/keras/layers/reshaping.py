@@ -8,7 +8,7 @@ from kconvert.readers.keras.layer import KerasLayerConfig, keras_layer
 
 
 def _data_format(cfg: KerasLayerConfig, rank: int) -> str:
-    return cfg.data_format() if rank > 1 or cfg.has("data_format") else "channels_last"
+    return cfg.image_data_format() if rank > 1 or cfg.has("data_format") else "channels_last"
 
 
 def _cropping(cfg: KerasLayerConfig, rank: int, cls: type, default: int) -> LayerConfig:
@@ -33,9 +33,9 @@ def cropping_3d(cfg: KerasLayerConfig) -> LayerConfig:
 
 def _padding(cfg: KerasLayerConfig, rank: int, cls: type) -> LayerConfig:
     value = cfg.get("padding", 1)
-    if isinstance(value, dict):  # Keras 1: {"top_pad", "bottom_pad", "left_pad", "right_pad"}
-        value = [[value.get("top_pad", 0), value.get("bottom_pad", 0)],
-                 [value.get("left_pad", 0), value.get("right_pad", 0)]]
+    if isinstance(value, dict):  # Keras 1: {"left_pad", "right_pad"} (1D) or also "top_pad", "bottom_pad" (2D)
+        rows = [[value.get("top_pad", 0), value.get("bottom_pad", 0)]] if rank == 2 else []
+        value = rows + [[value.get("left_pad", 0), value.get("right_pad", 0)]]
     elif rank == 2 and isinstance(value, (list, tuple)) and len(value) == 4:  # Keras 1.2 (top, bottom, left, right)
         value = [list(value[:2]), list(value[2:])]
     return cls(padding=cfg.to_pairs(value, "padding", rank), data_format=_data_format(cfg, rank))

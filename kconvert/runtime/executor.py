@@ -1,0 +1,183 @@
+"""Running an IR model on TensorFlow: an interpreter over the graph, compiled with tf.function.
+
+The runtime does not rebuild the model through Keras: every layer kind has its own kernel
+(kconvert/runtime/kernels/), so agreement with Keras is evidence, not an echo.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from kconvert.errors import IncompatibleKerasConfigurationException
+from kconvert.ir.graph import Layer, Model, TensorRef
+from kconvert.ir.layers.core import InputLayer
+from kconvert.ir.weights import Weight
+from kconvert.runtime import kernels as _kernels  # noqa: F401  (registers the kernels)
+from kconvert.runtime.device import resolve_device
+from kconvert.runtime.registry import KERNELS, Mask, Step
+
+Values = dict[tuple[str, int], tuple[list[tf.Tensor], list[Mask]]]
+
+
+class Executor:
+    """Evaluates a model's graph with TensorFlow ops in a fixed compute dtype."""
+
+    def __init__(self, dtype: tf.DType) -> None:
+        self.dtype = dtype
+        self._constants: dict[int, tf.Tensor] = {}
+
+    def weight(self, w: Weight) -> tf.Tensor:
+        key = id(w)
+        if key not in self._constants:
+            array = w.numpy()
+            if array.dtype.kind == "f":
+                array = array.astype(self.dtype.as_numpy_dtype)
+            self._constants[key] = tf.constant(array)
+        return self._constants[key]
+
+    def run_graph(self, model: Model, inputs: Sequence[tf.Tensor], masks: Sequence[Mask] | None = None,
+                  values: Values | None = None) -> tuple[list[tf.Tensor], list[Mask]]:
+        """Evaluate ``model`` on ``inputs``; fills ``values`` with every call's outputs if given."""
+        values = {} if values is None else values
+        given = {(r.layer, r.node): i for i, r in enumerate(model.inputs)}
+        masks = list(masks) if masks is not None else [None] * len(inputs)
+
+        def get(ref: TensorRef) -> tuple[tf.Tensor, Mask]:
+            outs, out_masks = values[(ref.layer, ref.node)]
+            return outs[ref.index], out_masks[ref.index]
+
+        for layer, node in model.nodes():
+            key = (layer.name, node)
+            if key in given:
+                values[key] = ([inputs[given[key]]], [masks[given[key]]])
+                continue
+            call = layer.calls[node]
+            pairs = [get(r) for r in call.inputs]
+            tensors, in_masks = [p[0] for p in pairs], [p[1] for p in pairs]
+            kwargs = dict(call.kwargs)
+            explicit = kwargs.pop("mask", None)
+            if explicit is not None:  # a mask passed as a call argument replaces propagated ones
+                refs = explicit if isinstance(explicit, list) else [explicit]
+                in_masks = [tf.cast(get(r)[0], tf.bool) for r in refs] + in_masks[len(refs):]
+            values[key] = self.apply(layer, tensors, in_masks, kwargs)
+        outputs = [get(r) for r in model.outputs]
+        return [o[0] for o in outputs], [o[1] for o in outputs]
+
+    def apply(self, layer: Layer, inputs: list[tf.Tensor], masks: list[Mask],
+              kwargs: dict[str, Any]) -> tuple[list[tf.Tensor], list[Mask]]:
+        spec = KERNELS.get(layer.kind)
+        if spec is None:
+            raise layer.context_error(IncompatibleKerasConfigurationException(
+                f"the runtime has no kernel for layer kind {layer.kind!r}"))
+        if not spec.integer_inputs:
+            inputs = [tf.cast(x, self.dtype) if x.dtype.is_integer or x.dtype.is_bool else x for x in inputs]
+        with tf.name_scope(_scope(layer.name)):
+            result = spec.fn(Step(layer, inputs, masks, kwargs, self))
+        if spec.mask == "custom":
+            outputs, out_masks = result  # type: ignore[misc]
+        else:
+            outputs = result  # type: ignore[assignment]
+            if spec.mask == "keep":
+                out_masks = [masks[0] if masks else None] * len(outputs)
+            elif spec.mask == "all":
+                present = [m for m in masks if m is not None]
+                combined = None if not present else tf.reduce_all(tf.stack(
+                    [tf.cast(m, tf.bool) for m in present]), axis=0)
+                out_masks = [combined] * len(outputs)
+            else:
+                out_masks = [None] * len(outputs)
+        return list(outputs), list(out_masks)
+
+
+def _scope(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+    return cleaned if cleaned[:1].isalnum() else f"l{cleaned}"
+
+
+class Runtime:
+    """A compiled, runnable form of an IR model.
+
+    ``device``: ``"cpu"``, ``"gpu"``, ``"gpu:N"`` or ``None`` (a GPU when there is one).
+    ``dtype``: ``"float32"`` (default) or ``"float64"`` for reference runs.
+    """
+
+    def __init__(self, model: Model, device: str | None = None, dtype: str = "float32") -> None:
+        if dtype not in ("float32", "float64"):
+            raise ValueError("dtype must be 'float32' or 'float64'")
+        model.validate()
+        if not model.has_weights and model.param_count() != 0:
+            raise IncompatibleKerasConfigurationException(
+                f"model '{model.name}' has no weights loaded (a configuration only); the runtime needs them")
+        self.model = model
+        self.device = resolve_device(device)
+        self.dtype = tf.as_dtype(dtype)
+        self._executor = Executor(self.dtype)
+        with tf.device(self.device):  # weights become constants once, outside any tracing
+            for layer in model.iter_layers(recursive=True):
+                for w in layer.weights.values():
+                    self._executor.weight(w)
+        self._input_dtypes = [self._input_dtype(model.layer(r.layer)) for r in model.inputs]
+        signature = [tf.TensorSpec([None, *s[1:]], d) for s, d in zip(model.input_shapes, self._input_dtypes)]
+        self._outputs = tf.function(lambda *xs: self._forward(*xs), input_signature=signature)
+        self._all = tf.function(lambda *xs: self._forward_all(*xs), input_signature=signature)
+        self._keys: list[tuple[str, int]] = []
+
+    def _input_dtype(self, layer: Layer) -> tf.DType:
+        declared = layer.config.dtype if isinstance(layer.config, InputLayer) else "float32"
+        declared = tf.as_dtype(declared)
+        return declared if declared.is_integer or declared.is_bool else self.dtype
+
+    def _forward(self, *inputs: tf.Tensor) -> list[tf.Tensor]:
+        outputs, _ = self._executor.run_graph(self.model, list(inputs))
+        return outputs
+
+    def _forward_all(self, *inputs: tf.Tensor) -> list[tf.Tensor]:
+        values: Values = {}
+        self._executor.run_graph(self.model, list(inputs), values=values)
+        self._keys = [(k, i) for k, (outs, _) in values.items() for i in range(len(outs))]
+        return [t for outs, _ in values.values() for t in outs]
+
+    def prepare(self, inputs: Any) -> list[np.ndarray]:
+        """Normalise inputs (an array, a list in input order, or a dict by input name) to arrays."""
+        names = [r.layer for r in self.model.inputs]
+        if isinstance(inputs, Mapping):
+            missing = [n for n in names if n not in inputs]
+            if missing:
+                raise ValueError(f"missing inputs {missing}; the model takes {names}")
+            inputs = [inputs[n] for n in names]
+        elif not isinstance(inputs, (list, tuple)):
+            inputs = [inputs]
+        if len(inputs) != len(names):
+            raise ValueError(f"the model takes {len(names)} input(s) {names}, got {len(inputs)}")
+        out = []
+        for name, x, dtype, shape in zip(names, inputs, self._input_dtypes, self.model.input_shapes):
+            array = np.asarray(x).astype(dtype.as_numpy_dtype, copy=False)
+            if array.ndim != len(shape) or any(e is not None and e != a for e, a in zip(shape[1:], array.shape[1:])):
+                raise ValueError(f"input '{name}' has shape {array.shape}, the model expects {shape}")
+            out.append(array)
+        return out
+
+    def __call__(self, inputs: Any) -> list[np.ndarray]:
+        """Run the model; returns one array per model output."""
+        arrays = self.prepare(inputs)
+        with tf.device(self.device):
+            return [t.numpy() for t in self._outputs(*arrays)]
+
+    def activations(self, inputs: Any) -> dict[str, list[np.ndarray]]:
+        """Every layer call's outputs, keyed ``layer`` (first call) or ``layer[node]``."""
+        arrays = self.prepare(inputs)
+        with tf.device(self.device):
+            tensors = self._all(*arrays)
+        out: dict[str, list[np.ndarray]] = {}
+        for (key, index), t in zip(self._keys, tensors):
+            name = key[0] if key[1] == 0 else f"{key[0]}[{key[1]}]"
+            out.setdefault(name, []).append(t.numpy())
+        return out
+
+
+def run(model: Model, inputs: Any, *, device: str | None = None, dtype: str = "float32") -> list[np.ndarray]:
+    """Run ``model`` on ``inputs`` with kconvert's TensorFlow runtime."""
+    return Runtime(model, device=device, dtype=dtype)(inputs)

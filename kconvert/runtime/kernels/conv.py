@@ -1,0 +1,145 @@
+"""Kernels for convolutions.
+
+TensorFlow's CPU kernels only take channels-last activations, so channels-first layers transpose
+around the operation.  Keras padding modes beyond TensorFlow's (``causal``, Keras 1 ``full``)
+become explicit zero padding followed by a 'valid' convolution.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import tensorflow as tf
+
+from kconvert.ir.shapes import deconv_output_length
+from kconvert.runtime.activations import activation
+from kconvert.runtime.registry import Step, kernel
+
+
+def to_channels_last(x: tf.Tensor, data_format: str) -> tf.Tensor:
+    if data_format == "channels_first":
+        return tf.transpose(x, [0, *range(2, x.shape.rank), 1])
+    return x
+
+
+def from_channels_last(x: tf.Tensor, data_format: str) -> tf.Tensor:
+    if data_format == "channels_first":
+        return tf.transpose(x, [0, x.shape.rank - 1, *range(1, x.shape.rank - 1)])
+    return x
+
+
+def explicit_padding(x: tf.Tensor, c: Any) -> tuple[tf.Tensor, str]:
+    """Pad channels-last ``x`` for paddings TensorFlow lacks; returns (x, TF padding string)."""
+    spans = [(k - 1) * d for k, d in zip(c.kernel_size, c.dilation_rate)]
+    if c.padding == "causal":
+        return tf.pad(x, [[0, 0], [spans[0], 0], [0, 0]]), "VALID"
+    if c.padding == "full":
+        return tf.pad(x, [[0, 0], *[[s, s] for s in spans], [0, 0]]), "VALID"
+    return x, c.padding.upper()
+
+
+def finish(step: Step, y: tf.Tensor, bias: str = "bias") -> tf.Tensor:
+    """Add the bias and the activation to a channels-last result and restore the data format."""
+    c = step.config
+    if c.use_bias:
+        y = tf.nn.bias_add(y, step.w(bias))
+    return from_channels_last(activation(c.activation)(y), c.data_format)
+
+
+def _grouped(fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], x: tf.Tensor, k: tf.Tensor, groups: int) -> tf.Tensor:
+    if groups == 1:
+        return fn(x, k)
+    xs = tf.split(x, groups, axis=-1)
+    ks = tf.split(k, groups, axis=-1)
+    return tf.concat([fn(a, b) for a, b in zip(xs, ks)], axis=-1)
+
+
+@kernel("Conv1D", "Conv2D", "Conv3D")
+def conv(step: Step) -> list[tf.Tensor]:
+    c = step.config
+    x, padding = explicit_padding(to_channels_last(step.x, c.data_format), c)
+    y = _grouped(lambda a, k: tf.nn.convolution(a, k, strides=c.strides, padding=padding,
+                                                 dilations=c.dilation_rate), x, step.w("kernel"), c.groups)
+    return [finish(step, y)]
+
+
+@kernel("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")
+def conv_transpose(step: Step) -> list[tf.Tensor]:
+    c = step.config
+    x = to_channels_last(step.x, c.data_format)
+    pads = c.output_padding or (None,) * c.rank
+    spatial = [deconv_output_length(n, k, c.padding, s, p, d) for n, k, s, p, d in
+               zip(x.shape[1:-1], c.kernel_size, c.strides, pads, c.dilation_rate)]
+    if any(n is None for n in spatial):
+        raise ValueError("transposed convolutions need known spatial input dimensions")
+    out_shape = tf.stack([tf.shape(x)[0], *spatial, c.filters])
+    y = tf.nn.conv_transpose(x, step.w("kernel"), out_shape, strides=c.strides, padding=c.padding.upper(),
+                             dilations=c.dilation_rate)
+    return [finish(step, tf.ensure_shape(y, [None, *spatial, c.filters]))]
+
+
+def _as_2d(x: tf.Tensor, rank: int) -> tf.Tensor:
+    return x[:, None] if rank == 1 else x  # (b, steps, c) -> (b, 1, steps, c)
+
+
+def _depthwise(x: tf.Tensor, kernel_: tf.Tensor, c: Any) -> tf.Tensor:
+    """Depthwise convolution of channels-last ``x`` (1-D layers run as 2-D with a unit height)."""
+    if c.rank == 1:
+        kernel_ = kernel_[None]
+    strides = (1, *c.strides) if c.rank == 1 else c.strides
+    dilations = (1, *c.dilation_rate) if c.rank == 1 else c.dilation_rate
+    y = tf.nn.depthwise_conv2d(_as_2d(x, c.rank), kernel_, strides=[1, *strides, 1], padding=c.padding.upper(),
+                               dilations=dilations)
+    return y[:, 0] if c.rank == 1 else y
+
+
+@kernel("DepthwiseConv1D", "DepthwiseConv2D")
+def depthwise_conv(step: Step) -> list[tf.Tensor]:
+    c = step.config
+    y = _depthwise(to_channels_last(step.x, c.data_format), step.w("depthwise_kernel"), c)
+    return [finish(step, y)]
+
+
+@kernel("SeparableConv1D", "SeparableConv2D")
+def separable_conv(step: Step) -> list[tf.Tensor]:
+    c = step.config
+    y = _depthwise(to_channels_last(step.x, c.data_format), step.w("depthwise_kernel"), c)
+    y = tf.nn.convolution(y, step.w("pointwise_kernel"), padding="VALID")
+    return [finish(step, y)]
+
+
+@kernel("LocallyConnected1D", "LocallyConnected2D")
+def locally_connected(step: Step) -> list[tf.Tensor]:
+    """Keras implementation 1: every output position has its own kernel over its window, which is
+    flattened in the activations' axis order; a channels-first bias is laid out by reshaping."""
+    c = step.config
+    x = step.x
+    channels_first = c.data_format == "channels_first"
+    spatial_axes = list(range(2, x.shape.rank)) if channels_first else list(range(1, x.shape.rank - 1))
+    out_spatial = c.output_shape(tuple(x.shape))
+    out_spatial = [out_spatial[i] for i in spatial_axes]
+    windows = []
+    for index in _positions(out_spatial):
+        slices = [slice(None)] * x.shape.rank
+        for axis, i, k, s in zip(spatial_axes, index, c.kernel_size, c.strides):
+            slices[axis] = slice(i * s, i * s + k)
+        windows.append(tf.reshape(x[tuple(slices)], [tf.shape(x)[0], -1]))
+    patches = tf.stack(windows)  # (positions, batch, window)
+    y = tf.matmul(patches, step.w("kernel"))  # (positions, batch, filters)
+    y = tf.reshape(y, [*out_spatial, -1, c.filters])
+    rank = len(out_spatial)
+    y = tf.transpose(y, [rank, *range(rank), rank + 1])  # (batch, *spatial, filters)
+    if c.use_bias:
+        bias = step.w("bias")
+        if channels_first:
+            y = from_channels_last(y, "channels_first") + tf.reshape(bias, [1, c.filters, *out_spatial])
+            return [activation(c.activation)(y)]
+        y = y + bias
+    return [from_channels_last(activation(c.activation)(y), c.data_format)]
+
+
+def _positions(sizes: list[int]) -> list[tuple[int, ...]]:
+    out: list[tuple[int, ...]] = [()]
+    for n in sizes:
+        out = [p + (i,) for p in out for i in range(n)]
+    return out

@@ -1,0 +1,57 @@
+"""Kernels for merge layers."""
+
+from __future__ import annotations
+
+from functools import reduce
+
+import tensorflow as tf
+
+from kconvert.runtime.registry import Mask, Step, kernel
+
+_ELEMENTWISE = {
+    "Add": lambda xs: reduce(tf.add, xs),
+    "Subtract": lambda xs: xs[0] - xs[1],
+    "Multiply": lambda xs: reduce(tf.multiply, xs),
+    "Average": lambda xs: reduce(tf.add, xs) / len(xs),
+    "Maximum": lambda xs: reduce(tf.maximum, xs),
+    "Minimum": lambda xs: reduce(tf.minimum, xs),
+}
+
+
+@kernel(*_ELEMENTWISE, mask="all")
+def elementwise(step: Step) -> list[tf.Tensor]:
+    return [_ELEMENTWISE[step.layer.kind](step.inputs)]
+
+
+@kernel("Concatenate", mask="custom")
+def concatenate(step: Step) -> tuple[list[tf.Tensor], list[Mask]]:
+    axis = step.config.axis
+    y = tf.concat(step.inputs, axis=axis)
+    if all(m is None for m in step.masks):
+        return [y], [None]
+    # tf.keras: a missing mask counts as all-true; masks are broadcast to the inputs, concatenated,
+    # and reduced with AND over the last axis (Keras 3 changed the reduction to OR)
+    masks = []
+    for m, x in zip(step.masks, step.inputs):
+        if m is None:
+            masks.append(tf.ones_like(x, tf.bool))
+        else:
+            m = tf.cast(m, tf.bool)
+            masks.append(tf.broadcast_to(m[..., None], tf.shape(x)) if m.shape.rank < x.shape.rank else m)
+    return [y], [tf.reduce_all(tf.concat(masks, axis=axis), axis=-1)]
+
+
+@kernel("Dot")
+def dot(step: Step) -> list[tf.Tensor]:
+    """Keras's batched dot product over one axis of each input (cosine when normalised)."""
+    a, b = step.inputs
+    ax, bx = (step.config.axes[0] % a.shape.rank, step.config.axes[1] % b.shape.rank)
+    if step.config.normalize:
+        a, b = tf.math.l2_normalize(a, axis=ax), tf.math.l2_normalize(b, axis=bx)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    a_idx = ["z"] + [letters[i] for i in range(a.shape.rank - 1)]
+    b_idx = ["z"] + [letters[i + a.shape.rank] for i in range(b.shape.rank - 1)]
+    b_idx[bx] = a_idx[ax] = "y"
+    out = [i for i in a_idx if i != "y"] + [i for i in b_idx[1:] if i != "y"]
+    y = tf.einsum(f"{''.join(a_idx)},{''.join(b_idx)}->{''.join(out)}", a, b)
+    return [y[:, None] if y.shape.rank == 1 else y]

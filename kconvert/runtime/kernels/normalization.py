@@ -1,0 +1,54 @@
+"""Kernels for normalisation layers (inference mode: moving statistics)."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from kconvert.runtime.registry import Step, kernel
+
+
+def normalize(x: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, beta: tf.Tensor | None,
+              gamma: tf.Tensor | None, epsilon: float) -> tf.Tensor:
+    """``gamma * (x - mean) / sqrt(variance + epsilon) + beta``, in the order Keras computes it.
+
+    Written out rather than through tf.nn.batch_normalization, which graph rewrites may fuse into
+    a kernel that accepts only per-channel parameters.
+    """
+    inv = tf.math.rsqrt(variance + epsilon)
+    if gamma is not None:
+        inv = inv * gamma
+    offset = -mean * inv
+    if beta is not None:
+        offset = offset + beta
+    return x * inv + offset
+
+
+def _param_shape(rank: int, axes: tuple[int, ...], x: tf.Tensor) -> list[int]:
+    """The broadcast shape of a per-feature parameter over the normalised axes."""
+    norm = {a % rank for a in axes}
+    return [x.shape[i] if i in norm else 1 for i in range(rank)]
+
+
+@kernel("BatchNormalization", mask="keep")
+def batch_normalization(step: Step) -> list[tf.Tensor]:
+    x, c = step.x, step.config
+    shape = _param_shape(x.shape.rank, c.axis, x)
+
+    def param(name: str) -> tf.Tensor | None:
+        return tf.reshape(step.w(name), shape) if step.has(name) else None
+
+    return [normalize(x, param("moving_mean"), param("moving_variance"), param("beta"), param("gamma"), c.epsilon)]
+
+
+@kernel("LayerNormalization", mask="keep")
+def layer_normalization(step: Step) -> list[tf.Tensor]:
+    x, c = step.x, step.config
+    axes = [a % x.shape.rank for a in c.axis]
+    shape = _param_shape(x.shape.rank, c.axis, x)
+    gamma = tf.reshape(step.w("gamma"), shape) if step.has("gamma") else None
+    if c.rms_scaling:
+        y = x * tf.math.rsqrt(tf.reduce_mean(tf.square(x), axis=axes, keepdims=True) + c.epsilon)
+        return [y * gamma if gamma is not None else y]
+    mean, variance = tf.nn.moments(x, axes=axes, keepdims=True)
+    beta = tf.reshape(step.w("beta"), shape) if step.has("beta") else None
+    return [normalize(x, mean, variance, beta, gamma, c.epsilon)]

@@ -1,0 +1,37 @@
+"""Kernels for cropping, zero-padding and up-sampling."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from kconvert.runtime.kernels.conv import from_channels_last, to_channels_last
+from kconvert.runtime.registry import Step, kernel
+
+
+@kernel("Cropping1D", "Cropping2D", "Cropping3D")
+def cropping(step: Step) -> list[tf.Tensor]:
+    c = step.config
+    x = to_channels_last(step.x, c.data_format)
+    slices = [slice(None)] + [slice(a, x.shape[i + 1] - b if b else None) for i, (a, b) in enumerate(c.cropping)]
+    return [from_channels_last(x[tuple(slices)], c.data_format)]
+
+
+@kernel("ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D")
+def zero_padding(step: Step) -> list[tf.Tensor]:
+    c = step.config
+    x = to_channels_last(step.x, c.data_format)
+    return [from_channels_last(tf.pad(x, [[0, 0], *[list(p) for p in c.padding], [0, 0]]), c.data_format)]
+
+
+@kernel("UpSampling1D", "UpSampling2D", "UpSampling3D")
+def upsampling(step: Step) -> list[tf.Tensor]:
+    c = step.config
+    x = to_channels_last(step.x, c.data_format)
+    if c.interpolation == "bilinear":
+        size = [n * s for n, s in zip(x.shape[1:-1], c.size)]
+        y = tf.cast(tf.image.resize(x, size, method="bilinear"), x.dtype)
+    else:
+        y = x
+        for axis, times in enumerate(c.size, start=1):
+            y = tf.repeat(y, times, axis=axis)
+    return [from_channels_last(y, c.data_format)]

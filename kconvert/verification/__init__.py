@@ -1,0 +1,190 @@
+"""Verification: prove numerically that a model computes what its source computes.
+
+The source is run in kconvert's runtime and compared with whatever references exist:
+
+* stored expected outputs (``--inputs`` file with predictions);
+* the source file run by the installed Keras in a subprocess, when Keras can load it safely;
+* every target given (a converted model), run by the tool that consumes that format.
+
+On a mismatch the report names the first layer whose activations diverge, when per-layer
+references exist.  ``schemas/verify-report.schema.json`` describes the JSON report.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+import numpy as np
+
+from kconvert.ir.graph import Model
+from kconvert.verification.compare import Comparison, compare
+from kconvert.verification.inputs import Reference, generate_inputs, read_reference
+
+Status = Literal["passed", "failed", "skipped", "error"]
+
+
+@dataclass
+class Check:
+    """One reference compared against the runtime's outputs."""
+
+    name: str  # expected | keras | target
+    reference: str
+    status: Status
+    comparisons: list[Comparison] = field(default_factory=list)
+    first_divergence: dict[str, Any] | None = None
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "reference": self.reference, "status": self.status, "reason": self.reason,
+                "comparisons": [c.to_dict() for c in self.comparisons], "first_divergence": self.first_divergence}
+
+
+@dataclass
+class VerificationReport:
+    source: str
+    weights: str | None
+    inputs: str
+    device: str
+    dtype: str
+    atol: float
+    rtol: float
+    checks: list[Check] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def compared(self) -> int:
+        return sum(1 for c in self.checks if c.status in ("passed", "failed"))
+
+    @property
+    def passed(self) -> bool:
+        """True when at least one reference was compared and none disagreed or broke."""
+        return self.compared > 0 and all(c.status in ("passed", "skipped") for c in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _finite({
+            "source": self.source, "weights": self.weights, "inputs": self.inputs, "device": self.device,
+            "dtype": self.dtype, "atol": self.atol, "rtol": self.rtol, "passed": self.passed,
+            "compared": self.compared, "checks": [c.to_dict() for c in self.checks], "notes": self.notes,
+        })
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no infinities: write them as strings."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def compare_outputs(model: Model, actual: list[np.ndarray], reference: dict[str, np.ndarray] | list[np.ndarray],
+                    atol: float, rtol: float) -> list[Comparison]:
+    names = [r.layer if r.index == 0 else f"{r.layer}.{r.index}" for r in model.outputs]
+    if isinstance(reference, list):
+        reference = dict(zip(names, reference))
+    return [compare(name, a, reference[name], atol, rtol) for name, a in zip(names, actual) if name in reference]
+
+
+def first_divergence(model: Model, activations: dict[str, list[np.ndarray]], reference: dict[str, np.ndarray],
+                     atol: float, rtol: float) -> dict[str, Any] | None:
+    """The first layer (in graph order) whose output differs from its reference activation."""
+    for layer, node in model.nodes():
+        if node or layer.name not in reference or layer.name not in activations:
+            continue
+        result = compare(layer.name, activations[layer.name][0], reference[layer.name], atol, rtol)
+        if not result.passed:
+            return {"layer": layer.name, "kind": layer.kind, "max_abs_error": result.max_abs_error,
+                    "max_rel_error": result.max_rel_error, "reason": result.reason}
+    return None
+
+
+def _check(name: str, reference: str, comparisons: list[Comparison]) -> Check:
+    if not comparisons:
+        return Check(name, reference, "skipped", reason="no output of the model has a reference value")
+    return Check(name, reference, "passed" if all(c.passed for c in comparisons) else "failed", comparisons)
+
+
+#: verifiers of converted targets, tried in order: (accepts(path), run(path, inputs) -> outputs)
+TargetRunner = tuple[Callable[[str], bool], Callable[[str, list[np.ndarray], str | None, str], list[np.ndarray]]]
+TARGET_RUNNERS: list[TargetRunner] = []
+
+
+def _run_kconvert_readable(path: str, inputs: list[np.ndarray], device: str | None, dtype: str) -> list[np.ndarray]:
+    import kconvert
+    from kconvert.runtime import Runtime
+
+    with kconvert.load(path) as target:
+        return Runtime(target, device=device, dtype=dtype)(inputs)
+
+
+TARGET_RUNNERS.append((lambda path: Path(path).is_file(), _run_kconvert_readable))
+
+
+def verify(source: str, weights: str | None = None, *, targets: tuple[str, ...] = (), inputs: str | None = None,
+           atol: float = 1e-5, rtol: float = 1e-4, keras: Literal["auto", "never"] = "auto",
+           device: str | None = None, dtype: str = "float32", batch: int = 2, seed: int = 0,
+           **load_options: Any) -> VerificationReport:
+    """Run ``source`` in the runtime and compare it with every available reference."""
+    import kconvert
+    from kconvert.runtime import Runtime
+
+    model = kconvert.load(source, weights, **load_options)
+    with model:
+        runtime = Runtime(model, device=device, dtype=dtype)
+        ref = read_reference(inputs, model) if inputs else Reference(generate_inputs(model, batch, seed))
+        described = ref.source if inputs else f"generated (batch {batch}, seed {seed})"
+        report = VerificationReport(str(source), weights, described, runtime.device, dtype, atol, rtol,
+                                    notes=list(ref.notes))
+        arrays = runtime.prepare(ref.inputs)
+        actual = runtime(arrays)
+        activations: dict[str, list[np.ndarray]] | None = None
+
+        def divergence(reference_acts: dict[str, np.ndarray]) -> dict[str, Any] | None:
+            nonlocal activations
+            if activations is None:
+                activations = runtime.activations(arrays)
+            return first_divergence(model, activations, reference_acts, atol, rtol)
+
+        if ref.outputs:
+            check = _check("expected", ref.source, compare_outputs(model, actual, ref.outputs, atol, rtol))
+            if check.status == "failed" and ref.activations:
+                check.first_divergence = divergence(ref.activations)
+            report.checks.append(check)
+        if keras == "auto":
+            from kconvert.verification.keras_reference import run_in_keras
+
+            run = run_in_keras(model, str(source) if weights is None else None, arrays)
+            if run.skipped or run.error:
+                report.checks.append(Check("keras", "the installed Keras", "error" if run.error else "skipped",
+                                           reason=run.error or run.skipped))
+            else:
+                check = _check("keras", f"Keras {run.keras_version}", compare_outputs(model, actual, run.outputs,
+                                                                                    atol, rtol))
+                if check.status == "failed":
+                    check.first_divergence = divergence(run.activations)
+                report.checks.append(check)
+        for target in targets:
+            report.checks.append(_verify_target(model, target, arrays, actual, atol, rtol, device, dtype))
+    return report
+
+
+def _verify_target(model: Model, target: str, arrays: list[np.ndarray], actual: list[np.ndarray], atol: float,
+                   rtol: float, device: str | None, dtype: str) -> Check:
+    from kconvert.errors import KConvertError
+
+    for accepts, run in TARGET_RUNNERS:
+        if accepts(target):
+            try:
+                outputs = run(target, arrays, device, dtype)
+            except KConvertError as exc:
+                return Check("target", target, "error", reason=str(exc))
+            return _check("target", target, compare_outputs(model, outputs, actual, atol, rtol))
+    return Check("target", target, "error", reason="no verifier knows this kind of target")
+
+
+__all__ = ["Check", "Comparison", "VerificationReport", "compare", "first_divergence", "verify"]

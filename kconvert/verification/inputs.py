@@ -1,0 +1,100 @@
+"""Inputs to verify with: read from a file, or generated deterministically from the model."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from kconvert.errors import InputReadError
+from kconvert.ir.graph import Model
+from kconvert.ir.layers.core import Embedding, InputLayer
+
+DEFAULT_BATCH = 2
+DEFAULT_UNKNOWN_DIM = 8  # size used for a dimension the model leaves open (a sequence length...)
+
+
+@dataclass
+class Reference:
+    """Inputs, and what is known of the right answers: outputs and per-layer activations."""
+
+    inputs: list[np.ndarray]
+    outputs: dict[str, np.ndarray] = field(default_factory=dict)  # by output layer name
+    activations: dict[str, np.ndarray] = field(default_factory=dict)  # by layer name
+    source: str = "generated"
+    notes: list[str] = field(default_factory=list)
+
+
+def generate_inputs(model: Model, batch: int = DEFAULT_BATCH, seed: int = 0) -> list[np.ndarray]:
+    """Seeded inputs: standard normal floats, or integer ids within the vocabulary of the
+    Embedding layers an integer input feeds."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for ref in model.inputs:
+        layer = model.layer(ref.layer)
+        config = layer.config
+        assert isinstance(config, InputLayer)
+        shape = [batch, *(DEFAULT_UNKNOWN_DIM if d is None else d for d in config.batch_shape[1:])]
+        if np.dtype(config.dtype).kind in "iub":
+            high = _vocabulary(model, ref.layer) or 2
+            out.append(rng.integers(0, high, size=shape).astype(config.dtype))
+        else:
+            out.append(rng.standard_normal(shape).astype(np.float32))
+    return out
+
+
+def _vocabulary(model: Model, input_name: str) -> int | None:
+    sizes = [layer.config.input_dim for layer in model.iter_layers(recursive=True)
+             if isinstance(layer.config, Embedding)
+             and any(r.layer == input_name for c in layer.calls for r in c.inputs)]
+    if not sizes:
+        sizes = [layer.config.input_dim for layer in model.iter_layers(recursive=True)
+                 if isinstance(layer.config, Embedding)]
+    return min(sizes) if sizes else None
+
+
+def read_reference(path: str | Path, model: Model) -> Reference:
+    """Inputs (and expected outputs) from ``.npy``, ``.npz`` or a ``*_inputs_and_outputs.h5`` file.
+
+    ``.npz``: arrays named after the model's input and output layers, or ``x0, x1...`` and
+    ``y0, y1...`` in model order.  The HDF5 convention (Deeplearning4j's end-to-end tests) holds
+    ``inputs/<name>``, ``predictions/<output>`` and optionally ``activations/<layer>``; its
+    ``outputs/`` group holds training labels, which are not what the model predicts.
+    """
+    path = Path(path)
+    in_names = [r.layer for r in model.inputs]
+    out_names = [r.layer for r in model.outputs]
+    try:
+        if path.suffix == ".npy":
+            return Reference([np.load(path, allow_pickle=False)], source=str(path))
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+            inputs = [arrays.get(n, arrays.get(f"x{i}")) for i, n in enumerate(in_names)]
+            if any(x is None for x in inputs):
+                raise InputReadError(f"needs arrays named {in_names} or x0..x{len(in_names) - 1}", file=str(path))
+            outputs = {n: arrays.get(n, arrays.get(f"y{i}")) for i, n in enumerate(out_names)}
+            return Reference(inputs, {k: v for k, v in outputs.items() if v is not None}, source=str(path))
+        return _read_h5_reference(path, in_names, out_names)
+    except (OSError, ValueError) as exc:
+        raise InputReadError(f"cannot read inputs ({exc})", file=str(path)) from None
+
+
+def _read_h5_reference(path: Path, in_names: list[str], out_names: list[str]) -> Reference:
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        names = json.loads(f.attrs["inputs"])["inputs"] if "inputs" in f.attrs else in_names
+        if "inputs" not in f:
+            raise InputReadError("no 'inputs' group", file=str(path))
+        inputs = [np.asarray(f["inputs"][n]) for n in names]
+        outputs = {k: np.asarray(v) for k, v in f["predictions"].items()} if "predictions" in f else {}
+        activations = {k: np.asarray(v) for k, v in f["activations"].items()} if "activations" in f else {}
+        notes = []
+        if not outputs and "outputs" in f:
+            notes.append("the file's 'outputs' group holds training labels, not predictions; nothing to compare")
+    if len(outputs) == 1 and len(out_names) == 1 and out_names[0] not in outputs:
+        outputs = {out_names[0]: next(iter(outputs.values()))}
+    return Reference(inputs, outputs, activations, source=str(path), notes=notes)

@@ -1,0 +1,57 @@
+"""Shared test plumbing: where fixtures live, and the rule for the real-world corpus.
+
+The real-world Keras and DL4J files made by others live in ``../shared/fixtures`` beside the
+checkout (never copied into the project).  Tests that need them use the ``shared_fixtures``
+fixture: in a user's clone without ``../shared`` they skip with a clear message; under CI
+(``CI=true``) a missing ``../shared`` is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+GENERATED = FIXTURES / "generated"
+SHARED = Path(os.environ.get("KCONVERT_SHARED", ROOT.parent / "shared"))
+SHARED_FIXTURES = SHARED / "fixtures"
+REALWORLD = SHARED_FIXTURES / "keras-realworld"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require_shared(path: Path = SHARED_FIXTURES) -> Path:
+    """Return ``path`` if present; otherwise skip (or fail under CI)."""
+    if path.exists():
+        return path
+    message = (f"the shared real-world fixtures are not at {path} (they live beside the checkout in "
+               "../shared/fixtures; set KCONVERT_SHARED to point elsewhere)")
+    if in_ci():
+        pytest.fail(message + " -- required under CI=true", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def shared_fixtures() -> Path:
+    return require_shared()
+
+
+@pytest.fixture(scope="session")
+def realworld() -> Path:
+    return require_shared(REALWORLD)
+
+
+@pytest.fixture(autouse=True)
+def _quiet_kconvert_warnings():
+    """kconvert's warnings are asserted through the load report; keep test output readable."""
+    import kconvert
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", kconvert.KConvertWarning)
+        yield
