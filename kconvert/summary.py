@@ -61,7 +61,7 @@ def summary(model: Model, width: int = 100) -> str:
     if prov.get("keras_version"):
         facts.append(f"Keras {prov['keras_version']}")
     if prov.get("backend"):
-        facts.append(f"backend {prov['backend']}")
+        facts.append(f"backend {prov['backend']}" + (" (assumed)" if prov.get("backend_assumed") else ""))
     lines = [f'Model: "{model.name}" ({", ".join(facts)})']
     cols = (46, 24, 11)
     header = f"{'Layer (type)':<{cols[0]}}{'Output shape':<{cols[1]}}{'Param #':>{cols[2]}}  Connected to"

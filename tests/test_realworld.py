@@ -295,8 +295,10 @@ def test_file_outcome(realworld: Path, entry: Entry) -> None:
         check_loaded(model, path if entry.kind == "full" else None)
         assert model.provenance.keras_version == entry.keras
         assert model.provenance.model_class == entry.model_class
-        if entry.kind == "full":
-            assert model.provenance.backend == entry.backend
+        if entry.kind == "full" and entry.backend is not None:
+            assert model.provenance.backend == entry.backend and not model.provenance.backend_assumed
+        elif entry.kind == "full":  # not recorded (Keras 1): inferred, and said to be
+            assert model.provenance.backend in ("tensorflow", "theano") and model.provenance.backend_assumed
         # the layer classes MANIFEST lists, plus the InputLayer Keras adds to a Sequential model
         assert entry.layers <= source_classes(model) <= entry.layers | {"InputLayer"}
         full_model = [c for c in entry.companions if c.endswith("_model.h5")]
@@ -450,7 +452,9 @@ def test_keras1_files_record_no_backend(realworld: Path, entry: Entry) -> None:
         assert "backend" not in f.attrs and "backend" not in weights_root(f).attrs
         assert as_str(f.attrs["keras_version"]) == entry.keras
     with load_and_check(path) as model:
-        assert model.provenance.backend is None and model.provenance.keras_version == entry.keras
+        assert model.provenance.backend_assumed and model.provenance.keras_version == entry.keras
+        # TensorFlow named variables "dense_1_W:0"; Theano kept "dense_1_W"
+        assert model.provenance.backend == ("theano" if "theano" in entry.path or "_th_" in entry.path else "tensorflow")
 
 
 @pytest.mark.parametrize("entry", cases(lambda e: e.keras == "2.2.4-tf" and e.path not in REFUSED))
@@ -575,7 +579,7 @@ def test_keras1_lstm_gates_concatenated(realworld: Path, entry: Entry) -> None:
 
 #: weights set to np.arange by weights/scripts/{dense,conv2d,sepconv}.py; Theano kernels are
 #: convolution kernels, flipped on load as Keras's convert_kernel does (the backend is recorded
-#: from Keras 2 on; Keras 1 files must be told)
+#: from Keras 2 on; Keras 1 files betray it by weight names without TensorFlow's ':0')
 ARANGE = {
     "dense": {"kernel": (4, 6), "bias": (6,)},
     "conv2d": {"kernel": (3, 3, 5, 6), "bias": (6,)},
@@ -584,7 +588,8 @@ ARANGE = {
 DETERMINISTIC = [
     *[(f"dense_{be}_{v}.h5", None, False) for be in ("tensorflow", "theano") for v in (1, 2)],
     ("conv2d_tensorflow_1.h5", None, False), ("conv2d_tensorflow_2.h5", None, False),
-    ("conv2d_theano_1.h5", None, False),  # no backend recorded: read as TensorFlow, as told
+    ("conv2d_theano_1.h5", None, True),  # no backend recorded: its weight names lack ':0', so Theano
+    ("conv2d_theano_1.h5", "tensorflow", False),  # the caller's word wins over the guess
     ("conv2d_theano_1.h5", "theano", True), ("conv2d_theano_2.h5", None, True),
     ("conv2d_theano_2.h5", "tensorflow", True),  # the recorded backend wins over the assumption
     ("sepconv2d_tensorflow_2.h5", None, False),

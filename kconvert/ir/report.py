@@ -18,6 +18,7 @@ class Provenance:
     backend: str | None = None
     model_class: str | None = None  # Sequential, Model, Functional
     weights_source: str | None = None
+    backend_assumed: bool = False  # the file did not record its backend; kconvert inferred it
 
     @property
     def keras_major(self) -> int | None:

@@ -28,6 +28,16 @@ class Executor:
     def __init__(self, dtype: tf.DType) -> None:
         self.dtype = dtype
         self._constants: dict[int, tf.Tensor] = {}
+        #: the carried states of stateful recurrent layers, by layer identity
+        self.states: dict[int, list[tf.Variable]] = {}
+
+    def state_variables(self, layer: Layer, shapes: list[list[int]]) -> list[tf.Variable]:
+        """The states a stateful layer carries from one call to the next (zeros at first)."""
+        key = id(layer)
+        if key not in self.states:
+            with tf.init_scope():  # created eagerly, even when first asked for while tracing
+                self.states[key] = [tf.Variable(tf.zeros(s, self.dtype), trainable=False) for s in shapes]
+        return self.states[key]
 
     def weight(self, w: Weight) -> tf.Tensor:
         key = id(w)
@@ -120,7 +130,9 @@ class Runtime:
                 for w in layer.weights.values():
                     self._executor.weight(w)
         self._input_dtypes = [self._input_dtype(model.layer(r.layer)) for r in model.inputs]
-        signature = [tf.TensorSpec([None, *s[1:]], d) for s, d in zip(model.input_shapes, self._input_dtypes)]
+        # a stateful model keeps its fixed batch size: its carried states have that many rows
+        signature = [tf.TensorSpec([s[0] if self.stateful else None, *s[1:]], d)
+                     for s, d in zip(model.input_shapes, self._input_dtypes)]
         self._outputs = tf.function(lambda *xs: self._forward(*xs), input_signature=signature)
         self._all = tf.function(lambda *xs: self._forward_all(*xs), input_signature=signature)
         self._keys: list[tuple[str, int]] = []
@@ -160,11 +172,33 @@ class Runtime:
             out.append(array)
         return out
 
+    @property
+    def stateful(self) -> bool:
+        return any(getattr(layer.config, "stateful", False) for layer in self.model.iter_layers(recursive=True))
+
+    def reset_states(self) -> None:
+        """Zero the carried states of stateful layers (Keras's ``model.reset_states()``)."""
+        for variables in self._executor.states.values():
+            for v in variables:
+                v.assign(tf.zeros_like(v))
+
     def __call__(self, inputs: Any) -> list[np.ndarray]:
-        """Run the model; returns one array per model output."""
+        """Run the model; returns one array per model output.
+
+        A stateful model runs in batches of its fixed batch size, each batch starting from the
+        states the previous one left, as Keras's ``predict`` does.
+        """
         arrays = self.prepare(inputs)
         with tf.device(self.device):
-            return [t.numpy() for t in self._outputs(*arrays)]
+            if not self.stateful:
+                return [t.numpy() for t in self._outputs(*arrays)]
+            size = self.model.input_shapes[0][0]
+            if size is None or len(arrays[0]) % size:
+                raise ValueError(f"a stateful model runs in batches of its fixed batch size ({size}); "
+                                 f"got {len(arrays[0])} samples")
+            chunks = [[t.numpy() for t in self._outputs(*(a[i:i + size] for a in arrays))]
+                      for i in range(0, len(arrays[0]), size)]
+        return [np.concatenate(parts) for parts in zip(*chunks)]
 
     def activations(self, inputs: Any) -> dict[str, list[np.ndarray]]:
         """Every layer call's outputs, keyed ``layer`` (first call) or ``layer[node]``."""

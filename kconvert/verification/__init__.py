@@ -163,8 +163,12 @@ def verify(source: str, weights: str | None = None, *, targets: tuple[str, ...] 
                 report.checks.append(Check("keras", "the installed Keras", "error" if run.error else "skipped",
                                            reason=run.error or run.skipped))
             else:
-                check = _check("keras", f"Keras {run.keras_version}", compare_outputs(model, actual, run.outputs,
-                                                                                    atol, rtol))
+                reference = run.implementation or "Keras"
+                writer = model.provenance.keras_version if model.provenance else None
+                if writer and reference.startswith("Keras 3") and not writer.startswith("3"):
+                    reference += (f" (the file was written by Keras {writer}; Keras 3 changed what some layers "
+                                  "compute, e.g. hard_sigmoid)")
+                check = _check("keras", reference, compare_outputs(model, actual, run.outputs, atol, rtol))
                 if check.status == "failed":
                     check.first_divergence = divergence(run.activations)
                 report.checks.append(check)

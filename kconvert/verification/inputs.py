@@ -37,21 +37,18 @@ def generate_inputs(model: Model, batch: int = DEFAULT_BATCH, seed: int = 0) -> 
         config = layer.config
         assert isinstance(config, InputLayer)
         shape = [batch, *(DEFAULT_UNKNOWN_DIM if d is None else d for d in config.batch_shape[1:])]
-        if np.dtype(config.dtype).kind in "iub":
-            high = _vocabulary(model, ref.layer) or 2
-            out.append(rng.integers(0, high, size=shape).astype(config.dtype))
+        vocabulary = _vocabulary(model, ref.layer)
+        if vocabulary or np.dtype(config.dtype).kind in "iub":  # token ids, whatever the declared dtype
+            out.append(rng.integers(0, vocabulary or 2, size=shape).astype(config.dtype))
         else:
             out.append(rng.standard_normal(shape).astype(np.float32))
     return out
 
 
 def _vocabulary(model: Model, input_name: str) -> int | None:
-    sizes = [layer.config.input_dim for layer in model.iter_layers(recursive=True)
-             if isinstance(layer.config, Embedding)
+    """The smallest vocabulary among the Embedding layers that read ``input_name`` directly."""
+    sizes = [layer.config.input_dim for layer in model.layers if isinstance(layer.config, Embedding)
              and any(r.layer == input_name for c in layer.calls for r in c.inputs)]
-    if not sizes:
-        sizes = [layer.config.input_dim for layer in model.iter_layers(recursive=True)
-                 if isinstance(layer.config, Embedding)]
     return min(sizes) if sizes else None
 
 

@@ -1,9 +1,11 @@
 """Running the source model in the installed Keras, in a subprocess, as a reference.
 
-Only files that Keras can load without running code from them are attempted: Keras 3 loads
-``.keras`` archives and legacy HDF5 full models with ``safe_mode=True`` (Lambda layers are
-refused by Keras itself), and never Keras 1 files, which it cannot read.  The subprocess keeps
-Keras's memory and global state out of the caller and bounds the time it may take.
+A file written by Keras 2 (or tf.keras) runs in ``tf_keras`` when it is installed, because Keras 3
+silently changed what some layers compute (``hard_sigmoid``); otherwise in Keras 3.  Only files
+kconvert has already read, containing only layer classes it knows and no Lambda or code-carrying
+Merge, are handed over, and Keras 3 loads them with ``safe_mode=True``.  Keras 1 files are never
+attempted: no installed Keras reads them.  The subprocess keeps Keras's memory and global state
+out of the caller and bounds the time it may take.
 """
 
 from __future__ import annotations
@@ -22,32 +24,47 @@ import numpy as np
 from kconvert.ir.graph import Model
 
 _SCRIPT = r"""
-import json, os, sys
+import json, os, sys, traceback
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
-import keras
 
-spec = json.loads(sys.argv[1])
-model = keras.saving.load_model(spec["model"], compile=False, safe_mode=True)
-with np.load(spec["inputs"], allow_pickle=False) as data:
-    xs = [data[f"x{i}"] for i in range(len(data.files))]
-names = []
-outputs = list(model.outputs)
-for name in spec["layers"]:
+
+def load(job):
+    if job["implementation"] == "tf_keras":
+        import tf_keras as keras
+        return keras, keras.models.load_model(job["model"], compile=False)
+    import keras
+    return keras, keras.saving.load_model(job["model"], compile=False, safe_mode=True)
+
+
+def run(job):
+    keras, model = load(job)
+    with np.load(job["inputs"], allow_pickle=False) as data:
+        xs = [data[f"x{i}"] for i in range(len(data.files))]
+    names, outputs = [], list(model.outputs)
+    for name in job["layers"]:  # single-call, single-output layers, to locate a divergence
+        try:
+            layer = model.get_layer(name)
+            produced = layer._inbound_nodes[0].output_tensors if len(layer._inbound_nodes) == 1 else None
+            if produced is not None and (not isinstance(produced, (list, tuple)) or len(produced) == 1):
+                outputs.append(layer.output)
+                names.append(name)
+        except Exception:
+            pass
+    ys = keras.Model(model.inputs, outputs).predict(xs if len(xs) > 1 else xs[0], verbose=0)
+    ys = ys if isinstance(ys, (list, tuple)) else [ys]
+    n = len(model.outputs)
+    np.savez(job["result"], **{f"y{i}": np.asarray(y) for i, y in enumerate(ys[:n])},
+             **{f"a_{k}": np.asarray(y) for k, y in zip(names, ys[n:])})
+
+
+for job in json.load(open(sys.argv[1])):
     try:
-        layer = model.get_layer(name)
-        if len(layer._inbound_nodes) == 1 and len(layer._inbound_nodes[0].output_tensors) == 1:
-            outputs.append(layer.output)
-            names.append(name)
-    except Exception:
-        pass
-probe = keras.Model(model.inputs, outputs)
-ys = probe.predict(xs if len(xs) > 1 else xs[0], verbose=0)
-ys = ys if isinstance(ys, (list, tuple)) else [ys]
-n_out = len(model.outputs)
-np.savez(spec["result"], **{f"y{i}": np.asarray(y) for i, y in enumerate(ys[:n_out])},
-         **{f"a_{n}": np.asarray(y) for n, y in zip(names, ys[n_out:])})
-print(json.dumps({"keras_version": keras.__version__}))
+        run(job)
+    except BaseException as exc:  # one file's failure must not stop the others
+        message = (traceback.format_exception_only(type(exc), exc)[-1] or repr(exc)).strip()
+        with open(job["error"], "w") as fh:
+            fh.write(message)
 """
 
 
@@ -57,7 +74,7 @@ class KerasRun:
 
     outputs: list[np.ndarray] = field(default_factory=list)
     activations: dict[str, np.ndarray] = field(default_factory=dict)
-    keras_version: str | None = None
+    implementation: str | None = None  # "Keras 3.15.1", "tf_keras 2.21.0"
     skipped: str | None = None  # the reason Keras was not (or could not be) used
     error: str | None = None
 
@@ -75,36 +92,75 @@ def can_run_in_keras(model: Model, path: str | None) -> str | None:
         return "the installed Keras cannot read Keras 1 files"
     if any(layer.source_class in ("Lambda", "Merge") for layer in model.iter_layers(recursive=True)):
         return "the model has Lambda or Merge layers, which Keras would have to run as code"
-    try:
-        installed = version("keras")
-    except PackageNotFoundError:
-        return "Keras is not installed"
-    if tuple(int(p) for p in installed.split(".")[:2] if p.isdigit()) < (3, 12):
-        return f"Keras {installed} predates the safe_mode fixes for HDF5 files (CVE-2025-9905); not used"
+    if prov.backend == "theano" and any(k in layer.kind for layer in model.iter_layers(recursive=True)
+                                        for k in ("Conv", "Depthwise")):
+        return ("trained with Theano: the installed Keras does not convert Theano convolution kernels "
+                "(multi-backend Keras did), so it would compute a different function")
+    if implementation(model) is None:
+        return "no suitable Keras is installed (Keras >= 3.12 for its safe_mode fixes, or tf_keras)"
     return None
 
 
-def run_in_keras(model: Model, path: str, inputs: list[np.ndarray], timeout: float = 600.0) -> KerasRun:
-    reason = can_run_in_keras(model, path)
-    if reason:
-        return KerasRun(skipped=reason)
-    layers = [layer.name for layer in model.layers if layer.kind != "InputLayer"]
-    with tempfile.TemporaryDirectory(prefix="kconvert-keras-") as tmp:
-        np.savez(os.path.join(tmp, "inputs.npz"), **{f"x{i}": x for i, x in enumerate(inputs)})
-        result = os.path.join(tmp, "result.npz")
-        spec = {"model": str(Path(path).resolve()), "inputs": os.path.join(tmp, "inputs.npz"),
-                "result": result, "layers": layers}
-        env = {**os.environ, "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "")}
+def implementation(model: Model) -> tuple[str, str] | None:
+    """(package, version) of the Keras to run ``model`` in, or None."""
+    def installed(package: str) -> str | None:
         try:
-            done = subprocess.run([sys.executable, "-c", _SCRIPT, json.dumps(spec)], capture_output=True,
-                                  text=True, timeout=timeout, env=env)
-        except subprocess.TimeoutExpired:
-            return KerasRun(error=f"Keras did not finish within {timeout:.0f} s")
-        if done.returncode != 0:
-            last = [line for line in done.stderr.strip().splitlines() if line.strip()][-1:] or ["(no message)"]
-            return KerasRun(skipped=f"the installed Keras could not load or run the file: {last[0][:300]}")
-        with np.load(result, allow_pickle=False) as data:
-            outputs = [data[f"y{i}"] for i in range(len(model.outputs))]
-            activations = {k[2:]: data[k] for k in data.files if k.startswith("a_")}
-    version = json.loads(done.stdout.strip().splitlines()[-1]).get("keras_version")
-    return KerasRun(outputs, activations, version)
+            return version(package)
+        except PackageNotFoundError:
+            return None
+    writer = model.provenance.keras_major if model.provenance else None
+    tf_keras = installed("tf_keras")
+    if writer == 2 and tf_keras:
+        return "tf_keras", tf_keras
+    keras3 = installed("keras")
+    if keras3 and tuple(int(p) for p in keras3.split(".")[:2] if p.isdigit()) >= (3, 12):
+        return "keras", keras3
+    return None
+
+
+def run_in_keras(model: Model, path: str | None, inputs: list[np.ndarray], timeout: float = 600.0) -> KerasRun:
+    return run_many([(model, path, inputs)], timeout)[0]
+
+
+def run_many(jobs: list[tuple[Model, str | None, list[np.ndarray]]], timeout: float = 1800.0) -> list[KerasRun]:
+    """Run several models in one Keras subprocess (TensorFlow starts once)."""
+    runs: list[KerasRun | None] = []
+    specs = []
+    with tempfile.TemporaryDirectory(prefix="kconvert-keras-") as tmp:
+        for i, (model, path, inputs) in enumerate(jobs):
+            reason = can_run_in_keras(model, path)
+            if reason:
+                runs.append(KerasRun(skipped=reason))
+                continue
+            runs.append(None)
+            package, installed = implementation(model)  # type: ignore[misc]
+            np.savez(os.path.join(tmp, f"inputs{i}.npz"), **{f"x{j}": x for j, x in enumerate(inputs)})
+            specs.append({"index": i, "model": str(Path(path).resolve()),  # type: ignore[arg-type]
+                          "inputs": os.path.join(tmp, f"inputs{i}.npz"), "result": os.path.join(tmp, f"result{i}.npz"),
+                          "error": os.path.join(tmp, f"error{i}.txt"), "implementation": package,
+                          "version": installed, "layers": [la.name for la in model.layers if la.kind != "InputLayer"]})
+        if specs:
+            with open(os.path.join(tmp, "jobs.json"), "w") as fh:
+                json.dump(specs, fh)
+            env = {**os.environ, "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "")}
+            try:
+                subprocess.run([sys.executable, "-c", _SCRIPT, os.path.join(tmp, "jobs.json")], capture_output=True,
+                               text=True, timeout=timeout, env=env)
+            except subprocess.TimeoutExpired:
+                pass
+        for spec in specs:
+            runs[spec["index"]] = _collect(spec, jobs[spec["index"]][0], timeout)
+    return runs  # type: ignore[return-value]
+
+
+def _collect(spec: dict, model: Model, timeout: float) -> KerasRun:
+    if os.path.exists(spec["error"]):
+        with open(spec["error"]) as fh:
+            return KerasRun(skipped=f"the installed Keras could not load or run the file: {fh.read()[:300]}")
+    if not os.path.exists(spec["result"]):
+        return KerasRun(error=f"Keras did not finish within {timeout:.0f} s")
+    with np.load(spec["result"], allow_pickle=False) as data:
+        outputs = [data[f"y{i}"] for i in range(len(model.outputs))]
+        activations = {k[2:]: data[k] for k in data.files if k.startswith("a_")}
+    name = "tf_keras" if spec["implementation"] == "tf_keras" else "Keras"
+    return KerasRun(outputs, activations, f"{name} {spec['version']}")

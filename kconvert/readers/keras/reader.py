@@ -149,20 +149,23 @@ def _build(parts: _Parts, ctx: ReadContext, by: str, weights_source: str | None)
     built = build_model(parts.config, ctx)
     model = built.model
     model.validate()
+    origin = weights_source or ctx.source or "the model file"
     if parts.v3_weights is not None:
-        bind_weights(built, v3_groups(parts.v3_weights, model), "name", ctx)
+        bind_weights(built, v3_groups(parts.v3_weights, model), "name", ctx, origin)
     elif parts.groups is not None:
-        bind_weights(built, parts.groups, by, ctx)
+        bind_weights(built, parts.groups, by, ctx, origin)
     model.validate()
     if parts.training is not None:
         model.training = read_training_config(parts.training, model, ctx)
     top = parts.config.get("class_name") if isinstance(parts.config, dict) else "Sequential"
-    model.provenance = Provenance(ctx.source, parts.format, parts.keras_version, parts.backend, top, weights_source)
+    model.provenance = Provenance(ctx.source, parts.format, parts.keras_version, ctx.backend, top, weights_source,
+                                  backend_assumed=ctx.backend_assumed)
     return model
 
 
-def bind_weights(built: BuiltModel, groups: list[WeightGroup], by: str, ctx: ReadContext) -> None:
-    """Give every layer that has weights its saved weights, matched by layer name or by order."""
+def bind_weights(built: BuiltModel, groups: list[WeightGroup], by: str, ctx: ReadContext, origin: str) -> None:
+    """Give every layer that has weights its saved weights (from ``origin``), matched by layer name
+    or by order."""
     owners = [layer for layer in built.model.layers if layer in built.binders]
     saved = [g for g in groups if g.weights]
     if by == "name":
@@ -176,12 +179,12 @@ def bind_weights(built: BuiltModel, groups: list[WeightGroup], by: str, ctx: Rea
                 parts.append(f"no saved weights for layer(s) {', '.join(missing)}")
             if extra:
                 parts.append(f"saved weights for layer(s) not in the model: {', '.join(extra)}")
-            raise ctx.incompatible("; ".join(parts) + " (matching by layer name)")
+            raise ctx.incompatible("; ".join(parts) + f" (matching by layer name against {origin})")
         pairs = [(layer, index[layer.name]) for layer in owners]
     else:
         if len(owners) != len(saved):
             raise ctx.incompatible(
-                f"the weights file holds weights for {len(saved)} layer(s) [{', '.join(g.layer for g in saved)}] "
+                f"{origin} holds weights for {len(saved)} layer(s) [{', '.join(g.layer for g in saved)}] "
                 f"but the model has {len(owners)} layer(s) with weights "
                 f"[{', '.join(layer.name for layer in owners)}] (matching by order)")
         pairs = list(zip(owners, saved))
@@ -206,25 +209,34 @@ def detect_generation(config: Any, keras_version: str | None) -> int:
 
 
 def _decide_backend(parts: _Parts, ctx: ReadContext) -> None:
+    """The training backend decides whether convolution kernels are Theano's (flipped).
+
+    Keras 2 and later record it.  For Keras 1 the weight names tell: TensorFlow names variables
+    ``dense_1_W:0`` while Theano keeps ``dense_1_W``.  A Keras 1 configuration without weights
+    falls back on ``dim_ordering='th'``, the usual Theano setting.
+    """
     items = _items(parts.config) if ctx.generation == 1 else set()
     orderings = {value for key, value in items if key == "dim_ordering" and value in ("th", "tf")}
     ctx.keras1_dim_ordering = orderings.pop() if len(orderings) == 1 else None
     if parts.backend:
         ctx.backend = parts.backend
-    elif ctx.options.backend:
+        return
+    if ctx.options.backend:
         ctx.backend = ctx.options.backend
-    else:
-        theano_ordering = ("dim_ordering", "th") in items
-        # TensorFlow names variables "<name>:0"; Theano keeps the name Keras gave ("dense_1_W")
-        tf_names = any(_TF_VARIABLE.search(w.name) for g in parts.groups or () for w in g.weights)
-        ctx.backend = "theano" if theano_ordering and not tf_names else "tensorflow"
-        ctx.backend_assumed = True
-        if theano_ordering and tf_names:
-            ctx.note("assumed", "the file does not record its backend; TensorFlow assumed because its weight "
-                     "names carry TensorFlow's ':0' suffix, although layers use dim_ordering='th'")
-        elif theano_ordering:
-            ctx.note("assumed", "the file does not record its backend; Theano assumed because layers use "
-                     "dim_ordering='th' (pass backend='tensorflow' to kconvert.load if it was TensorFlow)")
+        return
+    ctx.backend, ctx.backend_assumed = "tensorflow", True
+    if ctx.generation != 1:
+        return
+    names = [w.name for g in parts.groups or () for w in g.weights]
+    if names:
+        if not any(_TF_VARIABLE.search(n) for n in names):
+            ctx.backend = "theano"
+            ctx.note("assumed", "the file does not record its backend; Theano assumed because its weight names "
+                     "lack the ':0' suffix TensorFlow gives variables (pass backend='tensorflow' to override)")
+    elif ("dim_ordering", "th") in items:
+        ctx.backend = "theano"
+        ctx.note("assumed", "the file does not record its backend; Theano assumed because layers use "
+                 "dim_ordering='th' (pass backend='tensorflow' to kconvert.load if it was TensorFlow)")
 
 
 _TF_VARIABLE = re.compile(r":\d+$")

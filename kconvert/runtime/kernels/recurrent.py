@@ -48,9 +48,22 @@ def time_loop(cell: Cell, x: tf.Tensor, states: list[tf.Tensor], mask: Mask, go_
     return outputs[-1], tf.transpose(outputs, perm), final
 
 
-def _initial_states(step: Step, n: int, zeros: Callable[[], tf.Tensor]) -> list[tf.Tensor]:
-    given = step.inputs[1:]
-    return list(given) if given else [zeros() for _ in range(n)]
+def _initial_states(step: Step, n: int, shape: list) -> list[tf.Tensor]:
+    """Given initial states, the carried ones of a stateful layer, or zeros of ``shape``."""
+    if step.inputs[1:]:
+        return list(step.inputs[1:])
+    if step.config.stateful:
+        if not isinstance(shape[0], int):
+            raise ValueError(f"stateful layer '{step.layer.name}' needs a fixed batch size")
+        return [v.read_value() for v in step.executor.state_variables(step.layer, [shape] * n)]
+    return [tf.zeros(shape, step.dtype) for _ in range(n)]
+
+
+def _carry(step: Step, final: list[tf.Tensor]) -> None:
+    """Keep a stateful layer's final states for its next call."""
+    if step.config.stateful and not step.inputs[1:]:
+        for variable, value in zip(step.executor.states[id(step.layer)], final):
+            variable.assign(value)
 
 
 def _outputs(step: Step, last: tf.Tensor, sequence: tf.Tensor, states: list[tf.Tensor]) -> tuple[list, list]:
@@ -65,11 +78,15 @@ def _zero_output_for_mask(step: Step) -> bool:
     return bool(step.kwargs.get("zero_output_for_mask", getattr(step.config, "zero_output_for_mask", False)))
 
 
+def _batch(step: Step) -> int | tf.Tensor:
+    return step.x.shape[0] if step.x.shape[0] is not None else tf.shape(step.x)[0]
+
+
 def _run(step: Step, cell: Cell, n_states: int) -> tuple[list, list]:
     c = step.config
-    batch = tf.shape(step.x)[0]
-    states = _initial_states(step, n_states, lambda: tf.zeros([batch, c.units], step.dtype))
+    states = _initial_states(step, n_states, [_batch(step), c.units])
     last, seq, final = time_loop(cell, step.x, states, step.mask, c.go_backwards, _zero_output_for_mask(step))
+    _carry(step, final)
     return _outputs(step, last, seq, final)
 
 
@@ -161,10 +178,11 @@ def conv_lstm_2d(step: Step) -> tuple[list, list]:
         h = rec_act(o) * act(cell_state)
         return h, [h, cell_state]
 
-    zeros = [tf.shape(step.x)[0], *c.spatial_output(tuple(frames.shape[2:-1])), c.filters]
-    states = [to_channels_last(s, c.data_format) for s in step.inputs[1:]] or \
-        [tf.zeros(zeros, step.dtype) for _ in range(2)]
+    shape = [_batch(step), *c.spatial_output(tuple(frames.shape[2:-1])), c.filters]
+    states = [to_channels_last(s, c.data_format) for s in _initial_states(step, 2, shape)] \
+        if step.inputs[1:] else _initial_states(step, 2, shape)
     last, seq, final = time_loop(cell, frames, states, step.mask, c.go_backwards, _zero_output_for_mask(step))
+    _carry(step, final)
     last = from_channels_last(last, c.data_format)
     final = [from_channels_last(s, c.data_format) for s in final]
     if c.data_format == "channels_first":

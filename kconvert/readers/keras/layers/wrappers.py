@@ -19,8 +19,8 @@ from kconvert.readers.keras.layer import (
 
 def _inner(cfg: KerasLayerConfig, key: str = "layer") -> dict[str, Any]:
     node = cfg.get(key)
-    if not isinstance(node, dict):
-        raise cfg.error("expected a serialized layer", key)
+    if not isinstance(node, dict) or not isinstance(node.get("config"), dict):
+        raise cfg.error("expected a serialized layer {'class_name': ..., 'config': {...}}", key)
     return node
 
 
@@ -56,8 +56,12 @@ def bidirectional(cfg: KerasLayerConfig) -> Converted:
                            "go_backwards": not inner_config.get("go_backwards", False)}
         backward, bw = build_layer({**forward_node, "config": backward_config}, cfg.ctx)
     fw_bind, bw_bind = fw.bind, bw.bind
-    if not backward.config.go_backwards ^ forward.config.go_backwards:  # type: ignore[attr-defined]
-        cfg.note("approximated", "forward and backward layers run in the same direction", key="backward_layer")
+    for layer in (forward, backward):
+        if not hasattr(layer.config, "go_backwards"):
+            raise cfg.error(f"Bidirectional wraps {layer.source_class}, which is not a recurrent layer", "layer")
+    if backward.config.go_backwards == forward.config.go_backwards:  # type: ignore[attr-defined]
+        raise cfg.error("the forward and backward layers must run in opposite directions (go_backwards)",
+                        "backward_layer")
 
     def bind(saved: list[SourceWeight]) -> dict[str, Weight]:
         half = len(saved) // 2

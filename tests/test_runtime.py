@@ -1,0 +1,224 @@
+"""The runtime executes the IR with its own TensorFlow kernels; it must compute what Keras computes.
+
+References: Keras's own predictions stored with the generated fixtures, Keras applications built
+here with random weights, and, for Keras-1-only layers no installed Keras can run, NumPy
+implementations of the Keras 1 formulas applied to the weights read straight from the file.
+"""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+import kconvert
+from kconvert.runtime import DeviceError, Runtime, resolve_device
+from tests.conftest import FIXTURES, GENERATED
+
+ATOL, RTOL = 1e-5, 1e-4
+VERSIONS = json.loads((GENERATED / "VERSIONS.json").read_text())
+ZOO = sorted((f, p.name[: -len(".ref.npz")]) for f in VERSIONS for p in (GENERATED / f).glob("*.ref.npz"))
+FORMS = [(f, n, form) for f, n in ZOO for form in (["h5", "keras"] if f == "keras3" else ["h5"])]
+
+
+def reference(flavour: str, name: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    with np.load(GENERATED / flavour / f"{name}.ref.npz") as data:
+        xs = [data[k] for k in sorted(k for k in data.files if k.startswith("x"))]
+        ys = [data[k] for k in sorted(k for k in data.files if k.startswith("y"))]
+    return xs, ys
+
+
+@pytest.mark.parametrize("flavour,name,form", FORMS)
+def test_generated_zoo_matches_keras_predict(flavour: str, name: str, form: str) -> None:
+    xs, ys = reference(flavour, name)
+    outputs = kconvert.run(kconvert.load(GENERATED / flavour / f"{name}.{form}"), xs, device="cpu")
+    assert len(outputs) == len(ys)
+    for out, y in zip(outputs, ys):
+        np.testing.assert_allclose(out, y, atol=ATOL, rtol=RTOL)
+
+
+@pytest.mark.parametrize("name", ["rnn", "functional", "cnn2d"])
+def test_float64_reference_runs_agree(name: str) -> None:
+    xs, ys = reference("keras3", name)
+    runtime = Runtime(kconvert.load(GENERATED / "keras3" / f"{name}.h5"), device="cpu", dtype="float64")
+    for out, y in zip(runtime(xs), ys):
+        assert out.dtype == np.float64
+        np.testing.assert_allclose(out, y, atol=1e-4, rtol=1e-3)
+
+
+def test_inputs_by_name_and_activations() -> None:
+    xs, ys = reference("keras3", "functional")
+    model = kconvert.load(GENERATED / "keras3" / "functional.keras")
+    by_name = kconvert.run(model, {"in_b": xs[1], "in_a": xs[0]})
+    np.testing.assert_array_equal(by_name[0], kconvert.run(model, xs)[0])
+    outputs, acts = kconvert.run(model, xs, activations=True)
+    np.testing.assert_array_equal(acts["out_cls"][0], outputs[0])
+    assert acts["shared"][0].shape == acts["shared[1]"][0].shape == (2, 6)  # both calls of the shared layer
+    with pytest.raises(ValueError, match="in_b"):
+        kconvert.run(model, {"in_a": xs[0]})
+    with pytest.raises(ValueError, match="expects"):
+        kconvert.run(model, [xs[0][:, :3], xs[1]])
+
+
+def test_a_configuration_without_weights_does_not_run() -> None:
+    with pytest.raises(kconvert.IncompatibleKerasConfigurationException, match="no weights"):
+        Runtime(kconvert.load(GENERATED / "keras3" / "mlp.json"))
+
+
+def test_device_selection() -> None:
+    assert resolve_device("cpu") == "/CPU:0"
+    with pytest.raises(DeviceError, match="unknown device"):
+        resolve_device("tpu")
+    import tensorflow as tf
+
+    if not tf.config.list_logical_devices("GPU"):
+        with pytest.raises(DeviceError, match="no GPU"):
+            resolve_device("gpu")
+        assert resolve_device(None) == "/CPU:0"
+    with pytest.raises(DeviceError, match="gpu:7"):
+        resolve_device("gpu:7")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", ["cnn2d", "rnn", "channels_first", "convlstm"])
+def test_gpu_matches_cpu(name: str) -> None:
+    import tensorflow as tf
+
+    if not tf.config.list_logical_devices("GPU"):
+        pytest.skip("no GPU on this machine")
+    xs, ys = reference("keras3", name)
+    model = kconvert.load(GENERATED / "keras3" / f"{name}.h5")
+    for gpu, y in zip(Runtime(model, device="gpu")(xs), ys):
+        np.testing.assert_allclose(gpu, y, atol=ATOL, rtol=RTOL)
+
+
+# -- Keras applications with random weights -----------------------------------------------------
+
+def _randomize(model, rng: np.random.Generator) -> None:  # type: ignore[no-untyped-def]
+    """Random weights and batch-norm statistics, scaled so activations neither vanish nor explode."""
+    values = []
+    for w in model.weights:
+        shape = tuple(w.shape)
+        if "moving_variance" in w.path:
+            values.append(rng.uniform(0.5, 1.5, shape).astype("float32"))
+        elif "moving_mean" in w.path or "beta" in w.path or "bias" in w.path:
+            values.append(rng.normal(0, 0.1, shape).astype("float32"))
+        elif "gamma" in w.path:
+            values.append(rng.uniform(0.5, 1.0, shape).astype("float32"))
+        else:
+            fan_in = int(np.prod(shape[:-1])) or 1
+            values.append((rng.normal(0, 1, shape) / np.sqrt(fan_in)).astype("float32"))
+    model.set_weights(values)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("app,shape", [("MobileNetV2", (96, 96, 3)), ("ResNet50", (64, 64, 3))])
+def test_keras_applications_match_keras(tmp_path, app: str, shape: tuple[int, ...]) -> None:
+    keras = pytest.importorskip("keras")
+    rng = np.random.default_rng(7)
+    model = getattr(keras.applications, app)(weights=None, input_shape=shape, classes=10)
+    _randomize(model, rng)
+    path = tmp_path / f"{app}.h5"
+    model.save(path)
+    probes = [layer.name for layer in model.layers if layer.name.endswith(("_add", "_out", "out_relu"))][-4:]
+    x = rng.normal(0, 1, (2, *shape)).astype("float32")
+    expected = keras.Model(model.inputs, [model.output] + [model.get_layer(n).output for n in probes]).predict(
+        x, verbose=0)
+    ir = kconvert.load(path)
+    outputs, acts = kconvert.run(ir, x, device="cpu", activations=True)
+    np.testing.assert_allclose(outputs[0], expected[0], atol=ATOL, rtol=RTOL)
+    assert np.ptp(expected[0]) > 1e-3, "degenerate reference: the outputs do not depend on the input"
+    for name, want in zip(probes, expected[1:]):
+        np.testing.assert_allclose(acts[name][0], want, atol=ATOL * max(1.0, float(np.abs(want).max())),
+                                   rtol=RTOL, err_msg=name)
+
+
+# -- Keras 1 layers, against the Keras 1 formulas ------------------------------------------------
+
+def _saved(name: str, layer: str) -> dict[str, np.ndarray]:
+    with h5py.File(FIXTURES / "keras1" / f"{name}.h5", "r") as f:
+        group = f["model_weights"][layer]
+        return {n.decode()[len(layer) + 1:]: group[n.decode()][()] for n in group.attrs["weight_names"]}
+
+
+def _keras1_relu(x: np.ndarray, alpha: np.ndarray | float = 0.0, max_value: np.ndarray | None = None) -> np.ndarray:
+    y = np.maximum(x, 0.0)
+    if max_value is not None:
+        y = np.minimum(y, max_value)
+    return y - alpha * np.maximum(-x, 0.0)
+
+
+def test_keras1_highway_and_maxout_dense() -> None:
+    model = kconvert.load(FIXTURES / "keras1" / "highway_maxout.h5")
+    x = np.random.default_rng(3).normal(size=(5, 4)).astype("float32")
+    h = _saved("highway_maxout", "highway_1")
+    gate = 1.0 / (1.0 + np.exp(-(x @ h["W_carry"] + h["b_carry"])))
+    highway = model.layer("highway_1").config.activation
+    act = {"linear": lambda v: v, "relu": lambda v: np.maximum(v, 0), "tanh": np.tanh}[highway]
+    y = act(x @ h["W"] + h["b"]) * gate + (1.0 - gate) * x
+    m = _saved("highway_maxout", "maxoutdense_1")
+    want = np.max(np.einsum("bi,fio->bfo", y, m["W"]) + m["b"], axis=1)
+    np.testing.assert_allclose(kconvert.run(model, x)[0], want, atol=ATOL, rtol=RTOL)
+
+
+def test_keras1_advanced_activations() -> None:
+    model = kconvert.load(FIXTURES / "keras1" / "advanced_activations.h5")
+    x = np.random.default_rng(4).normal(0, 2, size=(6, 2, 3)).astype("float32")
+    _, acts = kconvert.run(model, x, activations=True)
+    config = {layer.name: layer.config for layer in model.layers}
+    prelu = _saved("advanced_activations", "prelu_1")
+    y = _keras1_relu(x, prelu["alphas"])
+    np.testing.assert_allclose(acts["prelu_1"][0], y, atol=ATOL, rtol=RTOL)
+    alpha = config["elu_1"].alpha
+    y = np.where(y > 0, y, alpha * (np.exp(y) - 1))
+    y = _keras1_relu(y, config["leakyrelu_1"].negative_slope)
+    y = y * (y > config["thresholdedrelu_1"].theta)
+    np.testing.assert_allclose(acts["thresholdedrelu_1"][0], y, atol=ATOL, rtol=RTOL)
+    ps = _saved("advanced_activations", "parametricsoftplus_1")
+    y = np.log1p(np.exp(ps["betas"] * y)) * ps["alphas"]
+    np.testing.assert_allclose(acts["parametricsoftplus_1"][0], y, atol=ATOL, rtol=RTOL)
+    s = _saved("advanced_activations", "srelu_1")
+    t_right = s["t_left"] + np.abs(s["t_right"])
+    y = s["t_left"] + _keras1_relu(y - s["t_left"], s["a_left"], t_right - s["t_left"]) + \
+        np.maximum(y - t_right, 0) * s["a_right"]
+    np.testing.assert_allclose(acts["srelu_1"][0], y, atol=ATOL, rtol=RTOL)
+
+
+def test_keras1_functional_merges() -> None:
+    model = kconvert.load(FIXTURES / "keras1" / "functional_merges.h5")
+    rng = np.random.default_rng(5)
+    a, b = (rng.normal(size=(4, 4)).astype("float32") for _ in range(2))
+    d1, d2 = (_saved("functional_merges", n) for n in ("dense_1", "dense_2"))
+    u, v = a @ d1["W"] + d1["b"], b @ d2["W"] + d2["b"]
+    concat, dot, cos = kconvert.run(model, [a, b])
+    np.testing.assert_allclose(concat, np.concatenate([u + v, u * v, (u + v) / 2, np.maximum(u, v)], -1),
+                               atol=ATOL, rtol=RTOL)
+    np.testing.assert_allclose(dot[:, 0], np.sum(u * v, -1), atol=ATOL, rtol=RTOL)
+    expected_cos = np.sum(u * v, -1) / (np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1))
+    np.testing.assert_allclose(cos[:, 0], expected_cos, atol=ATOL, rtol=RTOL)
+
+
+def test_stateful_layers_carry_state_across_batches(tmp_path) -> None:
+    """Keras's predict runs a stateful model batch by batch, each batch starting from the states
+    the previous batch left; the runtime does the same, and reset_states starts afresh."""
+    keras = pytest.importorskip("keras")
+    L = keras.layers
+    model = keras.Sequential([keras.Input(batch_shape=(2, 5, 3)), L.LSTM(4, stateful=True, return_sequences=True),
+                              L.GRU(3, stateful=True)])
+    _randomize(model, np.random.default_rng(1))
+    model.save(tmp_path / "stateful.keras")
+    x = np.random.default_rng(2).normal(size=(6, 5, 3)).astype("float32")
+    expected = model.predict(x, batch_size=2, verbose=0)
+    runtime = Runtime(kconvert.load(tmp_path / "stateful.keras"), device="cpu")
+    np.testing.assert_allclose(runtime(x)[0], expected, atol=ATOL, rtol=RTOL)
+    again = model.predict(x, batch_size=2, verbose=0)  # Keras goes on from the states it holds
+    assert not np.allclose(again, expected, atol=1e-3)
+    np.testing.assert_allclose(runtime(x)[0], again, atol=ATOL, rtol=RTOL)
+    for layer in model.layers:
+        layer.reset_state()
+    runtime.reset_states()
+    np.testing.assert_allclose(runtime(x)[0], model.predict(x, batch_size=2, verbose=0), atol=ATOL, rtol=RTOL)
+    with pytest.raises(ValueError, match="fixed batch size"):
+        runtime(x[:3])
