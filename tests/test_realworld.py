@@ -81,7 +81,7 @@ def read_manifest(root: Path) -> list[Entry]:
         path = cells[0].strip("`")
         folder = str(Path(path).parent)
 
-        def companion(name: str) -> str:
+        def companion(name: str, folder: str = folder) -> str:
             return name[len("root:"):] if name.startswith("root:") else f"{folder}/{name}"
 
         keras, backend = _version_cell(cells[2])

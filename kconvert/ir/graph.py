@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Literal, Sequence
+from typing import Any, Iterator, Literal, Sequence
 
 from kconvert.errors import IncompatibleKerasConfigurationException, KConvertError
 from kconvert.ir.layer import LayerConfig
@@ -387,9 +387,3 @@ def check_weights(layer: Layer, inputs: list[Shape]) -> None:
 
 def _names(names: Any) -> str:
     return "[" + ", ".join(names) + "]" if names else "none"
-
-
-def map_layers(model: Model, fn: Callable[[Layer], None]) -> None:
-    """Apply ``fn`` to every layer, recursively (wrapped layers, nested models)."""
-    for layer in model.iter_layers(recursive=True):
-        fn(layer)

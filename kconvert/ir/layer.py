@@ -9,7 +9,7 @@ kind means adding one class here and one function in each format that supports i
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 from kconvert.ir.shapes import Shape, ShapeError
 
@@ -75,7 +75,3 @@ def layer_kind(cls: type[LayerConfig]) -> type[LayerConfig]:
         raise TypeError(f"layer kind {cls.kind!r} is already registered by {LAYER_KINDS[cls.kind].__name__}")
     LAYER_KINDS[cls.kind] = cls
     return cls
-
-
-def iter_kinds() -> Iterator[str]:
-    return iter(sorted(LAYER_KINDS))

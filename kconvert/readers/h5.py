@@ -35,10 +35,10 @@ class H5File:
         self._file: h5py.File | None = None
         self._lock = threading.Lock()
         self.size = len(source) if isinstance(source, bytes) else os.path.getsize(source)
-        self.file  # open now so that unreadable files fail at load time
+        self.open()  # now, so that an unreadable file fails at load time
 
-    @property
-    def file(self) -> h5py.File:
+    def open(self) -> h5py.File:
+        """The open file, (re)opened if needed: weights stay readable after :meth:`close`."""
         with self._lock:
             if self._file is None or not self._file.id.valid:
                 try:
@@ -47,6 +47,10 @@ class H5File:
                 except (OSError, ValueError) as exc:
                     raise InputReadError(f"not a readable HDF5 file ({_h5_reason(exc)})", file=self.display) from None
             return self._file
+
+    @property
+    def file(self) -> h5py.File:
+        return self.open()
 
     def close(self) -> None:
         with self._lock:

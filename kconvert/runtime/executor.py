@@ -206,7 +206,7 @@ class Runtime:
         with tf.device(self.device):
             tensors = self._all(*arrays)
         out: dict[str, list[np.ndarray]] = {}
-        for (key, index), t in zip(self._keys, tensors):
+        for (key, _), t in zip(self._keys, tensors):
             name = key[0] if key[1] == 0 else f"{key[0]}[{key[1]}]"
             out.setdefault(name, []).append(t.numpy())
         return out

@@ -10,6 +10,7 @@ out of the caller and bounds the time it may take.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -143,11 +144,9 @@ def run_many(jobs: list[tuple[Model, str | None, list[np.ndarray]]], timeout: fl
             with open(os.path.join(tmp, "jobs.json"), "w") as fh:
                 json.dump(specs, fh)
             env = {**os.environ, "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "")}
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):  # unfinished jobs are reported as such
                 subprocess.run([sys.executable, "-c", _SCRIPT, os.path.join(tmp, "jobs.json")], capture_output=True,
                                text=True, timeout=timeout, env=env)
-            except subprocess.TimeoutExpired:
-                pass
         for spec in specs:
             runs[spec["index"]] = _collect(spec, jobs[spec["index"]][0], timeout)
     return runs  # type: ignore[return-value]

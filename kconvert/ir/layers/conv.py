@@ -66,15 +66,21 @@ class _Windowed(LayerConfig):
 
 
 @dataclass(frozen=True, kw_only=True)
-class _Conv(_Windowed):
+class _Filtered(_Windowed):
+    """A windowed layer producing ``filters`` channels at each position its window visits."""
+
     filters: int
-    groups: int = 1
     activation: str = "linear"
     use_bias: bool = True
 
     def output_shape(self, shape: Shape) -> Shape:
         _, spatial = self._split(shape)
         return join_channels(shape[0], self.filters, self.spatial_output(spatial), self.data_format)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Conv(_Filtered):
+    groups: int = 1
 
     def weight_shapes(self, inputs: list[Shape]) -> dict[str, Shape]:
         channels = self._known_channels(self._split(inputs[0])[0])
@@ -109,13 +115,10 @@ class Conv3D(_Conv):
 
 
 @dataclass(frozen=True, kw_only=True)
-class _ConvTranspose(_Windowed):
+class _ConvTranspose(_Filtered):
     """Transposed convolution; kernel is (spatial..., filters, input channels)."""
 
-    filters: int
     output_padding: tuple[int, ...] | None = None
-    activation: str = "linear"
-    use_bias: bool = True
 
     def output_shape(self, shape: Shape) -> Shape:
         _, spatial = self._split(shape)
@@ -154,17 +157,10 @@ class Conv3DTranspose(_ConvTranspose):
 
 
 @dataclass(frozen=True, kw_only=True)
-class _SeparableConv(_Windowed):
+class _SeparableConv(_Filtered):
     """Depthwise convolution (``depth_multiplier`` maps per channel) then a 1x1 pointwise one."""
 
-    filters: int
     depth_multiplier: int = 1
-    activation: str = "linear"
-    use_bias: bool = True
-
-    def output_shape(self, shape: Shape) -> Shape:
-        _, spatial = self._split(shape)
-        return join_channels(shape[0], self.filters, self.spatial_output(spatial), self.data_format)
 
     def weight_shapes(self, inputs: list[Shape]) -> dict[str, Shape]:
         channels = self._known_channels(self._split(inputs[0])[0])
@@ -227,7 +223,7 @@ class DepthwiseConv2D(_DepthwiseConv):
 
 
 @dataclass(frozen=True, kw_only=True)
-class _LocallyConnected(_Windowed):
+class _LocallyConnected(_Filtered):
     """A convolution whose kernel is not shared across positions (Keras implementation 1 layout).
 
     kernel: (output positions, window size * input channels, filters), where each window is
@@ -235,18 +231,10 @@ class _LocallyConnected(_Windowed):
     channels then spatial for ``channels_first``); bias: (output spatial..., filters).
     """
 
-    filters: int
-    activation: str = "linear"
-    use_bias: bool = True
-
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.padding != "valid" or any(d != 1 for d in self.dilation_rate):
             raise ValueError("locally connected layers support only padding='valid' without dilation")
-
-    def output_shape(self, shape: Shape) -> Shape:
-        _, spatial = self._split(shape)
-        return join_channels(shape[0], self.filters, self.spatial_output(spatial), self.data_format)
 
     def weight_shapes(self, inputs: list[Shape]) -> dict[str, Shape]:
         channels, spatial = self._split(inputs[0])

@@ -94,32 +94,43 @@ _INIT_ALIASES = {
 _INIT_KEY_RENAMES = {"scale": "gain"}  # Keras 1 orthogonal/identity called it scale
 
 
-def initializer(value: Any, generation: int, unsupported: Unsupported) -> Initializer | None:
-    if value is None:
-        return None
+def _serialized(value: Any, what: str, unsupported: Unsupported) -> tuple[str | None, dict[str, Any]] | None:
+    """``(class, config)`` of a name or a serialized object; None (and reported) for anything else."""
     if isinstance(value, str):
-        cls, config = value, {}
-        if value in _INIT_ALIASES:
-            cls, config = _INIT_ALIASES[value]
-            if value == "orthogonal" and generation == 1:
-                config = {"gain": 1.1}  # Keras 1's orthogonal scaled by 1.1
-    elif isinstance(value, dict):
-        cls, config = class_and_config(value)
-        if cls in _INIT_ALIASES:
-            cls = _INIT_ALIASES[cls][0]
-    else:
-        unsupported(f"initializer {value!r} is not a name or a serialized initializer; dropped")
+        return value, {}
+    if isinstance(value, dict):
+        return class_and_config(value)
+    unsupported(f"{what} {value!r} is not a name or a serialized {what}; dropped")
+    return None
+
+
+def _params(cls: str, config: dict[str, Any], allowed: tuple[str, ...], what: str, unsupported: Unsupported,
+            renames: dict[str, str] | None = None) -> dict[str, Any]:
+    """The arguments kconvert carries; unknown ones that are set are reported and dropped."""
+    params = {}
+    for key, value in config.items():
+        key = (renames or {}).get(key, key)
+        if key in allowed:
+            params[key] = value
+        elif value is not None and key != "dtype":
+            unsupported(f"{what} {cls} argument {key}={value!r} is not known; dropped")
+    return params
+
+
+def initializer(value: Any, generation: int, unsupported: Unsupported) -> Initializer | None:
+    parsed = None if value is None else _serialized(value, "initializer", unsupported)
+    if parsed is None:
         return None
+    cls, config = parsed
+    if cls in _INIT_ALIASES:
+        cls, defaults = _INIT_ALIASES[cls]
+        if isinstance(value, str):  # a bare Keras 1 name carries its Keras 1 defaults
+            config = {"gain": 1.1} if value == "orthogonal" and generation == 1 else dict(defaults)
     if cls == "Initializer" or cls not in INITIALIZERS:
         unsupported(f"unknown initializer {cls!r}{suggest(str(cls), INITIALIZERS)}; dropped")
         return None
-    params = {}
-    for k, v in config.items():
-        k = _INIT_KEY_RENAMES.get(k, k) if cls in ("Orthogonal", "Identity") else k
-        if k in INITIALIZERS[cls]:
-            params[k] = v
-        elif v is not None and k != "dtype":
-            unsupported(f"initializer {cls} argument {k}={v!r} is not known; dropped")
+    renames = _INIT_KEY_RENAMES if cls in ("Orthogonal", "Identity") else None
+    params = _params(cls, config, INITIALIZERS[cls], "initializer", unsupported, renames)
     if cls == "VarianceScaling" and params.get("distribution") == "normal":
         params["distribution"] = "truncated_normal"  # Keras 2's 'normal' was truncated
     return Initializer(cls, params)
@@ -134,31 +145,24 @@ _REG_ALIASES = {"L1L2Regularizer": "L1L2", "WeightRegularizer": "L1L2", "Activit
 
 
 def regularizer(value: Any, unsupported: Unsupported) -> Regularizer | None:
-    if value is None:
+    parsed = None if value is None else _serialized(value, "regularizer", unsupported)
+    if parsed is None:
         return None
-    if isinstance(value, str):
-        cls, config = value, {"l1": 0.01} if value == "l1" else {"l2": 0.01} if value == "l2" else {}
-    elif isinstance(value, dict):
-        cls, config = class_and_config(value)
-    else:
-        unsupported(f"regularizer {value!r} is not understood; dropped")
-        return None
+    cls, config = parsed
+    if cls in ("l1", "l2") and isinstance(value, str):
+        config = {cls: 0.01}  # Keras's default factor for a regularizer given by name
     canonical = _REG_ALIASES.get(cls or "")
     if canonical is None:
         unsupported(f"unknown regularizer {cls!r}; dropped")
         return None
-    if canonical == "L1L2":
-        try:
-            l1 = float(config.get("l1") or 0.0)
-            l2 = float(config.get("l2") or 0.0)
-        except (TypeError, ValueError):
-            unsupported(f"regularizer {cls} has non-numeric factors; dropped")
-            return None
-        extra = {k for k, v in config.items() if v is not None} - {"l1", "l2"}
-        if extra:
-            unsupported(f"regularizer {cls} arguments {sorted(extra)} are not known; dropped")
-        return Regularizer.l1l2(l1, l2)
-    return Regularizer(canonical, {k: v for k, v in config.items() if k in REGULARIZERS[canonical]})
+    params = _params(canonical, config, REGULARIZERS[canonical], "regularizer", unsupported)
+    if canonical != "L1L2":
+        return Regularizer(canonical, params)
+    try:
+        return Regularizer.l1l2(float(params.get("l1") or 0.0), float(params.get("l2") or 0.0))
+    except (TypeError, ValueError):
+        unsupported(f"regularizer {cls} has non-numeric factors; dropped")
+        return None
 
 
 # -- constraints ---------------------------------------------------------------------------------
@@ -171,27 +175,16 @@ _CON_KEY_RENAMES = {"m": "max_value", "low": "min_value", "high": "max_value"}  
 
 
 def constraint(value: Any, unsupported: Unsupported) -> Constraint | None:
-    if value is None:
+    parsed = None if value is None else _serialized(value, "constraint", unsupported)
+    if parsed is None:
         return None
-    if isinstance(value, str):
-        cls, config = value, {}
-    elif isinstance(value, dict):
-        cls, config = class_and_config(value)
-    else:
-        unsupported(f"constraint {value!r} is not understood; dropped")
-        return None
+    cls, config = parsed
     canonical = _CON_ALIASES.get(cls or "")
     if canonical is None:
         unsupported(f"unknown constraint {cls!r}; dropped")
         return None
-    params = {}
-    for k, v in config.items():
-        k = _CON_KEY_RENAMES.get(k, k)
-        if k in CONSTRAINTS[canonical]:
-            params[k] = v
-        elif v is not None:
-            unsupported(f"constraint {canonical} argument {k}={v!r} is not known; dropped")
-    return Constraint(canonical, params)
+    return Constraint(canonical, _params(canonical, config, CONSTRAINTS[canonical], "constraint", unsupported,
+                                         _CON_KEY_RENAMES))
 
 
 # -- dtypes --------------------------------------------------------------------------------------
