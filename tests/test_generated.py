@@ -20,7 +20,8 @@ VERSIONS = json.loads((GENERATED / "VERSIONS.json").read_text())
 def cases() -> list[tuple[str, str, str]]:
     out = []
     for flavour in sorted(VERSIONS):
-        forms = ["json", "yaml", "h5", "json+weights"] + (["keras"] if flavour == "keras3" else [])
+        forms = ["json", "yaml", "h5", "json+weights"] + (["keras"] if flavour == "keras3" else
+                                                          ["json+legacy-weights"])
         for ref in sorted((GENERATED / flavour).glob("*.ref.npz")):
             name = ref.name[: -len(".ref.npz")]
             out += [(flavour, name, form) for form in forms]
@@ -31,6 +32,8 @@ def load_form(flavour: str, name: str, form: str) -> kconvert.Model:
     base = GENERATED / flavour / name
     if form == "json+weights":
         return kconvert.load(f"{base}.json", weights=f"{base}.weights.h5")
+    if form == "json+legacy-weights":  # tf_keras save_weights(save_format="h5"): layer order decides
+        return kconvert.load(f"{base}.json", weights=f"{base}_weights.h5", weights_by="order")
     return kconvert.load(f"{base}.{form}")
 
 
