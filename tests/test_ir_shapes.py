@@ -14,7 +14,7 @@ import pytest
 
 from kconvert.ir import LAYER_KINDS, Layer, LayerConfig, Model, Shape, ShapeError, layer_kind
 from kconvert.ir.layers import activations as act
-from kconvert.ir.layers import attention, conv, core, merge, noise, normalization, pooling, recurrent, reshaping
+from kconvert.ir.layers import attention, conv, core, merge, noise, normalization, ops, pooling, recurrent, reshaping
 from kconvert.ir.layers.model import NestedModel
 from kconvert.ir.layers.wrappers import Bidirectional, TimeDistributed
 from kconvert.ir.shapes import broadcast, conv_output_length, deconv_output_length
@@ -233,6 +233,7 @@ SHAPE_CASES: list[Case] = [
 #: kinds whose output shape is their input shape, whatever it is
 IDENTITY: list[LayerConfig] = [
     core.Activation(activation="relu"), core.Masking(), core.ActivityRegularization(l1=0.1), core.Rescaling(),
+    ops.NotEqual(value=0.0),
     act.ReLU(max_value=6.0), act.LeakyReLU(), act.ELU(), act.ThresholdedReLU(), act.Softmax(), act.PReLU(),
     act.ParametricSoftplus(), act.SReLU(), noise.Dropout(rate=0.5), noise.GaussianNoise(stddev=0.1),
     noise.GaussianDropout(rate=0.1), noise.AlphaDropout(rate=0.1), noise.SpatialDropout2D(rate=0.1),

@@ -222,3 +222,19 @@ def test_stateful_layers_carry_state_across_batches(tmp_path) -> None:
     np.testing.assert_allclose(runtime(x)[0], model.predict(x, batch_size=2, verbose=0), atol=ATOL, rtol=RTOL)
     with pytest.raises(ValueError, match="fixed batch size"):
         runtime(x[:3])
+
+
+#: Keras 1 fixtures whose outputs the tests above check against the Keras 1 formulas
+KERAS1_CHECKED = ("highway_maxout", "advanced_activations", "functional_merges")
+
+
+def test_every_kernel_is_checked_against_a_reference() -> None:
+    """A kernel that no numerically checked model uses could be wrong unnoticed: add the layer to
+    the generated zoo (tests/fixtures/make_fixtures.py) or to a Keras 1 formula test."""
+    from kconvert.runtime.registry import KERNELS
+
+    checked = {layer.kind for flavour, name, form in FORMS
+               for layer in kconvert.load(GENERATED / flavour / f"{name}.{form}").iter_layers(recursive=True)}
+    for name in KERAS1_CHECKED:
+        checked |= {layer.kind for layer in kconvert.load(FIXTURES / "keras1" / f"{name}.h5").iter_layers()}
+    assert set(KERNELS) - checked == set()

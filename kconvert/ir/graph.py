@@ -50,8 +50,10 @@ def refs_in(value: Any) -> Iterator[TensorRef]:
 class Call:
     """One application of a layer: its input tensors and extra call arguments.
 
-    ``kwargs`` holds non-positional call arguments (``mask``, ``training``, ...); values may be
-    tensor references.
+    ``kwargs`` holds non-positional call arguments; values may be tensor references.  ``mask``
+    says which padding mask the call receives: a reference (or a list, one per input), or None for
+    no mask.  When ``mask`` is absent, the masks of the inputs flow in implicitly (Keras's
+    automatic mask propagation).
     """
 
     inputs: list[TensorRef]

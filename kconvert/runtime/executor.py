@@ -68,10 +68,10 @@ class Executor:
             pairs = [get(r) for r in call.inputs]
             tensors, in_masks = [p[0] for p in pairs], [p[1] for p in pairs]
             kwargs = dict(call.kwargs)
-            explicit = kwargs.pop("mask", None)
-            if explicit is not None:  # a mask passed as a call argument replaces propagated ones
-                refs = explicit if isinstance(explicit, list) else [explicit]
-                in_masks = [tf.cast(get(r)[0], tf.bool) for r in refs] + in_masks[len(refs):]
+            if "mask" in kwargs:  # the call says which mask it receives (see Call)
+                explicit = kwargs.pop("mask")
+                refs = [] if explicit is None else explicit if isinstance(explicit, list) else [explicit]
+                in_masks = [tf.cast(get(r)[0], tf.bool) for r in refs] + [None] * (len(in_masks) - len(refs))
             values[key] = self.apply(layer, tensors, in_masks, kwargs)
         outputs = [get(r) for r in model.outputs]
         return [o[0] for o in outputs], [o[1] for o in outputs]

@@ -9,6 +9,7 @@ from kconvert.ir.layers import (  # noqa: F401  (imported for registration)
     model,
     noise,
     normalization,
+    ops,
     pooling,
     recurrent,
     reshaping,

@@ -54,7 +54,9 @@ class BatchNormalization(LayerConfig):
 class LayerNormalization(LayerConfig):
     """Per-sample normalisation over ``axis``.
 
-    ``rms_scaling`` divides by the root mean square without centring (and always has ``gamma``).
+    ``rms_scaling`` (Keras 3) computes ``gamma * x / sqrt(variance(x) + epsilon)``: the input is
+    scaled by its variance but not centred -- what Keras computes, though its name promises a root
+    mean square (Keras deprecated the flag for that reason).  It always has ``gamma``.
     """
 
     kind = "LayerNormalization"

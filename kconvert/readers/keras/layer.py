@@ -61,15 +61,23 @@ class Converted:
 
 Converter = Callable[["KerasLayerConfig"], "Converted | LayerConfig"]
 KERAS_LAYERS: dict[str, Converter] = {}
+#: Keras 3 operations (module keras.src.ops...) that have a converter; their class names may equal
+#: a layer's (ops.Add, ops.Reshape), so an operation is converted only when listed here
+KERAS_OPERATIONS: set[str] = set()
 
 
-def keras_layer(*class_names: str) -> Callable[[Converter], Converter]:
-    """Register a converter for one or more Keras class names (refusing duplicates)."""
+def keras_layer(*class_names: str, operation: bool = False) -> Callable[[Converter], Converter]:
+    """Register a converter for one or more Keras class names (refusing duplicates).
+
+    ``operation`` marks a Keras 3 graph operation (keras.src.ops) rather than a layer class.
+    """
     def register(fn: Converter) -> Converter:
         for name in class_names:
             if name in KERAS_LAYERS:
                 raise TypeError(f"a converter for Keras class {name!r} is already registered")
             KERAS_LAYERS[name] = fn
+            if operation:
+                KERAS_OPERATIONS.add(name)
         return fn
     return register
 
@@ -355,6 +363,11 @@ def build_layer(node: Any, ctx: ReadContext, *, name: str | None = None) -> tupl
     cfg = KerasLayerConfig(class_name, config, name, ctx, node)
     try:
         converter = KERAS_LAYERS.get(class_name)
+        module = node.get("module")
+        if isinstance(module, str) and module.startswith("keras.src.ops") and class_name not in KERAS_OPERATIONS:
+            raise IncompatibleKerasConfigurationException(
+                f"Keras 3 recorded the operation {module}.{class_name} in the graph (a keras.ops call in the "
+                "model's code); kconvert cannot express it")
         if converter is None:
             raise unknown_layer_error(class_name)
         cfg.mark_used("name")

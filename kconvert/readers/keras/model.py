@@ -292,6 +292,10 @@ class _Builder:
                     raw_kwargs.update(entry[3])
         else:
             raise IncompatibleKerasConfigurationException(f"malformed inbound node {node!r}")
+        if isinstance(node, dict) and self.tensor_arguments(node) > 1 and "mask" not in raw_kwargs:
+            # Keras 3 fills in a mask only for calls with a single tensor argument: an RNN given
+            # initial_state tensors, say, gets none (Keras 2 passed the first input's)
+            kwargs["mask"] = None
         consumed = set(self.converted[layer].call_kwargs) | _DROPPED_CALL_KWARGS
         for key, value in raw_kwargs.items():
             if key in consumed:
@@ -299,12 +303,18 @@ class _Builder:
             tensors = self.tensors_in(value)
             if key == "initial_state" and tensors:
                 inputs += tensors
-            elif key == "mask" and tensors:
-                kwargs["mask"] = tensors if len(tensors) > 1 else tensors[0]
+            elif key == "mask":
+                kwargs["mask"] = (tensors if len(tensors) > 1 else tensors[0]) if tensors else None
             elif value is not None:
                 self.ctx.note("ignored-key", f"call argument {key}={_short(value)} is not read by kconvert",
                               layer=layer.name, key=key, severity="warning")
         return Call(inputs, kwargs)
+
+    def tensor_arguments(self, node: dict[str, Any]) -> int:
+        """How many arguments of a Keras 3 call carry tensors (a list of tensors counts once)."""
+        kwargs = node.get("kwargs") or {}
+        return (sum(1 for arg in node.get("args") or [] if self.tensors_in(arg))
+                + sum(1 for key, value in kwargs.items() if key != "mask" and self.tensors_in(value)))
 
     def tensors_in(self, value: Any) -> list[TensorRef]:
         if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
@@ -338,8 +348,11 @@ class _Builder:
         for layer in self.layers:
             for call in layer.calls:
                 call.inputs = [fix(r) for r in call.inputs]
-                if isinstance(call.kwargs.get("mask"), TensorRef):
-                    call.kwargs["mask"] = fix(call.kwargs["mask"])
+                mask = call.kwargs.get("mask")
+                if isinstance(mask, TensorRef):
+                    call.kwargs["mask"] = fix(mask)
+                elif isinstance(mask, list):
+                    call.kwargs["mask"] = [fix(r) for r in mask]
         inputs[:] = [fix(r) for r in inputs]
         outputs[:] = [fix(r) for r in outputs]
 

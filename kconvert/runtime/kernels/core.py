@@ -95,3 +95,8 @@ def rescaling(step: Step) -> list[tf.Tensor]:
     scale = tf.constant(step.config.scale, step.x.dtype)
     offset = tf.constant(step.config.offset, step.x.dtype)
     return [step.x * scale + offset]
+
+
+@kernel("NotEqual", integer_inputs=True)
+def not_equal(step: Step) -> list[tf.Tensor]:
+    return [tf.not_equal(step.x, tf.cast(step.config.value, step.x.dtype))]

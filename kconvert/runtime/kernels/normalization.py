@@ -46,9 +46,9 @@ def layer_normalization(step: Step) -> list[tf.Tensor]:
     axes = [a % x.shape.rank for a in c.axis]
     shape = _param_shape(x.shape.rank, c.axis, x)
     gamma = tf.reshape(step.w("gamma"), shape) if step.has("gamma") else None
-    if c.rms_scaling:
-        y = x * tf.math.rsqrt(tf.reduce_mean(tf.square(x), axis=axes, keepdims=True) + c.epsilon)
-        return [y * gamma if gamma is not None else y]
     mean, variance = tf.nn.moments(x, axes=axes, keepdims=True)
+    if c.rms_scaling:  # scaled by the variance, not centred (see the IR kind)
+        y = x * tf.math.rsqrt(variance + c.epsilon)
+        return [y * gamma if gamma is not None else y]
     beta = tf.reshape(step.w("beta"), shape) if step.has("beta") else None
     return [normalize(x, mean, variance, beta, gamma, c.epsilon)]

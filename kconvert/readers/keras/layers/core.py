@@ -5,7 +5,7 @@ from __future__ import annotations
 from kconvert.errors import IncompatibleKerasConfigurationException
 from kconvert.ir.graph import Layer
 from kconvert.ir.layer import LayerConfig
-from kconvert.ir.layers import core, noise, wrappers
+from kconvert.ir.layers import core, noise, ops, wrappers
 from kconvert.ir.values import Initializer, WeightSettings
 from kconvert.ir.weights import Weight
 from kconvert.readers.keras import lambdas
@@ -242,3 +242,18 @@ def lambda_layer(cfg: KerasLayerConfig) -> Converted | LayerConfig:
     raise IncompatibleKerasConfigurationException(
         f"the replacement registered for Lambda {cfg.name!r} returned {type(replacement).__name__}, "
         "not a layer config")
+
+
+@keras_layer("NotEqual", operation=True)
+def not_equal(cfg: KerasLayerConfig) -> LayerConfig:
+    """Keras 3 ``ops.not_equal(x, value)``: the value is the call's second, non-tensor argument."""
+    values = set()
+    for node in cfg.node.get("inbound_nodes") or []:
+        args = node.get("args") if isinstance(node, dict) else None
+        if not isinstance(args, list) or len(args) != 2 or isinstance(args[1], (dict, list)) \
+                or isinstance(args[1], bool) or not isinstance(args[1], (int, float)):
+            raise cfg.error("expected a call comparing a tensor with a number", "inbound_nodes")
+        values.add(float(args[1]))
+    if len(values) != 1:
+        raise cfg.error("the operation is called with different values", "inbound_nodes")
+    return ops.NotEqual(value=values.pop())
