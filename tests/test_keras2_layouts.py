@@ -31,7 +31,7 @@ def test_chunked_name_attributes(tmp_path: Path, source: str) -> None:
     chunked = tmp_path / original.name
     shutil.copy(original, chunked)
     with h5py.File(chunked, "r+") as f:
-        root = f["model_weights"] if "model_weights" in f else f
+        root = f.get("model_weights", f)
         _chunk(root, "layer_names", 3)
         for name in root.attrs["layer_names0"][:2]:
             group = root[name.decode() if isinstance(name, bytes) else name]

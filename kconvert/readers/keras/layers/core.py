@@ -250,8 +250,8 @@ def not_equal(cfg: KerasLayerConfig) -> LayerConfig:
     values = set()
     for node in cfg.node.get("inbound_nodes") or []:
         args = node.get("args") if isinstance(node, dict) else None
-        if not isinstance(args, list) or len(args) != 2 or isinstance(args[1], (dict, list)) \
-                or isinstance(args[1], bool) or not isinstance(args[1], (int, float)):
+        if not isinstance(args, list) or len(args) != 2 or isinstance(args[1], bool) \
+                or not isinstance(args[1], (int, float)):
             raise cfg.error("expected a call comparing a tensor with a number", "inbound_nodes")
         values.add(float(args[1]))
     if len(values) != 1:
