@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine: creates .venv on first use (or when setup.cfg changes),
-# then runs what was asked.
-#   ./dev.sh example   inspect the bundled example model
+# installs the TF.js harness's Node packages (when its lockfile changes), then runs what was asked.
+#   ./dev.sh example   inspect a bundled example model, convert one to TF.js and verify it in TF.js
 #   ./dev.sh test      run the whole test suite
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -23,13 +23,34 @@ setup() {
     echo "$want" > "$STAMP"
 }
 
+# The real @tensorflow/tfjs that converted models are proven in (pure JavaScript, CPU backend).
+HARNESS=kconvert/verification/tfjs_harness
+setup_node() {
+    local want stamp="$HARNESS/node_modules/.kconvert-setup"
+    if ! command -v npm >/dev/null 2>&1; then
+        echo "dev.sh: npm not found: TF.js outputs cannot be checked (tests needing it skip; under CI=true they fail)" >&2
+        return
+    fi
+    want=$(sha256sum "$HARNESS/package-lock.json" | cut -d' ' -f1)
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        return
+    fi
+    echo "dev.sh: installing the TF.js harness (npm ci)..." >&2
+    npm ci --prefix "$HARNESS" --no-audit --no-fund --loglevel=error >&2
+    echo "$want" > "$stamp"
+}
+
 case "${1:-}" in
     example)
         setup
-        exec "$VENV/bin/kconvert" inspect tests/fixtures/generated/tfkeras/functional.h5
+        setup_node
+        "$VENV/bin/kconvert" inspect tests/fixtures/generated/tfkeras/functional.h5
+        exec "$VENV/bin/kconvert" tests/fixtures/generated/tfkeras/mlp.h5 --to tfjs build/example-tfjs \
+            --overwrite --verify
         ;;
     test)
         setup
+        setup_node
         shift
         exec "$VENV/bin/python" -m pytest -q "$@"
         ;;

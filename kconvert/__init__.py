@@ -3,11 +3,13 @@
 >>> import kconvert
 >>> model = kconvert.load("model.h5")            # any Keras 1/2/3 file or config string
 >>> print(kconvert.summary(model))
+>>> kconvert.convert("model.h5", "tfjs", "web_model/")   # model.json + weight shards
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, Mapping
+import os
+from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 from kconvert.errors import (
     IncompatibleKerasConfigurationException,
@@ -24,13 +26,17 @@ from kconvert.readers.keras.lambdas import LambdaInfo, clear_lambdas, register_l
 from kconvert.readers.source import SourceLike
 from kconvert.summary import summary, summary_dict
 
+if TYPE_CHECKING:
+    from kconvert.writers import Written
+
 __version__ = "0.1.0"
 
 __all__ = [
     "IncompatibleKerasConfigurationException", "InputReadError", "InvalidKerasConfigurationException",
     "KConvertError", "KConvertWarning", "LambdaInfo", "Limits", "Model",
-    "UnsupportedKerasConfigurationException", "UnsupportedKerasConfigurationWarning", "clear_lambdas",
-    "load", "register_lambda", "run", "summary", "summary_dict", "unregister_lambda", "verify", "__version__",
+    "UnsupportedKerasConfigurationException", "UnsupportedKerasConfigurationWarning", "clear_lambdas", "convert",
+    "load", "register_lambda", "run", "summary", "summary_dict", "unregister_lambda", "verify", "write",
+    "__version__",
 ]
 
 
@@ -75,6 +81,30 @@ def load(
     if weights_by not in ("order", "name"):
         raise ValueError("weights_by must be 'order' or 'name'")
     return read_model(source, weights, options)
+
+
+def write(model: Model, to: str, output: str | os.PathLike[str], **options: Any) -> "Written":
+    """Write a loaded ``model`` as target ``to`` (``"tfjs"``) at ``output``; see :mod:`kconvert.writers`.
+
+    Options: ``overwrite``, ``enforce_training_config``, and the target's own (TF.js:
+    ``shard_size``, ``quantize``).  Nothing is left at ``output`` when writing fails.
+    """
+    from kconvert.writers import write as _write
+
+    return _write(model, to, output, **options)
+
+
+def convert(source: SourceLike, to: str, output: str | os.PathLike[str], *, weights: SourceLike | None = None,
+            overwrite: bool = False, enforce_training_config: bool = False,
+            load_options: Mapping[str, Any] | None = None, **options: Any) -> "Written":
+    """Load ``source`` (see :func:`load`; ``load_options`` are its other arguments) and write it as
+    ``to`` at ``output`` (see :func:`write`).  The result's report lists what loading and writing
+    noted, in that order."""
+    with load(source, weights, enforce_training_config=enforce_training_config, **dict(load_options or {})) as model:
+        written = write(model, to, output, overwrite=overwrite, enforce_training_config=enforce_training_config,
+                        **options)
+        written.report.notes[:0] = model.report.notes
+        return written
 
 
 def run(model: Model, inputs: Any, *, device: str | None = None, dtype: str = "float32",

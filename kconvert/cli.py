@@ -25,11 +25,15 @@ import click
 
 import kconvert
 from kconvert.errors import InputReadError, KConvertError
+from kconvert.writers import WRITERS
+from kconvert.writers.output import OutputError
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_UNREADABLE, EXIT_INCOMPATIBLE = 0, 1, 2, 3, 4
 
 
 def exit_code(error: KConvertError) -> int:
+    if isinstance(error, OutputError):
+        return EXIT_USAGE
     return EXIT_UNREADABLE if isinstance(error, InputReadError) else EXIT_INCOMPATIBLE
 
 
@@ -69,14 +73,107 @@ def open_model(model: str, weights: str | None, weights_by: str, enforce_trainin
                          enforce_training_config=enforce_training_config, backend=backend)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class DefaultCommandGroup(click.Group):
+    """A group whose default command is ``convert``: ``kconvert model.h5 --to tfjs out/``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["convert", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=DefaultCommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(kconvert.__version__, prog_name="kconvert")
 def main() -> None:
-    """Read Keras models of every version, convert them, and prove they compute the same."""
+    """Read Keras models of every version, convert them, and prove they compute the same.
+
+    \b
+    kconvert MODEL --to tfjs OUT_DIR      convert (the default command)
+    kconvert inspect MODEL                 summarise a model
+    kconvert verify MODEL --target OUT     compare a conversion with its source
+    """
+
+
+def parse_size(value: str) -> int:
+    """``4194304``, ``4MiB``, ``512KB``, ``1M`` -> bytes."""
+    units = {"": 1, "B": 1, "K": 1024, "KB": 1000, "KIB": 1024, "M": 1024**2, "MB": 1000**2, "MIB": 1024**2,
+             "G": 1024**3, "GB": 1000**3, "GIB": 1024**3}
+    text = value.strip().upper()
+    number = text.rstrip("BGIKM")
+    try:
+        size = int(float(number) * units[text[len(number):]])
+    except (KeyError, ValueError):
+        raise click.BadParameter(f"{value!r} is not a size (e.g. 4194304, 4MiB, 512KB)") from None
+    if size < 1:
+        raise click.BadParameter("must be at least 1 byte")
+    return size
 
 
 @main.command()
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("source", type=click.Path())
+@click.argument("output", type=click.Path())
+@click.option("--to", "target", type=click.Choice(sorted(WRITERS)), required=True, help="The target format.")
+@load_options
+@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists and is not empty.")
+@click.option("--shard-size", default="4MiB", show_default=True, help="TF.js: bytes per weight shard (4MiB, 512KB...).")
+@click.option("--quantize", multiple=True, metavar="DTYPE[:PATTERNS]",
+              help="TF.js: store float weights as uint8, uint16 or float16; all of them, or those matching "
+                   "comma-separated wildcards (uint8:conv*/kernel,dense/*). Repeatable.")
+@click.option("--verify", "check", is_flag=True,
+              help="Then run OUTPUT and compare it with the source in kconvert's runtime (and the installed Keras).")
+@click.option("--atol", type=float, default=1e-4, show_default=True, help="Absolute tolerance for --verify.")
+@click.option("--rtol", type=float, default=1e-4, show_default=True, help="Relative tolerance for --verify.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
+              help="Write a JSON report here (schemas/convert-report.schema.json).")
+def convert(source: str, output: str, target: str, weights: str | None, weights_by: str,
+            enforce_training_config: bool, backend: str | None, debug: bool, overwrite: bool, shard_size: str,
+            quantize: tuple[str, ...], check: bool, atol: float, rtol: float, report_path: str | None) -> None:
+    """Convert SOURCE (any Keras file, or a TF.js model) to OUTPUT in the --to format.
+
+    Nothing is written when the model cannot be expressed in the target; OUTPUT appears only once
+    complete.  Exit 0 on success, 1 when --verify finds a mismatch, 2 on bad arguments or an
+    occupied OUTPUT, 3 when SOURCE cannot be read, 4 when it cannot be converted.
+    """
+    options: dict[str, Any] = {}
+    if target == "tfjs":
+        from kconvert.writers.tfjs.quantization import QuantizationPlan
+
+        options["shard_size"] = parse_size(shard_size)
+        try:
+            QuantizationPlan.parse(list(quantize))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--quantize") from None
+        options["quantize"] = list(quantize) or None
+
+    def body() -> None:
+        try:
+            written = kconvert.convert(source, target, output, weights=weights, overwrite=overwrite,
+                                       enforce_training_config=enforce_training_config,
+                                       load_options={"weights_by": weights_by, "backend": backend}, **options)
+        except ValueError as exc:  # a --quantize pattern matching no weight
+            click.echo(f"kconvert: error: {exc}", err=True)
+            sys.exit(EXIT_USAGE)
+        click.echo(f"wrote {written.path} ({written.weights} weight tensors, {written.weight_bytes} bytes, "
+                   f"{len(written.files)} files)")
+        for note in written.report.notes:
+            click.echo(f"  {note}")
+        verification = None
+        if check:
+            verification = kconvert.verify(source, weights, targets=(output,), atol=atol, rtol=rtol,
+                                           weights_by=weights_by, backend=backend)
+            click.echo(render_verification(verification))
+        if report_path:
+            report = {"source": source, "target": target, "output": written.to_dict(),
+                      "verification": verification.to_dict() if verification else None}
+            with open(report_path, "w") as fh:
+                json.dump(report, fh, indent=2, allow_nan=False)
+        if verification is not None and not verification.passed:
+            sys.exit(EXIT_CHECK_FAILED)
+    run_guarded(debug, body)
+
+
+@main.command()
+@click.argument("model", type=click.Path())
 @load_options
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report (schemas/inspect-report.schema.json).")
 def inspect(model: str, weights: str | None, weights_by: str, enforce_training_config: bool,
@@ -92,7 +189,7 @@ def inspect(model: str, weights: str | None, weights_by: str, enforce_training_c
 
 
 @main.command()
-@click.argument("source", type=click.Path(dir_okay=False))
+@click.argument("source", type=click.Path())
 @load_options
 @click.option("--target", "targets", multiple=True, type=click.Path(), help="A converted model to compare (repeatable).")
 @click.option("--inputs", type=click.Path(dir_okay=False), default=None,

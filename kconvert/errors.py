@@ -14,7 +14,11 @@ Deeplearning4j's Keras import:
 
 from __future__ import annotations
 
-from typing import Any
+import warnings
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kconvert.ir.report import Report
 
 
 class KConvertError(Exception):
@@ -110,3 +114,11 @@ class KConvertWarning(UserWarning):
 
 class UnsupportedKerasConfigurationWarning(KConvertWarning):
     """An unsupported training-only setting was dropped because enforcement is off."""
+
+
+def not_honoured(err: UnsupportedKerasConfigurationException, enforce: bool, report: "Report") -> None:
+    """A training-only setting is dropped: raise ``err`` when enforcing, else warn and record it."""
+    if enforce:
+        raise err
+    report.add("warning", "unsupported", err.reason, layer=err.layer, key=err.key)
+    warnings.warn(str(err), UnsupportedKerasConfigurationWarning, stacklevel=3)

@@ -156,3 +156,23 @@ def write_keras_zip(path: Path, members: Mapping[str, bytes | str]) -> Path:
         for name, data in members.items():
             zf.writestr(name, data)
     return path
+
+
+# -- Keras models ----------------------------------------------------------------------------------
+
+def randomize_weights(model: Any, rng: np.random.Generator) -> None:
+    """Random weights and batch-norm statistics, scaled so activations neither vanish nor explode."""
+    values = []
+    for w in model.weights:
+        shape = tuple(w.shape)
+        path = getattr(w, "path", None) or w.name  # Keras 3 / tf_keras
+        if "moving_variance" in path:
+            values.append(rng.uniform(0.5, 1.5, shape).astype("float32"))
+        elif "moving_mean" in path or "beta" in path or "bias" in path:
+            values.append(rng.normal(0, 0.1, shape).astype("float32"))
+        elif "gamma" in path:
+            values.append(rng.uniform(0.5, 1.0, shape).astype("float32"))
+        else:
+            fan_in = int(np.prod(shape[:-1])) or 1
+            values.append((rng.normal(0, 1, shape) / np.sqrt(fan_in)).astype("float32"))
+    model.set_weights(values)

@@ -113,3 +113,57 @@ def test_reading_never_imports_tensorflow() -> None:
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+# -- convert ------------------------------------------------------------------------------------------
+
+def test_convert_is_the_default_command(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    code, out, _ = run(f"{MLP}.h5", "--to", "tfjs", str(tmp_path / "web"), "--shard-size", "1KB",
+                       "--quantize", "uint16:hidden/*", "--report", str(report))
+    assert code == 0, out
+    assert f"wrote {tmp_path / 'web' / 'model.json'}" in out
+    document = json.loads(report.read_text())
+    from kconvert.schemas import validate
+
+    validate(document, "convert-report")
+    assert document["verification"] is None and document["target"] == "tfjs"
+    shards = sorted(p.name for p in (tmp_path / "web").glob("*.bin"))
+    assert len(shards) == 2 and all((tmp_path / "web" / s).stat().st_size <= 1000 for s in shards)
+    assert any(n["category"] == "unsupported" and "MaxNorm" in n["message"] for n in document["output"]["notes"])
+    same, _, _ = run("convert", f"{MLP}.h5", "--to", "tfjs", str(tmp_path / "web2"))
+    assert same == 0
+
+
+@pytest.mark.parametrize("args,code,message", [
+    (["--quantize", "int3"], 2, "unknown quantization dtype"),
+    (["--quantize", "uint8:nothing/*"], 2, "matches no weight"),
+    (["--shard-size", "lots"], 2, "not a size"),
+    (["--to", "onnx"], 2, "Invalid value for '--to'"),
+])
+def test_convert_usage_errors_write_nothing(tmp_path: Path, args: list[str], code: int, message: str) -> None:
+    exit_code, _, err = run(f"{MLP}.h5", "--to", "tfjs", str(tmp_path / "web"), *args)
+    assert exit_code == code and message in err
+    assert not (tmp_path / "web").exists()
+
+
+def test_convert_exit_codes(tmp_path: Path) -> None:
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "keep.txt").write_text("mine")
+    code, _, err = run(f"{MLP}.h5", "--to", "tfjs", str(tmp_path / "busy"))
+    assert code == 2 and "not empty" in err and "--overwrite" in err
+    code, _, _ = run(f"{MLP}.h5", "--to", "tfjs", str(tmp_path / "busy"), "--overwrite")
+    assert code == 0 and not (tmp_path / "busy" / "keep.txt").exists()
+    code, _, err = run(str(tmp_path / "missing.h5"), "--to", "tfjs", str(tmp_path / "a"))
+    assert code == EXIT_UNREADABLE and "no such file" in err
+    code, _, err = run(str(GENERATED / "keras3" / "cnn1d.keras"), "--to", "tfjs", str(tmp_path / "b"))
+    assert code == EXIT_INCOMPATIBLE and err.startswith("kconvert: error: ") and "TF.js" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "b").exists()
+    code, _, err = run(f"{MLP}.h5", "--to", "tfjs", str(tmp_path / "c"), "--enforce-training-config")
+    assert code == EXIT_INCOMPATIBLE and "MaxNorm" in err and not (tmp_path / "c").exists()
+
+
+def test_converted_models_read_back(tmp_path: Path) -> None:
+    assert run(f"{MLP}.h5", "--to", "tfjs", str(tmp_path / "web"))[0] == 0
+    code, out, _ = run("inspect", str(tmp_path / "web"))
+    assert code == 0 and "read from tfjs-layers" in out and "Total params: 452" in out

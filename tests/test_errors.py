@@ -392,10 +392,12 @@ def sequential_of_non_objects(tmp: Path) -> Expect:
 
 
 @case
-def tfjs_model_json(tmp: Path) -> Expect:
+def tfjs_model_json_without_its_shard(tmp: Path) -> Expect:
     tfjs = {"format": "layers-model", "generatedBy": "keras v2.15.0", "convertedBy": "TensorFlow.js Converter",
-            "modelTopology": {"model_config": dense_model_config()}, "weightsManifest": []}
-    return json_case(tmp, tfjs, InputReadError, "TensorFlow.js")
+            "modelTopology": {"model_config": dense_model_config()},
+            "weightsManifest": [{"paths": ["group1-shard1of1.bin"],
+                                 "weights": [{"name": "d/kernel", "shape": [4, 2], "dtype": "float32"}]}]}
+    return json_case(tmp, tfjs, InputReadError, "group1-shard1of1.bin", "missing", "weightsManifest[0].paths")
 
 
 @case

@@ -16,6 +16,7 @@ import pytest
 import kconvert
 from kconvert.runtime import DeviceError, Runtime, resolve_device
 from tests.conftest import FIXTURES, GENERATED
+from tests.helpers import randomize_weights
 
 ATOL, RTOL = 1e-5, 1e-4
 VERSIONS = json.loads((GENERATED / "VERSIONS.json").read_text())
@@ -96,30 +97,13 @@ def test_gpu_matches_cpu(name: str) -> None:
 
 # -- Keras applications with random weights -----------------------------------------------------
 
-def _randomize(model, rng: np.random.Generator) -> None:  # type: ignore[no-untyped-def]
-    """Random weights and batch-norm statistics, scaled so activations neither vanish nor explode."""
-    values = []
-    for w in model.weights:
-        shape = tuple(w.shape)
-        if "moving_variance" in w.path:
-            values.append(rng.uniform(0.5, 1.5, shape).astype("float32"))
-        elif "moving_mean" in w.path or "beta" in w.path or "bias" in w.path:
-            values.append(rng.normal(0, 0.1, shape).astype("float32"))
-        elif "gamma" in w.path:
-            values.append(rng.uniform(0.5, 1.0, shape).astype("float32"))
-        else:
-            fan_in = int(np.prod(shape[:-1])) or 1
-            values.append((rng.normal(0, 1, shape) / np.sqrt(fan_in)).astype("float32"))
-    model.set_weights(values)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("app,shape", [("MobileNetV2", (96, 96, 3)), ("ResNet50", (64, 64, 3))])
 def test_keras_applications_match_keras(tmp_path, app: str, shape: tuple[int, ...]) -> None:
     keras = pytest.importorskip("keras")
     rng = np.random.default_rng(7)
     model = getattr(keras.applications, app)(weights=None, input_shape=shape, classes=10)
-    _randomize(model, rng)
+    randomize_weights(model, rng)
     path = tmp_path / f"{app}.h5"
     model.save(path)
     probes = [layer.name for layer in model.layers if layer.name.endswith(("_add", "_out", "out_relu"))][-4:]
@@ -207,7 +191,7 @@ def test_stateful_layers_carry_state_across_batches(tmp_path) -> None:
     L = keras.layers
     model = keras.Sequential([keras.Input(batch_shape=(2, 5, 3)), L.LSTM(4, stateful=True, return_sequences=True),
                               L.GRU(3, stateful=True)])
-    _randomize(model, np.random.default_rng(1))
+    randomize_weights(model, np.random.default_rng(1))
     model.save(tmp_path / "stateful.keras")
     x = np.random.default_rng(2).normal(size=(6, 5, 3)).astype("float32")
     expected = model.predict(x, batch_size=2, verbose=0)

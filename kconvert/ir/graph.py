@@ -15,7 +15,7 @@ from typing import Any, Iterator, Literal, Sequence
 
 from kconvert.errors import IncompatibleKerasConfigurationException, KConvertError
 from kconvert.ir.layer import LayerConfig
-from kconvert.ir.report import LoadReport, Provenance
+from kconvert.ir.report import Provenance, Report
 from kconvert.ir.shapes import Shape, ShapeError, shape_str
 from kconvert.ir.training import TrainingConfig
 from kconvert.ir.values import Regularizer, WeightSettings
@@ -118,7 +118,7 @@ class Model:
     structure: Literal["sequential", "functional"] = "functional"
     provenance: Provenance | None = None
     training: TrainingConfig | None = None
-    report: LoadReport = field(default_factory=LoadReport)
+    report: Report = field(default_factory=Report)
     resources: list[Any] = field(default_factory=list, repr=False)  # open files, closed by close()
     _shapes: ShapeMap | None = field(default=None, init=False, repr=False)
 

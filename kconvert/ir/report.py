@@ -1,4 +1,4 @@
-"""Provenance of a loaded model and the report of what loading dropped, assumed or approximated."""
+"""Provenance of a loaded model, and reports of what loading or writing dropped, assumed or approximated."""
 
 from __future__ import annotations
 
@@ -52,8 +52,8 @@ class Note:
 
 
 @dataclass
-class LoadReport:
-    """Everything loading did not carry over exactly, so that nothing is lost silently."""
+class Report:
+    """Everything a step (loading, writing) did not carry over exactly, so that nothing is lost silently."""
 
     notes: list[Note] = field(default_factory=list)
 

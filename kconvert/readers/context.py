@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping
 
@@ -10,9 +9,9 @@ from kconvert.errors import (
     IncompatibleKerasConfigurationException,
     KConvertError,
     UnsupportedKerasConfigurationException,
-    UnsupportedKerasConfigurationWarning,
+    not_honoured,
 )
-from kconvert.ir.report import LoadReport
+from kconvert.ir.report import Report
 from kconvert.ir.shapes import Shape
 
 
@@ -44,10 +43,10 @@ class LoadOptions:
 class ReadContext:
     """Per-input state: the display name of the file, options, and the report being built."""
 
-    def __init__(self, source: str | None, options: LoadOptions, report: LoadReport | None = None) -> None:
+    def __init__(self, source: str | None, options: LoadOptions, report: Report | None = None) -> None:
         self.source = source
         self.options = options
-        self.report = report if report is not None else LoadReport()
+        self.report = report if report is not None else Report()
         self.keras_version: str | None = None
         #: the backend the model was trained with (decides Theano kernel flips), and whether it
         #: was recorded in the file or assumed
@@ -75,10 +74,7 @@ class ReadContext:
         """A training-only setting is not honoured: raise when enforcing, else warn and note it."""
         err = UnsupportedKerasConfigurationException(
             reason, file=self.source, layer=layer, layer_class=layer_class, key=key)
-        if self.options.enforce_training_config:
-            raise err
-        self.report.add("warning", "unsupported", reason, layer=layer, key=key)
-        warnings.warn(str(err), UnsupportedKerasConfigurationWarning, stacklevel=3)
+        not_honoured(err, self.options.enforce_training_config, self.report)
 
     def note(self, category: str, message: str, *, layer: str | None = None, key: str | None = None,
              severity: Literal["warning", "info"] = "info") -> None:

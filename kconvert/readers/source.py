@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal, Union
 
 from kconvert.errors import InputReadError
+from kconvert.formats.tfjs import MODEL_FILE as TFJS_MODEL_FILE
 from kconvert.readers.context import Limits
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -59,8 +60,10 @@ def resolve(source: SourceLike, limits: Limits) -> Input:
     if not os.path.exists(path):
         raise InputReadError("no such file", file=path)
     if os.path.isdir(path):
-        raise InputReadError("is a directory; kconvert reads Keras model files (.h5, .hdf5, .keras, .json, "
-                             ".yaml)", file=path)
+        if not os.path.isfile(os.path.join(path, TFJS_MODEL_FILE)):
+            raise InputReadError("is a directory without a TF.js model.json; kconvert reads Keras model files "
+                                 "(.h5, .hdf5, .keras, .json, .yaml) and TF.js model directories", file=path)
+        path = os.path.join(path, TFJS_MODEL_FILE)
     with open(path, "rb") as fh:
         head = fh.read(512)
     return Input(path, _sniff(head[:8], head), path=path)

@@ -109,20 +109,57 @@ def _check(name: str, reference: str, comparisons: list[Comparison]) -> Check:
     return Check(name, reference, "passed" if all(c.passed for c in comparisons) else "failed", comparisons)
 
 
-#: verifiers of converted targets, tried in order: (accepts(path), run(path, inputs) -> outputs)
-TargetRunner = tuple[Callable[[str], bool], Callable[[str, list[np.ndarray], str | None, str], list[np.ndarray]]]
-TARGET_RUNNERS: list[TargetRunner] = []
+@dataclass
+class TargetRun:
+    """What a target computed: its outputs and, when asked, the named layers' activations."""
+
+    outputs: list[np.ndarray]
+    activations: dict[str, np.ndarray] = field(default_factory=dict)
+    implementation: str = ""
 
 
-def _run_kconvert_readable(path: str, inputs: list[np.ndarray], device: str | None, dtype: str) -> list[np.ndarray]:
+@dataclass(frozen=True)
+class TargetRunner:
+    """How to run one kind of converted target: ``run(path, inputs, layers, device, dtype)``."""
+
+    name: str
+    accepts: Callable[[str], bool]
+    run: Callable[[str, list[np.ndarray], list[str], str | None, str], TargetRun]
+
+
+def _run_tfjs(path: str, inputs: list[np.ndarray], layers: list[str], device: str | None, dtype: str) -> TargetRun:
+    from kconvert.errors import KConvertError
+    from kconvert.verification.tfjs_runner import check_model_json, model_json, run_tfjs
+
+    check_model_json(model_json(path))  # type: ignore[arg-type]
+    run = run_tfjs(path, inputs, layers)
+    if run.error:
+        raise KConvertError(run.error, file=path)
+    return TargetRun(run.outputs, run.activations, run.implementation or "TF.js")
+
+
+def _is_tfjs(path: str) -> bool:
+    from kconvert.verification.tfjs_runner import model_json
+
+    return model_json(path) is not None
+
+
+def _run_kconvert_readable(path: str, inputs: list[np.ndarray], layers: list[str], device: str | None,
+                           dtype: str) -> TargetRun:
     import kconvert
     from kconvert.runtime import Runtime
 
     with kconvert.load(path) as target:
-        return Runtime(target, device=device, dtype=dtype)(inputs)
+        runtime = Runtime(target, device=device, dtype=dtype)
+        activations = {k: v[0] for k, v in runtime.activations(inputs).items() if k in layers} if layers else {}
+        return TargetRun(runtime(inputs), activations, "kconvert's runtime")
 
 
-TARGET_RUNNERS.append((lambda path: Path(path).is_file(), _run_kconvert_readable))
+#: verifiers of converted targets, tried in order
+TARGET_RUNNERS: list[TargetRunner] = [
+    TargetRunner("TF.js (@tensorflow/tfjs in Node)", _is_tfjs, _run_tfjs),
+    TargetRunner("kconvert's runtime", lambda path: Path(path).is_file(), _run_kconvert_readable),
+]
 
 
 def verify(source: str, weights: str | None = None, *, targets: tuple[str, ...] = (), inputs: str | None = None,
@@ -173,22 +210,32 @@ def verify(source: str, weights: str | None = None, *, targets: tuple[str, ...] 
                     check.first_divergence = divergence(run.activations)
                 report.checks.append(check)
         for target in targets:
-            report.checks.append(_verify_target(model, target, arrays, actual, atol, rtol, device, dtype))
+            report.checks.append(_verify_target(model, target, arrays, actual, atol, rtol, device, dtype,
+                                                divergence))
     return report
 
 
 def _verify_target(model: Model, target: str, arrays: list[np.ndarray], actual: list[np.ndarray], atol: float,
-                   rtol: float, device: str | None, dtype: str) -> Check:
+                   rtol: float, device: str | None, dtype: str,
+                   divergence: Callable[[dict[str, np.ndarray]], dict[str, Any] | None]) -> Check:
+    """Run ``target`` on the same inputs; on a mismatch run it again for its activations to name the
+    first layer that diverges."""
     from kconvert.errors import KConvertError
 
-    for accepts, run in TARGET_RUNNERS:
-        if accepts(target):
-            try:
-                outputs = run(target, arrays, device, dtype)
-            except KConvertError as exc:
-                return Check("target", target, "error", reason=str(exc))
-            return _check("target", target, compare_outputs(model, outputs, actual, atol, rtol))
-    return Check("target", target, "error", reason="no verifier knows this kind of target")
+    runner = next((r for r in TARGET_RUNNERS if r.accepts(target)), None)
+    if runner is None:
+        return Check("target", target, "error", reason="no verifier knows this kind of target")
+    try:
+        run = runner.run(target, arrays, [], device, dtype)
+        check = _check("target", f"{target} ({run.implementation})", compare_outputs(model, run.outputs, actual,
+                                                                                       atol, rtol))
+        if check.status == "failed":
+            layers = [layer.name for layer, node in model.nodes() if node == 0]
+            probed = runner.run(target, arrays, layers, device, dtype)
+            check.first_divergence = divergence(probed.activations)
+    except KConvertError as exc:
+        return Check("target", target, "error", reason=str(exc))
+    return check
 
 
 __all__ = ["Check", "Comparison", "VerificationReport", "compare", "first_divergence", "verify"]

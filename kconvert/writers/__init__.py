@@ -1,4 +1,33 @@
-"""Writers: the IR into target formats (TF.js layers, Deeplearning4j, modern Keras).
+"""Writers: the IR into target formats, each in its own package (``tfjs``, ...).
 
-Each target gets its own module with a registry keyed by IR layer kind, mirroring the readers.
+:func:`write` dispatches by target name; every writer refuses what its target cannot express
+before it writes anything, writes atomically, and returns a :class:`Written` with its notes.
 """
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+from kconvert.ir.graph import Model
+from kconvert.writers.context import Written
+
+
+def _tfjs(model: Model, output: str | os.PathLike[str], **options: Any) -> Written:
+    from kconvert.writers.tfjs import write_tfjs
+
+    return write_tfjs(model, output, **options)
+
+
+#: target name -> writer(model, output, **options)
+WRITERS: dict[str, Callable[..., Written]] = {"tfjs": _tfjs}
+
+
+def write(model: Model, to: str, output: str | os.PathLike[str], **options: Any) -> Written:
+    """Write ``model`` as target ``to`` (one of :data:`WRITERS`) at ``output``."""
+    if to not in WRITERS:
+        raise ValueError(f"unknown target {to!r}; expected one of {', '.join(sorted(WRITERS))}")
+    return WRITERS[to](model, output, **options)
+
+
+__all__ = ["WRITERS", "Written", "write"]

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Sequence
 from kconvert.errors import IncompatibleKerasConfigurationException, KConvertError
 from kconvert.ir.graph import Layer
 from kconvert.ir.layer import LayerConfig
-from kconvert.ir.report import LoadReport
+from kconvert.ir.report import Report
 from kconvert.ir.values import WeightSettings
 from kconvert.ir.weights import Weight
 from kconvert.readers.context import ReadContext
@@ -100,7 +100,7 @@ class KerasLayerConfig:
         return self.ctx.generation
 
     @property
-    def report(self) -> LoadReport:
+    def report(self) -> Report:
         return self.ctx.report
 
     # -- errors and notes ---------------------------------------------------------------------

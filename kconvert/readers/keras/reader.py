@@ -15,12 +15,14 @@ from kconvert.ir.report import Provenance
 from kconvert.readers.context import LoadOptions, ReadContext
 from kconvert.readers.h5 import H5File
 from kconvert.readers.keras import layers as _layers  # noqa: F401  (registers the converters)
+from kconvert.readers.keras.layer import SourceWeight
 from kconvert.readers.keras.legacy_h5 import WeightGroup, is_legacy_layout, read_legacy
 from kconvert.readers.keras.model import BuiltModel, build_model
 from kconvert.readers.keras.training import read_training_config
 from kconvert.readers.keras.v3 import is_v3_layout, read_archive, v3_groups
 from kconvert.readers.source import Input
 from kconvert.readers.text import parse_json, parse_yaml
+from kconvert.readers.tfjs import is_tfjs_model, read_tfjs, weight_groups
 
 
 class _Parts:
@@ -32,6 +34,7 @@ class _Parts:
         self.keras_version: str | None = None
         self.backend: str | None = None
         self.groups: list[WeightGroup] | None = None
+        self.tfjs_scopes: dict[str, list[SourceWeight]] | None = None
         self.v3_weights: H5File | None = None
         self.format = ""
         self.resources: list[Any] = []
@@ -96,6 +99,15 @@ def _read_model_input(inp: Input, parts: _Parts, ctx: ReadContext) -> None:
         text = inp.text(limits)
         parts.config = (parse_json if inp.kind == "json" else parse_yaml)(text, inp.display, limits)
         parts.format = f"keras-{inp.kind}"
+        if is_tfjs_model(parts.config):
+            tfjs = read_tfjs(parts.config, inp.path, inp.display)
+            parts.config, parts.training, parts.tfjs_scopes = tfjs.config, tfjs.training, tfjs.scopes
+            parts.keras_version, parts.backend = tfjs.keras_version, tfjs.backend
+            parts.format = "tfjs-layers"
+            if tfjs.quantized:
+                kinds = ", ".join(sorted(set(tfjs.quantized.values())))
+                ctx.note("approximated", f"{len(tfjs.quantized)} weight(s) are stored quantized ({kinds}) and read "
+                         "back dequantized, as TF.js does: they approximate the original values", severity="warning")
     _unwrap(parts, inp.display)
 
 
@@ -105,9 +117,6 @@ def _unwrap(parts: _Parts, display: str) -> None:
     if isinstance(config, str) and config.lstrip().startswith(("{", "[")):
         raise InputReadError("the top-level JSON value is a string: the configuration looks encoded twice "
                              "(json.dump of model.to_json()); decode it once before loading", file=display)
-    if isinstance(config, dict) and "modelTopology" in config:
-        raise InputReadError("this is a TensorFlow.js model.json; reading TF.js models is not supported by this "
-                             "reader", file=display)
     if isinstance(config, dict) and "model_config" in config and "class_name" not in config:
         parts.training = parts.training or config.get("training_config")
         parts.keras_version = parts.keras_version or config.get("keras_version")
@@ -154,6 +163,8 @@ def _build(parts: _Parts, ctx: ReadContext, by: str, weights_source: str | None)
         bind_weights(built, v3_groups(parts.v3_weights, model), "name", ctx, origin)
     elif parts.groups is not None:
         bind_weights(built, parts.groups, by, ctx, origin)
+    elif parts.tfjs_scopes is not None:
+        bind_weights(built, weight_groups(parts.tfjs_scopes, model), "name", ctx, origin)
     model.validate()
     if parts.training is not None:
         model.training = read_training_config(parts.training, model, ctx)

@@ -1,0 +1,93 @@
+// Loads TF.js layers models from disk with the real @tensorflow/tfjs (pure JavaScript, CPU backend)
+// and runs them, so that kconvert can compare what TF.js computes with its own runtime.
+//
+//   node predict.js JOBS.json
+//
+// JOBS.json is a list of {"model": dir-or-model.json, "inputs": [tensor...], "layers": [name...],
+// "result": path}; a tensor is {"shape": [...], "dtype": "float32"|"int32", "data": base64 of
+// little-endian values}.  Each result file receives {"outputs": [tensor...], "activations":
+// {layer: tensor}} or {"error": message}: one model's failure does not stop the others.
+"use strict";
+
+const fs = require("fs");
+const path = require("path");
+const tf = require("@tensorflow/tfjs");
+
+tf.env().set("PROD", true);  // no "install tfjs-node" banner and no debug checks
+
+const DTYPES = { float32: Float32Array, int32: Int32Array };
+
+function decode(t) {
+  const bytes = Buffer.from(t.data, "base64");
+  const Type = DTYPES[t.dtype];
+  if (!Type) throw new Error(`unsupported input dtype ${t.dtype}`);
+  const copy = new Uint8Array(bytes);  // aligned copy
+  return tf.tensor(new Type(copy.buffer), t.shape, t.dtype);
+}
+
+function encode(tensor) {
+  const values = tensor.dtype === "int32" ? Int32Array.from(tensor.dataSync()) : Float32Array.from(tensor.dataSync());
+  return { shape: tensor.shape, dtype: tensor.dtype === "int32" ? "int32" : "float32",
+           data: Buffer.from(values.buffer).toString("base64") };
+}
+
+// An IOHandler reading model.json and its shards from disk, as tf.io.browserFiles or tfjs-node's
+// file:// handler would: every group's shards are concatenated in manifest order.
+function fileHandler(modelPath) {
+  const jsonPath = fs.statSync(modelPath).isDirectory() ? path.join(modelPath, "model.json") : modelPath;
+  const dir = path.dirname(jsonPath);
+  return {
+    async load() {
+      const json = JSON.parse(fs.readFileSync(jsonPath, "utf8"));
+      const specs = [];
+      const buffers = [];
+      for (const group of json.weightsManifest || []) {
+        for (const p of group.paths) buffers.push(fs.readFileSync(path.join(dir, p)));
+        specs.push(...group.weights);
+      }
+      const all = Buffer.concat(buffers);
+      return {
+        modelTopology: json.modelTopology,
+        weightSpecs: specs,
+        weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength),
+        format: json.format,
+        generatedBy: json.generatedBy,
+        convertedBy: json.convertedBy,
+        trainingConfig: json.trainingConfig,
+        userDefinedMetadata: json.userDefinedMetadata,
+      };
+    },
+  };
+}
+
+async function run(job) {
+  const model = await tf.loadLayersModel(fileHandler(job.model));
+  const inputs = job.inputs.map(decode);
+  const probes = (job.layers || []).filter((name) => {
+    try { const out = model.getLayer(name).output; return !Array.isArray(out); } catch (e) { return false; }
+  });
+  const outputs = [].concat(model.outputs, probes.map((name) => model.getLayer(name).output));
+  const probe = tf.model({ inputs: model.inputs, outputs });
+  let results = probe.predict(inputs.length === 1 ? inputs[0] : inputs);
+  results = Array.isArray(results) ? results : [results];
+  const n = model.outputs.length;
+  const activations = {};
+  probes.forEach((name, i) => { activations[name] = encode(results[n + i]); });
+  return { outputs: results.slice(0, n).map(encode), activations, tfjs: tf.version.tfjs };
+}
+
+async function main() {
+  const jobs = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
+  for (const job of jobs) {
+    let result;
+    try {
+      result = await run(job);
+    } catch (err) {
+      result = { error: String(err && err.message ? err.message : err) };
+    }
+    fs.writeFileSync(job.result, JSON.stringify(result));
+    tf.disposeVariables();
+  }
+}
+
+main().catch((err) => { console.error(String(err && err.stack ? err.stack : err)); process.exit(2); });

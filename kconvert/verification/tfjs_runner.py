@@ -1,0 +1,119 @@
+"""Running TF.js layers models in the real @tensorflow/tfjs, in Node, as a verification target.
+
+The harness (``tfjs_harness/``: its own ``package.json`` and lockfile, installed with
+``npm ci``) loads each model from disk with ``tf.loadLayersModel`` on the pure-JavaScript CPU
+backend and predicts.  Several models share one Node process.  Every ``model.json`` is checked
+against ``schemas/tfjs-layers-model.schema.json`` before it is run.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from kconvert.errors import KConvertError
+from kconvert.formats.tfjs import MODEL_FILE
+
+HARNESS = Path(__file__).parent / "tfjs_harness"
+
+
+class TfjsUnavailable(KConvertError):
+    """Node.js or the harness's packages are missing."""
+
+
+@dataclass
+class TfjsRun:
+    outputs: list[np.ndarray] = field(default_factory=list)
+    activations: dict[str, np.ndarray] = field(default_factory=dict)
+    implementation: str | None = None  # "@tensorflow/tfjs 4.22.0"
+    error: str | None = None
+
+
+def unavailable_reason() -> str | None:
+    """None when models can be run; otherwise what is missing and how to install it."""
+    if shutil.which("node") is None:
+        return "Node.js is not installed (TF.js targets are run with node)"
+    if not (HARNESS / "node_modules" / "@tensorflow" / "tfjs" / "package.json").is_file():
+        return f"the TF.js harness is not installed: run 'npm ci --prefix {HARNESS}'"
+    return None
+
+
+def model_json(path: str | os.PathLike[str]) -> Path | None:
+    """The model.json of a TF.js layers model given as its directory or file, else None."""
+    p = Path(path)
+    candidate = p / MODEL_FILE if p.is_dir() else p
+    if not candidate.is_file() or candidate.suffix != ".json":
+        return None
+    with open(candidate, "rb") as fh:
+        head = fh.read(1 << 16)
+    return candidate if b'"modelTopology"' in head or b'"weightsManifest"' in head else None
+
+
+def check_model_json(path: Path) -> None:
+    """Check a model.json against ``schemas/tfjs-layers-model.schema.json``."""
+    from kconvert.readers.context import Limits
+    from kconvert.readers.text import parse_json
+    from kconvert.schemas import validate
+
+    with open(path, "rb") as fh:
+        document = parse_json(fh.read(), str(path), Limits())
+    validate(document, "tfjs-layers-model", str(path))
+
+
+def run_tfjs(path: str | os.PathLike[str], inputs: list[np.ndarray], layers: list[str] = (),
+             timeout: float = 600.0) -> TfjsRun:
+    return run_tfjs_many([(path, inputs, list(layers))], timeout)[0]
+
+
+def run_tfjs_many(jobs: list[tuple[str | os.PathLike[str], list[np.ndarray], list[str]]],
+                  timeout: float = 1800.0) -> list[TfjsRun]:
+    """Predict with several TF.js models in one Node process; ``layers`` asks for activations."""
+    reason = unavailable_reason()
+    if reason:
+        raise TfjsUnavailable(reason)
+    with tempfile.TemporaryDirectory(prefix="kconvert-tfjs-") as tmp:
+        specs = []
+        for i, (path, inputs, layers) in enumerate(jobs):
+            specs.append({"model": str(Path(path).resolve()), "inputs": [_encode(x) for x in inputs],
+                          "layers": list(layers), "result": os.path.join(tmp, f"result{i}.json")})
+        job_file = os.path.join(tmp, "jobs.json")
+        with open(job_file, "w") as fh:
+            json.dump(specs, fh)
+        try:
+            done = subprocess.run(["node", str(HARNESS / "predict.js"), job_file], capture_output=True, text=True,
+                                  timeout=timeout)
+            crash = done.stderr.strip().splitlines()[-1] if done.returncode else None
+        except subprocess.TimeoutExpired:
+            crash = f"Node did not finish within {timeout:.0f} s"
+        return [_collect(spec["result"], crash) for spec in specs]
+
+
+def _encode(x: np.ndarray) -> dict:
+    x = np.asarray(x)
+    dtype = "int32" if x.dtype.kind in "iub" else "float32"
+    data = np.ascontiguousarray(x, dtype="<i4" if dtype == "int32" else "<f4")
+    return {"shape": list(x.shape), "dtype": dtype, "data": base64.b64encode(data.tobytes()).decode("ascii")}
+
+
+def _decode(t: dict) -> np.ndarray:
+    dtype = "<i4" if t["dtype"] == "int32" else "<f4"
+    return np.frombuffer(base64.b64decode(t["data"]), dtype=dtype).reshape(t["shape"])
+
+
+def _collect(result: str, crash: str | None) -> TfjsRun:
+    if not os.path.exists(result):
+        return TfjsRun(error=crash or "TF.js produced no result")
+    with open(result) as fh:
+        data = json.load(fh)
+    if "error" in data:
+        return TfjsRun(error=f"TF.js could not load or run the model: {data['error']}")
+    return TfjsRun([_decode(t) for t in data["outputs"]], {k: _decode(t) for k, t in data["activations"].items()},
+                   f"@tensorflow/tfjs {data['tfjs']}")

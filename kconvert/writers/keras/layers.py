@@ -1,0 +1,252 @@
+"""IR layers as Keras layer configs, one emitter per IR kind (the inverse of readers/keras/layers).
+
+An emitter returns the Keras class name and the layer-specific part of its config; the model
+emitter adds the name, dtype, trainability, weight settings and graph connections.  The dialect
+is tf.keras 2 (what TF.js's tfjs-layers and legacy HDF5 readers expect).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Callable
+
+from kconvert.errors import IncompatibleKerasConfigurationException
+from kconvert.ir.graph import Layer
+from kconvert.ir.layer import LayerConfig
+from kconvert.ir.values import ACTIVATIONS
+from kconvert.writers.keras import values
+
+Emitter = Callable[[Layer, "EmitContext"], tuple[str, dict[str, Any]]]
+EMITTERS: dict[str, Emitter] = {}
+
+
+@dataclass
+class EmitContext:
+    """What an emitter needs beside its layer: how to emit wrapped layers and nested models."""
+
+    emit_layer: Callable[[Layer], dict[str, Any]]
+    emit_model: Callable[[Any], dict[str, Any]]
+    activations: dict[str, str]
+    name: Callable[[Layer], str]  # the name a layer is written under
+    target: str  # for messages
+
+    def activation(self, layer: Layer, name: str, key: str = "activation") -> str:
+        if name not in self.activations:
+            raise layer.context_error(IncompatibleKerasConfigurationException(
+                f"activation '{name}' ({ACTIVATIONS.get(name, 'unknown')}) has no equivalent in {self.target}",
+                key=key))
+        return self.activations[name]
+
+
+def emitter(*kinds: str) -> Callable[[Emitter], Emitter]:
+    def register(fn: Emitter) -> Emitter:
+        for kind in kinds:
+            if kind in EMITTERS:
+                raise TypeError(f"an emitter for {kind!r} is already registered")
+            EMITTERS[kind] = fn
+        return fn
+    return register
+
+
+def attrs(config: LayerConfig, *names: str) -> dict[str, Any]:
+    """The named IR attributes, tuples as lists (JSON)."""
+    return {n: _plain(getattr(config, n)) for n in names}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _simple(class_name: str, *names: str) -> Emitter:
+    return lambda layer, ctx: (class_name, attrs(layer.config, *names))
+
+
+def _register_simple() -> None:
+    table: dict[str, tuple[str, ...]] = {
+        "Masking": ("mask_value",), "ActivityRegularization": ("l1", "l2"), "Flatten": ("data_format",),
+        "Reshape": ("target_shape",), "Permute": ("dims",), "RepeatVector": ("n",),
+        "Rescaling": ("scale", "offset"), "ELU": ("alpha",), "ThresholdedReLU": ("theta",),
+        "ReLU": ("max_value", "negative_slope", "threshold"), "Softmax": ("axis",), "PReLU": ("shared_axes",),
+        "Dropout": ("rate", "noise_shape", "seed"), "SpatialDropout1D": ("rate", "seed"),
+        "SpatialDropout2D": ("rate", "data_format", "seed"), "SpatialDropout3D": ("rate", "data_format", "seed"),
+        "GaussianNoise": ("stddev", "seed"), "GaussianDropout": ("rate", "seed"),
+        "AlphaDropout": ("rate", "noise_shape", "seed"),
+        "Add": (), "Subtract": (), "Multiply": (), "Average": (), "Maximum": (), "Minimum": (),
+        "Concatenate": ("axis",), "Dot": ("axes", "normalize"),
+        "Cropping1D": ("cropping",), "Cropping2D": ("cropping", "data_format"),
+        "Cropping3D": ("cropping", "data_format"), "ZeroPadding1D": ("padding",),
+        "ZeroPadding2D": ("padding", "data_format"), "ZeroPadding3D": ("padding", "data_format"),
+        "UpSampling2D": ("size", "data_format", "interpolation"), "UpSampling3D": ("size", "data_format"),
+    }
+    for kind, names in table.items():
+        emitter(kind)(_simple(kind, *names))
+    for dims in (1, 2, 3):
+        for pool in ("MaxPooling", "AveragePooling"):
+            emitter(f"{pool}{dims}D")(_simple(f"{pool}{dims}D", "pool_size", "strides", "padding", "data_format"))
+            emitter(f"Global{pool}{dims}D")(_simple(f"Global{pool}{dims}D", "data_format", "keepdims"))
+
+
+_register_simple()
+
+
+@emitter("UpSampling1D")
+def upsampling_1d(layer: Layer, ctx: EmitContext) -> tuple[str, dict[str, Any]]:
+    return "UpSampling1D", {"size": layer.config.size[0]}
+
+
+@emitter("LeakyReLU")
+def leaky_relu(layer: Layer, ctx: EmitContext) -> tuple[str, dict[str, Any]]:
+    return "LeakyReLU", {"alpha": layer.config.negative_slope}
+
+
+@emitter("Activation")
+def activation(layer: Layer, ctx: EmitContext) -> tuple[str, dict[str, Any]]:
+    return "Activation", {"activation": ctx.activation(layer, layer.config.activation)}
+
+
+@emitter("Dense")
+def dense(layer: Layer, ctx: EmitContext) -> tuple[str, dict[str, Any]]:
+    c = layer.config
+    return "Dense", {"units": c.units, "activation": ctx.activation(layer, c.activation), "use_bias": c.use_bias}
+
+
+@emitter("Embedding")
+def embedding(layer: Layer, ctx: EmitContext) -> tuple[str, dict[str, Any]]:
+    return "Embedding", attrs(layer.config, "input_dim", "output_dim", "mask_zero")
+
+
+@emitter("BatchNormalization")
+def batch_normalization(layer: Layer, ctx: EmitContext) -> tuple[str, dict[str, Any]]:
+    c = layer.config
+    return "BatchNormalization", {"axis": c.axis[0] if len(c.axis) == 1 else list(c.axis),
+                                  **attrs(c, "momentum", "epsilon", "center", "scale")}
+
+
+@emitter("LayerNormalization")
+def layer_normalization(layer: Layer, ctx: EmitContext) -> tuple[str, dict[str, Any]]:
+    c = layer.config
+    if c.rms_scaling:
+        raise layer.context_error(IncompatibleKerasConfigurationException(
+            f"rms_scaling has no equivalent in {ctx.target}", key="rms_scaling"))
+    return "LayerNormalization", attrs(c, "axis", "epsilon", "center", "scale")
+
+
+def _windowed(layer: Layer, ctx: EmitContext, class_name: str, *extra: str,
+              **fixed: Any) -> tuple[str, dict[str, Any]]:
+    c = layer.config
+    if c.padding == "full":
+        raise layer.context_error(IncompatibleKerasConfigurationException(
+            f"Keras 1 'full' padding has no equivalent in {ctx.target}", key="padding"))
+    out = {**attrs(c, "kernel_size", "strides", "padding", "data_format", "dilation_rate", *extra), **fixed}
+    if hasattr(c, "activation"):
+        out.update(activation=ctx.activation(layer, c.activation), use_bias=c.use_bias)
+    return class_name, out
+
+
+for _rank in (1, 2, 3):
+    emitter(f"Conv{_rank}D")(lambda layer, ctx, r=_rank: _windowed(layer, ctx, f"Conv{r}D", "filters", "groups"))
+    emitter(f"Conv{_rank}DTranspose")(
+        lambda layer, ctx, r=_rank: _windowed(layer, ctx, f"Conv{r}DTranspose", "filters", "output_padding"))
+for _rank in (1, 2):
+    emitter(f"SeparableConv{_rank}D")(
+        lambda layer, ctx, r=_rank: _windowed(layer, ctx, f"SeparableConv{r}D", "filters", "depth_multiplier"))
+    emitter(f"DepthwiseConv{_rank}D")(
+        lambda layer, ctx, r=_rank: _windowed(layer, ctx, f"DepthwiseConv{r}D", "depth_multiplier"))
+    emitter(f"LocallyConnected{_rank}D")(
+        lambda layer, ctx, r=_rank: _windowed(layer, ctx, f"LocallyConnected{r}D", "filters", implementation=1))
+
+
+def _recurrent(layer: Layer, ctx: EmitContext) -> dict[str, Any]:
+    c = layer.config
+    out = attrs(c, "units", "use_bias", "return_sequences", "return_state", "go_backwards", "stateful", "unroll",
+                "dropout", "recurrent_dropout")
+    out["activation"] = ctx.activation(layer, c.activation)
+    if hasattr(c, "recurrent_activation"):
+        out["recurrent_activation"] = ctx.activation(layer, c.recurrent_activation, "recurrent_activation")
+    return out
+
+
+@emitter("SimpleRNN")
+def simple_rnn(layer: Layer, ctx: EmitContext) -> tuple[str, dict[str, Any]]:
+    return "SimpleRNN", _recurrent(layer, ctx)
+
+
+@emitter("GRU")
+def gru(layer: Layer, ctx: EmitContext) -> tuple[str, dict[str, Any]]:
+    return "GRU", {**_recurrent(layer, ctx), "reset_after": layer.config.reset_after}
+
+
+@emitter("LSTM")
+def lstm(layer: Layer, ctx: EmitContext) -> tuple[str, dict[str, Any]]:
+    return "LSTM", {**_recurrent(layer, ctx), "unit_forget_bias": layer.config.unit_forget_bias}
+
+
+@emitter("ConvLSTM2D")
+def conv_lstm_2d(layer: Layer, ctx: EmitContext) -> tuple[str, dict[str, Any]]:
+    c = layer.config
+    class_name, out = _windowed(layer, ctx, "ConvLSTM2D", "filters", "unit_forget_bias", "return_sequences",
+                                "return_state", "go_backwards", "stateful", "dropout", "recurrent_dropout")
+    out["recurrent_activation"] = ctx.activation(layer, c.recurrent_activation, "recurrent_activation")
+    return class_name, out
+
+
+@emitter("TimeDistributed")
+def time_distributed(layer: Layer, ctx: EmitContext) -> tuple[str, dict[str, Any]]:
+    return "TimeDistributed", {"layer": ctx.emit_layer(layer.config.layer)}
+
+
+@emitter("Bidirectional")
+def bidirectional(layer: Layer, ctx: EmitContext) -> tuple[str, dict[str, Any]]:
+    """tf.keras names the wrapped layer after the base name and derives ``forward_``/``backward_``;
+    a backward layer that is not the forward one's mirror is written out."""
+    c = layer.config
+    inner = ctx.emit_layer(c.forward)
+    name = ctx.name(c.forward)
+    inner["config"]["name"] = name[len("forward_"):] if name.startswith("forward_") else name
+    out = {"layer": inner, "merge_mode": c.merge_mode}
+    if not is_mirrored(c):
+        out["backward_layer"] = ctx.emit_layer(c.backward)
+    return "Bidirectional", out
+
+
+def is_mirrored(config: Any) -> bool:
+    """Whether a Bidirectional's backward layer is its forward layer run backwards (the default)."""
+    forward, backward = config.forward.config, config.backward.config
+    return (type(forward) is type(backward) and backward.go_backwards != forward.go_backwards
+            and replace(backward, go_backwards=forward.go_backwards) == forward)
+
+
+@emitter("Attention")
+def attention(layer: Layer, ctx: EmitContext) -> tuple[str, dict[str, Any]]:
+    c = layer.config
+    if c.return_attention_scores:
+        raise layer.context_error(IncompatibleKerasConfigurationException(
+            f"return_attention_scores is a call argument {ctx.target} configs cannot hold",
+            key="return_attention_scores"))
+    return "Attention", attrs(c, "use_scale", "score_mode", "dropout", "causal")
+
+
+@emitter("Model")
+def nested_model(layer: Layer, ctx: EmitContext) -> tuple[str, dict[str, Any]]:
+    """A model used as a layer goes by the layer's name (Keras reads the name from its config)."""
+    emitted = ctx.emit_model(layer.config.model)
+    emitted["config"]["name"] = ctx.name(layer)
+    return emitted["class_name"], emitted["config"]
+
+
+def weight_settings(layer: Layer) -> dict[str, Any]:
+    """``kernel_initializer``, ``bias_regularizer``... for the settings the layer carries."""
+    out: dict[str, Any] = {}
+    for weight, settings in layer.weight_settings.items():
+        prefix = values.WEIGHT_PREFIXES.get(weight, weight)
+        if settings.initializer is not None:
+            out[f"{prefix}_initializer"] = values.initializer(settings.initializer)
+        if settings.regularizer is not None:
+            out[f"{prefix}_regularizer"] = values.regularizer(settings.regularizer)
+        if settings.constraint is not None:
+            out[f"{prefix}_constraint"] = values.constraint(settings.constraint)
+    if layer.activity_regularizer is not None:
+        out["activity_regularizer"] = values.regularizer(layer.activity_regularizer)
+    return out

@@ -1,0 +1,370 @@
+"""What tfjs-layers (TF.js 4.x) reads of a tf.keras 2 config, and how it differs from Keras.
+
+One rule per IR layer kind checks a layer and adjusts its emitted config.  A kind without a rule
+is not written: tfjs-layers has no such class.  A rule refuses what TF.js would reject at load or,
+worse, load and compute differently: it reads only the keys it knows and ignores the rest
+silently (``groups``, ``output_padding``, ReLU's ``threshold``...).  The facts come from reading
+tfjs-layers 4.22 and loading probe models in it; the tests load every written model in it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from kconvert.errors import IncompatibleKerasConfigurationException, UnsupportedKerasConfigurationException
+from kconvert.ir.graph import Layer
+from kconvert.ir.shapes import Shape
+from kconvert.writers.context import WriteContext
+from kconvert.writers.keras.layers import is_mirrored
+from kconvert.writers.keras.values import KERAS2_ACTIVATIONS
+
+#: activation names tfjs-layers registers (after its snake_case -> camelCase conversion)
+TFJS_ACTIVATIONS = {ir: name for ir, name in KERAS2_ACTIVATIONS.items() if ir != "exponential"}
+#: initializer classes tfjs-layers knows, by IR (Keras 3) name
+TFJS_INITIALIZERS = {
+    "Zeros": "Zeros", "Ones": "Ones", "Constant": "Constant", "RandomNormal": "RandomNormal",
+    "RandomUniform": "RandomUniform", "TruncatedNormal": "TruncatedNormal", "VarianceScaling": "VarianceScaling",
+    "GlorotUniform": "GlorotUniform", "GlorotNormal": "GlorotNormal", "HeUniform": "HeUniform",
+    "HeNormal": "HeNormal", "LecunUniform": "LeCunUniform", "LecunNormal": "LeCunNormal",
+    "Orthogonal": "Orthogonal", "Identity": "Identity",
+}
+_VARIANCE_SCALING_DISTRIBUTIONS = ("normal", "uniform", "truncated_normal")
+
+
+@dataclass
+class Site:
+    """One layer being written: its IR, its emitted config (to adjust) and its input shapes."""
+
+    layer: Layer
+    entry: dict[str, Any]
+    inputs: list[Shape]
+    ctx: WriteContext
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.entry["config"]
+
+    @property
+    def rank(self) -> int:
+        return len(self.inputs[0])
+
+    def refuse(self, reason: str, key: str | None = None) -> IncompatibleKerasConfigurationException:
+        return self.layer.context_error(IncompatibleKerasConfigurationException(
+            f"TF.js {reason}", key=key))  # type: ignore[return-value]
+
+
+Rule = Callable[[Site], None]
+RULES: dict[str, Rule] = {}
+
+
+def rule(*kinds: str) -> Callable[[Rule], Rule]:
+    def register(fn: Rule) -> Rule:
+        for kind in kinds:
+            if kind in RULES:
+                raise TypeError(f"a TF.js rule for {kind!r} is already registered")
+            RULES[kind] = fn
+        return fn
+    return register
+
+
+def adapt(site: Site) -> None:
+    """Check and adjust one emitted layer for tfjs-layers."""
+    layer = site.layer
+    check = RULES.get(layer.kind)
+    if check is None:
+        raise site.refuse(f"has no {layer.source_class or layer.kind} layer")
+    check(site)
+    if layer.kind not in ("InputLayer", "Model"):
+        _weight_settings(site)
+        if isinstance(site.config.get("dtype"), dict) or str(site.config.get("dtype", "")).startswith("mixed_"):
+            site.ctx.note("approximated", f"the mixed-precision policy {layer.dtype} is written as float32: TF.js "
+                          "computes in float32, Keras computed in lower precision", layer=layer.name)
+            site.config["dtype"] = "float32"
+
+
+@rule("Dense", "Dropout", "SpatialDropout1D", "Activation", "RepeatVector", "Masking", "Embedding",
+      "GaussianNoise", "GaussianDropout", "AlphaDropout", "ThresholdedReLU", "PReLU", "LeakyReLU", "Add",
+      "Multiply", "Average", "Maximum", "Minimum", "MaxPooling2D", "MaxPooling3D", "AveragePooling2D",
+      "AveragePooling3D", "ZeroPadding2D", "Cropping2D", "LayerNormalization", "Rescaling", "SimpleRNN", "LSTM",
+      "Model")
+def as_is(site: Site) -> None:
+    """Read by tfjs-layers as tf.keras 2 writes it."""
+
+
+@rule("InputLayer")
+def input_layer(site: Site) -> None:
+    c = site.layer.config
+    if c.sparse or c.ragged:
+        raise site.refuse("has no sparse or ragged inputs", key="sparse" if c.sparse else "ragged")
+    if c.dtype not in ("float32", "int32", "bool"):
+        site.ctx.note("rewritten", f"input dtype {c.dtype} is written as "
+                      f"{'int32' if 'int' in c.dtype else 'float32'}, the nearest dtype TF.js has",
+                      layer=site.layer.name, key="dtype")
+        site.config["dtype"] = "int32" if "int" in c.dtype else "float32"
+    for key in ("sparse", "ragged"):
+        site.config.pop(key, None)
+
+
+@rule("Flatten")
+def flatten(site: Site) -> None:
+    """tfjs refuses to flatten a rank-2 input (Keras 3 lets it pass through): reshape it to itself."""
+    if site.rank == 2:
+        size = site.inputs[0][1]
+        if size is None:
+            raise site.refuse("cannot flatten a rank-2 input of unknown size")
+        site.entry["class_name"] = "Reshape"
+        site.config.pop("data_format", None)
+        site.config["target_shape"] = [size]
+
+
+@rule("Permute")
+def permute(site: Site) -> None:
+    if len(site.layer.config.dims) >= 10:  # tfjs validates dims with a lexicographic sort
+        raise site.refuse("rejects permutations of 10 or more axes", key="dims")
+
+
+@rule("Reshape")
+def reshape(site: Site) -> None:
+    """tfjs never resolves a -1 in the target shape (the batch size is unknown), so the layers after
+    it fail: write the size Keras infers."""
+    target = list(site.layer.config.target_shape)
+    if -1 in target:
+        known = site.inputs[0][1:]
+        if any(d is None for d in known):
+            raise site.refuse("cannot resolve -1 in the target shape without a fully known input shape",
+                              key="target_shape")
+        total = 1
+        for d in known:
+            total *= d  # type: ignore[operator]
+        rest = 1
+        for d in target:
+            rest *= d if d != -1 else 1
+        target[target.index(-1)] = total // rest
+        site.config["target_shape"] = target
+
+
+def _groups(site: Site) -> None:
+    if getattr(site.layer.config, "groups", 1) != 1:
+        raise site.refuse("has no grouped convolutions; groups would be ignored", key="groups")
+
+
+def _no_dilation(site: Site, what: str) -> None:
+    if any(d != 1 for d in site.layer.config.dilation_rate):
+        raise site.refuse(f"ignores dilation_rate in {what}; the output would differ",
+                          key="dilation_rate")
+
+
+def _strided_dilation(site: Site) -> None:
+    c = site.layer.config
+    if any(s != 1 for s in c.strides) and any(d != 1 for d in c.dilation_rate):
+        raise site.refuse("cannot combine strides and dilation in one convolution", key="strides")
+
+
+@rule("Conv1D")
+def conv_1d(site: Site) -> None:
+    c = site.layer.config
+    if c.padding == "causal":
+        raise site.refuse("cannot run causal padding in Conv1D", key="padding")
+    if c.data_format == "channels_first":
+        raise site.refuse("does not transpose channels_first Conv1D outputs back", key="data_format")
+    _groups(site)
+    _strided_dilation(site)
+
+
+@rule("Conv2D", "Conv3D")
+def conv(site: Site) -> None:
+    _groups(site)
+    _strided_dilation(site)
+
+
+@rule("Conv2DTranspose", "Conv3DTranspose")
+def conv_transpose(site: Site) -> None:
+    c = site.layer.config
+    if c.output_padding is not None:
+        raise site.refuse("ignores output_padding in transposed convolutions", key="output_padding")
+    _no_dilation(site, "transposed convolutions")
+    site.config.pop("output_padding", None)
+
+
+@rule("SeparableConv2D")
+def separable_conv(site: Site) -> None:
+    c = site.layer.config
+    if c.data_format == "channels_first" and c.use_bias:
+        raise site.refuse("adds a channels_first SeparableConv2D's bias on the wrong axis",
+                          key="data_format")
+    _strided_dilation(site)
+    for key in ("kernel_initializer", "kernel_regularizer", "kernel_constraint"):  # tfjs throws on these
+        site.config.pop(key, None)
+
+
+@rule("DepthwiseConv2D")
+def depthwise_conv(site: Site) -> None:
+    _no_dilation(site, "DepthwiseConv2D")
+
+
+@rule("UpSampling2D")
+def upsampling(site: Site) -> None:
+    if site.layer.config.interpolation != "nearest":
+        raise site.refuse(f"{site.layer.config.interpolation} upsampling samples pixels differently "
+                          "from Keras (no half-pixel centres)", key="interpolation")
+
+
+@rule("MaxPooling1D", "AveragePooling1D")
+def pooling_1d(site: Site) -> None:
+    if site.layer.config.data_format != "channels_last":
+        raise site.refuse("ignores data_format in 1D pooling", key="data_format")
+
+
+@rule("GlobalAveragePooling1D", "GlobalMaxPooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling2D")
+def global_pooling(site: Site) -> None:
+    c = site.layer.config
+    if c.keepdims:
+        raise site.refuse("ignores keepdims in global pooling", key="keepdims")
+    if c.rank == 1 and c.data_format != "channels_last":
+        raise site.refuse("ignores data_format in 1D global pooling", key="data_format")
+    site.config.pop("keepdims", None)
+
+
+@rule("SpatialDropout2D", "SpatialDropout3D")
+def spatial_dropout(site: Site) -> None:
+    """No such classes in tfjs; a Dropout whose noise is shared over the spatial axes is the same layer."""
+    c = site.layer.config
+    spatial = [1] * (site.rank - 2)
+    channels = site.inputs[0][1 if c.data_format == "channels_first" else -1]
+    shape = [None, channels, *spatial] if c.data_format == "channels_first" else [None, *spatial, channels]
+    site.entry["class_name"] = "Dropout"
+    site.config.pop("data_format", None)
+    site.config["noise_shape"] = shape
+
+
+@rule("ActivityRegularization")
+def activity_regularization(site: Site) -> None:
+    """Identity at inference; only its training penalty has no TF.js equivalent."""
+    c = site.layer.config
+    site.ctx.unsupported(UnsupportedKerasConfigurationException(
+        f"TF.js has no ActivityRegularization; it is written as a linear Activation and its penalty "
+        f"(l1={c.l1}, l2={c.l2}) is dropped", layer=site.layer.name))
+    site.entry["class_name"] = "Activation"
+    for key in ("l1", "l2"):
+        site.config.pop(key, None)
+    site.config["activation"] = "linear"
+
+
+@rule("Concatenate")
+def concatenate(site: Site) -> None:
+    """tfjs concatenates on the last axis for every negative axis: write a positive one."""
+    axis = site.layer.config.axis
+    if axis < -1:
+        site.config["axis"] = site.rank + axis
+
+
+@rule("Dot")
+def dot(site: Site) -> None:
+    if any(len(shape) > 3 for shape in site.inputs):
+        raise site.refuse("Dot takes inputs of rank 3 at most", key="axes")
+    if site.layer.config.normalize:
+        site.ctx.note("approximated", "TF.js normalizes with max(sum of squares, 1e-7) where Keras uses 1e-12: "
+                      "results differ for vectors whose norm is below 3e-4", layer=site.layer.name, key="normalize")
+
+
+@rule("BatchNormalization")
+def batch_normalization(site: Site) -> None:
+    axis = site.layer.config.axis
+    if len(axis) != 1 or axis[0] not in (-1, site.rank - 1):
+        raise site.refuse("normalizes correctly only over the last axis (its CPU kernel "
+                          f"misapplies axis {list(axis)})", key="axis")
+    if site.rank > 4:
+        raise site.refuse("batch normalization takes inputs of rank 4 at most", key="axis")
+    site.config["axis"] = -1
+
+
+@rule("ReLU")
+def relu(site: Site) -> None:
+    """tfjs's ReLU reads only max_value; a leaky one without cap or threshold is its LeakyReLU."""
+    c = site.layer.config
+    if c.negative_slope != 0 and c.threshold == 0 and c.max_value is None:
+        site.entry["class_name"] = "LeakyReLU"
+        site.config["alpha"] = site.config.pop("negative_slope")
+        for key in ("max_value", "threshold"):
+            site.config.pop(key, None)
+        return
+    if c.negative_slope != 0 or c.threshold != 0:
+        raise site.refuse("ReLU reads only max_value; negative_slope and threshold would be ignored",
+                          key="negative_slope" if c.negative_slope else "threshold")
+
+
+@rule("ELU")
+def elu(site: Site) -> None:
+    if site.layer.config.alpha != 1.0:
+        raise site.refuse("ELU supports only alpha=1", key="alpha")
+
+
+@rule("Softmax")
+def softmax(site: Site) -> None:
+    axis = site.layer.config.axis
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    if [a % site.rank for a in axes] != [site.rank - 1]:
+        raise site.refuse("Softmax runs only over the last axis", key="axis")
+    site.config["axis"] = -1
+
+
+@rule("GRU")
+def gru(site: Site) -> None:
+    if site.layer.config.reset_after:
+        raise site.refuse("GRU does not support reset_after=True (the tf.keras 2 default; "
+                          "CuDNNGRU weights are of this kind)", key="reset_after")
+
+
+@rule("ConvLSTM2D")
+def conv_lstm(site: Site) -> None:
+    _strided_dilation(site)
+
+
+@rule("TimeDistributed")
+def time_distributed(site: Site) -> None:
+    """The wrapped layer was adapted when it was emitted."""
+
+
+@rule("Bidirectional")
+def bidirectional(site: Site) -> None:
+    if not is_mirrored(site.layer.config):
+        raise site.refuse("ignores backward_layer and mirrors the forward layer; this backward layer "
+                          "differs from it", key="backward_layer")
+
+
+def _weight_settings(site: Site) -> None:
+    """Initializers TF.js knows (others are dropped: they do not affect a trained model), L1L2
+    regularizers with both terms, and no constraints: TF.js applies constraints when it loads
+    weights, which could alter trained values."""
+    layer, config = site.layer, site.config
+    for key in list(config):
+        value = config[key]
+        if key.endswith("_initializer") and isinstance(value, dict):
+            name = TFJS_INITIALIZERS.get(value["class_name"])
+            known = name is not None and (name != "VarianceScaling" or
+                                          value["config"].get("distribution") in _VARIANCE_SCALING_DISTRIBUTIONS)
+            if known:
+                value["class_name"] = name
+            else:
+                del config[key]
+                site.ctx.note("ignored-key", f"initializer {value['class_name']} is unknown to TF.js and is left out "
+                              "(it does not affect the trained weights)", layer=layer.name, key=key)
+        elif key.endswith("_regularizer") and value is not None:
+            if value["class_name"] != "L1L2":
+                del config[key]
+                site.ctx.unsupported(UnsupportedKerasConfigurationException(
+                    f"TF.js has no {value['class_name']} regularizer; it is dropped", layer=layer.name, key=key))
+            elif key == "activity_regularizer":
+                del config[key]
+                site.ctx.unsupported(UnsupportedKerasConfigurationException(
+                    "TF.js cannot load layers with an activity regularizer; it is dropped", layer=layer.name,
+                    key=key))
+            else:
+                value["config"] = {"l1": float(value["config"].get("l1", 0.0)),
+                                   "l2": float(value["config"].get("l2", 0.0))}
+        elif key.endswith("_constraint") and value is not None:
+            del config[key]
+            site.ctx.unsupported(UnsupportedKerasConfigurationException(
+                f"constraint {value['class_name']} is dropped: TF.js applies constraints to weights as it loads them, "
+                "which could change the trained values", layer=layer.name, key=key))

@@ -1,0 +1,141 @@
+"""Writing an IR model as a TF.js layers model: ``model.json`` plus binary weight shards.
+
+Everything that can refuse the model (layers, options, masks, names, quantization patterns)
+runs before the first byte is written; weights then stream one tensor at a time from the source
+file into the shards, inside a temporary directory that replaces the output at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kconvert.errors import IncompatibleKerasConfigurationException
+from kconvert.formats.tfjs import DEFAULT_SHARD_SIZE, ITEM_SIZE, MODEL_FILE, quantize
+from kconvert.ir.graph import Model
+from kconvert.ir.weights import Weight
+from kconvert.writers.context import WriteContext, Written
+from kconvert.writers.output import atomic_directory
+from kconvert.writers.tfjs.naming import layer_names, weight_names
+from kconvert.writers.tfjs.quantization import QuantizationPlan, QuantizeSpec
+from kconvert.writers.tfjs.shards import ShardWriter
+from kconvert.writers.tfjs.topology import model_topology
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_INT32 = np.iinfo(np.int32)
+
+
+@dataclass
+class _Entry:
+    """One manifest entry: where its data comes from and how it is stored."""
+
+    name: str
+    weight: Weight
+    dtype: str  # float32 | int32 | bool
+    stored: str  # dtype of the bytes on disk (dtype, or the quantized dtype)
+
+    @property
+    def nbytes(self) -> int:
+        return self.weight.size * ITEM_SIZE[self.stored]
+
+
+def write_tfjs(model: Model, out_dir: str | os.PathLike[str], *, shard_size: int = DEFAULT_SHARD_SIZE,
+               quantize: QuantizeSpec = None, overwrite: bool = False,
+               enforce_training_config: bool = False) -> Written:
+    """Write ``model`` to the directory ``out_dir`` for ``tf.loadLayersModel``.
+
+    ``quantize``: ``"uint8"``, ``"uint16"`` or ``"float16"`` for every float weight, or with
+    weight-name wildcards (``"uint8:conv*/kernel"``, a list of such, or a dict dtype -> patterns).
+    Raises :class:`IncompatibleKerasConfigurationException` for what TF.js cannot run as Keras does,
+    and ``ValueError`` for a quantization pattern that matches no weight.
+    """
+    if shard_size < 1:
+        raise ValueError("shard_size must be a positive number of bytes")
+    ctx = WriteContext("tfjs", enforce_training_config)
+    names = layer_names(model, ctx)
+    topology = model_topology(model, names, ctx)
+    entries = _plan_entries(model, names, QuantizationPlan.parse(quantize))
+    total = sum(e.nbytes for e in entries)
+    if not entries and (model.param_count() or 0) > 0:
+        ctx.note("assumed", "the model has no weights (a configuration only): model.json holds the architecture, "
+                 "and TF.js will initialize the weights", severity="warning")
+    out = Path(out_dir)
+    with atomic_directory(out, overwrite) as staging:
+        manifest: list[dict[str, Any]] = []
+        shard_files: list[Path] = []
+        if entries:
+            with ShardWriter(staging, total, shard_size) as shards:
+                specs = [_write_entry(e, shards) for e in entries]
+            shard_files = shards.paths
+            manifest = [{"paths": [p.name for p in shard_files], "weights": specs}]
+        document = {
+            "format": "layers-model",
+            "generatedBy": _generated_by(model),
+            "convertedBy": f"kconvert v{_version()}",
+            "modelTopology": topology,
+            "weightsManifest": manifest,
+        }
+        with open(staging / MODEL_FILE, "w", encoding="utf-8") as fh:
+            json.dump(document, fh, allow_nan=False, indent=None, separators=(",", ":"))
+    files = [out / MODEL_FILE, *(out / p.name for p in shard_files)]
+    return Written(out / MODEL_FILE, files, ctx.report, weights=len(entries), weight_bytes=total)
+
+
+def _plan_entries(model: Model, names: dict[int, str], plan: QuantizationPlan) -> list[_Entry]:
+    entries = []
+    for name, weight in weight_names(model, names):
+        entries.append(_Entry(name, weight, _manifest_dtype(name, weight), ""))
+    chosen = plan.assign([e.name for e in entries], [e.name for e in entries if e.dtype == "float32"])
+    for entry in entries:
+        entry.stored = chosen.get(entry.name, entry.dtype)
+    return entries
+
+
+def _manifest_dtype(name: str, weight: Weight) -> str:
+    kind = weight.dtype.kind
+    if kind == "f":
+        return "float32"
+    if kind in "iu":
+        return "int32"
+    if kind == "b":
+        return "bool"
+    raise IncompatibleKerasConfigurationException(f"weight {name} has dtype {weight.dtype}, which TF.js cannot hold")
+
+
+def _write_entry(entry: _Entry, shards: ShardWriter) -> dict[str, Any]:
+    data = entry.weight.numpy()
+    spec: dict[str, Any] = {"name": entry.name, "shape": list(entry.weight.shape), "dtype": entry.dtype}
+    if entry.dtype == "float32":
+        if data.dtype == np.float64 and data.size and np.nanmax(np.abs(data), initial=0.0) > _FLOAT32_MAX:
+            raise IncompatibleKerasConfigurationException(
+                f"weight {entry.name} holds float64 values beyond the float32 range")
+        data = data.astype("<f4", copy=False)
+    elif entry.dtype == "int32":
+        if data.size and (data.min() < _INT32.min or data.max() > _INT32.max):
+            raise IncompatibleKerasConfigurationException(f"weight {entry.name} holds integers beyond the int32 range")
+        data = data.astype("<i4", copy=False)
+    else:
+        data = data.astype(np.uint8, copy=False)
+    if entry.stored != entry.dtype:
+        if not np.isfinite(data).all():
+            raise IncompatibleKerasConfigurationException(
+                f"weight {entry.name} holds NaN or infinite values and cannot be quantized")
+        data, spec["quantization"] = quantize(data, entry.stored)
+        data = data.astype(data.dtype.newbyteorder("<"), copy=False)
+    shards.write(data)
+    return spec
+
+
+def _generated_by(model: Model) -> str:
+    version = model.provenance.keras_version if model.provenance else None
+    return f"keras v{version}" if version else "keras"
+
+
+def _version() -> str:
+    from kconvert import __version__
+    return __version__
