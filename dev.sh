@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine: creates .venv on first use (or when setup.cfg changes),
 # installs the TF.js harness's Node packages (when its lockfile changes), then runs what was asked.
-#   ./dev.sh example   inspect a bundled example model, convert one to TF.js and verify it in TF.js
+#   ./dev.sh example   inspect a bundled example model, convert a Keras 1 one to a Keras 3 archive and
+#                      one to TF.js, verifying each in the real Keras / TF.js
 #   ./dev.sh test      run the whole test suite
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -45,6 +46,8 @@ case "${1:-}" in
         setup
         setup_node
         "$VENV/bin/kconvert" inspect tests/fixtures/generated/tfkeras/functional.h5
+        "$VENV/bin/kconvert" tests/fixtures/keras1/highway_maxout.h5 --to keras build/example.keras \
+            --overwrite --verify
         exec "$VENV/bin/kconvert" tests/fixtures/generated/tfkeras/mlp.h5 --to tfjs build/example-tfjs \
             --overwrite --verify
         ;;

@@ -89,6 +89,7 @@ def main() -> None:
 
     \b
     kconvert MODEL --to tfjs OUT_DIR      convert (the default command)
+    kconvert MODEL --to keras OUT.keras   (also h5, json, yaml)
     kconvert inspect MODEL                 summarise a model
     kconvert verify MODEL --target OUT     compare a conversion with its source
     """
@@ -119,15 +120,18 @@ def parse_size(value: str) -> int:
 @click.option("--quantize", multiple=True, metavar="DTYPE[:PATTERNS]",
               help="TF.js: store float weights as uint8, uint16 or float16; all of them, or those matching "
                    "comma-separated wildcards (uint8:conv*/kernel,dense/*). Repeatable.")
+@click.option("--save-weights", is_flag=True,
+              help="json/yaml: also write the weights beside OUTPUT, as <stem>.weights.h5 (Keras 3 save_weights).")
 @click.option("--verify", "check", is_flag=True,
-              help="Then run OUTPUT and compare it with the source in kconvert's runtime (and the installed Keras).")
+              help="Then run OUTPUT (in TF.js, Keras 3 and tf_keras, as it suits) and compare it with the source.")
 @click.option("--atol", type=float, default=1e-4, show_default=True, help="Absolute tolerance for --verify.")
 @click.option("--rtol", type=float, default=1e-4, show_default=True, help="Relative tolerance for --verify.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
               help="Write a JSON report here (schemas/convert-report.schema.json).")
 def convert(source: str, output: str, target: str, weights: str | None, weights_by: str,
             enforce_training_config: bool, backend: str | None, debug: bool, overwrite: bool, shard_size: str,
-            quantize: tuple[str, ...], check: bool, atol: float, rtol: float, report_path: str | None) -> None:
+            quantize: tuple[str, ...], save_weights: bool, check: bool, atol: float, rtol: float,
+            report_path: str | None) -> None:
     """Convert SOURCE (any Keras file, or a TF.js model) to OUTPUT in the --to format.
 
     Nothing is written when the model cannot be expressed in the target; OUTPUT appears only once
@@ -144,13 +148,20 @@ def convert(source: str, output: str, target: str, weights: str | None, weights_
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--quantize") from None
         options["quantize"] = list(quantize) or None
+    elif quantize or shard_size != "4MiB":
+        raise click.BadParameter("only TF.js output has weight shards to size or quantize", param_hint="--to")
+    if save_weights:
+        if target not in ("json", "yaml"):
+            raise click.BadParameter("--save-weights goes with --to json or yaml (the other formats hold the "
+                                     "weights themselves)", param_hint="--save-weights")
+        options["save_weights"] = True
 
     def body() -> None:
         try:
             written = kconvert.convert(source, target, output, weights=weights, overwrite=overwrite,
                                        enforce_training_config=enforce_training_config,
                                        load_options={"weights_by": weights_by, "backend": backend}, **options)
-        except ValueError as exc:  # a --quantize pattern matching no weight
+        except ValueError as exc:  # a --quantize pattern matching no weight, an output name Keras would not load
             click.echo(f"kconvert: error: {exc}", err=True)
             sys.exit(EXIT_USAGE)
         click.echo(f"wrote {written.path} ({written.weights} weight tensors, {written.weight_bytes} bytes, "
@@ -175,7 +186,8 @@ def convert(source: str, output: str, target: str, weights: str | None, weights_
 @main.command()
 @click.argument("model", type=click.Path())
 @load_options
-@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report (schemas/inspect-report.schema.json).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a machine-readable report (schemas/inspect-report.schema.json).")
 def inspect(model: str, weights: str | None, weights_by: str, enforce_training_config: bool,
             backend: str | None, debug: bool, as_json: bool) -> None:
     """Summarise MODEL: layers, output shapes, parameters, version, training config, notes."""
@@ -191,7 +203,8 @@ def inspect(model: str, weights: str | None, weights_by: str, enforce_training_c
 @main.command()
 @click.argument("source", type=click.Path())
 @load_options
-@click.option("--target", "targets", multiple=True, type=click.Path(), help="A converted model to compare (repeatable).")
+@click.option("--target", "targets", multiple=True, type=click.Path(),
+              help="A converted model to compare (repeatable).")
 @click.option("--inputs", type=click.Path(dir_okay=False), default=None,
               help="Inputs (and expected outputs): .npy, .npz, or a *_inputs_and_outputs.h5 file.")
 @click.option("--atol", type=float, default=1e-5, show_default=True, help="Absolute tolerance.")
@@ -237,7 +250,8 @@ def render_verification(report: Any) -> str:
                          f"max rel {c.max_rel_error:.3g} ({verdict})" + (f": {c.reason}" if c.reason else ""))
         if check.first_divergence:
             d = check.first_divergence
-            lines.append(f"          first diverging layer: {d['layer']} ({d['kind']}), max abs {d['max_abs_error']:.3g}")
+            lines.append(f"          first diverging layer: {d['layer']} ({d['kind']}), "
+                         f"max abs {d['max_abs_error']:.3g}")
     lines += [f"  note: {n}" for n in report.notes]
     if report.compared == 0:
         lines.append("FAILED: nothing to compare against (give --inputs with expected outputs, or --target)")

@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 
 from kconvert.errors import KConvertError
-
 from kconvert.ir import Call, Layer, LayerConfig, Model, Shape, TensorRef, Weight
 from kconvert.ir.layers.core import InputLayer
 

@@ -25,7 +25,6 @@ from kconvert import (
 )
 from kconvert.ir import Constraint, Initializer, Model, Regularizer, WeightSettings
 from kconvert.ir.layers.core import Rescaling
-
 from tests.conftest import FIXTURES
 
 KERAS1 = FIXTURES / "keras1"

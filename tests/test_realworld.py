@@ -454,7 +454,8 @@ def test_keras1_files_record_no_backend(realworld: Path, entry: Entry) -> None:
     with load_and_check(path) as model:
         assert model.provenance.backend_assumed and model.provenance.keras_version == entry.keras
         # TensorFlow named variables "dense_1_W:0"; Theano kept "dense_1_W"
-        assert model.provenance.backend == ("theano" if "theano" in entry.path or "_th_" in entry.path else "tensorflow")
+        theano = "theano" in entry.path or "_th_" in entry.path
+        assert model.provenance.backend == ("theano" if theano else "tensorflow")
 
 
 @pytest.mark.parametrize("entry", cases(lambda e: e.keras == "2.2.4-tf" and e.path not in REFUSED))

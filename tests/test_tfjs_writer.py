@@ -253,9 +253,10 @@ def test_layer_and_weight_names(tmp_path: Path) -> None:
         [["layer_tower", 1, 0, {}]]]  # a nested model's first call is node 1, as in Keras 2
     assert config["output_layers"] == [["shared_name", 0, 0], ["bi", 0, 0], ["td", 0, 0]]
     assert any("'shared_name_1'" in n for n in document["_notes"])
-    # and the written model reads back with the same structure
+    # and the written model reads back with the same structure, its layers listed as Keras lists them
+    # (by depth from the outputs)
     back = kconvert.load(tmp_path / "out")
-    assert [layer.name for layer in back.layers] == ["flat", "seq", "steps", "layer_tower", "shared_name", "bi", "td"]
+    assert [layer.name for layer in back.layers] == ["flat", "layer_tower", "seq", "steps", "shared_name", "bi", "td"]
 
 
 # -- the file ---------------------------------------------------------------------------------------

@@ -150,6 +150,11 @@ class Model:
         return next(self.iter_weights(), None) is not None
 
     @property
+    def lacks_weights(self) -> bool:
+        """Whether the model needs weights it does not have (it was read from a configuration alone)."""
+        return not self.has_weights and self.param_count() != 0
+
+    @property
     def input_layers(self) -> list[Layer]:
         return [self.layer(ref.layer) for ref in self.inputs]
 

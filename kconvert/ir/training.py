@@ -6,7 +6,7 @@ output, metrics and loss weights.  Names are the Keras 3 spellings (``learning_r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 #: optimizer class name -> hyper-parameters kconvert carries (others are reported and dropped)
@@ -59,6 +59,13 @@ class TrainingConfig:
     losses: dict[str, Loss] = field(default_factory=dict)
     loss_weights: dict[str, float] | None = None
     metrics: dict[str, list[str]] = field(default_factory=dict)  # output name ('' = all) -> names
+
+    def renamed(self, names: dict[str, str]) -> TrainingConfig:
+        """This configuration with its per-output keys renamed (``names``: old -> new output name)."""
+        def keys(d: dict[str, Any]) -> dict[str, Any]:
+            return {names.get(k, k): v for k, v in d.items()}
+        return replace(self, losses=keys(self.losses), metrics=keys(self.metrics),
+                       loss_weights=keys(self.loss_weights) if self.loss_weights else self.loss_weights)
 
     def to_dict(self) -> dict[str, Any]:
         return {

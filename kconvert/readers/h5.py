@@ -21,7 +21,6 @@ from kconvert.errors import InputReadError
 from kconvert.ir.weights import Weight
 from kconvert.readers.context import Limits
 
-
 _NUMERIC_KINDS = "fiub"
 
 

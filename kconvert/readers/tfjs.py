@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 
 from kconvert.errors import InputReadError
+from kconvert.formats.tfjs import ITEM_SIZE, MANIFEST_DTYPES, QUANTIZED_DTYPES, dequantize
 from kconvert.ir.graph import Layer, Model
 from kconvert.ir.weights import Weight
 from kconvert.readers.keras.layer import SourceWeight
 from kconvert.readers.keras.legacy_h5 import WeightGroup
-from kconvert.formats.tfjs import ITEM_SIZE, MANIFEST_DTYPES, QUANTIZED_DTYPES, dequantize
 
 _SCOPED = re.compile(r"[^/]+/[^/]")  # <layer>/<weight...>
 

@@ -118,7 +118,7 @@ class Runtime:
         if dtype not in ("float32", "float64"):
             raise ValueError("dtype must be 'float32' or 'float64'")
         model.validate()
-        if not model.has_weights and model.param_count() != 0:
+        if model.lacks_weights:
             raise IncompatibleKerasConfigurationException(
                 f"model '{model.name}' has no weights loaded (a configuration only); the runtime needs them")
         self.model = model

@@ -118,13 +118,19 @@ class TargetRun:
     implementation: str = ""
 
 
+class TargetSkipped(Exception):
+    """A runner accepts the target but cannot compare it meaningfully; the message says why."""
+
+
 @dataclass(frozen=True)
 class TargetRunner:
-    """How to run one kind of converted target: ``run(path, inputs, layers, device, dtype)``."""
+    """How to run one kind of converted target: ``run(path, inputs, layers, device, dtype)``.
+    Every runner that accepts a target runs it; a ``fallback`` only when no other one does."""
 
     name: str
     accepts: Callable[[str], bool]
     run: Callable[[str, list[np.ndarray], list[str], str | None, str], TargetRun]
+    fallback: bool = False
 
 
 def _run_tfjs(path: str, inputs: list[np.ndarray], layers: list[str], device: str | None, dtype: str) -> TargetRun:
@@ -156,9 +162,20 @@ def _run_kconvert_readable(path: str, inputs: list[np.ndarray], layers: list[str
 
 
 #: verifiers of converted targets, tried in order
+def _keras_target(name: str) -> Callable[..., Any]:
+    def call(*args: Any) -> Any:
+        from kconvert.verification import keras_target
+
+        return getattr(keras_target, name)(*args)
+    return call
+
+
+#: verifiers of converted targets
 TARGET_RUNNERS: list[TargetRunner] = [
     TargetRunner("TF.js (@tensorflow/tfjs in Node)", _is_tfjs, _run_tfjs),
-    TargetRunner("kconvert's runtime", lambda path: Path(path).is_file(), _run_kconvert_readable),
+    TargetRunner("Keras 3", _keras_target("accepts_keras3"), _keras_target("run_keras3")),
+    TargetRunner("tf_keras", _keras_target("accepts_tf_keras"), _keras_target("run_tf_keras")),
+    TargetRunner("kconvert's runtime", lambda path: Path(path).is_file(), _run_kconvert_readable, fallback=True),
 ]
 
 
@@ -210,21 +227,28 @@ def verify(source: str, weights: str | None = None, *, targets: tuple[str, ...] 
                     check.first_divergence = divergence(run.activations)
                 report.checks.append(check)
         for target in targets:
-            report.checks.append(_verify_target(model, target, arrays, actual, atol, rtol, device, dtype,
-                                                divergence))
+            report.checks += _verify_target(model, target, arrays, actual, atol, rtol, device, dtype, divergence)
     return report
 
 
 def _verify_target(model: Model, target: str, arrays: list[np.ndarray], actual: list[np.ndarray], atol: float,
                    rtol: float, device: str | None, dtype: str,
-                   divergence: Callable[[dict[str, np.ndarray]], dict[str, Any] | None]) -> Check:
-    """Run ``target`` on the same inputs; on a mismatch run it again for its activations to name the
-    first layer that diverges."""
+                   divergence: Callable[[dict[str, np.ndarray]], dict[str, Any] | None]) -> list[Check]:
+    """Run ``target`` on the same inputs in every runner that accepts it; on a mismatch run it again
+    for its activations to name the first layer that diverges."""
+    accepting = [r for r in TARGET_RUNNERS if r.accepts(target)]
+    runners = [r for r in accepting if not r.fallback] or accepting[:1]
+    if not runners:
+        return [Check("target", target, "error", reason="no verifier knows this kind of target")]
+    return [_run_target(runner, model, target, arrays, actual, atol, rtol, device, dtype, divergence)
+            for runner in runners]
+
+
+def _run_target(runner: TargetRunner, model: Model, target: str, arrays: list[np.ndarray], actual: list[np.ndarray],
+                atol: float, rtol: float, device: str | None, dtype: str,
+                divergence: Callable[[dict[str, np.ndarray]], dict[str, Any] | None]) -> Check:
     from kconvert.errors import KConvertError
 
-    runner = next((r for r in TARGET_RUNNERS if r.accepts(target)), None)
-    if runner is None:
-        return Check("target", target, "error", reason="no verifier knows this kind of target")
     try:
         run = runner.run(target, arrays, [], device, dtype)
         check = _check("target", f"{target} ({run.implementation})", compare_outputs(model, run.outputs, actual,
@@ -233,8 +257,10 @@ def _verify_target(model: Model, target: str, arrays: list[np.ndarray], actual: 
             layers = [layer.name for layer, node in model.nodes() if node == 0]
             probed = runner.run(target, arrays, layers, device, dtype)
             check.first_divergence = divergence(probed.activations)
+    except TargetSkipped as exc:
+        return Check("target", f"{target} ({runner.name})", "skipped", reason=str(exc))
     except KConvertError as exc:
-        return Check("target", target, "error", reason=str(exc))
+        return Check("target", f"{target} ({runner.name})", "error", reason=str(exc))
     return check
 
 

@@ -35,6 +35,11 @@ def load(job):
         import tf_keras as keras
         return keras, keras.models.load_model(job["model"], compile=False)
     import keras
+    if job.get("weights"):  # a to_json() configuration and its weights
+        with open(job["model"]) as fh:
+            model = keras.models.model_from_json(fh.read())
+        model.load_weights(job["weights"])
+        return keras, model
     return keras, keras.saving.load_model(job["model"], compile=False, safe_mode=True)
 
 
@@ -102,21 +107,26 @@ def can_run_in_keras(model: Model, path: str | None) -> str | None:
     return None
 
 
+def installed_version(package: str) -> str | None:
+    """The installed version of ``keras`` or ``tf_keras``; None when absent, or a Keras older than
+    3.12 (whose safe_mode could be bypassed)."""
+    try:
+        found = version(package)
+    except PackageNotFoundError:
+        return None
+    if package == "keras" and tuple(int(p) for p in found.split(".")[:2] if p.isdigit()) < (3, 12):
+        return None
+    return found
+
+
 def implementation(model: Model) -> tuple[str, str] | None:
     """(package, version) of the Keras to run ``model`` in, or None."""
-    def installed(package: str) -> str | None:
-        try:
-            return version(package)
-        except PackageNotFoundError:
-            return None
     writer = model.provenance.keras_major if model.provenance else None
-    tf_keras = installed("tf_keras")
+    tf_keras = installed_version("tf_keras")
     if writer == 2 and tf_keras:
         return "tf_keras", tf_keras
-    keras3 = installed("keras")
-    if keras3 and tuple(int(p) for p in keras3.split(".")[:2] if p.isdigit()) >= (3, 12):
-        return "keras", keras3
-    return None
+    keras3 = installed_version("keras")
+    return ("keras", keras3) if keras3 else None
 
 
 def run_in_keras(model: Model, path: str | None, inputs: list[np.ndarray], timeout: float = 600.0) -> KerasRun:
@@ -124,42 +134,65 @@ def run_in_keras(model: Model, path: str | None, inputs: list[np.ndarray], timeo
 
 
 def run_many(jobs: list[tuple[Model, str | None, list[np.ndarray]]], timeout: float = 1800.0) -> list[KerasRun]:
-    """Run several models in one Keras subprocess (TensorFlow starts once)."""
-    runs: list[KerasRun | None] = []
-    specs = []
+    """Run several source models in one Keras subprocess (TensorFlow starts once)."""
+    runs: list[KerasRun] = [KerasRun()] * len(jobs)
+    files: list[KerasFile] = []
+    for i, (model, path, inputs) in enumerate(jobs):
+        reason = can_run_in_keras(model, path)
+        if reason:
+            runs[i] = KerasRun(skipped=reason)
+        else:
+            package, _ = implementation(model)  # type: ignore[misc]
+            layers = [la.name for la in model.layers if la.kind != "InputLayer"]
+            files.append(KerasFile(str(path), package, inputs, layers, index=i))
+    for file, run in zip(files, run_files(files, timeout)):
+        runs[file.index] = run
+    return runs
+
+
+@dataclass
+class KerasFile:
+    """A Keras model file to run: ``package`` is ``keras`` or ``tf_keras``; ``weights`` goes with
+    a configuration-only ``path``; ``layers`` are those whose outputs to record as well."""
+
+    path: str
+    package: str
+    inputs: list[np.ndarray]
+    layers: list[str] = field(default_factory=list)
+    weights: str | None = None
+    index: int = 0
+
+
+def run_files(files: list[KerasFile], timeout: float = 1800.0) -> list[KerasRun]:
+    """Run Keras model files in one Keras subprocess."""
+    if not files:
+        return []
     with tempfile.TemporaryDirectory(prefix="kconvert-keras-") as tmp:
-        for i, (model, path, inputs) in enumerate(jobs):
-            reason = can_run_in_keras(model, path)
-            if reason:
-                runs.append(KerasRun(skipped=reason))
-                continue
-            runs.append(None)
-            package, installed = implementation(model)  # type: ignore[misc]
-            np.savez(os.path.join(tmp, f"inputs{i}.npz"), **{f"x{j}": x for j, x in enumerate(inputs)})
-            specs.append({"index": i, "model": str(Path(path).resolve()),  # type: ignore[arg-type]
+        specs = []
+        for i, file in enumerate(files):
+            np.savez(os.path.join(tmp, f"inputs{i}.npz"), **{f"x{j}": x for j, x in enumerate(file.inputs)})
+            specs.append({"model": str(Path(file.path).resolve()),
+                          "weights": str(Path(file.weights).resolve()) if file.weights else None,
                           "inputs": os.path.join(tmp, f"inputs{i}.npz"), "result": os.path.join(tmp, f"result{i}.npz"),
-                          "error": os.path.join(tmp, f"error{i}.txt"), "implementation": package,
-                          "version": installed, "layers": [la.name for la in model.layers if la.kind != "InputLayer"]})
-        if specs:
-            with open(os.path.join(tmp, "jobs.json"), "w") as fh:
-                json.dump(specs, fh)
-            env = {**os.environ, "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "")}
-            with contextlib.suppress(subprocess.TimeoutExpired):  # unfinished jobs are reported as such
-                subprocess.run([sys.executable, "-c", _SCRIPT, os.path.join(tmp, "jobs.json")], capture_output=True,
-                               text=True, timeout=timeout, env=env)
-        for spec in specs:
-            runs[spec["index"]] = _collect(spec, jobs[spec["index"]][0], timeout)
-    return runs  # type: ignore[return-value]
+                          "error": os.path.join(tmp, f"error{i}.txt"), "implementation": file.package,
+                          "version": installed_version(file.package), "layers": file.layers})
+        with open(os.path.join(tmp, "jobs.json"), "w") as fh:
+            json.dump(specs, fh)
+        env = {**os.environ, "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "")}
+        with contextlib.suppress(subprocess.TimeoutExpired):  # unfinished jobs are reported as such
+            subprocess.run([sys.executable, "-c", _SCRIPT, os.path.join(tmp, "jobs.json")], capture_output=True,
+                           text=True, timeout=timeout, env=env)
+        return [_collect(spec, timeout) for spec in specs]
 
 
-def _collect(spec: dict, model: Model, timeout: float) -> KerasRun:
+def _collect(spec: dict, timeout: float) -> KerasRun:
     if os.path.exists(spec["error"]):
         with open(spec["error"]) as fh:
             return KerasRun(skipped=f"the installed Keras could not load or run the file: {fh.read()[:300]}")
     if not os.path.exists(spec["result"]):
         return KerasRun(error=f"Keras did not finish within {timeout:.0f} s")
     with np.load(spec["result"], allow_pickle=False) as data:
-        outputs = [data[f"y{i}"] for i in range(len(model.outputs))]
+        outputs = [data[f"y{i}"] for i in range(sum(1 for k in data.files if k.startswith("y")))]
         activations = {k[2:]: data[k] for k in data.files if k.startswith("a_")}
     name = "tf_keras" if spec["implementation"] == "tf_keras" else "Keras"
     return KerasRun(outputs, activations, f"{name} {spec['version']}")

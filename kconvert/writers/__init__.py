@@ -1,4 +1,4 @@
-"""Writers: the IR into target formats, each in its own package (``tfjs``, ...).
+"""Writers: the IR into target formats, each in its own package (``tfjs``, ``keras``).
 
 :func:`write` dispatches by target name; every writer refuses what its target cannot express
 before it writes anything, writes atomically, and returns a :class:`Written` with its notes.
@@ -7,7 +7,8 @@ before it writes anything, writes atomically, and returns a :class:`Written` wit
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from kconvert.ir.graph import Model
 from kconvert.writers.context import Written
@@ -19,8 +20,18 @@ def _tfjs(model: Model, output: str | os.PathLike[str], **options: Any) -> Writt
     return write_tfjs(model, output, **options)
 
 
+def _keras(fmt: str) -> Callable[..., Written]:
+    def write(model: Model, output: str | os.PathLike[str], **options: Any) -> Written:
+        from kconvert.writers.keras.writer import write_keras
+
+        return write_keras(model, output, format=fmt, **options)  # type: ignore[arg-type]
+    return write
+
+
 #: target name -> writer(model, output, **options)
-WRITERS: dict[str, Callable[..., Written]] = {"tfjs": _tfjs}
+WRITERS: dict[str, Callable[..., Written]] = {
+    "tfjs": _tfjs, "keras": _keras("keras"), "h5": _keras("h5"), "json": _keras("json"), "yaml": _keras("yaml"),
+}
 
 
 def write(model: Model, to: str, output: str | os.PathLike[str], **options: Any) -> Written:

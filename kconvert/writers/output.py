@@ -1,4 +1,5 @@
-"""Atomic output: a writer fills a private temporary directory that replaces the target at the end.
+"""Atomic output: a writer fills private temporary files or directories that replace the targets
+at the end.
 
 A conversion that fails half-way (an incompatible layer found late, a full disk, Ctrl-C) leaves
 no partial model behind, and an existing model is replaced only once its successor is complete.
@@ -9,9 +10,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from kconvert.errors import KConvertError
 
@@ -78,3 +79,35 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+@contextmanager
+def atomic_files(targets: list[Path], overwrite: bool = False) -> Iterator[list[Path]]:
+    """Yield a temporary path beside each target; on success each replaces its target, on error
+    all are removed.  A target that exists is refused unless ``overwrite``."""
+    for path in targets:
+        if path.is_dir():
+            raise OutputError("the output path is a directory, not a file", file=str(path))
+        if path.exists() and not overwrite:
+            raise OutputError("the output file exists (use --overwrite / overwrite=True to replace it)",
+                              file=str(path))
+    staged: list[Path] = []
+    try:
+        for path in targets:
+            parent = path.parent if str(path.parent) else Path(".")
+            parent.mkdir(parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=parent)
+            os.close(handle)
+            staged.append(Path(name))
+        yield staged
+        for temp, path in zip(staged, targets):
+            os.chmod(temp, 0o666 & ~_umask())
+            os.replace(temp, path)
+    except OSError as exc:
+        for temp in staged:
+            temp.unlink(missing_ok=True)
+        raise OutputError(f"cannot write the output ({exc.strerror or exc})", file=str(targets[0])) from None
+    except BaseException:
+        for temp in staged:
+            temp.unlink(missing_ok=True)
+        raise

@@ -199,7 +199,8 @@ class KerasLayerConfig:
             raise self.error(f"expected {n} integer(s), got {value!r}", key)
         return tuple(self._int(v, key, minimum) for v in value)
 
-    def pairs(self, key: str, n: int, default: Any = _REQUIRED, *, k1: str | None = None) -> tuple[tuple[int, int], ...]:
+    def pairs(self, key: str, n: int, default: Any = _REQUIRED, *,
+              k1: str | None = None) -> tuple[tuple[int, int], ...]:
         """Padding/cropping amounts: an int, ``n`` ints, or ``n`` (before, after) pairs."""
         return self.to_pairs(self.get(key, default, k1=k1), key, n)
 

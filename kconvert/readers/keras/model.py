@@ -117,7 +117,8 @@ class _Builder:
 
     def add(self, node: Any) -> Layer:
         if len(self.layers) >= self.ctx.limits.max_layers:
-            raise IncompatibleKerasConfigurationException(f"the model has more than {self.ctx.limits.max_layers} layers")
+            raise IncompatibleKerasConfigurationException(
+                f"the model has more than {self.ctx.limits.max_layers} layers")
         layer, converted = build_layer(node, self.ctx)
         if layer.name in self.by_name:
             raise IncompatibleKerasConfigurationException(f"duplicate layer name '{layer.name}'", layer=layer.name)

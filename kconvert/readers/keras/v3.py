@@ -1,18 +1,14 @@
-"""Keras 3's native format: ``.keras`` zip archives and the ``.weights.h5`` layout inside them.
+"""Reading Keras 3's native format: ``.keras`` zip archives and the ``.weights.h5`` layout inside
+them (see :mod:`kconvert.formats.keras3`).
 
-The archive holds ``config.json``, ``metadata.json`` and ``model.weights.h5``.  It is read in
-memory, member by member, after checking member and total sizes (and compression ratios)
-against limits; nothing is extracted to disk.  The weights file mirrors the object tree:
-``layers/<key>/vars/<i>``, where ``<key>`` is the snake-cased class name made unique within its
-container (``dense``, ``dense_1``...), with sub-objects such as ``cell``, ``forward_layer`` or a
-nested model's own ``layers``.
+An archive is read in memory, member by member, after checking member and total sizes (and
+compression ratios) against limits; nothing is extracted to disk.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import re
 import zipfile
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +16,7 @@ from typing import Any
 import h5py
 
 from kconvert.errors import InputReadError
+from kconvert.formats.keras3 import ARCHIVE_CONFIG, ARCHIVE_METADATA, ARCHIVE_WEIGHTS, container_keys
 from kconvert.ir.graph import Layer, Model
 from kconvert.ir.layers.model import NestedModel
 from kconvert.ir.layers.wrappers import Bidirectional, TimeDistributed
@@ -58,9 +55,9 @@ def read_archive(source: str | bytes, display: str, limits: Limits) -> KerasArch
                     raise InputReadError(f"archive member '{name}' is not the size it declares", file=display)
                 return data
 
-            config = read("config.json")
-            metadata_bytes = read("metadata.json")
-            weights = read("model.weights.h5")
+            config = read(ARCHIVE_CONFIG)
+            metadata_bytes = read(ARCHIVE_METADATA)
+            weights = read(ARCHIVE_WEIGHTS)
             if weights is None and "model.weights.npz" in members:
                 raise InputReadError("the archive stores its weights as .npz, which kconvert does not read yet",
                                      file=display)
@@ -82,27 +79,6 @@ def is_v3_layout(f: H5File) -> bool:
     return f.has(root, "layers") or (f.has(root, "vars") and not f.has_attr(root, "layer_names"))
 
 
-def snake_case(name: str) -> str:
-    """Keras 3's object-path naming of a class (``BatchNormalization`` -> ``batch_normalization``)."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-def container_keys(layers: list[Layer]) -> list[str]:
-    used: dict[str, int] = {}
-    keys = []
-    for layer in layers:
-        base = snake_case(layer.source_class or layer.kind)
-        if base in used:
-            used[base] += 1
-            keys.append(f"{base}_{used[base]}")
-        else:
-            used[base] = 0
-            keys.append(base)
-    return keys
-
-
 def v3_groups(f: H5File, model: Model) -> list[WeightGroup]:
     """The saved weights of each top-level layer, in the order each layer's binder expects."""
     return [WeightGroup(layer.name, weights) for layer, weights in _container(f, f.file, model, "")]
@@ -114,7 +90,7 @@ def _container(f: H5File, group: h5py.Group, model: Model, prefix: str) -> list[
         layers = layers[1:]  # Sequential.layers leaves its input layer out
     holder = f.get(group, "layers") if f.has(group, "layers") else None
     out = []
-    for layer, key in zip(layers, container_keys(layers)):
+    for layer, key in zip(layers, container_keys(layer.source_class or layer.kind for layer in layers)):
         sub = _find(f, holder, key, layer.name) if holder is not None else None
         out.append((layer, _collect(f, sub, layer, f"{prefix}{layer.name}/") if sub is not None else []))
     return out

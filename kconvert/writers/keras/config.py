@@ -1,41 +1,41 @@
-"""An IR model as a Keras model config (``model_config``) in the tf.keras 2 dialect.
+"""An IR model as a Keras model config (``model_config``), in a dialect (tf.keras 2 or Keras 3).
 
-A single chain becomes a ``Sequential`` config (with its InputLayer first, as tf.keras 2.4+
-writes it); anything else a ``Functional`` config whose inbound nodes use the list form
-``[[name, node, tensor, {}], ...]``.  References to a nested model's calls count from 1, as Keras
-2 and tfjs-layers number them (the model's own graph is its call 0).
+A single chain becomes a ``Sequential`` config (with its InputLayer first, as tf.keras 2.4+ and
+Keras 3 write it); anything else a ``Functional`` config.  Keras 3's explicit mask operations
+are left implicit when they compute what implicit propagation delivers anyway.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from kconvert.errors import IncompatibleKerasConfigurationException
 from kconvert.ir.graph import Call, Layer, Model, TensorRef
 from kconvert.ir.layers.core import InputLayer
 from kconvert.ir.layers.model import NestedModel
-from kconvert.writers.keras.layers import EMITTERS, EmitContext, weight_settings
-from kconvert.writers.keras.masks import explicit_mask, mask_operations
-from kconvert.writers.keras.values import KERAS2_ACTIVATIONS
+from kconvert.writers.keras.dialect import KERAS2, Keras2Dialect
+from kconvert.writers.keras.graph import is_chain, keras_layers
+from kconvert.writers.keras.layers import EMITTERS, EmitContext
+from kconvert.writers.keras.masks import explicit_mask
+from kconvert.writers.keras.values import weight_settings
 
-
-#: the keras_version written beside a config in this dialect
-KERAS2_DIALECT_VERSION = "2.15.0"
 #: called with each layer and its emitted ``{"class_name", "config"}`` entry, to check or adjust it
 Adapter = Callable[[Layer, dict[str, Any]], None]
 
 
 class ConfigWriter:
-    """Emits configs.  ``activations`` maps IR activations to the target's names, ``names``
-    renames layers (by ``id``), and ``adapt`` sees every emitted layer, wrapped and nested ones
-    included, so that a target can refuse or adjust what it cannot read as is."""
+    """Emits configs in ``dialect``.  ``names`` renames layers (by ``id``), and ``adapt`` sees every
+    emitted layer, wrapped and nested ones included, so that a target can refuse or adjust what it
+    cannot read as is."""
 
-    def __init__(self, activations: dict[str, str] | None = None, names: Mapping[int, str] | None = None,
-                 adapt: Adapter | None = None, target: str = "tf.keras 2") -> None:
+    def __init__(self, dialect: Keras2Dialect = KERAS2, names: Mapping[int, str] | None = None,
+                 adapt: Adapter | None = None) -> None:
+        self.dialect = dialect
         self.names = dict(names or {})
         self.adapt = adapt
-        self.context = EmitContext(self.layer_entry, self.model, activations or KERAS2_ACTIVATIONS, self.name,
-                                   target)
+        self.context = EmitContext(self.layer_entry, dialect, self.name)
+        self._call_kwargs: dict[int, dict[str, Any]] = {}  # call arguments a dialect moved out of configs
 
     def name(self, layer: Layer) -> str:
         return self.names.get(id(layer), layer.name)
@@ -43,22 +43,20 @@ class ConfigWriter:
     def model(self, model: Model) -> dict[str, Any]:
         if is_chain(model):
             layers = [self.layer_entry(layer) for layer in model.layers]
-            return {"class_name": "Sequential", "config": {"name": model.name, "layers": layers}}
+            return self.dialect.model("Sequential", {"name": model.name, "layers": layers})
+        shapes = model.shapes()
         entries = []
-        implicit = mask_operations(model)  # Keras 3 mask computations tf.keras 2 leaves implicit
-        for layer in model.layers:
-            if layer.name in implicit:
-                continue
+        for layer in keras_layers(model):
             entry = self.layer_entry(layer)
             entry["name"] = self.name(layer)
             entry["inbound_nodes"] = [] if isinstance(layer.config, InputLayer) else [
-                self.node(model, layer, call) for call in layer.calls]
+                self.node(model, layer, call, shapes) for call in layer.calls]
             entries.append(entry)
-        return {"class_name": "Functional", "config": {
+        return self.dialect.model("Functional", {
             "name": model.name, "layers": entries,
-            "input_layers": [self.ref(model, r) for r in model.inputs],
-            "output_layers": [self.ref(model, r) for r in model.outputs],
-        }}
+            "input_layers": self.dialect.io([self.ref(model, r, output=True) for r in model.inputs]),
+            "output_layers": self.dialect.io([self.ref(model, r, output=True) for r in model.outputs]),
+        })
 
     def layer_entry(self, layer: Layer) -> dict[str, Any]:
         """``{"class_name", "config"}`` of one layer (without its graph connections)."""
@@ -68,51 +66,45 @@ class ConfigWriter:
         return entry
 
     def _entry(self, layer: Layer) -> dict[str, Any]:
-        if isinstance(layer.config, InputLayer):
-            c = layer.config
-            return {"class_name": "InputLayer", "config": {
-                "batch_input_shape": list(c.batch_shape), "dtype": c.dtype, "sparse": c.sparse, "ragged": c.ragged,
-                "name": self.name(layer)}}
+        c = layer.config
+        if isinstance(c, InputLayer):
+            return self.dialect.obj("layer", "InputLayer", self.dialect.input_config(
+                c.batch_shape, c.dtype, c.sparse, c.ragged, self.name(layer)))
+        if isinstance(c, NestedModel):
+            entry = self.model(c.model)
+            entry["config"]["name"] = self.name(layer)  # Keras reads a nested model's name from its config
+            return entry
         fn = EMITTERS.get(layer.kind)
         if fn is None:
             raise layer.context_error(IncompatibleKerasConfigurationException(
-                f"layer kind {layer.kind} has no equivalent in {self.context.target}"))
+                f"layer kind {layer.kind} has no equivalent in {self.dialect.name}"))
         class_name, config = fn(layer, self.context)
-        if isinstance(layer.config, NestedModel):
-            return {"class_name": class_name, "config": config}
-        return {"class_name": class_name, "config": {
-            "name": self.name(layer), "trainable": layer.trainable, "dtype": dtype(layer.dtype), **config,
-            **weight_settings(layer)}}
+        config = {"name": self.name(layer), "trainable": layer.trainable, "dtype": self.dialect.dtype(layer.dtype),
+                  **config, **weight_settings(layer, self.dialect)}
+        config, call_kwargs = self.dialect.layer(class_name, config)
+        if call_kwargs:
+            self._call_kwargs[id(layer)] = call_kwargs
+        return self.dialect.obj("layer", class_name, config)
 
-    def node(self, model: Model, layer: Layer, call: Call) -> list[list[Any]]:
+    def node(self, model: Model, layer: Layer, call: Call, shapes: Any) -> Any:
         if explicit_mask(model, call):
             raise layer.context_error(IncompatibleKerasConfigurationException(
-                f"the call passes an explicit padding mask (a Keras 3 graph) other than the one {self.context.target} "
+                f"the call passes an explicit padding mask (a Keras 3 graph) other than the one {self.dialect.name} "
                 "would propagate itself", key="inbound_nodes"))
-        return [[*self.ref(model, r), {}] for r in call.inputs]
+        inputs = [(self.ref(model, r), shapes[(r.layer, r.node)][r.index], _dtype(model, r)) for r in call.inputs]
+        return self.dialect.node(layer.kind, inputs, dict(self._call_kwargs.get(id(layer), {})))
 
-    def ref(self, model: Model, ref: TensorRef) -> list[Any]:
+    def ref(self, model: Model, ref: TensorRef, output: bool = False) -> list[Any]:
+        """``[layer, node, tensor]`` of a tensor, in an inbound node or (``output``) a model's
+        input/output list."""
         layer = model.layer(ref.layer)
-        nested = isinstance(layer.config, NestedModel)
-        return [self.name(layer), ref.node + (1 if nested else 0), ref.index]
+        offset = 0
+        if isinstance(layer.config, NestedModel):
+            offset = self.dialect.nested_call_offset(is_chain(layer.config.model), output)
+        return [self.name(layer), ref.node + offset, ref.index]
 
 
-def is_chain(model: Model) -> bool:
-    """A model Sequential can express: one input layer first, then each layer called once on the
-    previous layer's only output."""
-    layers = model.layers
-    if len(model.inputs) != 1 or len(model.outputs) != 1 or not isinstance(layers[0].config, InputLayer):
-        return False
-    previous = layers[0].name
-    for layer in layers[1:]:
-        if len(layer.calls) != 1 or [str(r) for r in layer.calls[0].inputs] != [previous] or layer.calls[0].kwargs:
-            return False
-        previous = layer.name
-    return model.outputs[0] == TensorRef(previous)
-
-
-def dtype(name: str) -> Any:
-    """A layer dtype: a plain name, or a tf.keras Policy object for mixed precision."""
-    if name.startswith("mixed_"):
-        return {"class_name": "Policy", "config": {"name": name}}
-    return name
+def _dtype(model: Model, ref: TensorRef) -> str:
+    """The dtype a tensor carries: an input's own, float32 after any layer."""
+    layer = model.layer(ref.layer)
+    return layer.config.dtype if isinstance(layer.config, InputLayer) else "float32"

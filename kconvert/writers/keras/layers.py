@@ -1,20 +1,23 @@
 """IR layers as Keras layer configs, one emitter per IR kind (the inverse of readers/keras/layers).
 
-An emitter returns the Keras class name and the layer-specific part of its config; the model
-emitter adds the name, dtype, trainability, weight settings and graph connections.  The dialect
-is tf.keras 2 (what TF.js's tfjs-layers and legacy HDF5 readers expect).
+An emitter returns the Keras class name and the layer-specific part of its config in the tf.keras
+2 spelling; the model emitter adds the name, dtype, trainability, weight settings and graph
+connections, and the dialect (:mod:`kconvert.writers.keras.dialect`) its own spelling.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from kconvert.errors import IncompatibleKerasConfigurationException
 from kconvert.ir.graph import Layer
 from kconvert.ir.layer import LayerConfig
 from kconvert.ir.values import ACTIVATIONS
-from kconvert.writers.keras import values
+
+if TYPE_CHECKING:
+    from kconvert.writers.keras.dialect import Keras2Dialect
 
 Emitter = Callable[[Layer, "EmitContext"], tuple[str, dict[str, Any]]]
 EMITTERS: dict[str, Emitter] = {}
@@ -22,20 +25,22 @@ EMITTERS: dict[str, Emitter] = {}
 
 @dataclass
 class EmitContext:
-    """What an emitter needs beside its layer: how to emit wrapped layers and nested models."""
+    """What an emitter needs beside its layer: how to emit wrapped layers, the dialect, names."""
 
     emit_layer: Callable[[Layer], dict[str, Any]]
-    emit_model: Callable[[Any], dict[str, Any]]
-    activations: dict[str, str]
+    dialect: Keras2Dialect
     name: Callable[[Layer], str]  # the name a layer is written under
-    target: str  # for messages
+
+    @property
+    def target(self) -> str:
+        return self.dialect.name
 
     def activation(self, layer: Layer, name: str, key: str = "activation") -> str:
-        if name not in self.activations:
+        if name not in self.dialect.activations:
             raise layer.context_error(IncompatibleKerasConfigurationException(
                 f"activation '{name}' ({ACTIVATIONS.get(name, 'unknown')}) has no equivalent in {self.target}",
                 key=key))
-        return self.activations[name]
+        return self.dialect.activations[name]
 
 
 def emitter(*kinds: str) -> Callable[[Emitter], Emitter]:
@@ -75,8 +80,7 @@ def _register_simple() -> None:
         "AlphaDropout": ("rate", "noise_shape", "seed"),
         "Add": (), "Subtract": (), "Multiply": (), "Average": (), "Maximum": (), "Minimum": (),
         "Concatenate": ("axis",), "Dot": ("axes", "normalize"),
-        "Cropping1D": ("cropping",), "Cropping2D": ("cropping", "data_format"),
-        "Cropping3D": ("cropping", "data_format"), "ZeroPadding1D": ("padding",),
+        "Cropping2D": ("cropping", "data_format"), "Cropping3D": ("cropping", "data_format"),
         "ZeroPadding2D": ("padding", "data_format"), "ZeroPadding3D": ("padding", "data_format"),
         "UpSampling2D": ("size", "data_format", "interpolation"), "UpSampling3D": ("size", "data_format"),
     }
@@ -89,6 +93,13 @@ def _register_simple() -> None:
 
 
 _register_simple()
+
+
+@emitter("Cropping1D", "ZeroPadding1D")
+def pad_or_crop_1d(layer: Layer, ctx: EmitContext) -> tuple[str, dict[str, Any]]:
+    """One (before, after) pair, not a tuple of pairs, for the single axis."""
+    key = "cropping" if layer.kind == "Cropping1D" else "padding"
+    return layer.kind, {key: list(getattr(layer.config, key)[0])}
 
 
 @emitter("UpSampling1D")
@@ -200,13 +211,14 @@ def time_distributed(layer: Layer, ctx: EmitContext) -> tuple[str, dict[str, Any
 @emitter("Bidirectional")
 def bidirectional(layer: Layer, ctx: EmitContext) -> tuple[str, dict[str, Any]]:
     """tf.keras names the wrapped layer after the base name and derives ``forward_``/``backward_``;
-    a backward layer that is not the forward one's mirror is written out."""
+    a backward layer that is not the forward one's mirror is written out, and so is a mirror the
+    dialect's loader would not derive (Keras 3 sets go_backwards=True instead of flipping it)."""
     c = layer.config
     inner = ctx.emit_layer(c.forward)
     name = ctx.name(c.forward)
-    inner["config"]["name"] = name[len("forward_"):] if name.startswith("forward_") else name
+    inner["config"]["name"] = name.removeprefix("forward_")
     out = {"layer": inner, "merge_mode": c.merge_mode}
-    if not is_mirrored(c):
+    if not is_mirrored(c) or (c.forward.config.go_backwards and not ctx.dialect.flips_go_backwards):
         out["backward_layer"] = ctx.emit_layer(c.backward)
     return "Bidirectional", out
 
@@ -225,28 +237,4 @@ def attention(layer: Layer, ctx: EmitContext) -> tuple[str, dict[str, Any]]:
         raise layer.context_error(IncompatibleKerasConfigurationException(
             f"return_attention_scores is a call argument {ctx.target} configs cannot hold",
             key="return_attention_scores"))
-    return "Attention", attrs(c, "use_scale", "score_mode", "dropout", "causal")
-
-
-@emitter("Model")
-def nested_model(layer: Layer, ctx: EmitContext) -> tuple[str, dict[str, Any]]:
-    """A model used as a layer goes by the layer's name (Keras reads the name from its config)."""
-    emitted = ctx.emit_model(layer.config.model)
-    emitted["config"]["name"] = ctx.name(layer)
-    return emitted["class_name"], emitted["config"]
-
-
-def weight_settings(layer: Layer) -> dict[str, Any]:
-    """``kernel_initializer``, ``bias_regularizer``... for the settings the layer carries."""
-    out: dict[str, Any] = {}
-    for weight, settings in layer.weight_settings.items():
-        prefix = values.WEIGHT_PREFIXES.get(weight, weight)
-        if settings.initializer is not None:
-            out[f"{prefix}_initializer"] = values.initializer(settings.initializer)
-        if settings.regularizer is not None:
-            out[f"{prefix}_regularizer"] = values.regularizer(settings.regularizer)
-        if settings.constraint is not None:
-            out[f"{prefix}_constraint"] = values.constraint(settings.constraint)
-    if layer.activity_regularizer is not None:
-        out["activity_regularizer"] = values.regularizer(layer.activity_regularizer)
-    return out
+    return "Attention", {**attrs(c, "use_scale", "score_mode", "dropout"), **({"causal": True} if c.causal else {})}

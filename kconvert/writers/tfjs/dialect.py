@@ -9,18 +9,27 @@ tfjs-layers 4.22 and loading probe models in it; the tests load every written mo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from kconvert.errors import IncompatibleKerasConfigurationException, UnsupportedKerasConfigurationException
 from kconvert.ir.graph import Layer
 from kconvert.ir.shapes import Shape
 from kconvert.writers.context import WriteContext
+from kconvert.writers.keras.dialect import KERAS2_ACTIVATIONS, Keras2Dialect
 from kconvert.writers.keras.layers import is_mirrored
-from kconvert.writers.keras.values import KERAS2_ACTIVATIONS
 
-#: activation names tfjs-layers registers (after its snake_case -> camelCase conversion)
-TFJS_ACTIVATIONS = {ir: name for ir, name in KERAS2_ACTIVATIONS.items() if ir != "exponential"}
+
+class TfjsDialect(Keras2Dialect):
+    """tf.keras 2 configs, less the activations tfjs-layers does not register (after its
+    snake_case -> camelCase conversion of every string)."""
+
+    name = "TF.js"
+    activations = {ir: name for ir, name in KERAS2_ACTIVATIONS.items() if ir != "exponential"}
+
+
+TFJS = TfjsDialect()
 #: initializer classes tfjs-layers knows, by IR (Keras 3) name
 TFJS_INITIALIZERS = {
     "Zeros": "Zeros", "Ones": "Ones", "Constant": "Constant", "RandomNormal": "RandomNormal",

@@ -8,9 +8,9 @@ from kconvert.ir.graph import Layer, Model
 from kconvert.ir.layers.core import InputLayer
 from kconvert.ir.shapes import Shape
 from kconvert.writers.context import WriteContext
-from kconvert.writers.keras.config import KERAS2_DIALECT_VERSION, ConfigWriter
+from kconvert.writers.keras.config import ConfigWriter
 from kconvert.writers.keras.training import training_config
-from kconvert.writers.tfjs.dialect import TFJS_ACTIVATIONS, Site, adapt
+from kconvert.writers.tfjs.dialect import TFJS, Site, adapt
 from kconvert.writers.tfjs.masking import check_masks
 
 
@@ -24,8 +24,8 @@ def model_topology(model: Model, names: dict[int, str], ctx: WriteContext) -> di
     def adapt_entry(layer: Layer, entry: dict[str, Any]) -> None:
         adapt(Site(layer, entry, shapes[id(layer)], ctx))
 
-    writer = ConfigWriter(TFJS_ACTIVATIONS, names, adapt_entry, target="TF.js")
-    topology: dict[str, Any] = {"keras_version": KERAS2_DIALECT_VERSION, "backend": "tensorflow",
+    writer = ConfigWriter(TFJS, names, adapt_entry)
+    topology: dict[str, Any] = {"keras_version": TFJS.keras_version, "backend": "tensorflow",
                                 "model_config": writer.model(model)}
     if model.training is not None:
         outputs = [writer.name(model.layer(ref.layer)) for ref in model.outputs]

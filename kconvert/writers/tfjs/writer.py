@@ -7,7 +7,6 @@ file into the shards, inside a temporary directory that replaces the output at t
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from kconvert.ir.graph import Model
 from kconvert.ir.weights import Weight
 from kconvert.writers.context import WriteContext, Written
 from kconvert.writers.output import atomic_directory
+from kconvert.writers.serialize import json_text
 from kconvert.writers.tfjs.naming import layer_names, weight_names
 from kconvert.writers.tfjs.quantization import QuantizationPlan, QuantizeSpec
 from kconvert.writers.tfjs.shards import ShardWriter
@@ -80,8 +80,7 @@ def write_tfjs(model: Model, out_dir: str | os.PathLike[str], *, shard_size: int
             "modelTopology": topology,
             "weightsManifest": manifest,
         }
-        with open(staging / MODEL_FILE, "w", encoding="utf-8") as fh:
-            json.dump(document, fh, allow_nan=False, indent=None, separators=(",", ":"))
+        (staging / MODEL_FILE).write_text(json_text(document), encoding="utf-8")
     files = [out / MODEL_FILE, *(out / p.name for p in shard_files)]
     return Written(out / MODEL_FILE, files, ctx.report, weights=len(entries), weight_bytes=total)
 

@@ -18,10 +18,11 @@ from kconvert.readers.keras.layer import (
     Binder,
     Converted,
     KerasLayerConfig,
-    kernel_and_bias,
     keras_layer,
+    kernel_and_bias,
     ordered,
 )
+
 _K1_KERNEL_KEYS = {1: ("filter_length",), 2: ("nb_row", "nb_col"), 3: ("kernel_dim1", "kernel_dim2", "kernel_dim3")}
 
 

@@ -16,8 +16,8 @@ from kconvert.readers.keras.layer import (
     KerasLayerConfig,
     SourceWeight,
     build_layer,
-    kernel_and_bias,
     keras_layer,
+    kernel_and_bias,
     ordered,
 )
 

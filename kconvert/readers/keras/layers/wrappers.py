@@ -7,14 +7,7 @@ from typing import Any
 from kconvert.ir.layers import attention, wrappers
 from kconvert.ir.layers.model import NestedModel
 from kconvert.ir.weights import Weight
-from kconvert.readers.keras.layer import (
-    Converted,
-    KerasLayerConfig,
-    SourceWeight,
-    build_layer,
-    keras_layer,
-    ordered,
-)
+from kconvert.readers.keras.layer import Converted, KerasLayerConfig, SourceWeight, build_layer, keras_layer, ordered
 
 
 def _inner(cfg: KerasLayerConfig, key: str = "layer") -> dict[str, Any]:

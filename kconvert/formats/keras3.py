@@ -1,0 +1,36 @@
+"""Keras 3's native format facts shared by its reader and writer.
+
+A ``.keras`` archive holds ``config.json``, ``metadata.json`` and ``model.weights.h5``; the
+weights file mirrors the object tree: ``layers/<key>/vars/<i>``, where ``<key>`` is the
+snake-cased class name made unique within its container (``dense``, ``dense_1``...), with
+sub-objects such as ``cell``, ``forward_layer``, ``layer`` or a nested model's own ``layers``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+ARCHIVE_CONFIG, ARCHIVE_METADATA, ARCHIVE_WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
+
+
+def snake_case(name: str) -> str:
+    """Keras 3's object-path naming of a class (``BatchNormalization`` -> ``batch_normalization``)."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def container_keys(class_names: Iterable[str]) -> list[str]:
+    """The keys of a container's layers, from their class names, in order."""
+    used: dict[str, int] = {}
+    keys = []
+    for class_name in class_names:
+        base = snake_case(class_name)
+        if base in used:
+            used[base] += 1
+            keys.append(f"{base}_{used[base]}")
+        else:
+            used[base] = 0
+            keys.append(base)
+    return keys
