@@ -90,6 +90,7 @@ def main() -> None:
     \b
     kconvert MODEL --to tfjs OUT_DIR      convert (the default command)
     kconvert MODEL --to keras OUT.keras   (also h5, json, yaml)
+    kconvert MODEL --to dl4j OUT_DIR      configuration.json + model.zip
     kconvert inspect MODEL                 summarise a model
     kconvert verify MODEL --target OUT     compare a conversion with its source
     """
@@ -120,6 +121,8 @@ def parse_size(value: str) -> int:
 @click.option("--quantize", multiple=True, metavar="DTYPE[:PATTERNS]",
               help="TF.js: store float weights as uint8, uint16 or float16; all of them, or those matching "
                    "comma-separated wildcards (uint8:conv*/kernel,dense/*). Repeatable.")
+@click.option("--config-only", is_flag=True,
+              help="dl4j: write configuration.json alone, without the model zip and its weights.")
 @click.option("--save-weights", is_flag=True,
               help="json/yaml: also write the weights beside OUTPUT, as <stem>.weights.h5 (Keras 3 save_weights).")
 @click.option("--verify", "check", is_flag=True,
@@ -130,8 +133,8 @@ def parse_size(value: str) -> int:
               help="Write a JSON report here (schemas/convert-report.schema.json).")
 def convert(source: str, output: str, target: str, weights: str | None, weights_by: str,
             enforce_training_config: bool, backend: str | None, debug: bool, overwrite: bool, shard_size: str,
-            quantize: tuple[str, ...], save_weights: bool, check: bool, atol: float, rtol: float,
-            report_path: str | None) -> None:
+            quantize: tuple[str, ...], config_only: bool, save_weights: bool, check: bool, atol: float,
+            rtol: float, report_path: str | None) -> None:
     """Convert SOURCE (any Keras file, or a TF.js model) to OUTPUT in the --to format.
 
     Nothing is written when the model cannot be expressed in the target; OUTPUT appears only once
@@ -150,6 +153,13 @@ def convert(source: str, output: str, target: str, weights: str | None, weights_
         options["quantize"] = list(quantize) or None
     elif quantize or shard_size != "4MiB":
         raise click.BadParameter("only TF.js output has weight shards to size or quantize", param_hint="--to")
+    if config_only:
+        if target != "dl4j":
+            raise click.BadParameter("--config-only goes with --to dl4j", param_hint="--config-only")
+        if check:
+            raise click.BadParameter("a configuration alone cannot be run: drop --verify or --config-only",
+                                     param_hint="--config-only")
+        options["config_only"] = True
     if save_weights:
         if target not in ("json", "yaml"):
             raise click.BadParameter("--save-weights goes with --to json or yaml (the other formats hold the "
@@ -170,7 +180,8 @@ def convert(source: str, output: str, target: str, weights: str | None, weights_
             click.echo(f"  {note}")
         verification = None
         if check:
-            verification = kconvert.verify(source, weights, targets=(output,), atol=atol, rtol=rtol,
+            runnable = str(written.files[-1]) if target == "dl4j" else output  # the model zip
+            verification = kconvert.verify(source, weights, targets=(runnable,), atol=atol, rtol=rtol,
                                            weights_by=weights_by, backend=backend)
             click.echo(render_verification(verification))
         if report_path:

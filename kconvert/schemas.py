@@ -33,10 +33,16 @@ def schema(name: str) -> dict[str, Any]:
 
 
 def validate(document: Any, name: str, file: str | None = None) -> None:
-    """Raise :class:`SchemaError` naming the first place where ``document`` breaks schema ``name``."""
+    """Raise :class:`SchemaError` naming the first place where ``document`` breaks schema ``name``.
+    A schema may refer to another one by file name (``other.schema.json#/$defs/...``)."""
     import jsonschema
+    from referencing import Registry, Resource
 
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema(name)).iter_errors(document))
+    def retrieve(uri: str) -> Resource:
+        return Resource.from_contents(schema(uri.rsplit("/", 1)[-1].removesuffix(".schema.json")))
+
+    validator = jsonschema.Draft202012Validator(schema(name), registry=Registry(retrieve=retrieve))
+    error = jsonschema.exceptions.best_match(validator.iter_errors(document))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
         raise SchemaError(f"does not match the {name} schema at {where}: {error.message}", file=file)

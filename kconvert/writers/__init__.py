@@ -1,4 +1,4 @@
-"""Writers: the IR into target formats, each in its own package (``tfjs``, ``keras``).
+"""Writers: the IR into target formats, each in its own package (``tfjs``, ``dl4j``, ``keras``).
 
 :func:`write` dispatches by target name; every writer refuses what its target cannot express
 before it writes anything, writes atomically, and returns a :class:`Written` with its notes.
@@ -20,6 +20,12 @@ def _tfjs(model: Model, output: str | os.PathLike[str], **options: Any) -> Writt
     return write_tfjs(model, output, **options)
 
 
+def _dl4j(model: Model, output: str | os.PathLike[str], **options: Any) -> Written:
+    from kconvert.writers.dl4j.writer import write_dl4j
+
+    return write_dl4j(model, output, **options)
+
+
 def _keras(fmt: str) -> Callable[..., Written]:
     def write(model: Model, output: str | os.PathLike[str], **options: Any) -> Written:
         from kconvert.writers.keras.writer import write_keras
@@ -30,7 +36,8 @@ def _keras(fmt: str) -> Callable[..., Written]:
 
 #: target name -> writer(model, output, **options)
 WRITERS: dict[str, Callable[..., Written]] = {
-    "tfjs": _tfjs, "keras": _keras("keras"), "h5": _keras("h5"), "json": _keras("json"), "yaml": _keras("yaml"),
+    "tfjs": _tfjs, "dl4j": _dl4j, "keras": _keras("keras"), "h5": _keras("h5"), "json": _keras("json"),
+    "yaml": _keras("yaml"),
 }
 
 

@@ -12,7 +12,7 @@ from kconvert.runtime.registry import Step, kernel
 def cropping(step: Step) -> list[tf.Tensor]:
     c = step.config
     x = to_channels_last(step.x, c.data_format)
-    slices = [slice(None)] + [slice(a, x.shape[i + 1] - b if b else None) for i, (a, b) in enumerate(c.cropping)]
+    slices = [slice(None)] + [slice(a, -b if b else None) for a, b in c.cropping]  # sizes may be unknown
     return [from_channels_last(x[tuple(slices)], c.data_format)]
 
 

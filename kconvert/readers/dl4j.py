@@ -1,0 +1,575 @@
+"""Deeplearning4j configurations and ModelSerializer zips into the IR.
+
+Both JSON dialects are read: ``@class`` objects (1.0.0-beta and later) and the wrapper objects
+of 0.x to 1.0.0-alpha (``{"dense": {...}}``).  DL4J records no input shape, so each network
+input's shape is derived from the first layer that reads it.  DL4J's channels-first formats
+(NCHW images, NCW sequences, the defaults before 1.0.0-beta7) keep their layout: images run as
+channels_first layers, sequences are transposed into the IR's (batch, time, features) around
+each recurrent layer, so the IR model takes the arrays DL4J takes.  Parameters are sliced from
+``coefficients.bin`` in DL4J's order and mapped back to the canonical layout.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from kconvert.errors import IncompatibleKerasConfigurationException, InputReadError, KConvertError
+from kconvert.formats.dl4j import COEFFICIENTS, CONFIGURATION, read_array
+from kconvert.ir.graph import Call, Layer, Model, TensorRef
+from kconvert.ir.layer import LayerConfig
+from kconvert.ir.layers import conv, core, merge, noise, normalization, pooling, recurrent, reshaping, wrappers
+from kconvert.ir.report import Provenance, Report
+from kconvert.ir.shapes import Shape
+from kconvert.ir.weights import Weight
+from kconvert.readers.context import Limits
+from kconvert.readers.source import Input
+from kconvert.readers.text import parse_json
+
+#: DL4J activation class (short) -> IR activation
+_ACTIVATIONS = {"Identity": "linear", "ReLU": "relu", "ReLU6": "relu6", "SELU": "selu", "Sigmoid": "sigmoid",
+                "HardSigmoid": "hard_sigmoid", "TanH": "tanh", "Softmax": "softmax", "SoftPlus": "softplus",
+                "SoftSign": "softsign", "Swish": "silu", "SWISH": "silu", "Mish": "mish", "GELU": "gelu",
+                "ELU": "elu"}
+#: 0.x wrapper names -> @class short names
+_LEGACY_LAYERS = {"dense": "DenseLayer", "output": "OutputLayer", "rnnoutput": "RnnOutputLayer",
+                  "convolution": "ConvolutionLayer", "convolution1d": "Convolution1DLayer",
+                  "subsampling": "SubsamplingLayer", "subsampling1d": "Subsampling1DLayer",
+                  "batchNormalization": "BatchNormalization", "embedding": "EmbeddingLayer",
+                  "activation": "ActivationLayer", "dropout": "DropoutLayer", "GlobalPooling": "GlobalPoolingLayer",
+                  "zeroPadding": "ZeroPaddingLayer", "zeroPadding1d": "ZeroPadding1DLayer", "LSTM": "LSTM",
+                  "gravesLSTM": "GravesLSTM", "gravesBidirectionalLSTM": "GravesBidirectionalLSTM",
+                  "Upsampling2D": "Upsampling2D", "Bidirectional": "recurrent.Bidirectional",
+                  "SimpleRnn": "recurrent.SimpleRnn"}
+_LAYER_PREFIX = "org.deeplearning4j.nn.conf.layers."
+#: DL4J LSTM gate blocks (c, f, o, i) -> Keras order (i, f, c, o)
+_KERAS_FROM_DL4J_GATES = (3, 1, 0, 2)
+#: layers whose output has their input's shape (and which record no input size)
+_SHAPE_KEEPING = frozenset({"ActivationLayer", "DropoutLayer"})
+_MERGE_MODES = {"CONCAT": "concat", "ADD": "sum", "MUL": "mul", "AVERAGE": "ave"}
+_ELEMENTWISE = {"Add": merge.Add, "Subtract": merge.Subtract, "Product": merge.Multiply, "Average": merge.Average,
+                "Max": merge.Maximum}
+
+
+def is_dl4j_config(document: Any) -> bool:
+    return isinstance(document, dict) and ("confs" in document or (
+        "vertices" in document and "networkInputs" in document))
+
+
+def is_dl4j_zip(content: str | bytes) -> bool:
+    try:
+        with zipfile.ZipFile(io.BytesIO(content) if isinstance(content, bytes) else content) as zf:
+            names = set(zf.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return CONFIGURATION in names and COEFFICIENTS in names
+
+
+def read_dl4j(inp: Input, limits: Limits) -> Model:
+    """A DL4J ``configuration.json`` (no weights) or model zip as an IR model."""
+    if inp.kind == "zip":
+        config_text, coefficients = _read_zip(inp, limits)
+        params = read_array(coefficients, f"{inp.display}:{COEFFICIENTS}").reshape(-1) if coefficients else None
+    else:
+        config_text, params = inp.text(limits), None
+    document = parse_json(config_text, inp.display, limits)
+    builder = _Builder(inp.display, params)
+    try:
+        model = builder.graph(document) if "vertices" in document else builder.multilayer(document)
+    except KConvertError as exc:
+        raise exc.with_context(file=inp.display) from None
+    if params is not None and builder.offset != params.size:
+        raise InputReadError(f"{COEFFICIENTS} holds {params.size} parameters but the configuration needs "
+                             f"{builder.offset}", file=inp.display)
+    if params is None:  # a configuration alone: the placeholder parameters go
+        for layer in model.iter_layers():
+            layer.weights = {}
+    model.provenance = Provenance(inp.path, "dl4j-zip" if inp.kind == "zip" else "dl4j-json")
+    model.report = builder.report
+    model.validate()
+    return model
+
+
+def _read_zip(inp: Input, limits: Limits) -> tuple[str, bytes | None]:
+    try:
+        with zipfile.ZipFile(io.BytesIO(inp.data) if inp.data is not None else inp.path) as zf:  # type: ignore[arg-type]
+            infos = {i.filename: i for i in zf.infolist()}
+            for name in (CONFIGURATION, COEFFICIENTS):
+                if name not in infos:
+                    raise InputReadError(f"a Deeplearning4j model zip without {name}", file=inp.display)
+                if infos[name].file_size > limits.max_archive_member_bytes:
+                    raise InputReadError(f"{name} declares {infos[name].file_size} bytes, over the limit",
+                                         file=inp.display)
+            text = zf.read(CONFIGURATION).decode("utf-8")
+            coefficients = zf.read(COEFFICIENTS)
+    except (OSError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+        raise InputReadError(f"not a readable Deeplearning4j zip ({exc})", file=inp.display) from None
+    return text, coefficients or None
+
+
+# -- layers ----------------------------------------------------------------------------------------
+
+@dataclass
+class _Spec:
+    """One DL4J layer, unwrapped: its short class name and its keys."""
+
+    cls: str
+    body: dict[str, Any]
+    name: str
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self.body.get(key, default)
+        return default if value is None else value
+
+    def error(self, message: str) -> KConvertError:
+        return IncompatibleKerasConfigurationException(message, layer=self.name, layer_class=self.cls)
+
+
+def _spec(raw: Any, fallback_name: str) -> _Spec:
+    if not isinstance(raw, dict) or not raw:
+        raise IncompatibleKerasConfigurationException("a layer configuration that is not an object",
+                                                      layer=fallback_name)
+    if "@class" in raw:
+        cls = str(raw["@class"]).removeprefix(_LAYER_PREFIX)
+        body = raw
+    elif len(raw) == 1:
+        (legacy, body), = raw.items()
+        cls = _LEGACY_LAYERS.get(legacy, legacy)
+        if not isinstance(body, dict):
+            raise IncompatibleKerasConfigurationException(f"layer {legacy} is not an object", layer=fallback_name)
+    else:
+        raise IncompatibleKerasConfigurationException("a layer without @class", layer=fallback_name)
+    return _Spec(cls, body, str(body.get("layerName") or fallback_name))
+
+
+def _activation(spec: _Spec, key: str = "activationFn") -> str:
+    raw = spec.body.get(key)
+    if raw is None:  # 0.5-0.7 spelled it as a lower-case name
+        legacy = str(spec.body.get("activationFunction") or "identity").lower()
+        raw = {next((k for k in _ACTIVATIONS if k.lower() == legacy), legacy): {}}
+    if "@class" in raw:
+        name = str(raw["@class"]).rsplit(".", 1)[-1].removeprefix("Activation")
+        keys = {k: v for k, v in raw.items() if k != "@class" and v is not None}
+    else:
+        (name, keys), = raw.items()
+        keys = {k: v for k, v in (keys or {}).items() if v is not None}
+    if name == "ELU" and float(keys.pop("alpha", 1.0)) != 1.0:
+        raise spec.error("ELU with alpha other than 1: kconvert's IR has no parametric ELU activation")
+    if name == "ReLU" and keys:
+        raise spec.error(f"ReLU with {sorted(keys)}: not read yet")
+    if name not in _ACTIVATIONS or keys and name != "GELU":
+        raise spec.error(f"activation {name}: kconvert's IR has no equivalent")
+    return _ACTIVATIONS[name]
+
+
+@dataclass
+class _Chain:
+    """IR layers appended one after another, each called on the previous one's output."""
+
+    inputs: list[TensorRef]
+    layers: list[Layer] = field(default_factory=list)
+
+    def shape(self, ref: TensorRef) -> Shape:
+        return Model("dl4j", list(self.layers), self.inputs, [ref]).shapes()[(ref.layer, ref.node)][ref.index]
+
+    def extend(self, entries: list[tuple[str, LayerConfig, dict[str, Any]]], source: TensorRef) -> TensorRef:
+        for name, config, weights in entries:
+            self.layers.append(Layer(name, config, _weights(weights), [Call([source])]))
+            source = TensorRef(name)
+        return source
+
+
+class _Builder:
+    def __init__(self, display: str, params: np.ndarray | None) -> None:
+        self.display = display
+        self.params = params
+        self.offset = 0
+        self.report = Report()
+
+    def take(self, count: int, shape: tuple[int, ...], order: str = "C") -> np.ndarray:
+        """The next ``count`` parameters, shaped (DL4J's 'f' or 'c' order)."""
+        if self.params is None:
+            self.offset += count
+            return np.zeros(shape, np.float32)
+        if self.offset + count > self.params.size:
+            raise InputReadError(f"{COEFFICIENTS} ends before every layer's parameters", file=self.display)
+        block = self.params[self.offset:self.offset + count]
+        self.offset += count
+        return block.reshape(shape, order=order)  # type: ignore[call-overload]
+
+    # -- one DL4J layer as IR layers -----------------------------------------------------------
+
+    def layer(self, spec: _Spec, shape: Shape) -> list[tuple[str, LayerConfig, dict[str, np.ndarray]]]:
+        fn = _LAYERS.get(spec.cls)
+        if fn is None:
+            raise spec.error(f"Deeplearning4j layer {spec.cls}: not supported")
+        return fn(self, spec, shape)
+
+    def dense(self, spec: _Spec, shape: Shape) -> list:
+        n_in, n_out = int(spec.get("nin")), int(spec.get("nout"))
+        has_bias = bool(spec.get("hasBias", True))
+        if spec.get("hasLayerNorm", False):
+            raise spec.error("a DenseLayer with layer normalization: not supported")
+        weights = {"kernel": self.take(n_in * n_out, (n_in, n_out), "F")}
+        if has_bias:
+            weights["bias"] = self.take(n_out, (n_out,))
+        entry = (spec.name, core.Dense(units=n_out, activation=_activation(spec), use_bias=has_bias), weights)
+        if spec.cls == "RnnOutputLayer" and self.rnn_format(spec) == "NCW":
+            return _transposed(spec.name, [entry])
+        return [entry]
+
+    def rnn_format(self, spec: _Spec) -> str:
+        return str(spec.get("rnnDataFormat", "NCW"))
+
+    def cnn_format(self, spec: _Spec) -> str:
+        for key in ("cnn2dDataFormat", "cnn2DFormat", "dataFormat", "format"):  # each layer class has its own key
+            if spec.get(key) is not None:
+                return str(spec.get(key))
+        return "NCHW"
+
+    def convolution(self, spec: _Spec, shape: Shape) -> list:
+        one_d = spec.cls == "Convolution1DLayer"
+        n_in, n_out = int(spec.get("nin")), int(spec.get("nout"))
+        kernel = [int(k) for k in spec.get("kernelSize")]
+        kernel = kernel[:1] if one_d else kernel
+        has_bias = bool(spec.get("hasBias", True))
+        weights = {}
+        if has_bias:
+            weights["bias"] = self.take(n_out, (n_out,))
+        w = self.take(n_out * n_in * int(np.prod(kernel)), (n_out, n_in, *kernel))
+        weights["kernel"] = w.transpose(2, 1, 0) if one_d else w.transpose(2, 3, 1, 0)
+        mode = str(spec.get("convolutionMode", "Truncate"))
+        padding = {"Truncate": "valid", "Strict": "valid", "Same": "same", "Causal": "causal"}.get(mode)
+        if padding is None or any(int(p) for p in spec.get("padding", [0, 0])):
+            raise spec.error(f"convolution mode {mode} with explicit padding {spec.get('padding')}: not supported")
+        rank = 1 if one_d else 2
+        common = {"filters": n_out, "kernel_size": tuple(kernel), "strides": tuple(spec.get("stride"))[:rank],
+                  "dilation_rate": tuple(spec.get("dilation", [1, 1]))[:rank], "padding": padding,
+                  "activation": _activation(spec), "use_bias": has_bias}
+        if one_d:
+            entry = (spec.name, conv.Conv1D(**common), weights)
+            return _transposed(spec.name, [entry]) if self.rnn_format(spec) == "NCW" else [entry]
+        fmt = "channels_last" if self.cnn_format(spec) == "NHWC" else "channels_first"
+        return [(spec.name, conv.Conv2D(**common, data_format=fmt), weights)]
+
+    def subsampling(self, spec: _Spec, shape: Shape) -> list:
+        one_d = spec.cls == "Subsampling1DLayer"
+        kind = str(spec.get("poolingType", "MAX")).upper()
+        if kind not in ("MAX", "AVG") or any(int(p) for p in spec.get("padding", [0, 0])):
+            raise spec.error(f"{kind} pooling with padding {spec.get('padding')}: not supported")
+        if kind == "AVG" and spec.get("avgPoolIncludePadInDivisor", True) and spec.get("convolutionMode") == "Same":
+            raise spec.error("average pooling counting padding in its divisor: not supported")
+        rank = 1 if one_d else 2
+        mode = "same" if spec.get("convolutionMode") == "Same" else "valid"
+        args = {"pool_size": tuple(spec.get("kernelSize"))[:rank], "strides": tuple(spec.get("stride"))[:rank],
+                "padding": mode}
+        if one_d:
+            cls = pooling.MaxPooling1D if kind == "MAX" else pooling.AveragePooling1D
+            return _transposed(spec.name, [(spec.name, cls(**args), {})]) if self.rnn_format(spec) == "NCW" else [
+                (spec.name, cls(**args), {})]
+        cls2 = pooling.MaxPooling2D if kind == "MAX" else pooling.AveragePooling2D
+        fmt = "channels_last" if self.cnn_format(spec) == "NHWC" else "channels_first"
+        return [(spec.name, cls2(**args, data_format=fmt), {})]
+
+    def global_pooling(self, spec: _Spec, shape: Shape) -> list:
+        kind = str(spec.get("poolingType", "MAX")).upper()
+        if kind not in ("MAX", "AVG") or not spec.get("collapseDimensions", True):
+            raise spec.error(f"global {kind} pooling without collapsing dimensions: not supported")
+        rank = len(shape) - 2
+        dims = [int(d) for d in spec.get("poolingDimensions", [])] or (
+            [2] if rank == 1 else [2, 3])  # DL4J's defaults: NCW time, NCHW height and width
+        last = dims == list(range(1, rank + 1))
+        if not last and dims != list(range(2, rank + 2)):
+            raise spec.error(f"global pooling over dimensions {dims}: not supported")
+        cls = {(1, "MAX"): pooling.GlobalMaxPooling1D, (1, "AVG"): pooling.GlobalAveragePooling1D,
+               (2, "MAX"): pooling.GlobalMaxPooling2D, (2, "AVG"): pooling.GlobalAveragePooling2D}.get((rank, kind))
+        if cls is None:
+            raise spec.error(f"global pooling of a rank-{rank + 2} input: not supported")
+        return [(spec.name, cls(data_format="channels_last" if last else "channels_first"), {})]
+
+    def batch_normalization(self, spec: _Spec, shape: Shape) -> list:
+        n = int(spec.get("nout") or spec.get("nin"))
+        if spec.get("lockGammaBeta", False):
+            gamma, beta = np.full(n, spec.get("gamma", 1.0), np.float32), np.full(n, spec.get("beta", 0.0), np.float32)
+        else:
+            gamma, beta = self.take(n, (n,)), self.take(n, (n,))
+        mean, var = self.take(n, (n,)), self.take(n, (n,))
+        if spec.get("useLogStd", False) and "var" not in spec.body.get("_variables", []):
+            var = (10.0 ** var) ** 2  # DL4J stored log10(std)
+        axis = 3 if len(shape) == 4 and self.cnn_format(spec) == "NHWC" else 1
+        config = normalization.BatchNormalization(axis=(axis,), epsilon=float(spec.get("eps", 1e-5)),
+                                                  momentum=float(spec.get("decay", 0.9)))
+        return [(spec.name, config, {"gamma": gamma, "beta": beta, "moving_mean": mean, "moving_variance": var})]
+
+    def recurrent_cell(self, spec: _Spec, shape: Shape, return_sequences: bool, go_backwards: bool = False,
+                       prefix: str = "") -> tuple[LayerConfig, dict[str, np.ndarray]]:
+        n_in, n = int(spec.get("nin")), int(spec.get("nout"))
+        lstm = spec.cls == "LSTM"
+        gates = 4 if lstm else 1
+        w = self.take(n_in * gates * n, (n_in, gates * n), "F")
+        rw = self.take(n * gates * n, (n, gates * n), "F")
+        b = self.take(gates * n, (gates * n,))
+        if lstm:
+            w, rw, b = (np.concatenate([np.split(a, 4, axis=-1)[i] for i in _KERAS_FROM_DL4J_GATES], axis=-1)
+                        for a in (w, rw, b))
+            config: LayerConfig = recurrent.LSTM(
+                units=n, activation=_activation(spec), recurrent_activation=_activation(spec, "gateActivationFn"),
+                return_sequences=return_sequences, go_backwards=go_backwards)
+        elif spec.cls == "recurrent.SimpleRnn":
+            if spec.get("hasLayerNorm", False):
+                raise spec.error("a SimpleRnn with layer normalization: not supported")
+            config = recurrent.SimpleRNN(units=n, activation=_activation(spec), return_sequences=return_sequences,
+                                         go_backwards=go_backwards)
+        else:
+            raise spec.error(f"recurrent layer {spec.cls}: not supported (GravesLSTM has peephole connections, "
+                             "which kconvert's IR does not model)")
+        return config, {"kernel": w, "recurrent_kernel": rw, "bias": b}
+
+    def recurrent(self, spec: _Spec, shape: Shape, return_sequences: bool = True) -> list:
+        config, weights = self.recurrent_cell(spec, shape, return_sequences)
+        entry = [(spec.name, config, weights)]
+        return _transposed(spec.name, entry, back=return_sequences) if self.rnn_format(spec) == "NCW" else entry
+
+    def last_time_step(self, spec: _Spec, shape: Shape) -> list:
+        inner = _spec(spec.get("underlying"), spec.name + "_underlying")
+        inner.name = spec.name
+        if inner.cls not in ("LSTM", "recurrent.SimpleRnn"):
+            raise spec.error(f"LastTimeStep over {inner.cls}: not supported")
+        return self.recurrent(inner, shape, return_sequences=False)
+
+    def bidirectional(self, spec: _Spec, shape: Shape) -> list:
+        fwd, bwd = _spec(spec.get("fwd"), "fwd"), _spec(spec.get("bwd"), "bwd")
+        mode = str(spec.get("mode", "CONCAT"))
+        if mode not in _MERGE_MODES:
+            raise spec.error(f"Bidirectional mode {mode}: not supported")
+        f_config, f_weights = self.recurrent_cell(fwd, shape, True)
+        b_config, b_weights = self.recurrent_cell(bwd, shape, True, go_backwards=True)
+        config = wrappers.Bidirectional(
+            forward=Layer(f"forward_{spec.name}", f_config, _weights(f_weights)),
+            backward=Layer(f"backward_{spec.name}", b_config, _weights(b_weights)), merge_mode=_MERGE_MODES[mode])
+        entry = [(spec.name, config, {})]
+        fmt = self.rnn_format(fwd) if "rnnDataFormat" in fwd.body else self.rnn_format(spec)
+        return _transposed(spec.name, entry) if fmt == "NCW" else entry
+
+    def embedding(self, spec: _Spec, shape: Shape) -> list:
+        n_in, n_out = int(spec.get("nin")), int(spec.get("nout"))
+        sequence = spec.cls == "EmbeddingSequenceLayer"
+        if spec.get("hasBias", not sequence):
+            raise spec.error("an embedding with a bias: kconvert's IR embeddings have none")
+        weights = {"embeddings": self.take(n_in * n_out, (n_in, n_out), "F")}
+        entry = (spec.name, core.Embedding(input_dim=n_in, output_dim=n_out), weights)
+        if not sequence:  # [batch, 1] indices -> [batch, nOut]
+            return [entry, (f"{spec.name}_flat", core.Reshape(target_shape=(n_out,)), {})]
+        if str(spec.get("outputFormat", "NCW")) == "NCW":
+            return [entry, (f"{spec.name}_ncw", core.Permute(dims=(2, 1)), {})]
+        return [entry]
+
+    def simple(self, spec: _Spec, shape: Shape) -> list:
+        cls = spec.cls
+        if cls == "ActivationLayer":
+            return [(spec.name, core.Activation(activation=_activation(spec)), {})]
+        if cls == "DropoutLayer":
+            raw = spec.body.get("idropout") or {}
+            p = float(raw.get("p", 1.0)) if isinstance(raw, dict) else 1.0
+            return [(spec.name, noise.Dropout(rate=1.0 - p), {})]
+        fmt = "channels_last" if self.cnn_format(spec) == "NHWC" else "channels_first"
+        if cls == "ZeroPaddingLayer":
+            t, b, left, r = (int(v) for v in spec.get("padding"))
+            return [(spec.name, reshaping.ZeroPadding2D(padding=((t, b), (left, r)), data_format=fmt), {})]
+        if cls == "convolutional.Cropping2D":
+            t, b, left, r = (int(v) for v in spec.get("cropping"))
+            return [(spec.name, reshaping.Cropping2D(cropping=((t, b), (left, r)), data_format=fmt), {})]
+        if cls == "Upsampling2D":
+            size = spec.get("size", [2, 2])
+            size = (int(size), int(size)) if isinstance(size, (int, float)) else tuple(int(v) for v in size)
+            return [(spec.name, reshaping.UpSampling2D(size=size, data_format=fmt), {})]
+        pair = tuple(int(v) for v in spec.get("padding" if cls == "ZeroPadding1DLayer" else "cropping"))
+        config = (reshaping.ZeroPadding1D(padding=(pair,)) if cls == "ZeroPadding1DLayer" else
+                  reshaping.Cropping1D(cropping=(pair,)))
+        entry = [(spec.name, config, {})]
+        return _transposed(spec.name, entry) if self.rnn_format(spec) == "NCW" else entry
+
+    # -- networks ------------------------------------------------------------------------------
+
+    def input_shape(self, spec: _Spec, preprocessor: dict[str, Any] | None) -> Shape:
+        """The shape a network input must have for its first layer (DL4J records none)."""
+        if preprocessor is not None:
+            cls, body = _preprocessor(preprocessor)
+            if cls == "FeedForwardToCnnPreProcessor":
+                return (None, int(body["inputHeight"]) * int(body["inputWidth"]) * int(body["numChannels"]))
+        n_in = spec.get("nin")
+        cls = spec.cls
+        if cls in ("recurrent.LastTimeStep",):
+            return self.input_shape(_spec(spec.get("underlying"), spec.name), None)
+        if cls == "recurrent.Bidirectional":
+            inner = _spec(spec.get("fwd"), spec.name)
+            fmt = self.rnn_format(inner) if "rnnDataFormat" in inner.body else self.rnn_format(spec)
+            return (None, None, int(n_in)) if fmt == "NWC" else (None, int(n_in), None)
+        if cls in _SHAPE_KEEPING:
+            return (None, None)  # a network of activations and dropout takes features of any size
+        if n_in is None:
+            raise spec.error("the network's first layer does not say how many inputs it takes")
+        if cls in ("DenseLayer", "OutputLayer"):
+            return (None, int(n_in))
+        if cls == "BatchNormalization" and self.cnn_format(spec) != "NHWC":
+            return (None, int(n_in))  # a first BatchNormalization is taken to read features, not NCHW images
+        if cls in ("ConvolutionLayer", "BatchNormalization"):
+            return (None, None, None, int(n_in)) if self.cnn_format(spec) == "NHWC" else (None, int(n_in), None, None)
+        if cls == "EmbeddingSequenceLayer":
+            length = int(spec.get("inputLength", -1))
+            return (None, length if length > 0 and not spec.get("inferInputLength", False) else None)
+        if cls == "EmbeddingLayer":
+            return (None, 1)
+        if cls in ("LSTM", "GravesLSTM", "recurrent.SimpleRnn", "RnnOutputLayer", "Convolution1DLayer"):
+            return (None, None, int(n_in)) if self.rnn_format(spec) == "NWC" else (None, int(n_in), None)
+        raise spec.error(f"a network starting with {cls}: its input shape cannot be derived")
+
+    def preprocess(self, raw: dict[str, Any], name: str) -> list[tuple[str, LayerConfig, dict]]:
+        cls, body = _preprocessor(raw)
+        if cls == "CnnToFeedForwardPreProcessor":
+            h, w, c = int(body["inputHeight"]), int(body["inputWidth"]), int(body["numChannels"])
+            if str(body.get("format", "NCHW")) == "NHWC":
+                return [(f"{name}_flatten", core.Reshape(target_shape=(h * w * c,)), {})]
+            return [(f"{name}_flatten", core.Reshape(target_shape=(c * h * w,)), {})]  # (c, h, w) order
+        if cls == "FeedForwardToCnnPreProcessor":
+            h, w, c = int(body["inputHeight"]), int(body["inputWidth"]), int(body["numChannels"])
+            return [(f"{name}_to_cnn", core.Reshape(target_shape=(c, h, w)), {})]
+        raise IncompatibleKerasConfigurationException(f"input preprocessor {cls}: not supported", layer=name)
+
+    def multilayer(self, document: dict[str, Any]) -> Model:
+        confs = document.get("confs")
+        if not isinstance(confs, list) or not confs:
+            raise InputReadError("a MultiLayerConfiguration without layers (confs)", file=self.display)
+        specs = [_spec(conf.get("layer") if isinstance(conf, dict) else None, f"layer{i}")
+                 for i, conf in enumerate(confs)]
+        preprocessors = document.get("inputPreProcessors") or {}
+        chain = _Chain([TensorRef("input")])
+        # layers that keep their input's shape declare no size: the first one that does decides
+        first = next((i for i, spec in enumerate(specs) if spec.cls not in _SHAPE_KEEPING or str(i) in preprocessors),
+                     0)
+        chain.layers.append(_input("input", self.input_shape(specs[first], preprocessors.get(str(first)))))
+        current = TensorRef("input")
+        for i, (spec, conf) in enumerate(zip(specs, confs)):
+            spec.body["_variables"] = conf.get("variables") or []
+            if str(i) in preprocessors:
+                current = chain.extend(self.preprocess(preprocessors[str(i)], spec.name), current)
+            current = chain.extend(self.layer(spec, chain.shape(current)), current)
+        return Model("dl4j", chain.layers, chain.inputs, [current], structure="sequential")
+
+    def graph(self, document: dict[str, Any]) -> Model:
+        inputs = [str(n) for n in document.get("networkInputs") or []]
+        outputs = [str(n) for n in document.get("networkOutputs") or []]
+        vertices = document.get("vertices") or {}
+        vertex_inputs = {str(k): [str(v) for v in vs] for k, vs in (document.get("vertexInputs") or {}).items()}
+        if not inputs or not outputs or not isinstance(vertices, dict):
+            raise InputReadError("a ComputationGraphConfiguration without inputs, outputs or vertices",
+                                 file=self.display)
+        order = [str(n) for n in (document.get("topologicalOrderStr") or _kahn(inputs, vertices, vertex_inputs))]
+        raw_vertices = {name: _vertex(v) for name, v in vertices.items()}
+        chain = _Chain([TensorRef(i) for i in inputs])
+        produced: dict[str, TensorRef] = {}
+        for name in inputs:
+            consumer = next((v for v in order if name in vertex_inputs.get(v, [])), None)
+            kind, body = raw_vertices.get(consumer, ("", {})) if consumer else ("", {})
+            if kind != "LayerVertex":
+                raise IncompatibleKerasConfigurationException(
+                    f"network input {name} feeds no layer: its shape cannot be derived", layer=name)
+            spec = _spec((body.get("layerConf") or {}).get("layer"), consumer)  # type: ignore[arg-type]
+            chain.layers.append(_input(name, self.input_shape(spec, body.get("preProcessor"))))
+            produced[name] = TensorRef(name)
+        for name in order:
+            if name in inputs:
+                continue
+            kind, body = raw_vertices[name]
+            sources = [produced[s] for s in vertex_inputs.get(name, [])]
+            if kind == "LayerVertex":
+                conf = body.get("layerConf") or {}
+                spec = _spec(conf.get("layer"), name)
+                spec.name = name
+                spec.body["_variables"] = conf.get("variables") or []
+                if len(sources) != 1:
+                    raise spec.error(f"a layer vertex with {len(sources)} inputs")
+                current = sources[0]
+                if body.get("preProcessor"):
+                    current = chain.extend(self.preprocess(body["preProcessor"], name), current)
+                produced[name] = chain.extend(self.layer(spec, chain.shape(current)), current)
+                continue
+            if kind == "MergeVertex":
+                config: LayerConfig = merge.Concatenate(axis=int(body.get("mergeAxis", 1)))
+            elif kind == "ElementWiseVertex" and str(body.get("op")) in _ELEMENTWISE:
+                config = _ELEMENTWISE[str(body.get("op"))]()
+            elif kind == "PreprocessorVertex":
+                ((_, config, _),) = self.preprocess(body.get("preProcessor") or {}, name)
+            else:
+                raise IncompatibleKerasConfigurationException(f"graph vertex {kind}: not supported", layer=name)
+            chain.layers.append(Layer(name, config, {}, [Call(sources)]))
+            produced[name] = TensorRef(name)
+        return Model("dl4j", chain.layers, chain.inputs, [produced[o] for o in outputs])
+
+
+def _input(name: str, shape: Shape) -> Layer:
+    return Layer(name, core.InputLayer(batch_shape=shape), calls=[Call([])])
+
+
+def _weights(arrays: dict[str, Any]) -> dict[str, Weight]:
+    return {k: v if isinstance(v, Weight) else Weight.of(np.ascontiguousarray(v, np.float32), "dl4j")
+            for k, v in arrays.items()}
+
+
+def _transposed(name: str, entries: list, back: bool = True) -> list:
+    """Entries working on (batch, time, features), between transposes from and to DL4J's NCW."""
+    out = [(f"{name}_nwc", core.Permute(dims=(2, 1)), {}), *entries]
+    return out + [(f"{name}_ncw", core.Permute(dims=(2, 1)), {})] if back else out
+
+
+def _preprocessor(raw: Any) -> tuple[str, dict[str, Any]]:
+    if not isinstance(raw, dict):
+        raise IncompatibleKerasConfigurationException("a preprocessor that is not an object")
+    if "@class" in raw:
+        return str(raw["@class"]).rsplit(".", 1)[-1], raw
+    (name, body), = raw.items()
+    legacy = {"cnnToFeedForward": "CnnToFeedForwardPreProcessor", "feedForwardToCnn": "FeedForwardToCnnPreProcessor"}
+    return legacy.get(name, name), body
+
+
+def _vertex(raw: Any) -> tuple[str, dict[str, Any]]:
+    if isinstance(raw, dict) and "@class" in raw:
+        return str(raw["@class"]).rsplit(".", 1)[-1], raw
+    if isinstance(raw, dict) and len(raw) == 1:
+        (name, body), = raw.items()
+        return name, body if isinstance(body, dict) else {}
+    raise IncompatibleKerasConfigurationException("a graph vertex that is not an object")
+
+
+def _kahn(inputs: list[str], vertices: dict[str, Any], vertex_inputs: dict[str, list[str]]) -> list[str]:
+    """A topological order of a graph saved without one."""
+    order, done = list(inputs), set(inputs)
+    pending = [v for v in vertices if v not in done]
+    while pending:
+        ready = [v for v in pending if all(s in done for s in vertex_inputs.get(v, []))]
+        if not ready:
+            raise IncompatibleKerasConfigurationException("the graph has a cycle or a missing vertex input")
+        for v in ready:
+            order.append(v)
+            done.add(v)
+        pending = [v for v in pending if v not in done]
+    return order
+
+
+_LAYERS: dict[str, Callable[[_Builder, _Spec, Shape], list]] = {
+    "DenseLayer": _Builder.dense, "OutputLayer": _Builder.dense, "RnnOutputLayer": _Builder.dense,
+    "ConvolutionLayer": _Builder.convolution, "Convolution1DLayer": _Builder.convolution,
+    "SubsamplingLayer": _Builder.subsampling, "Subsampling1DLayer": _Builder.subsampling,
+    "GlobalPoolingLayer": _Builder.global_pooling, "BatchNormalization": _Builder.batch_normalization,
+    "LSTM": _Builder.recurrent, "recurrent.SimpleRnn": _Builder.recurrent, "GravesLSTM": _Builder.recurrent,
+    "recurrent.LastTimeStep": _Builder.last_time_step, "recurrent.Bidirectional": _Builder.bidirectional,
+    "EmbeddingLayer": _Builder.embedding, "EmbeddingSequenceLayer": _Builder.embedding,
+    "ActivationLayer": _Builder.simple, "DropoutLayer": _Builder.simple, "ZeroPaddingLayer": _Builder.simple,
+    "convolutional.Cropping2D": _Builder.simple, "Upsampling2D": _Builder.simple,
+    "ZeroPadding1DLayer": _Builder.simple, "convolutional.Cropping1D": _Builder.simple,
+}

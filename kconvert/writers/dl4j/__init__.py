@@ -1,0 +1,1 @@
+"""Deeplearning4j configurations and model zips (see writer.py)."""

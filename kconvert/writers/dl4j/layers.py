@@ -1,0 +1,316 @@
+"""IR layers as Deeplearning4j layer configurations and parameter blocks, one emitter per IR kind.
+
+An emitter returns the layer's JSON (its ``@class`` and keys, in the 1.0.0-beta7+ dialect) and
+its parameters as ``(DL4J key, flat values)`` in the order DL4J flattens them (see
+``kconvert.formats.dl4j`` and the layouts below).  Keras's channels-last data becomes DL4J's
+NHWC / NWC formats, so a converted model takes the same input arrays as its source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from kconvert.errors import IncompatibleKerasConfigurationException
+from kconvert.formats.dl4j import ACTIVATIONS, LAYERS, WEIGHT_INITS
+from kconvert.ir.graph import Layer
+from kconvert.ir.shapes import Shape
+
+#: IR activation -> DL4J activation class and its keys
+DL4J_ACTIVATIONS: dict[str, tuple[str, dict[str, Any]]] = {
+    "linear": ("ActivationIdentity", {}), "relu": ("ActivationReLU", {"max": None, "negativeSlope": None,
+                                                                     "threshold": None}),
+    "relu6": ("ActivationReLU6", {}), "elu": ("ActivationELU", {"alpha": 1.0}), "selu": ("ActivationSELU", {}),
+    "sigmoid": ("ActivationSigmoid", {}), "hard_sigmoid": ("ActivationHardSigmoid", {}),
+    "tanh": ("ActivationTanH", {}), "softmax": ("ActivationSoftmax", {}), "softplus": ("ActivationSoftPlus", {}),
+    "softsign": ("ActivationSoftSign", {}), "silu": ("ActivationSwish", {}),
+    "gelu": ("ActivationGELU", {"precise": True}), "mish": ("ActivationMish", {}),
+}
+#: Keras LSTM gate blocks (i, f, c, o) in DL4J's order (c, f, o, i)
+LSTM_GATE_ORDER = (2, 1, 3, 0)
+
+Params = list[tuple[str, Callable[[], np.ndarray]]]
+
+
+@dataclass
+class Emitted:
+    """A DL4J layer: its JSON and its parameter blocks in DL4J's flattening order."""
+
+    config: dict[str, Any]
+    params: Params = field(default_factory=list)
+
+
+@dataclass
+class EmitContext:
+    layer: Layer
+    inputs: list[Shape]  # input shapes of the layer's (single) call
+    updater: dict[str, Any]  # the iupdater every parameterized layer carries
+
+    def error(self, message: str, key: str | None = None) -> IncompatibleKerasConfigurationException:
+        return self.layer.context_error(IncompatibleKerasConfigurationException(  # type: ignore[return-value]
+            f"{message}: Deeplearning4j cannot express it", key=key))
+
+    def activation(self, name: str, key: str = "activation") -> dict[str, Any]:
+        if name not in DL4J_ACTIVATIONS:
+            raise self.error(f"activation '{name}'", key)
+        class_name, keys = DL4J_ACTIVATIONS[name]
+        return {"@class": ACTIVATIONS + class_name, **keys}
+
+    def base(self, class_name: str, n_in: int, n_out: int, activation: str = "linear",
+             **keys: Any) -> dict[str, Any]:
+        """A parameterized (BaseLayer) layer's JSON."""
+        return {"@class": LAYERS + class_name, "layerName": self.layer.name,
+                "activationFn": self.activation(activation), "biasInit": 0.0, "biasUpdater": None,
+                "constraints": None, "gainInit": 1.0, "gradientNormalization": "None",
+                "gradientNormalizationThreshold": 1.0, "idropout": None,
+                "iupdater": self.updater, "nin": n_in, "nout": n_out, "regularization": [],
+                "regularizationBias": [], "weightInitFn": {"@class": WEIGHT_INITS + "WeightInitXavier"},
+                "weightNoise": None, **keys}
+
+    def plain(self, class_name: str, **keys: Any) -> dict[str, Any]:
+        """A layer without parameters."""
+        return {"@class": LAYERS + class_name, "layerName": self.layer.name, "constraints": None,
+                "gradientNormalization": "None", "gradientNormalizationThreshold": 1.0, "idropout": None, **keys}
+
+    def weight(self, name: str, transform: Callable[[np.ndarray], np.ndarray] = lambda a: a,
+               order: str = "C") -> Callable[[], np.ndarray]:
+        """A weight's flat values, read when the zip is written."""
+        weight = self.layer.weights[name]
+        return lambda: np.ravel(transform(weight.numpy()), order=order)  # type: ignore[call-overload]
+
+
+Emitter = Callable[[EmitContext], Emitted]
+EMITTERS: dict[str, Emitter] = {}
+
+
+def emitter(*kinds: str) -> Callable[[Emitter], Emitter]:
+    def register(fn: Emitter) -> Emitter:
+        for kind in kinds:
+            EMITTERS[kind] = fn
+        return fn
+    return register
+
+
+def _cnn_format(data_format: str) -> str:
+    return "NHWC" if data_format == "channels_last" else "NCHW"
+
+
+def _bias(ctx: EmitContext, use_bias: bool) -> Params:
+    return [("b", ctx.weight("bias"))] if use_bias else []
+
+
+@emitter("Dense")
+def dense(ctx: EmitContext) -> Emitted:
+    c = ctx.layer.config
+    if len(ctx.inputs[0]) != 2:
+        raise ctx.error("a Dense layer over a sequence or an image (Keras applies it per position)")
+    n_in = ctx.inputs[0][-1]
+    return Emitted(ctx.base("DenseLayer", n_in, c.units, c.activation, hasBias=c.use_bias, hasLayerNorm=False),
+                   [("W", ctx.weight("kernel", order="F")), *_bias(ctx, c.use_bias)])
+
+
+@emitter("Activation")
+def activation(ctx: EmitContext) -> Emitted:
+    return Emitted(ctx.plain("ActivationLayer", activationFn=ctx.activation(ctx.layer.config.activation)))
+
+
+@emitter("Dropout")
+def dropout(ctx: EmitContext) -> Emitted:
+    config = ctx.plain("DropoutLayer")
+    config["idropout"] = {"@class": "org.deeplearning4j.nn.conf.dropout.Dropout", "p": 1.0 - ctx.layer.config.rate}
+    return Emitted(config)
+
+
+@emitter("BatchNormalization")
+def batch_normalization(ctx: EmitContext) -> Emitted:
+    c, shape = ctx.layer.config, ctx.inputs[0]
+    axis = tuple(a % len(shape) for a in c.axis)
+    rank = len(shape)
+    if rank == 2 and axis == (1,):
+        fmt = "NCHW"
+    elif rank == 4 and axis in ((3,), (1,)):
+        fmt = "NHWC" if axis == (3,) else "NCHW"
+    else:
+        raise ctx.error(f"batch normalization over axis {c.axis} of a rank-{rank} input", "axis")
+    n = shape[axis[0]]
+    w = ctx.layer.weights
+
+    def param(name: str, fill: float) -> Callable[[], np.ndarray]:
+        return ctx.weight(name) if name in w else (lambda: np.full(n, fill, np.float32))
+
+    config = ctx.base("BatchNormalization", n, n, beta=0.0, gamma=1.0, decay=c.momentum, eps=c.epsilon,
+                      lockGammaBeta=False, minibatch=True, useLogStd=False, cnn2DFormat=fmt,
+                      cudnnAllowFallback=True)
+    return Emitted(config, [("gamma", param("gamma", 1.0)), ("beta", param("beta", 0.0)),
+                            ("mean", ctx.weight("moving_mean")), ("var", ctx.weight("moving_variance"))])
+
+
+_CONVOLUTION_MODES = {"valid": "Truncate", "same": "Same", "causal": "Causal"}
+
+
+def _conv_keys(ctx: EmitContext) -> dict[str, Any]:
+    c = ctx.layer.config
+    if c.padding not in _CONVOLUTION_MODES:
+        raise ctx.error(f"padding '{c.padding}'", "padding")
+    if getattr(c, "groups", 1) != 1:
+        raise ctx.error("a grouped convolution", "groups")
+    pad = lambda v: [*v, 1] if len(v) == 1 else list(v)  # noqa: E731 -- DL4J stores 1D windows as (k, 1)
+    return {"convolutionMode": _CONVOLUTION_MODES[c.padding], "kernelSize": pad(c.kernel_size),
+            "stride": pad(c.strides), "padding": [0] * max(2, len(c.kernel_size)), "dilation": pad(c.dilation_rate),
+            "cudnnAlgoMode": "PREFER_FASTEST", "cudnnAllowFallback": True, "cudnnBwdDataAlgo": None,
+            "cudnnBwdFilterAlgo": None, "cudnnFwdAlgo": None}
+
+
+@emitter("Conv2D")
+def conv2d(ctx: EmitContext) -> Emitted:
+    c = ctx.layer.config
+    n_in = ctx.inputs[0][3 if c.data_format == "channels_last" else 1]
+    config = ctx.base("ConvolutionLayer", n_in, c.filters, c.activation, hasBias=c.use_bias,
+                      cnn2dDataFormat=_cnn_format(c.data_format), **_conv_keys(ctx))
+    # bias first, then the kernel as [out, in, kh, kw]
+    return Emitted(config, [*_bias(ctx, c.use_bias), ("W", ctx.weight("kernel", lambda k: k.transpose(3, 2, 0, 1)))])
+
+
+@emitter("Conv1D")
+def conv1d(ctx: EmitContext) -> Emitted:
+    c = ctx.layer.config
+    if c.data_format != "channels_last":
+        raise ctx.error("a channels_first Conv1D", "data_format")
+    config = ctx.base("Convolution1DLayer", ctx.inputs[0][2], c.filters, c.activation, hasBias=c.use_bias,
+                      rnnDataFormat="NWC", **_conv_keys(ctx))
+    return Emitted(config, [*_bias(ctx, c.use_bias), ("W", ctx.weight("kernel", lambda k: k.transpose(2, 1, 0)))])
+
+
+def _pooling(ctx: EmitContext, class_name: str, pooling: str, **keys: Any) -> Emitted:
+    c = ctx.layer.config
+    pad = lambda v: [*v, 1] if len(v) == 1 else list(v)  # noqa: E731
+    return Emitted(ctx.plain(class_name, poolingType=pooling, kernelSize=pad(c.pool_size), stride=pad(c.strides),
+                             padding=[0, 0], dilation=[1, 1], convolutionMode=_CONVOLUTION_MODES[c.padding],
+                             pnorm=0, eps=1e-8, avgPoolIncludePadInDivisor=False, cudnnAllowFallback=True, **keys))
+
+
+@emitter("MaxPooling2D", "AveragePooling2D")
+def pooling2d(ctx: EmitContext) -> Emitted:
+    return _pooling(ctx, "SubsamplingLayer", "MAX" if ctx.layer.kind.startswith("Max") else "AVG",
+                    cnn2dDataFormat=_cnn_format(ctx.layer.config.data_format))
+
+
+@emitter("GlobalMaxPooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling2D")
+def global_pooling(ctx: EmitContext) -> Emitted:
+    c = ctx.layer.config
+    if c.keepdims:
+        raise ctx.error("global pooling with keepdims", "keepdims")
+    rank = len(ctx.inputs[0]) - 2
+    last = c.data_format == "channels_last"
+    dims = list(range(1, rank + 1)) if last else list(range(2, rank + 2))
+    return Emitted(ctx.plain("GlobalPoolingLayer", poolingType="MAX" if "Max" in ctx.layer.kind else "AVG",
+                             poolingDimensions=dims, collapseDimensions=True, pnorm=2))
+
+
+@emitter("ZeroPadding2D", "Cropping2D")
+def pad_or_crop_2d(ctx: EmitContext) -> Emitted:
+    c = ctx.layer.config
+    padding = ctx.layer.kind == "ZeroPadding2D"
+    pairs = c.padding if padding else c.cropping
+    amounts = [pairs[0][0], pairs[0][1], pairs[1][0], pairs[1][1]]
+    fmt = _cnn_format(c.data_format)
+    if padding:
+        return Emitted(ctx.plain("ZeroPaddingLayer", padding=amounts, dataFormat=fmt))
+    return Emitted(ctx.plain("convolutional.Cropping2D", cropping=amounts, dataFormat=fmt))
+
+
+@emitter("MaxPooling1D", "AveragePooling1D", "ZeroPadding1D", "Cropping1D")
+def sequence_window(ctx: EmitContext) -> Emitted:
+    """DL4J's 1D pooling, padding and cropping layers read NCW sequences only; kconvert writes
+    sequences as NWC (Keras's layout), which only its recurrent and Conv1D layers declare."""
+    raise ctx.error(f"{ctx.layer.kind} over a (batch, time, features) sequence")
+
+
+@emitter("UpSampling2D")
+def upsampling2d(ctx: EmitContext) -> Emitted:
+    c = ctx.layer.config
+    if c.interpolation != "nearest":
+        raise ctx.error(f"{c.interpolation} upsampling", "interpolation")
+    return Emitted(ctx.plain("Upsampling2D", size=list(c.size), format=_cnn_format(c.data_format)))
+
+
+@emitter("Embedding")
+def embedding(ctx: EmitContext) -> Emitted:
+    c = ctx.layer.config
+    if c.mask_zero:
+        raise ctx.error("Embedding(mask_zero=True) (DL4J does not derive masks from token ids)", "mask_zero")
+    if len(ctx.inputs[0]) != 2:
+        raise ctx.error("an Embedding over a rank-3 input")
+    length = ctx.inputs[0][1]
+    config = ctx.base("EmbeddingSequenceLayer", c.input_dim, c.output_dim, hasBias=False,
+                      inputLength=length if length is not None else -1, inferInputLength=length is None,
+                      outputFormat="NWC")
+    return Emitted(config, [("W", ctx.weight("embeddings", order="F"))])
+
+
+def _recurrent_params(ctx: EmitContext, layer: Layer, prefix: str = "") -> Params:
+    sub = EmitContext(layer, ctx.inputs, ctx.updater)
+    if layer.kind == "LSTM":
+        def gates(a: np.ndarray) -> np.ndarray:
+            blocks = np.split(a, 4, axis=-1)
+            return np.concatenate([blocks[i] for i in LSTM_GATE_ORDER], axis=-1)
+        return [(f"{prefix}W", sub.weight("kernel", gates, "F")), (f"{prefix}RW", sub.weight("recurrent_kernel", gates,
+                                                                                             "F")),
+                (f"{prefix}b", sub.weight("bias", gates) if layer.config.use_bias else
+                 (lambda: np.zeros(4 * layer.config.units, np.float32)))]
+    return [(f"{prefix}W", sub.weight("kernel", order="F")), (f"{prefix}RW", sub.weight("recurrent_kernel", order="F")),
+            (f"{prefix}b", sub.weight("bias") if layer.config.use_bias else
+             (lambda: np.zeros(layer.config.units, np.float32)))]
+
+
+def _recurrent_config(ctx: EmitContext, layer: Layer) -> dict[str, Any]:
+    c = layer.config
+    if c.stateful or c.go_backwards and ctx.layer is layer or c.return_state:
+        raise ctx.error("a stateful, backwards or state-returning recurrent layer")
+    sub = EmitContext(layer, ctx.inputs, ctx.updater)
+    n_in = ctx.inputs[0][-1]
+    if layer.kind == "LSTM":
+        return sub.base("LSTM", n_in, c.units, c.activation, forgetGateBiasInit=1.0, helperAllowFallback=True,
+                        gateActivationFn=sub.activation(c.recurrent_activation, "recurrent_activation"),
+                        weightInitFnRecurrent=None, rnnDataFormat="NWC")
+    return sub.base("recurrent.SimpleRnn", n_in, c.units, c.activation, hasLayerNorm=False,
+                    weightInitFnRecurrent=None, rnnDataFormat="NWC")
+
+
+def _last_step(ctx: EmitContext, inner: dict[str, Any]) -> dict[str, Any]:
+    """A recurrent layer returning its last output only: DL4J's LastTimeStep wrapper."""
+    return {"@class": LAYERS + "recurrent.LastTimeStep", "layerName": ctx.layer.name, "underlying": inner}
+
+
+@emitter("LSTM", "SimpleRNN")
+def recurrent(ctx: EmitContext) -> Emitted:
+    config = _recurrent_config(ctx, ctx.layer)
+    if not ctx.layer.config.return_sequences:
+        config = _last_step(ctx, config)
+    return Emitted(config, _recurrent_params(ctx, ctx.layer))
+
+
+_MERGE_MODES = {"concat": "CONCAT", "sum": "ADD", "mul": "MUL", "ave": "AVERAGE"}
+
+
+@emitter("Bidirectional")
+def bidirectional(ctx: EmitContext) -> Emitted:
+    c = ctx.layer.config
+    forward, backward = c.forward, c.backward
+    if forward.kind not in ("LSTM", "SimpleRNN") or c.merge_mode not in _MERGE_MODES:
+        raise ctx.error(f"Bidirectional over {forward.kind} with merge_mode {c.merge_mode}")
+    if not forward.config.return_sequences:
+        raise ctx.error("a Bidirectional returning its last step only (DL4J's LastTimeStep would take the backward "
+                        "layer's first step)", "return_sequences")
+    if forward.config.go_backwards or not backward.config.go_backwards:
+        raise ctx.error("a Bidirectional whose forward layer runs backwards")
+    fwd = _recurrent_config(ctx, forward)
+    bwd = _recurrent_config(ctx, backward)
+    units = forward.config.units
+    config = {"@class": LAYERS + "recurrent.Bidirectional", "layerName": ctx.layer.name, "fwd": fwd, "bwd": bwd,
+              "mode": _MERGE_MODES[c.merge_mode], "nin": ctx.inputs[0][-1],
+              "nout": 2 * units if c.merge_mode == "concat" else units}
+    return Emitted(config, _recurrent_params(ctx, forward, "f") + _recurrent_params(ctx, backward, "b"))
