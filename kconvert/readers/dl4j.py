@@ -23,6 +23,7 @@ from kconvert.errors import IncompatibleKerasConfigurationException, InputReadEr
 from kconvert.formats.dl4j import COEFFICIENTS, CONFIGURATION, read_array
 from kconvert.ir.graph import Call, Layer, Model, TensorRef
 from kconvert.ir.layer import LayerConfig
+from kconvert.ir.layers import activations as act
 from kconvert.ir.layers import conv, core, merge, noise, normalization, pooling, recurrent, reshaping, wrappers
 from kconvert.ir.report import Provenance, Report
 from kconvert.ir.shapes import Shape
@@ -372,7 +373,7 @@ class _Builder:
     def simple(self, spec: _Spec, shape: Shape) -> list:
         cls = spec.cls
         if cls == "ActivationLayer":
-            return [(spec.name, core.Activation(activation=_activation(spec)), {})]
+            return [(spec.name, _activation_layer(spec), {})]
         if cls == "DropoutLayer":
             raw = spec.body.get("idropout") or {}
             p = float(raw.get("p", 1.0)) if isinstance(raw, dict) else 1.0
@@ -510,6 +511,24 @@ class _Builder:
             chain.layers.append(Layer(name, config, {}, [Call(sources)]))
             produced[name] = TensorRef(name)
         return Model("dl4j", chain.layers, chain.inputs, [produced[o] for o in outputs])
+
+
+def _activation_layer(spec: _Spec) -> LayerConfig:
+    """An ActivationLayer; DL4J's parameterized activations as the IR's activation layers."""
+    raw = spec.body.get("activationFn") or {}
+    name = str(raw.get("@class", "")).rsplit(".", 1)[-1].removeprefix("Activation")
+
+    def number(key: str, default: float) -> float:
+        value = raw.get(key)
+        return default if value is None else float(value)
+    if name == "ReLU" and any(raw.get(k) is not None for k in ("max", "negativeSlope", "threshold")):
+        return act.ReLU(max_value=None if raw.get("max") is None else float(raw["max"]),
+                        negative_slope=number("negativeSlope", 0.0), threshold=number("threshold", 0.0))
+    if name == "LReLU":
+        return act.LeakyReLU(negative_slope=number("alpha", 0.01))
+    if name == "ELU":
+        return act.ELU(alpha=number("alpha", 1.0))
+    return core.Activation(activation=_activation(spec))
 
 
 def _input(name: str, shape: Shape) -> Layer:

@@ -117,6 +117,25 @@ def activation(ctx: EmitContext) -> Emitted:
     return Emitted(ctx.plain("ActivationLayer", activationFn=ctx.activation(ctx.layer.config.activation)))
 
 
+@emitter("ReLU", "LeakyReLU", "ELU", "Softmax")
+def activation_layer(ctx: EmitContext) -> Emitted:
+    """Keras's activation layers as an ActivationLayer with a parameterized DL4J activation."""
+    c, kind = ctx.layer.config, ctx.layer.kind
+    if kind == "ReLU":
+        fn = {"@class": ACTIVATIONS + "ActivationReLU", "max": c.max_value, "negativeSlope": c.negative_slope,
+              "threshold": c.threshold}
+    elif kind == "LeakyReLU":
+        fn = {"@class": ACTIVATIONS + "ActivationLReLU", "alpha": c.negative_slope}
+    elif kind == "ELU":
+        fn = {"@class": ACTIVATIONS + "ActivationELU", "alpha": c.alpha}
+    else:
+        rank = len(ctx.inputs[0])
+        if rank != 2 or c.axis not in (-1, 1, (-1,), (1,)):
+            raise ctx.error(f"a softmax over axis {c.axis} of a rank-{rank} input", "axis")
+        fn = ctx.activation("softmax")
+    return Emitted(ctx.plain("ActivationLayer", activationFn=fn))
+
+
 @emitter("Dropout")
 def dropout(ctx: EmitContext) -> Emitted:
     config = ctx.plain("DropoutLayer")

@@ -231,6 +231,13 @@ class _Builder:
                 pending = None
             confs.append(self._conf(emitted))
             pieces.append(_Piece(layer.name, emitted.config, emitted.params))
+        source = self.model.input_layers[0]
+        rank = len(source.config.batch_shape)
+        shape_keeping = ("ActivationLayer", "DropoutLayer")  # the layers that declare no input size
+        if rank != 2 and all(c["layer"]["@class"].endswith(shape_keeping) for c in confs):
+            raise source.context_error(IncompatibleKerasConfigurationException(
+                f"no layer of the network declares its input size and the input has rank {rank}: a "
+                "Deeplearning4j configuration records no input shape to read it back by"))
         return pieces, {**_NETWORK_DEFAULTS, "confs": confs, "inputPreProcessors": preprocessors}
 
     def _graph(self) -> tuple[list[_Piece], dict[str, Any]]:
