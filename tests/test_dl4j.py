@@ -231,3 +231,16 @@ def test_realworld_files_round_trip(tmp_path: Path) -> None:
             np.testing.assert_allclose(g, w, atol=ATOL, rtol=RTOL, err_msg=name)
         checked += 1
     assert checked >= 40, (checked, refused)
+
+
+def test_classical_momentum_is_not_swapped_for_nesterov(tmp_path: Path) -> None:
+    """Deeplearning4j's own Keras import turns SGD(momentum) into Nesterovs silently; kconvert says so."""
+    tf_keras = pytest.importorskip("tf_keras")
+    model = tf_keras.Sequential([tf_keras.layers.Input((3,)), tf_keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer=tf_keras.optimizers.SGD(learning_rate=0.1, momentum=0.9), loss="categorical_crossentropy")
+    model.save(tmp_path / "m.h5")
+    with pytest.raises(kconvert.UnsupportedKerasConfigurationException, match="Nesterov momentum only"):
+        kconvert.convert(tmp_path / "m.h5", "dl4j", tmp_path / "strict", enforce_training_config=True)
+    assert not (tmp_path / "strict").exists()
+    loose = kconvert.convert(tmp_path / "m.h5", "dl4j", tmp_path / "loose")
+    assert any(n.severity == "warning" and "not carried" in n.message for n in loose.report.notes)

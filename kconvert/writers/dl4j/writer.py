@@ -135,8 +135,15 @@ def _training(model: Model, ctx: WriteContext) -> tuple[dict[str, Any], dict[str
 def _updater(optimizer: Any) -> dict[str, Any]:
     c, name = optimizer.config, optimizer.name.lower()
     lr = float(c.get("learning_rate", c.get("lr", 0.01)))
+    if float(c.get("decay") or 0.0):
+        raise UnsupportedKerasConfigurationException(
+            f"{optimizer.name}(decay={c['decay']}): a learning-rate decay is not carried to Deeplearning4j",
+            key="decay")
     if name == "sgd":
         momentum = float(c.get("momentum", 0.0))
+        if momentum and not c.get("nesterov", False):  # unlike DL4J's Keras import, which swaps it silently
+            raise UnsupportedKerasConfigurationException(
+                "SGD with classical momentum: Deeplearning4j has Nesterov momentum only", key="momentum")
         return ({"@class": UPDATERS + "Nesterovs", "learningRate": lr, "momentum": momentum} if momentum
                 else {"@class": UPDATERS + "Sgd", "learningRate": lr})
     if name in ("adam", "adamax", "nadam"):
