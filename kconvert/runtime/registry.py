@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence, Union
 import tensorflow as tf
 
 from kconvert.ir.graph import Layer
+from kconvert.registry import register_kinds
 
 if TYPE_CHECKING:
     from kconvert.runtime.executor import Executor
@@ -78,9 +79,6 @@ KERNELS: dict[str, Kernel] = {}
 def kernel(*kinds: str, mask: MaskRule = "drop", integer_inputs: bool = False) -> Callable[[KernelFn], KernelFn]:
     """Register a kernel for one or more IR layer kinds (refusing duplicates)."""
     def register(fn: KernelFn) -> KernelFn:
-        for kind in kinds:
-            if kind in KERNELS:
-                raise TypeError(f"a runtime kernel for {kind!r} is already registered")
-            KERNELS[kind] = Kernel(fn, mask, integer_inputs)
+        register_kinds(KERNELS, kinds, Kernel(fn, mask, integer_inputs), "a runtime kernel")
         return fn
     return register

@@ -21,6 +21,7 @@ from kconvert.ir.values import WeightSettings
 from kconvert.ir.weights import Weight
 from kconvert.readers.context import ReadContext
 from kconvert.readers.keras import values
+from kconvert.registry import register_kinds
 
 _REQUIRED: Any = object()
 
@@ -72,12 +73,9 @@ def keras_layer(*class_names: str, operation: bool = False) -> Callable[[Convert
     ``operation`` marks a Keras 3 graph operation (keras.src.ops) rather than a layer class.
     """
     def register(fn: Converter) -> Converter:
-        for name in class_names:
-            if name in KERAS_LAYERS:
-                raise TypeError(f"a converter for Keras class {name!r} is already registered")
-            KERAS_LAYERS[name] = fn
-            if operation:
-                KERAS_OPERATIONS.add(name)
+        register_kinds(KERAS_LAYERS, class_names, fn, "a converter for the Keras class")
+        if operation:
+            KERAS_OPERATIONS.update(class_names)
         return fn
     return register
 

@@ -18,6 +18,7 @@ from kconvert.errors import IncompatibleKerasConfigurationException
 from kconvert.formats.dl4j import ACTIVATIONS, LAYERS, WEIGHT_INITS
 from kconvert.ir.graph import Layer
 from kconvert.ir.shapes import Shape
+from kconvert.registry import register_kinds
 
 #: IR activation -> DL4J activation class and its keys
 DL4J_ACTIVATIONS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -32,7 +33,19 @@ DL4J_ACTIVATIONS: dict[str, tuple[str, dict[str, Any]]] = {
 #: Keras LSTM gate blocks (i, f, c, o) in DL4J's order (c, f, o, i)
 LSTM_GATE_ORDER = (2, 1, 3, 0)
 
-Params = list[tuple[str, Callable[[], np.ndarray]]]
+
+
+@dataclass(frozen=True)
+class Block:
+    """One parameter block: its DL4J key, its length, and its flat values (read when the zip is
+    written, one block at a time)."""
+
+    key: str
+    size: int
+    values: Callable[[], np.ndarray]
+
+
+Params = list[Block]
 
 
 @dataclass
@@ -75,11 +88,17 @@ class EmitContext:
         return {"@class": LAYERS + class_name, "layerName": self.layer.name, "constraints": None,
                 "gradientNormalization": "None", "gradientNormalizationThreshold": 1.0, "idropout": None, **keys}
 
-    def weight(self, name: str, transform: Callable[[np.ndarray], np.ndarray] = lambda a: a,
-               order: str = "C") -> Callable[[], np.ndarray]:
-        """A weight's flat values, read when the zip is written."""
+    def block(self, key: str, name: str, transform: Callable[[np.ndarray], np.ndarray] = lambda a: a,
+              order: str = "C") -> Block:
+        """Block ``key`` holding weight ``name``, transformed and flattened in ``order``."""
         weight = self.layer.weights[name]
-        return lambda: np.ravel(transform(weight.numpy()), order=order)  # type: ignore[call-overload]
+        return Block(key, weight.size,
+                     lambda: np.ravel(transform(weight.numpy()), order=order))  # type: ignore[call-overload]
+
+
+def _filled(key: str, size: int, value: float) -> Block:
+    """A block the Keras layer has no weight for (a bias it does not use, a gamma it does not scale by)."""
+    return Block(key, size, lambda: np.full(size, value, np.float32))
 
 
 Emitter = Callable[[EmitContext], Emitted]
@@ -88,8 +107,7 @@ EMITTERS: dict[str, Emitter] = {}
 
 def emitter(*kinds: str) -> Callable[[Emitter], Emitter]:
     def register(fn: Emitter) -> Emitter:
-        for kind in kinds:
-            EMITTERS[kind] = fn
+        register_kinds(EMITTERS, kinds, fn, "a Deeplearning4j emitter")
         return fn
     return register
 
@@ -99,7 +117,7 @@ def _cnn_format(data_format: str) -> str:
 
 
 def _bias(ctx: EmitContext, use_bias: bool) -> Params:
-    return [("b", ctx.weight("bias"))] if use_bias else []
+    return [ctx.block("b", "bias")] if use_bias else []
 
 
 @emitter("Dense")
@@ -109,7 +127,7 @@ def dense(ctx: EmitContext) -> Emitted:
         raise ctx.error("a Dense layer over a sequence or an image (Keras applies it per position)")
     n_in = ctx.inputs[0][-1]
     return Emitted(ctx.base("DenseLayer", n_in, c.units, c.activation, hasBias=c.use_bias, hasLayerNorm=False),
-                   [("W", ctx.weight("kernel", order="F")), *_bias(ctx, c.use_bias)])
+                   [ctx.block("W", "kernel", order="F"), *_bias(ctx, c.use_bias)])
 
 
 @emitter("Activation")
@@ -157,14 +175,19 @@ def batch_normalization(ctx: EmitContext) -> Emitted:
     n = shape[axis[0]]
     w = ctx.layer.weights
 
-    def param(name: str, fill: float) -> Callable[[], np.ndarray]:
-        return ctx.weight(name) if name in w else (lambda: np.full(n, fill, np.float32))
+    def param(key: str, fill: float) -> Block:
+        return ctx.block(key, key) if key in w else _filled(key, n, fill)
 
     config = ctx.base("BatchNormalization", n, n, beta=0.0, gamma=1.0, decay=c.momentum, eps=c.epsilon,
                       lockGammaBeta=False, minibatch=True, useLogStd=False, cnn2DFormat=fmt,
                       cudnnAllowFallback=True)
-    return Emitted(config, [("gamma", param("gamma", 1.0)), ("beta", param("beta", 0.0)),
-                            ("mean", ctx.weight("moving_mean")), ("var", ctx.weight("moving_variance"))])
+    return Emitted(config, [param("gamma", 1.0), param("beta", 0.0), ctx.block("mean", "moving_mean"),
+                            ctx.block("var", "moving_variance")])
+
+
+def _window(values: tuple[int, ...]) -> list[int]:
+    """A window size, stride or dilation: DL4J stores 1D ones as (k, 1)."""
+    return [*values, 1] if len(values) == 1 else list(values)
 
 
 _CONVOLUTION_MODES = {"valid": "Truncate", "same": "Same", "causal": "Causal"}
@@ -176,9 +199,9 @@ def _conv_keys(ctx: EmitContext) -> dict[str, Any]:
         raise ctx.error(f"padding '{c.padding}'", "padding")
     if getattr(c, "groups", 1) != 1:
         raise ctx.error("a grouped convolution", "groups")
-    pad = lambda v: [*v, 1] if len(v) == 1 else list(v)  # noqa: E731 -- DL4J stores 1D windows as (k, 1)
-    return {"convolutionMode": _CONVOLUTION_MODES[c.padding], "kernelSize": pad(c.kernel_size),
-            "stride": pad(c.strides), "padding": [0] * max(2, len(c.kernel_size)), "dilation": pad(c.dilation_rate),
+    return {"convolutionMode": _CONVOLUTION_MODES[c.padding], "kernelSize": _window(c.kernel_size),
+            "stride": _window(c.strides), "padding": [0] * max(2, len(c.kernel_size)),
+            "dilation": _window(c.dilation_rate),
             "cudnnAlgoMode": "PREFER_FASTEST", "cudnnAllowFallback": True, "cudnnBwdDataAlgo": None,
             "cudnnBwdFilterAlgo": None, "cudnnFwdAlgo": None}
 
@@ -190,7 +213,7 @@ def conv2d(ctx: EmitContext) -> Emitted:
     config = ctx.base("ConvolutionLayer", n_in, c.filters, c.activation, hasBias=c.use_bias,
                       cnn2dDataFormat=_cnn_format(c.data_format), **_conv_keys(ctx))
     # bias first, then the kernel as [out, in, kh, kw]
-    return Emitted(config, [*_bias(ctx, c.use_bias), ("W", ctx.weight("kernel", lambda k: k.transpose(3, 2, 0, 1)))])
+    return Emitted(config, [*_bias(ctx, c.use_bias), ctx.block("W", "kernel", lambda k: k.transpose(3, 2, 0, 1))])
 
 
 @emitter("Conv1D")
@@ -200,13 +223,13 @@ def conv1d(ctx: EmitContext) -> Emitted:
         raise ctx.error("a channels_first Conv1D", "data_format")
     config = ctx.base("Convolution1DLayer", ctx.inputs[0][2], c.filters, c.activation, hasBias=c.use_bias,
                       rnnDataFormat="NWC", **_conv_keys(ctx))
-    return Emitted(config, [*_bias(ctx, c.use_bias), ("W", ctx.weight("kernel", lambda k: k.transpose(2, 1, 0)))])
+    return Emitted(config, [*_bias(ctx, c.use_bias), ctx.block("W", "kernel", lambda k: k.transpose(2, 1, 0))])
 
 
 def _pooling(ctx: EmitContext, class_name: str, pooling: str, **keys: Any) -> Emitted:
     c = ctx.layer.config
-    pad = lambda v: [*v, 1] if len(v) == 1 else list(v)  # noqa: E731
-    return Emitted(ctx.plain(class_name, poolingType=pooling, kernelSize=pad(c.pool_size), stride=pad(c.strides),
+    return Emitted(ctx.plain(class_name, poolingType=pooling, kernelSize=_window(c.pool_size),
+                             stride=_window(c.strides),
                              padding=[0, 0], dilation=[1, 1], convolutionMode=_CONVOLUTION_MODES[c.padding],
                              pnorm=0, eps=1e-8, avgPoolIncludePadInDivisor=False, cudnnAllowFallback=True, **keys))
 
@@ -267,22 +290,22 @@ def embedding(ctx: EmitContext) -> Emitted:
     config = ctx.base("EmbeddingSequenceLayer", c.input_dim, c.output_dim, hasBias=False,
                       inputLength=length if length is not None else -1, inferInputLength=length is None,
                       outputFormat="NWC")
-    return Emitted(config, [("W", ctx.weight("embeddings", order="F"))])
+    return Emitted(config, [ctx.block("W", "embeddings", order="F")])
 
 
 def _recurrent_params(ctx: EmitContext, layer: Layer, prefix: str = "") -> Params:
     sub = EmitContext(layer, ctx.inputs, ctx.updater)
-    if layer.kind == "LSTM":
-        def gates(a: np.ndarray) -> np.ndarray:
-            blocks = np.split(a, 4, axis=-1)
-            return np.concatenate([blocks[i] for i in LSTM_GATE_ORDER], axis=-1)
-        return [(f"{prefix}W", sub.weight("kernel", gates, "F")), (f"{prefix}RW", sub.weight("recurrent_kernel", gates,
-                                                                                             "F")),
-                (f"{prefix}b", sub.weight("bias", gates) if layer.config.use_bias else
-                 (lambda: np.zeros(4 * layer.config.units, np.float32)))]
-    return [(f"{prefix}W", sub.weight("kernel", order="F")), (f"{prefix}RW", sub.weight("recurrent_kernel", order="F")),
-            (f"{prefix}b", sub.weight("bias") if layer.config.use_bias else
-             (lambda: np.zeros(layer.config.units, np.float32)))]
+    lstm = layer.kind == "LSTM"
+
+    def gates(a: np.ndarray) -> np.ndarray:
+        if not lstm:
+            return a
+        blocks = np.split(a, 4, axis=-1)
+        return np.concatenate([blocks[i] for i in LSTM_GATE_ORDER], axis=-1)
+    bias = (sub.block(f"{prefix}b", "bias", gates) if layer.config.use_bias else
+            _filled(f"{prefix}b", (4 if lstm else 1) * layer.config.units, 0.0))
+    return [sub.block(f"{prefix}W", "kernel", gates, "F"), sub.block(f"{prefix}RW", "recurrent_kernel", gates, "F"),
+            bias]
 
 
 def _recurrent_config(ctx: EmitContext, layer: Layer) -> dict[str, Any]:

@@ -95,9 +95,8 @@ def write_dl4j(model: Model, output: str | os.PathLike[str], *, overwrite: bool 
 
 
 def _write_zip(path: Path, text: str, pieces: list[_Piece]) -> int:
-    blocks = [fn for piece in pieces for _, fn in piece.params]
-    arrays = [fn().astype(">f4") for fn in blocks]  # one layer's blocks are small next to the zip
-    count = sum(a.size for a in arrays)
+    blocks = [block for piece in pieces for block in piece.params]
+    count = sum(block.size for block in blocks)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(CONFIGURATION, text)
         if count == 0:
@@ -106,8 +105,10 @@ def _write_zip(path: Path, text: str, pieces: list[_Piece]) -> int:
             return 0
         with zf.open(COEFFICIENTS, "w", force_zip64=True) as fh:
             fh.write(write_row_header(count))
-            for a in arrays:
-                fh.write(a.tobytes())
+            for block in blocks:  # one tensor in memory at a time
+                values = block.values()
+                assert values.size == block.size, (block.key, values.size, block.size)
+                fh.write(values.astype(">f4").tobytes())
     return count
 
 
@@ -221,8 +222,8 @@ class _Builder:
         return {"@class": PREPROCESSORS + "CnnToFeedForwardPreProcessor", "inputHeight": h, "inputWidth": w,
                 "numChannels": c, "format": "NHWC"}
 
-    def _conf(self, emitted: Emitted, prefix: str = "") -> dict[str, Any]:
-        return {**_CONF_DEFAULTS, "layer": emitted.config, "variables": [prefix + key for key, _ in emitted.params]}
+    def _conf(self, emitted: Emitted) -> dict[str, Any]:
+        return {**_CONF_DEFAULTS, "layer": emitted.config, "variables": [block.key for block in emitted.params]}
 
     def _multilayer(self) -> tuple[list[_Piece], dict[str, Any]]:
         pieces: list[_Piece] = []
@@ -291,7 +292,7 @@ class _Builder:
         # topological order, in those numbers, fixes the parameter layout
         names = inputs + [layer.name for layer in order]
         index = {name: i for i, name in enumerate(inputs + sorted(vertices))}
-        variables = [f"{p.name}_{key}" for p in pieces for key, _ in p.params]
+        variables = [f"{p.name}_{block.key}" for p in pieces for block in p.params]
         config = {**_NETWORK_DEFAULTS, "defaultConfiguration": {**_CONF_DEFAULTS, "layer": None,
                                                                 "variables": variables},
                   "networkInputs": inputs, "networkOutputs": outputs, "vertexInputs": vertex_inputs,

@@ -15,6 +15,7 @@ from kconvert.errors import IncompatibleKerasConfigurationException
 from kconvert.ir.graph import Layer
 from kconvert.ir.layer import LayerConfig
 from kconvert.ir.values import ACTIVATIONS
+from kconvert.registry import register_kinds
 
 if TYPE_CHECKING:
     from kconvert.writers.keras.dialect import Keras2Dialect
@@ -45,10 +46,7 @@ class EmitContext:
 
 def emitter(*kinds: str) -> Callable[[Emitter], Emitter]:
     def register(fn: Emitter) -> Emitter:
-        for kind in kinds:
-            if kind in EMITTERS:
-                raise TypeError(f"an emitter for {kind!r} is already registered")
-            EMITTERS[kind] = fn
+        register_kinds(EMITTERS, kinds, fn, "a Keras emitter")
         return fn
     return register
 

@@ -16,6 +16,7 @@ from typing import Any
 from kconvert.errors import IncompatibleKerasConfigurationException, UnsupportedKerasConfigurationException
 from kconvert.ir.graph import Layer
 from kconvert.ir.shapes import Shape
+from kconvert.registry import register_kinds
 from kconvert.writers.context import WriteContext
 from kconvert.writers.keras.dialect import KERAS2_ACTIVATIONS, Keras2Dialect
 from kconvert.writers.keras.layers import is_mirrored
@@ -69,10 +70,7 @@ RULES: dict[str, Rule] = {}
 
 def rule(*kinds: str) -> Callable[[Rule], Rule]:
     def register(fn: Rule) -> Rule:
-        for kind in kinds:
-            if kind in RULES:
-                raise TypeError(f"a TF.js rule for {kind!r} is already registered")
-            RULES[kind] = fn
+        register_kinds(RULES, kinds, fn, "a TF.js rule")
         return fn
     return register
 
