@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from pathlib import Path
 
 ARCHIVE_CONFIG, ARCHIVE_METADATA, ARCHIVE_WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
 
@@ -34,3 +35,8 @@ def container_keys(class_names: Iterable[str]) -> list[str]:
             used[base] = 0
             keys.append(base)
     return keys
+
+
+def weights_beside(config: Path) -> Path:
+    """Where the weights of a configuration file go: ``model.json`` -> ``model.weights.h5``."""
+    return config.with_name(config.name[: -len(config.suffix)] + ".weights.h5")

@@ -34,6 +34,9 @@ def _is_dl4j(inp: Input, options: LoadOptions) -> bool:
     if inp.kind != "json":
         return False
     try:
-        return is_dl4j_config(parse_json(inp.text(options.limits), inp.display, options.limits))
+        text = inp.text(options.limits)
+        # parse only what names a DL4J key: a Keras configuration is then parsed once, by its reader
+        return ('"confs"' in text or '"networkInputs"' in text) and is_dl4j_config(
+            parse_json(text, inp.display, options.limits))
     except KConvertError:
         return False  # the Keras reader reports it

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from kconvert.errors import IncompatibleKerasConfigurationException, InputReadError, KConvertError
-from kconvert.formats.dl4j import COEFFICIENTS, CONFIGURATION, read_array
+from kconvert.formats.dl4j import ACTIVATIONS as ACTIVATION_PACKAGE
+from kconvert.formats.dl4j import COEFFICIENTS, CONFIGURATION, GRAPH, LAYERS, PREPROCESSORS, read_array
 from kconvert.ir.graph import Call, Layer, Model, TensorRef
 from kconvert.ir.layer import LayerConfig
 from kconvert.ir.layers import activations as act
@@ -47,7 +48,6 @@ _LEGACY_LAYERS = {"dense": "DenseLayer", "output": "OutputLayer", "rnnoutput": "
                   "gravesLSTM": "GravesLSTM", "gravesBidirectionalLSTM": "GravesBidirectionalLSTM",
                   "Upsampling2D": "Upsampling2D", "Bidirectional": "recurrent.Bidirectional",
                   "SimpleRnn": "recurrent.SimpleRnn"}
-_LAYER_PREFIX = "org.deeplearning4j.nn.conf.layers."
 #: DL4J LSTM gate blocks (c, f, o, i) -> Keras order (i, f, c, o)
 _KERAS_FROM_DL4J_GATES = (3, 1, 0, 2)
 #: layers whose output has their input's shape (and which record no input size)
@@ -131,21 +131,35 @@ class _Spec:
         return IncompatibleKerasConfigurationException(message, layer=self.name, layer_class=self.cls)
 
 
-def _spec(raw: Any, fallback_name: str) -> _Spec:
+def _java_object(raw: Any, what: str, package: str,
+                 legacy: dict[str, str] | None = None) -> tuple[str, dict[str, Any]]:
+    """A Jackson-serialized Java object: ``{"@class": ..., keys}`` (1.0.0-beta and later) or a
+    single-key wrapper ``{"name": {keys}}`` (0.x, names mapped through ``legacy``).  Returns its
+    class name relative to ``package`` and its keys."""
     if not isinstance(raw, dict) or not raw:
-        raise IncompatibleKerasConfigurationException("a layer configuration that is not an object",
-                                                      layer=fallback_name)
+        raise IncompatibleKerasConfigurationException(f"{what} that is not an object")
     if "@class" in raw:
-        cls = str(raw["@class"]).removeprefix(_LAYER_PREFIX)
-        body = raw
-    elif len(raw) == 1:
-        (legacy, body), = raw.items()
-        cls = _LEGACY_LAYERS.get(legacy, legacy)
-        if not isinstance(body, dict):
-            raise IncompatibleKerasConfigurationException(f"layer {legacy} is not an object", layer=fallback_name)
-    else:
-        raise IncompatibleKerasConfigurationException("a layer without @class", layer=fallback_name)
+        return str(raw["@class"]).removeprefix(package), raw
+    if len(raw) != 1:
+        raise IncompatibleKerasConfigurationException(f"{what} without @class")
+    ((name, body),) = raw.items()
+    if body is not None and not isinstance(body, dict):
+        raise IncompatibleKerasConfigurationException(f"{what} {name} is not an object")
+    return (legacy or {}).get(name, name), body or {}
+
+
+def _spec(raw: Any, fallback_name: str) -> _Spec:
+    try:
+        cls, body = _java_object(raw, "a layer configuration", LAYERS, _LEGACY_LAYERS)
+    except KConvertError as exc:
+        raise exc.with_context(layer=fallback_name) from None
     return _Spec(cls, body, str(body.get("layerName") or fallback_name))
+
+
+def _activation_fn(raw: Any) -> tuple[str, dict[str, Any]]:
+    """A DL4J activation's short name (ReLU, LReLU...) and its set keys."""
+    name, body = _java_object(raw, "an activation", ACTIVATION_PACKAGE)
+    return name.removeprefix("Activation"), {k: v for k, v in body.items() if k != "@class" and v is not None}
 
 
 def _activation(spec: _Spec, key: str = "activationFn") -> str:
@@ -153,12 +167,7 @@ def _activation(spec: _Spec, key: str = "activationFn") -> str:
     if raw is None:  # 0.5-0.7 spelled it as a lower-case name
         legacy = str(spec.body.get("activationFunction") or "identity").lower()
         raw = {next((k for k in _ACTIVATIONS if k.lower() == legacy), legacy): {}}
-    if "@class" in raw:
-        name = str(raw["@class"]).rsplit(".", 1)[-1].removeprefix("Activation")
-        keys = {k: v for k, v in raw.items() if k != "@class" and v is not None}
-    else:
-        (name, keys), = raw.items()
-        keys = {k: v for k, v in (keys or {}).items() if v is not None}
+    name, keys = _activation_fn(raw)
     if name == "ELU" and float(keys.pop("alpha", 1.0)) != 1.0:
         raise spec.error("ELU with alpha other than 1: kconvert's IR has no parametric ELU activation")
     if name == "ReLU" and keys:
@@ -515,14 +524,12 @@ class _Builder:
 
 def _activation_layer(spec: _Spec) -> LayerConfig:
     """An ActivationLayer; DL4J's parameterized activations as the IR's activation layers."""
-    raw = spec.body.get("activationFn") or {}
-    name = str(raw.get("@class", "")).rsplit(".", 1)[-1].removeprefix("Activation")
+    name, keys = _activation_fn(spec.body.get("activationFn") or {"Identity": {}})
 
     def number(key: str, default: float) -> float:
-        value = raw.get(key)
-        return default if value is None else float(value)
-    if name == "ReLU" and any(raw.get(k) is not None for k in ("max", "negativeSlope", "threshold")):
-        return act.ReLU(max_value=None if raw.get("max") is None else float(raw["max"]),
+        return float(keys.get(key, default))
+    if name == "ReLU" and keys:
+        return act.ReLU(max_value=None if "max" not in keys else float(keys["max"]),
                         negative_slope=number("negativeSlope", 0.0), threshold=number("threshold", 0.0))
     if name == "LReLU":
         return act.LeakyReLU(negative_slope=number("alpha", 0.01))
@@ -547,22 +554,12 @@ def _transposed(name: str, entries: list, back: bool = True) -> list:
 
 
 def _preprocessor(raw: Any) -> tuple[str, dict[str, Any]]:
-    if not isinstance(raw, dict):
-        raise IncompatibleKerasConfigurationException("a preprocessor that is not an object")
-    if "@class" in raw:
-        return str(raw["@class"]).rsplit(".", 1)[-1], raw
-    (name, body), = raw.items()
     legacy = {"cnnToFeedForward": "CnnToFeedForwardPreProcessor", "feedForwardToCnn": "FeedForwardToCnnPreProcessor"}
-    return legacy.get(name, name), body
+    return _java_object(raw, "a preprocessor", PREPROCESSORS, legacy)
 
 
 def _vertex(raw: Any) -> tuple[str, dict[str, Any]]:
-    if isinstance(raw, dict) and "@class" in raw:
-        return str(raw["@class"]).rsplit(".", 1)[-1], raw
-    if isinstance(raw, dict) and len(raw) == 1:
-        (name, body), = raw.items()
-        return name, body if isinstance(body, dict) else {}
-    raise IncompatibleKerasConfigurationException("a graph vertex that is not an object")
+    return _java_object(raw, "a graph vertex", GRAPH)
 
 
 def _kahn(inputs: list[str], vertices: dict[str, Any], vertex_inputs: dict[str, list[str]]) -> list[str]:

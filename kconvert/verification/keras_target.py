@@ -17,6 +17,7 @@ import h5py
 import numpy as np
 
 from kconvert.errors import KConvertError
+from kconvert.formats.keras3 import weights_beside
 from kconvert.verification import TargetRun, TargetSkipped
 from kconvert.verification.keras_reference import KerasFile, installed_version, run_files
 
@@ -37,9 +38,8 @@ def legacy_config(path: str) -> tuple[dict[str, Any], str] | None:
 
 
 def _weights_beside(path: str) -> str | None:
-    p = Path(path)
-    weights = p.with_name(p.name[: -len(p.suffix)] + ".weights.h5")
-    return str(weights) if p.suffix.lower() == ".json" and weights.is_file() else None
+    weights = weights_beside(Path(path))
+    return str(weights) if Path(path).suffix.lower() == ".json" and weights.is_file() else None
 
 
 def _legacy_for(path: str, majors: tuple[str, ...]) -> bool:

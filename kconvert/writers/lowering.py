@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from kconvert.errors import IncompatibleKerasConfigurationException
-from kconvert.ir.graph import Call, Layer, Model, TensorRef
+from kconvert.ir.graph import Call, Layer, Model, ShapeMap, TensorRef
 from kconvert.ir.layer import LayerConfig
 from kconvert.ir.layers import activations as act
 from kconvert.ir.layers import core, merge, pooling
@@ -74,9 +74,10 @@ class _Lowering:
     def __init__(self, target: Target, ctx: WriteContext) -> None:
         self.target = target
         self.ctx = ctx
+        self.shapes: ShapeMap = {}  # of the model (or nested model) being lowered
 
     def model(self, model: Model) -> Model:
-        outer_shapes, self.shapes = getattr(self, "shapes", None), model.shapes()
+        outer_shapes, self.shapes = self.shapes, model.shapes()
         try:
             return self._model(model)
         finally:

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import h5py
 
 from kconvert.errors import IncompatibleKerasConfigurationException
-from kconvert.formats.keras3 import ARCHIVE_CONFIG, ARCHIVE_METADATA, ARCHIVE_WEIGHTS
+from kconvert.formats.keras3 import ARCHIVE_CONFIG, ARCHIVE_METADATA, ARCHIVE_WEIGHTS, weights_beside
 from kconvert.ir.graph import Model
 from kconvert.writers.context import WriteContext, Written
 from kconvert.writers.keras.config import ConfigWriter
@@ -159,7 +159,7 @@ def _write_config(model: Model, out: Path, document: dict[str, Any], fmt: Format
     text = json_text(document, indent=2) if fmt == "json" else yaml_text(document)
     targets = [out]
     if save_weights:
-        targets.append(out.with_name(out.name[:-len(out.suffix)] + ".weights.h5"))
+        targets.append(weights_beside(out))
     elif model.has_weights:
         ctx.note("ignored-key", "the configuration alone is written; its weights are not (ask for them with "
                  "save_weights / --save-weights)")
