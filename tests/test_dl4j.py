@@ -26,6 +26,7 @@ from kconvert.errors import IncompatibleKerasConfigurationException, InputReadEr
 from kconvert.formats.dl4j import read_array, write_row_header
 from kconvert.schemas import validate
 from kconvert.verification.inputs import generate_inputs
+from tests import helpers as ir
 from tests.conftest import FIXTURES, REALWORLD, SHARED_FIXTURES, require_shared
 from tests.helpers import randomize_weights
 
@@ -93,8 +94,109 @@ def test_real_zips_load_and_run() -> None:
     np.testing.assert_array_equal(kernel, np.arange(1, 13, dtype=np.float32).reshape(3, 4, order="F"))  # linspace
     lenet = kconvert.load(root / "dl4j-integration-tests/LenetMnist/config.mlc.json")
     assert lenet.lacks_weights and lenet.param_count() == 431080
-    with pytest.raises(IncompatibleKerasConfigurationException, match="peephole"):
-        kconvert.load(root / "regression_testing/080/080_ModelSerializer_Regression_CG_LSTM_1.zip")
+    graves = kconvert.load(root / "regression_testing/080/080_ModelSerializer_Regression_CG_LSTM_1.zip")
+    assert graves.param_count() == 477
+    # GravesLSTM 3->4: W (48), then RW [4, 19] in 'f' order whose last 3 columns are the forget, output and
+    # input peepholes (linspace values 113..124), then b
+    peepholes = graves.layer("0").weights["peephole_kernel"].numpy()
+    np.testing.assert_array_equal(peepholes, np.arange(49, 125, dtype=np.float32).reshape(4, 19, order="F")[
+        :, [18, 16, 17]].T)
+    (y,) = kconvert.run(graves, [np.zeros((2, 3, 6), np.float32)], device="cpu")
+    assert y.shape == (2, 5, 6)  # NCW, as DL4J returns it
+    np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def _graves_reference(flat: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The 080 CG_LSTM network (GravesLSTM 3->4 tanh, GravesBidirectionalLSTM 4->4 softsign, RnnOutputLayer
+    4->5 softmax) computed in numpy from DL4J's flat parameters, following DL4J's LSTMHelpers: gate blocks
+    [block input, forget, output, input gate]; peepholes RW[:, 4n] (forget, previous cell), RW[:, 4n+1]
+    (output, new cell), RW[:, 4n+2] (input gate, previous cell)."""
+    sigmoid = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    offset = 0
+
+    def take(*shape: int) -> np.ndarray:
+        nonlocal offset
+        size = int(np.prod(shape))
+        offset += size
+        return flat[offset - size:offset].reshape(shape, order="F")
+
+    def graves(seq: np.ndarray, n_in: int, n: int, act: Any, backwards: bool = False) -> np.ndarray:
+        w, rw, b = take(n_in, 4 * n), take(n, 4 * n + 3), take(4 * n)
+        h, c = np.zeros((seq.shape[0], n)), np.zeros((seq.shape[0], n))
+        out = np.zeros((seq.shape[0], n, seq.shape[2]))
+        steps = range(seq.shape[2])
+        for t in reversed(steps) if backwards else steps:
+            z = seq[:, :, t] @ w + h @ rw[:, :4 * n] + b
+            f = sigmoid(z[:, n:2 * n] + c * rw[:, 4 * n])
+            gate = sigmoid(z[:, 3 * n:] + c * rw[:, 4 * n + 2])
+            c = f * c + gate * act(z[:, :n])
+            h = sigmoid(z[:, 2 * n:3 * n] + c * rw[:, 4 * n + 1]) * act(c)
+            out[:, :, t] = h
+        return out
+
+    h = graves(x, 3, 4, np.tanh)
+    softsign = lambda v: v / (1 + np.abs(v))  # noqa: E731
+    h = graves(h, 4, 4, softsign) + graves(h, 4, 4, softsign, backwards=True)
+    w, b = take(4, 5), take(5)
+    z = np.einsum("bnt,nk->bkt", h, w) + b[None, :, None]
+    return np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+
+
+def test_graves_lstm_computes_what_dl4j_computes(tmp_path: Path) -> None:
+    """The real 080 configuration with small random parameters (its own are linspace 1..477, which saturate
+    every gate), run by the runtime and by a numpy transcription of DL4J's equations; then written back as a
+    GravesLSTM and a Bidirectional over GravesLSTMs and read again."""
+    root = require_shared(SHARED_FIXTURES / "dl4j")
+    config = (root / "regression_testing/080/080_ModelSerializer_Regression_CG_LSTM_1_extracted/configuration.json")
+    flat = np.random.default_rng(3).normal(0, 0.5, 477).astype(np.float32)
+    source = tmp_path / "graves.zip"
+    with zipfile.ZipFile(source, "w") as zf:
+        zf.writestr("configuration.json", config.read_text())
+        zf.writestr("coefficients.bin", _nd4j(flat))
+    x = np.random.default_rng(4).normal(0, 1, (2, 3, 7)).astype(np.float32)
+    (got,) = kconvert.run(kconvert.load(source), [x], device="cpu")
+    want = _graves_reference(flat.astype(np.float64), x)
+    np.testing.assert_allclose(got, want, atol=ATOL, rtol=RTOL)
+    assert np.ptp(want) > 0.1
+
+    # Keras's (batch, time, features) as DL4J's NWC, without the reader's transposes from NCW
+    read = {la.name: la for la in kconvert.load(source).layers}
+    nwc = ir.model([ir.input_layer("in", (None, None, 3)),
+                    ir.layer("0", read["0"].config, ["in"], weights=read["0"].weights),
+                    ir.layer("1", read["1"].config, ["0"]),
+                    ir.layer("2", read["2"].config, ["1"], weights=read["2"].weights)], ["in"], ["2"])
+    written = kconvert.write(nwc, "dl4j", tmp_path / "out")
+    document = json.loads((tmp_path / "out" / "configuration.json").read_text())
+    classes = [c["layer"]["@class"].rsplit(".", 2)[-2:] for c in document["confs"]]
+    assert classes == [["layers", "GravesLSTM"], ["recurrent", "Bidirectional"], ["recurrent", "TimeDistributed"]]
+    (again,) = kconvert.run(kconvert.load(written.files[-1]), [x.transpose(0, 2, 1)], device="cpu")
+    np.testing.assert_allclose(again, want.transpose(0, 2, 1), atol=ATOL, rtol=RTOL)
+
+
+def test_loss_layers_and_spatial_dropout_are_read(tmp_path: Path) -> None:
+    """A CnnLossLayer applies its activation over the channels of DL4J's NCHW images; a SpatialDropout
+    becomes the IR's spatial dropout (identity at inference)."""
+    act = "org.nd4j.linalg.activations.impl."
+    layers = [{"@class": "org.deeplearning4j.nn.conf.layers.ConvolutionLayer", "layerName": "conv", "nin": 2,
+               "nout": 3, "kernelSize": [1, 1], "stride": [1, 1], "padding": [0, 0], "convolutionMode": "Same",
+               "activationFn": {"@class": act + "ActivationIdentity"}},
+              {"@class": "org.deeplearning4j.nn.conf.layers.DropoutLayer", "layerName": "drop",
+               "idropout": {"@class": "org.deeplearning4j.nn.conf.dropout.SpatialDropout", "p": 0.75}},
+              {"@class": "org.deeplearning4j.nn.conf.layers.CnnLossLayer", "layerName": "loss",
+               "activationFn": {"@class": act + "ActivationSoftmax"}}]
+    params = np.arange(9, dtype=np.float32) / 10  # b [3], then W [3, 2, 1, 1]
+    source = tmp_path / "net.zip"
+    with zipfile.ZipFile(source, "w") as zf:
+        zf.writestr("configuration.json", json.dumps({"confs": [{"layer": la} for la in layers]}))
+        zf.writestr("coefficients.bin", _nd4j(params))
+    net = kconvert.load(source)
+    assert [la.kind for la in net.layers] == ["InputLayer", "Conv2D", "SpatialDropout2D", "Softmax"]
+    assert net.layer("drop").config.rate == pytest.approx(0.25)
+    x = np.random.default_rng(0).normal(size=(2, 2, 4, 5)).astype(np.float32)
+    (y,) = kconvert.run(net, [x], device="cpu")
+    logits = np.einsum("oc,bchw->bohw", params[3:].reshape(3, 2), x) + params[:3, None, None]
+    want = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(y, want, atol=ATOL, rtol=RTOL)
 
 
 # -- Keras -> DL4J -> reader -> runtime ----------------------------------------------------------------
@@ -125,7 +227,25 @@ def _zoo(k: Any) -> list[tuple[str, Any, list[np.ndarray]]]:
     e = L.GlobalMaxPooling1D()(L.Embedding(11, 4)(ids))
     text = k.Model(ids, L.Dense(2, activation="softmax")(e))
     tokens = np.array([[1, 4, 9, 0, 2, 10], [3, 3, 5, 7, 0, 1]], "int32")
-    return [("cnn", cnn, [x(12, 12, 3)]), ("rnn", rnn, [x(7, 4)]), ("text", text, [tokens])]
+    # separable and depthwise convolutions (depth multiplier 2), Reshape/Permute/Flatten as preprocessors
+    pic = k.Input((10, 10, 3))
+    p = L.SeparableConv2D(5, 3, depth_multiplier=2, activation="relu")(pic)
+    p = L.DepthwiseConv2D(3, depth_multiplier=2, padding="same")(p)
+    p = L.SpatialDropout2D(0.2)(L.ThresholdedReLU(0.1)(p) if hasattr(L, "ThresholdedReLU") else p)
+    p = L.Reshape((8, 80))(p)
+    p = L.Permute((2, 1))(p)
+    p = L.Dense(3, activation="tanh")(p)  # per time step
+    shapes = k.Model(pic, L.Dense(4)(L.Flatten()(p)))
+    vol = k.Input((6, 6, 6, 2))
+    v = L.Conv3D(4, 3, padding="same", activation="relu")(vol)
+    v = L.MaxPooling3D(2)(v)
+    v = L.Conv3D(3, 2, strides=1)(v)
+    volume = k.Model(vol, L.Concatenate()([L.Flatten()(v), L.GlobalAveragePooling3D()(v)]))
+    steps = k.Input((5, 3))
+    t = L.TimeDistributed(L.Dense(4, activation="relu"))(steps)
+    per_step = k.Model(steps, L.Reshape((5, 2, 2))(L.LSTM(4, return_sequences=True)(t)))
+    return [("cnn", cnn, [x(12, 12, 3)]), ("rnn", rnn, [x(7, 4)]), ("text", text, [tokens]),
+            ("shapes", shapes, [x(10, 10, 3)]), ("volume", volume, [x(6, 6, 6, 2)]), ("per_step", per_step, [x(5, 3)])]
 
 
 @pytest.mark.parametrize("flavour", ["keras", "tf_keras"])
@@ -230,7 +350,7 @@ def test_realworld_files_round_trip(tmp_path: Path) -> None:
         for g, w in zip(got, want):
             np.testing.assert_allclose(g, w, atol=ATOL, rtol=RTOL, err_msg=name)
         checked += 1
-    assert checked >= 40, (checked, refused)
+    assert checked >= 100, (checked, refused)
 
 
 def test_classical_momentum_is_not_swapped_for_nesterov(tmp_path: Path) -> None:

@@ -22,7 +22,10 @@ CONFIGURATION, COEFFICIENTS, UPDATER_STATE, NO_PARAMS = (
 LAYERS = "org.deeplearning4j.nn.conf.layers."
 GRAPH = "org.deeplearning4j.nn.conf.graph."
 PREPROCESSORS = "org.deeplearning4j.nn.conf.preprocessor."
+#: the preprocessors DL4J's Keras import writes (in deeplearning4j-nn since 1.0.0-M1)
+KERAS_PREPROCESSORS = "org.deeplearning4j.preprocessors."
 ACTIVATIONS = "org.nd4j.linalg.activations.impl."
+DROPOUTS = "org.deeplearning4j.nn.conf.dropout."
 LOSSES = "org.nd4j.linalg.lossfunctions.impl."
 UPDATERS = "org.nd4j.linalg.learning.config."
 WEIGHT_INITS = "org.deeplearning4j.nn.weights."

@@ -21,7 +21,16 @@ import numpy as np
 
 from kconvert.errors import IncompatibleKerasConfigurationException, InputReadError, KConvertError
 from kconvert.formats.dl4j import ACTIVATIONS as ACTIVATION_PACKAGE
-from kconvert.formats.dl4j import COEFFICIENTS, CONFIGURATION, GRAPH, LAYERS, PREPROCESSORS, read_array
+from kconvert.formats.dl4j import (
+    COEFFICIENTS,
+    CONFIGURATION,
+    DROPOUTS,
+    GRAPH,
+    KERAS_PREPROCESSORS,
+    LAYERS,
+    PREPROCESSORS,
+    read_array,
+)
 from kconvert.ir.graph import Call, Layer, Model, TensorRef
 from kconvert.ir.layer import LayerConfig
 from kconvert.ir.layers import activations as act
@@ -48,10 +57,20 @@ _LEGACY_LAYERS = {"dense": "DenseLayer", "output": "OutputLayer", "rnnoutput": "
                   "gravesLSTM": "GravesLSTM", "gravesBidirectionalLSTM": "GravesBidirectionalLSTM",
                   "Upsampling2D": "Upsampling2D", "Bidirectional": "recurrent.Bidirectional",
                   "SimpleRnn": "recurrent.SimpleRnn"}
+#: recurrent layers (one direction) that DL4J's recurrent wrappers may hold
+_RECURRENT_CELLS = frozenset({"LSTM", "GravesLSTM", "GravesBidirectionalLSTM", "recurrent.SimpleRnn"})
 #: DL4J LSTM gate blocks (c, f, o, i) -> Keras order (i, f, c, o)
 _KERAS_FROM_DL4J_GATES = (3, 1, 0, 2)
 #: layers whose output has their input's shape (and which record no input size)
 _SHAPE_KEEPING = frozenset({"ActivationLayer", "DropoutLayer"})
+_CONVOLUTION_RANKS = {"Convolution1DLayer": 1, "ConvolutionLayer": 2, "Convolution3D": 3}
+_POOLING_RANKS = {"Subsampling1DLayer": 1, "SubsamplingLayer": 2, "Subsampling3DLayer": 3}
+_POOLINGS = {(1, "MAX"): pooling.MaxPooling1D, (1, "AVG"): pooling.AveragePooling1D,
+             (2, "MAX"): pooling.MaxPooling2D, (2, "AVG"): pooling.AveragePooling2D,
+             (3, "MAX"): pooling.MaxPooling3D, (3, "AVG"): pooling.AveragePooling3D}
+_GLOBAL_POOLINGS = {(1, "MAX"): pooling.GlobalMaxPooling1D, (1, "AVG"): pooling.GlobalAveragePooling1D,
+                    (2, "MAX"): pooling.GlobalMaxPooling2D, (2, "AVG"): pooling.GlobalAveragePooling2D,
+                    (3, "MAX"): pooling.GlobalMaxPooling3D, (3, "AVG"): pooling.GlobalAveragePooling3D}
 _MERGE_MODES = {"CONCAT": "concat", "ADD": "sum", "MUL": "mul", "AVERAGE": "ave"}
 _ELEMENTWISE = {"Add": merge.Add, "Subtract": merge.Subtract, "Product": merge.Multiply, "Average": merge.Average,
                 "Max": merge.Maximum}
@@ -242,62 +261,79 @@ class _Builder:
                 return str(spec.get(key))
         return "NCHW"
 
-    def convolution(self, spec: _Spec, shape: Shape) -> list:
-        one_d = spec.cls == "Convolution1DLayer"
-        n_in, n_out = int(spec.get("nin")), int(spec.get("nout"))
-        kernel = [int(k) for k in spec.get("kernelSize")]
-        kernel = kernel[:1] if one_d else kernel
-        has_bias = bool(spec.get("hasBias", True))
-        weights = {}
-        if has_bias:
-            weights["bias"] = self.take(n_out, (n_out,))
-        w = self.take(n_out * n_in * int(np.prod(kernel)), (n_out, n_in, *kernel))
-        weights["kernel"] = w.transpose(2, 1, 0) if one_d else w.transpose(2, 3, 1, 0)
+    def channels_last(self, spec: _Spec) -> bool:
+        return self.cnn_format(spec) in ("NHWC", "NDHWC")
+
+    def _window(self, spec: _Spec, rank: int) -> dict[str, Any]:
+        """A convolution or pooling window's keys (DL4J stores 1D ones as (k, 1))."""
         mode = str(spec.get("convolutionMode", "Truncate"))
         padding = {"Truncate": "valid", "Strict": "valid", "Same": "same", "Causal": "causal"}.get(mode)
-        if padding is None or any(int(p) for p in spec.get("padding", [0, 0])):
+        if padding is None or any(int(p) for p in spec.get("padding", [0])):
             raise spec.error(f"convolution mode {mode} with explicit padding {spec.get('padding')}: not supported")
-        rank = 1 if one_d else 2
-        common = {"filters": n_out, "kernel_size": tuple(kernel), "strides": tuple(spec.get("stride"))[:rank],
-                  "dilation_rate": tuple(spec.get("dilation", [1, 1]))[:rank], "padding": padding,
-                  "activation": _activation(spec), "use_bias": has_bias}
-        if one_d:
+        return {"strides": tuple(int(v) for v in spec.get("stride"))[:rank], "padding": padding}
+
+    def convolution(self, spec: _Spec, shape: Shape) -> list:
+        """Convolution1DLayer, ConvolutionLayer, Convolution3D: ``b``, then ``W`` [out, in, *kernel] 'c'."""
+        rank = _CONVOLUTION_RANKS[spec.cls]
+        n_in, n_out = int(spec.get("nin")), int(spec.get("nout"))
+        kernel = tuple(int(k) for k in spec.get("kernelSize"))[:rank]
+        has_bias = bool(spec.get("hasBias", True))
+        weights = {"bias": self.take(n_out, (n_out,))} if has_bias else {}
+        w = self.take(n_out * n_in * int(np.prod(kernel)), (n_out, n_in, *kernel))
+        weights["kernel"] = w.transpose(*range(2, rank + 2), 1, 0)
+        common = {"filters": n_out, "kernel_size": kernel, "dilation_rate": tuple(spec.get("dilation", [1] * 3))[:rank],
+                  "activation": _activation(spec), "use_bias": has_bias, **self._window(spec, rank)}
+        if rank == 1:
             entry = (spec.name, conv.Conv1D(**common), weights)
             return _transposed(spec.name, [entry]) if self.rnn_format(spec) == "NCW" else [entry]
-        fmt = "channels_last" if self.cnn_format(spec) == "NHWC" else "channels_first"
-        return [(spec.name, conv.Conv2D(**common, data_format=fmt), weights)]
+        fmt = "channels_last" if self.channels_last(spec) else "channels_first"
+        return [(spec.name, (conv.Conv2D if rank == 2 else conv.Conv3D)(**common, data_format=fmt), weights)]
+
+    def depthwise(self, spec: _Spec, shape: Shape) -> list:
+        """SeparableConvolution2D (``b``, depthwise ``W`` [dm, in, kh, kw], pointwise ``pW`` [out, in*dm, 1, 1])
+        and DepthwiseConvolution2D (``b``, ``W`` [kh, kw, in, dm], Keras's own layout), all 'c'."""
+        n_in, n_out, dm = int(spec.get("nin")), int(spec.get("nout")), int(spec.get("depthMultiplier", 1))
+        kernel = tuple(int(k) for k in spec.get("kernelSize"))[:2]
+        has_bias = bool(spec.get("hasBias", True))
+        separable = spec.cls == "SeparableConvolution2D"
+        weights = {"bias": self.take(n_out, (n_out,))} if has_bias else {}
+        if separable:
+            weights["depthwise_kernel"] = self.take(dm * n_in * int(np.prod(kernel)), (dm, n_in, *kernel)).transpose(
+                2, 3, 1, 0)
+            weights["pointwise_kernel"] = self.take(n_out * n_in * dm, (n_out, n_in * dm, 1, 1)).transpose(2, 3, 1, 0)
+        else:
+            weights["depthwise_kernel"] = self.take(int(np.prod(kernel)) * n_in * dm, (*kernel, n_in, dm))
+        common = {"kernel_size": kernel, "dilation_rate": tuple(spec.get("dilation", [1, 1]))[:2],
+                  "depth_multiplier": dm, "activation": _activation(spec), "use_bias": has_bias,
+                  "data_format": "channels_last" if self.channels_last(spec) else "channels_first",
+                  **self._window(spec, 2)}
+        config = conv.SeparableConv2D(filters=n_out, **common) if separable else conv.DepthwiseConv2D(**common)
+        return [(spec.name, config, weights)]
 
     def subsampling(self, spec: _Spec, shape: Shape) -> list:
-        one_d = spec.cls == "Subsampling1DLayer"
+        rank = _POOLING_RANKS[spec.cls]
         kind = str(spec.get("poolingType", "MAX")).upper()
-        if kind not in ("MAX", "AVG") or any(int(p) for p in spec.get("padding", [0, 0])):
-            raise spec.error(f"{kind} pooling with padding {spec.get('padding')}: not supported")
+        if kind not in ("MAX", "AVG"):
+            raise spec.error(f"{kind} pooling: not supported")
         if kind == "AVG" and spec.get("avgPoolIncludePadInDivisor", True) and spec.get("convolutionMode") == "Same":
             raise spec.error("average pooling counting padding in its divisor: not supported")
-        rank = 1 if one_d else 2
-        mode = "same" if spec.get("convolutionMode") == "Same" else "valid"
-        args = {"pool_size": tuple(spec.get("kernelSize"))[:rank], "strides": tuple(spec.get("stride"))[:rank],
-                "padding": mode}
-        if one_d:
-            cls = pooling.MaxPooling1D if kind == "MAX" else pooling.AveragePooling1D
-            return _transposed(spec.name, [(spec.name, cls(**args), {})]) if self.rnn_format(spec) == "NCW" else [
-                (spec.name, cls(**args), {})]
-        cls2 = pooling.MaxPooling2D if kind == "MAX" else pooling.AveragePooling2D
-        fmt = "channels_last" if self.cnn_format(spec) == "NHWC" else "channels_first"
-        return [(spec.name, cls2(**args, data_format=fmt), {})]
+        args = {"pool_size": tuple(int(v) for v in spec.get("kernelSize"))[:rank], **self._window(spec, rank)}
+        config = _POOLINGS[rank, kind](**args, **({} if rank == 1 else {
+            "data_format": "channels_last" if self.channels_last(spec) else "channels_first"}))
+        entry = [(spec.name, config, {})]
+        return _transposed(spec.name, entry) if rank == 1 and self.rnn_format(spec) == "NCW" else entry
 
     def global_pooling(self, spec: _Spec, shape: Shape) -> list:
         kind = str(spec.get("poolingType", "MAX")).upper()
         if kind not in ("MAX", "AVG") or not spec.get("collapseDimensions", True):
             raise spec.error(f"global {kind} pooling without collapsing dimensions: not supported")
         rank = len(shape) - 2
-        dims = [int(d) for d in spec.get("poolingDimensions", [])] or (
-            [2] if rank == 1 else [2, 3])  # DL4J's defaults: NCW time, NCHW height and width
+        # DL4J's defaults: the axes after the channels (NCW, NCHW, NCDHW)
+        dims = [int(d) for d in spec.get("poolingDimensions", [])] or list(range(2, rank + 2))
         last = dims == list(range(1, rank + 1))
         if not last and dims != list(range(2, rank + 2)):
             raise spec.error(f"global pooling over dimensions {dims}: not supported")
-        cls = {(1, "MAX"): pooling.GlobalMaxPooling1D, (1, "AVG"): pooling.GlobalAveragePooling1D,
-               (2, "MAX"): pooling.GlobalMaxPooling2D, (2, "AVG"): pooling.GlobalAveragePooling2D}.get((rank, kind))
+        cls = _GLOBAL_POOLINGS.get((rank, kind))
         if cls is None:
             raise spec.error(f"global pooling of a rank-{rank + 2} input: not supported")
         return [(spec.name, cls(data_format="channels_last" if last else "channels_first"), {})]
@@ -316,29 +352,33 @@ class _Builder:
                                                   momentum=float(spec.get("decay", 0.9)))
         return [(spec.name, config, {"gamma": gamma, "beta": beta, "moving_mean": mean, "moving_variance": var})]
 
-    def recurrent_cell(self, spec: _Spec, shape: Shape, return_sequences: bool, go_backwards: bool = False,
-                       prefix: str = "") -> tuple[LayerConfig, dict[str, np.ndarray]]:
+    def recurrent_cell(self, spec: _Spec, shape: Shape, return_sequences: bool,
+                       go_backwards: bool = False) -> tuple[LayerConfig, dict[str, np.ndarray]]:
+        """One direction of a recurrent layer: ``W`` [nIn, g*n] 'f', ``RW`` [n, g*n] 'f' (GravesLSTM
+        appends its forget, output and input peephole columns), ``b`` [g*n]."""
+        if spec.cls not in _RECURRENT_CELLS:
+            raise spec.error(f"recurrent layer {spec.cls}: not supported")
+        if spec.get("hasLayerNorm", False):
+            raise spec.error(f"a {spec.cls} with layer normalization: not supported")
         n_in, n = int(spec.get("nin")), int(spec.get("nout"))
-        lstm = spec.cls == "LSTM"
-        gates = 4 if lstm else 1
+        peepholes = 3 if spec.cls in ("GravesLSTM", "GravesBidirectionalLSTM") else 0
+        gates = 1 if spec.cls == "recurrent.SimpleRnn" else 4
         w = self.take(n_in * gates * n, (n_in, gates * n), "F")
-        rw = self.take(n * gates * n, (n, gates * n), "F")
-        b = self.take(gates * n, (gates * n,))
-        if lstm:
-            w, rw, b = (np.concatenate([np.split(a, 4, axis=-1)[i] for i in _KERAS_FROM_DL4J_GATES], axis=-1)
-                        for a in (w, rw, b))
-            config: LayerConfig = recurrent.LSTM(
-                units=n, activation=_activation(spec), recurrent_activation=_activation(spec, "gateActivationFn"),
-                return_sequences=return_sequences, go_backwards=go_backwards)
-        elif spec.cls == "recurrent.SimpleRnn":
-            if spec.get("hasLayerNorm", False):
-                raise spec.error("a SimpleRnn with layer normalization: not supported")
-            config = recurrent.SimpleRNN(units=n, activation=_activation(spec), return_sequences=return_sequences,
-                                         go_backwards=go_backwards)
-        else:
-            raise spec.error(f"recurrent layer {spec.cls}: not supported (GravesLSTM has peephole connections, "
-                             "which kconvert's IR does not model)")
-        return config, {"kernel": w, "recurrent_kernel": rw, "bias": b}
+        rw = self.take(n * (gates * n + peepholes), (n, gates * n + peepholes), "F")
+        weights = {"kernel": w, "recurrent_kernel": rw[:, :gates * n], "bias": self.take(gates * n, (gates * n,))}
+        common = {"units": n, "activation": _activation(spec), "return_sequences": return_sequences,
+                  "go_backwards": go_backwards}
+        if gates == 1:
+            return recurrent.SimpleRNN(**common), weights
+        for key in ("kernel", "recurrent_kernel", "bias"):
+            blocks = np.split(weights[key], 4, axis=-1)
+            weights[key] = np.concatenate([blocks[i] for i in _KERAS_FROM_DL4J_GATES], axis=-1)
+        gate_activation = _activation(spec, "gateActivationFn")
+        if not peepholes:
+            return recurrent.LSTM(**common, recurrent_activation=gate_activation), weights
+        forget, output, input_ = rw[:, gates * n:].T
+        weights["peephole_kernel"] = np.stack([input_, forget, output])
+        return recurrent.PeepholeLSTM(**common, recurrent_activation=gate_activation), weights
 
     def recurrent(self, spec: _Spec, shape: Shape, return_sequences: bool = True) -> list:
         config, weights = self.recurrent_cell(spec, shape, return_sequences)
@@ -348,23 +388,52 @@ class _Builder:
     def last_time_step(self, spec: _Spec, shape: Shape) -> list:
         inner = _spec(spec.get("underlying"), spec.name + "_underlying")
         inner.name = spec.name
-        if inner.cls not in ("LSTM", "recurrent.SimpleRnn"):
+        if inner.cls not in ("LSTM", "GravesLSTM", "recurrent.SimpleRnn"):
             raise spec.error(f"LastTimeStep over {inner.cls}: not supported")
         return self.recurrent(inner, shape, return_sequences=False)
 
+    def time_distributed(self, spec: _Spec, shape: Shape) -> list:
+        """A feed-forward layer at every time step."""
+        inner = _spec(spec.get("underlying"), spec.name + "_underlying")
+        ncw = self.rnn_format(spec) == "NCW"
+        entries = self.layer(inner, (shape[0], shape[1 if ncw else 2]))
+        if len(entries) != 1:
+            raise spec.error(f"TimeDistributed over {inner.cls}: not supported")
+        ((name, config, weights),) = entries
+        if not isinstance(config, core.Dense):  # a Dense applies to the last axis of any rank already
+            config, weights = wrappers.TimeDistributed(layer=Layer(name, config, _weights(weights))), {}
+        entry = [(spec.name, config, weights)]
+        return _transposed(spec.name, entry) if ncw else entry
+
     def bidirectional(self, spec: _Spec, shape: Shape) -> list:
-        fwd, bwd = _spec(spec.get("fwd"), "fwd"), _spec(spec.get("bwd"), "bwd")
         mode = str(spec.get("mode", "CONCAT"))
         if mode not in _MERGE_MODES:
             raise spec.error(f"Bidirectional mode {mode}: not supported")
+        fwd = _spec(spec.get("fwd"), "fwd")
+        fmt = self.rnn_format(fwd) if "rnnDataFormat" in fwd.body else self.rnn_format(spec)
+        return self._both_ways(spec, fwd, _spec(spec.get("bwd"), "bwd"), _MERGE_MODES[mode], fmt, shape)
+
+    def graves_bidirectional(self, spec: _Spec, shape: Shape) -> list:
+        """Two GravesLSTMs in one layer (forward parameters, then backward ones), outputs summed."""
+        return self._both_ways(spec, spec, spec, "sum", self.rnn_format(spec), shape)
+
+    def _both_ways(self, spec: _Spec, fwd: _Spec, bwd: _Spec, merge_mode: str, fmt: str, shape: Shape) -> list:
         f_config, f_weights = self.recurrent_cell(fwd, shape, True)
         b_config, b_weights = self.recurrent_cell(bwd, shape, True, go_backwards=True)
         config = wrappers.Bidirectional(
             forward=Layer(f"forward_{spec.name}", f_config, _weights(f_weights)),
-            backward=Layer(f"backward_{spec.name}", b_config, _weights(b_weights)), merge_mode=_MERGE_MODES[mode])
+            backward=Layer(f"backward_{spec.name}", b_config, _weights(b_weights)), merge_mode=merge_mode)
         entry = [(spec.name, config, {})]
-        fmt = self.rnn_format(fwd) if "rnnDataFormat" in fwd.body else self.rnn_format(spec)
         return _transposed(spec.name, entry) if fmt == "NCW" else entry
+
+    def loss(self, spec: _Spec, shape: Shape) -> list:
+        """LossLayer, RnnLossLayer, CnnLossLayer: no parameters, the activation over the features
+        (the channel axis of an image or sequence in DL4J's channels-first layouts)."""
+        activation = _activation(spec)
+        channels_first = len(shape) > 2 and not (self.channels_last(spec) or self.rnn_format(spec) == "NWC")
+        if activation == "softmax" and channels_first:
+            return [(spec.name, act.Softmax(axis=1), {})]
+        return [(spec.name, core.Activation(activation=activation), {})]
 
     def embedding(self, spec: _Spec, shape: Shape) -> list:
         n_in, n_out = int(spec.get("nin")), int(spec.get("nout"))
@@ -384,9 +453,7 @@ class _Builder:
         if cls == "ActivationLayer":
             return [(spec.name, _activation_layer(spec), {})]
         if cls == "DropoutLayer":
-            raw = spec.body.get("idropout") or {}
-            p = float(raw.get("p", 1.0)) if isinstance(raw, dict) else 1.0
-            return [(spec.name, noise.Dropout(rate=1.0 - p), {})]
+            return [(spec.name, _dropout(spec, shape), {})]
         fmt = "channels_last" if self.cnn_format(spec) == "NHWC" else "channels_first"
         if cls == "ZeroPaddingLayer":
             t, b, left, r = (int(v) for v in spec.get("padding"))
@@ -409,9 +476,9 @@ class _Builder:
     def input_shape(self, spec: _Spec, preprocessor: dict[str, Any] | None) -> Shape:
         """The shape a network input must have for its first layer (DL4J records none)."""
         if preprocessor is not None:
-            cls, body = _preprocessor(preprocessor)
-            if cls == "FeedForwardToCnnPreProcessor":
-                return (None, int(body["inputHeight"]) * int(body["inputWidth"]) * int(body["numChannels"]))
+            shape = _preprocessor_input(preprocessor)
+            if shape is not None:
+                return shape
         n_in = spec.get("nin")
         cls = spec.cls
         if cls in ("recurrent.LastTimeStep",):
@@ -420,6 +487,9 @@ class _Builder:
             inner = _spec(spec.get("fwd"), spec.name)
             fmt = self.rnn_format(inner) if "rnnDataFormat" in inner.body else self.rnn_format(spec)
             return (None, None, int(n_in)) if fmt == "NWC" else (None, int(n_in), None)
+        if cls == "recurrent.TimeDistributed":
+            size = int(_spec(spec.get("underlying"), spec.name).get("nin"))
+            return (None, None, size) if self.rnn_format(spec) == "NWC" else (None, size, None)
         if cls in _SHAPE_KEEPING:
             return (None, None)  # a network of activations and dropout takes features of any size
         if n_in is None:
@@ -428,27 +498,35 @@ class _Builder:
             return (None, int(n_in))
         if cls == "BatchNormalization" and self.cnn_format(spec) != "NHWC":
             return (None, int(n_in))  # a first BatchNormalization is taken to read features, not NCHW images
-        if cls in ("ConvolutionLayer", "BatchNormalization"):
-            return (None, None, None, int(n_in)) if self.cnn_format(spec) == "NHWC" else (None, int(n_in), None, None)
+        if cls in ("ConvolutionLayer", "BatchNormalization", "SeparableConvolution2D", "DepthwiseConvolution2D",
+                   "Convolution3D"):
+            spatial = (None,) * (3 if cls == "Convolution3D" else 2)
+            return (None, *spatial, int(n_in)) if self.channels_last(spec) else (None, int(n_in), *spatial)
         if cls == "EmbeddingSequenceLayer":
             length = int(spec.get("inputLength", -1))
             return (None, length if length > 0 and not spec.get("inferInputLength", False) else None)
         if cls == "EmbeddingLayer":
             return (None, 1)
-        if cls in ("LSTM", "GravesLSTM", "recurrent.SimpleRnn", "RnnOutputLayer", "Convolution1DLayer"):
+        if cls in _RECURRENT_CELLS or cls in ("RnnOutputLayer", "Convolution1DLayer"):
             return (None, None, int(n_in)) if self.rnn_format(spec) == "NWC" else (None, int(n_in), None)
         raise spec.error(f"a network starting with {cls}: its input shape cannot be derived")
 
     def preprocess(self, raw: dict[str, Any], name: str) -> list[tuple[str, LayerConfig, dict]]:
         cls, body = _preprocessor(raw)
-        if cls == "CnnToFeedForwardPreProcessor":
-            h, w, c = int(body["inputHeight"]), int(body["inputWidth"]), int(body["numChannels"])
-            if str(body.get("format", "NCHW")) == "NHWC":
-                return [(f"{name}_flatten", core.Reshape(target_shape=(h * w * c,)), {})]
-            return [(f"{name}_flatten", core.Reshape(target_shape=(c * h * w,)), {})]  # (c, h, w) order
+        if cls == "ComposableInputPreProcessor":
+            steps = body.get("inputPreProcessors") or []
+            return [entry for i, step in enumerate(steps) for entry in self.preprocess(step, f"{name}_{i}")]
+        if cls in ("CnnToFeedForwardPreProcessor", "KerasFlattenRnnPreprocessor", "Cnn3DToFeedForwardPreProcessor"):
+            return [(f"{name}_flatten", core.Flatten(), {})]  # a C-order flatten of the layout DL4J holds
         if cls == "FeedForwardToCnnPreProcessor":
             h, w, c = int(body["inputHeight"]), int(body["inputWidth"]), int(body["numChannels"])
             return [(f"{name}_to_cnn", core.Reshape(target_shape=(c, h, w)), {})]
+        if cls == "ReshapePreprocessor":
+            target = [int(d) for d in body["targetShape"]][1 if body.get("hasMiniBatchDimension") else 0:]
+            return [(f"{name}_reshape", core.Reshape(target_shape=tuple(target)), {})]
+        if cls == "PermutePreprocessor":
+            dims = [int(d) for d in body["permutationIndices"]]
+            return [(f"{name}_permute", core.Permute(dims=tuple(dims[1:] if dims[:1] == [0] else dims)), {})]
         raise IncompatibleKerasConfigurationException(f"input preprocessor {cls}: not supported", layer=name)
 
     def multilayer(self, document: dict[str, Any]) -> Model:
@@ -486,11 +564,15 @@ class _Builder:
         for name in inputs:
             consumer = next((v for v in order if name in vertex_inputs.get(v, [])), None)
             kind, body = raw_vertices.get(consumer, ("", {})) if consumer else ("", {})
-            if kind != "LayerVertex":
+            shape = _preprocessor_input(body["preProcessor"]) if kind == "PreprocessorVertex" else None
+            if kind == "LayerVertex":
+                spec = _spec((body.get("layerConf") or {}).get("layer"), consumer)  # type: ignore[arg-type]
+                shape = self.input_shape(spec, body.get("preProcessor"))
+            if shape is None:
                 raise IncompatibleKerasConfigurationException(
-                    f"network input {name} feeds no layer: its shape cannot be derived", layer=name)
-            spec = _spec((body.get("layerConf") or {}).get("layer"), consumer)  # type: ignore[arg-type]
-            chain.layers.append(_input(name, self.input_shape(spec, body.get("preProcessor"))))
+                    f"network input {name} feeds no layer or preprocessor declaring a size: its shape cannot be "
+                    "derived", layer=name)
+            chain.layers.append(_input(name, shape))
             produced[name] = TensorRef(name)
         for name in order:
             if name in inputs:
@@ -535,7 +617,24 @@ def _activation_layer(spec: _Spec) -> LayerConfig:
         return act.LeakyReLU(negative_slope=number("alpha", 0.01))
     if name == "ELU":
         return act.ELU(alpha=number("alpha", 1.0))
+    if name == "ThresholdedReLU":
+        return act.ThresholdedReLU(theta=number("theta", 1.0))
     return core.Activation(activation=_activation(spec))
+
+
+def _dropout(spec: _Spec, shape: Shape) -> LayerConfig:
+    """A DropoutLayer's idropout (DL4J keeps ``p``); SpatialDropout drops whole maps along axis 1."""
+    raw = spec.body.get("idropout")
+    if raw is None:
+        return noise.Dropout(rate=0.0)
+    cls, body = _java_object(raw, "a dropout", DROPOUTS)
+    rate = 1.0 - float(body.get("p", 1.0))
+    if cls == "SpatialDropout" and 3 <= len(shape) <= 5:
+        spatial = (noise.SpatialDropout1D, noise.SpatialDropout2D, noise.SpatialDropout3D)[len(shape) - 3]
+        return spatial(rate=rate, data_format="channels_first")
+    if cls not in ("Dropout", "SpatialDropout"):
+        raise spec.error(f"dropout {cls}: not supported")
+    return noise.Dropout(rate=rate)
 
 
 def _input(name: str, shape: Shape) -> Layer:
@@ -555,7 +654,33 @@ def _transposed(name: str, entries: list, back: bool = True) -> list:
 
 def _preprocessor(raw: Any) -> tuple[str, dict[str, Any]]:
     legacy = {"cnnToFeedForward": "CnnToFeedForwardPreProcessor", "feedForwardToCnn": "FeedForwardToCnnPreProcessor"}
-    return _java_object(raw, "a preprocessor", PREPROCESSORS, legacy)
+    cls, body = _java_object(raw, "a preprocessor", PREPROCESSORS, legacy)
+    return cls.removeprefix(KERAS_PREPROCESSORS), body
+
+
+def _preprocessor_input(raw: Any) -> Shape | None:
+    """The input shape a network's first preprocessor declares, if it declares one."""
+    cls, body = _preprocessor(raw)
+    if cls == "ComposableInputPreProcessor":
+        return _preprocessor_input((body.get("inputPreProcessors") or [None])[0])
+    if cls == "FeedForwardToCnnPreProcessor":
+        return (None, int(body["inputHeight"]) * int(body["inputWidth"]) * int(body["numChannels"]))
+    if cls == "CnnToFeedForwardPreProcessor":
+        h, w, c = int(body["inputHeight"]), int(body["inputWidth"]), int(body["numChannels"])
+        return (None, h, w, c) if str(body.get("format", "NCHW")) == "NHWC" else (None, c, h, w)
+    if cls == "Cnn3DToFeedForwardPreProcessor":
+        d, h, w = int(body["inputDepth"]), int(body["inputHeight"]), int(body["inputWidth"])
+        c = int(body["numChannels"])
+        return (None, c, d, h, w) if body.get("isNCDHW", body.get("ncdhw", True)) else (None, d, h, w, c)
+    if cls == "KerasFlattenRnnPreprocessor":
+        return (None, abs(int(body["tsLength"])) or None, int(body["depth"]))
+    if cls == "ReshapePreprocessor":
+        dims = [int(d) for d in body["inputShape"]][1 if body.get("hasMiniBatchDimension") else 0:]
+        return (None, *(d if d > 0 else None for d in dims))
+    if cls == "PermutePreprocessor":
+        raise IncompatibleKerasConfigurationException(
+            "a network starting with a permutation: its input shape cannot be derived")
+    return None
 
 
 def _vertex(raw: Any) -> tuple[str, dict[str, Any]]:
@@ -580,10 +705,14 @@ def _kahn(inputs: list[str], vertices: dict[str, Any], vertex_inputs: dict[str, 
 _LAYERS: dict[str, Callable[[_Builder, _Spec, Shape], list]] = {
     "DenseLayer": _Builder.dense, "OutputLayer": _Builder.dense, "RnnOutputLayer": _Builder.dense,
     "ConvolutionLayer": _Builder.convolution, "Convolution1DLayer": _Builder.convolution,
-    "SubsamplingLayer": _Builder.subsampling, "Subsampling1DLayer": _Builder.subsampling,
+    "Convolution3D": _Builder.convolution, "SeparableConvolution2D": _Builder.depthwise,
+    "DepthwiseConvolution2D": _Builder.depthwise, "SubsamplingLayer": _Builder.subsampling,
+    "Subsampling1DLayer": _Builder.subsampling, "Subsampling3DLayer": _Builder.subsampling,
     "GlobalPoolingLayer": _Builder.global_pooling, "BatchNormalization": _Builder.batch_normalization,
     "LSTM": _Builder.recurrent, "recurrent.SimpleRnn": _Builder.recurrent, "GravesLSTM": _Builder.recurrent,
     "recurrent.LastTimeStep": _Builder.last_time_step, "recurrent.Bidirectional": _Builder.bidirectional,
+    "LossLayer": _Builder.loss, "RnnLossLayer": _Builder.loss, "CnnLossLayer": _Builder.loss,
+    "GravesBidirectionalLSTM": _Builder.graves_bidirectional, "recurrent.TimeDistributed": _Builder.time_distributed,
     "EmbeddingLayer": _Builder.embedding, "EmbeddingSequenceLayer": _Builder.embedding,
     "ActivationLayer": _Builder.simple, "DropoutLayer": _Builder.simple, "ZeroPaddingLayer": _Builder.simple,
     "convolutional.Cropping2D": _Builder.simple, "Upsampling2D": _Builder.simple,

@@ -92,6 +92,23 @@ class LSTM(_Recurrent):
 
 @layer_kind
 @dataclass(frozen=True, kw_only=True)
+class PeepholeLSTM(LSTM):
+    """An LSTM whose gates also read the cell state (Gers & Schmidhuber's peepholes, as in
+    Deeplearning4j's GravesLSTM and tf.keras's PeepholeLSTMCell): the input and forget gates
+    the previous cell state, the output gate the new one.
+
+    ``peephole_kernel`` is (3, units): the per-unit weights of the input, forget and output gates.
+    It is a kind of its own, not an LSTM option, so that targets without peepholes refuse it.
+    """
+
+    kind = "PeepholeLSTM"
+
+    def weight_shapes(self, inputs: list[Shape]) -> dict[str, Shape]:
+        return {**super().weight_shapes(inputs), "peephole_kernel": (3, self.units)}
+
+
+@layer_kind
+@dataclass(frozen=True, kw_only=True)
 class ConvLSTM2D(_Windowed):
     """LSTM whose matrix products are 2-D convolutions over (batch, time, image) inputs.
 

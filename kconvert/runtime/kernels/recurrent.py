@@ -106,12 +106,13 @@ def simple_rnn(step: Step) -> tuple[list, list]:
     return _run(step, cell, 1)
 
 
-@kernel("LSTM", mask="custom")
+@kernel("LSTM", "PeepholeLSTM", mask="custom")
 def lstm(step: Step) -> tuple[list, list]:
     c = step.config
     kernel_, recurrent = step.w("kernel"), step.w("recurrent_kernel")
     bias = step.w("bias") if c.use_bias else None
     act, rec_act = activation(c.activation), activation(c.recurrent_activation)
+    peep_i, peep_f, peep_o = tf.unstack(step.w("peephole_kernel")) if step.layer.kind == "PeepholeLSTM" else [None] * 3
 
     def cell(x: tf.Tensor, states: Sequence[tf.Tensor]) -> tuple[tf.Tensor, list[tf.Tensor]]:
         h_prev, c_prev = states
@@ -119,7 +120,11 @@ def lstm(step: Step) -> tuple[list, list]:
         if bias is not None:
             z = z + bias
         i, f, g, o = tf.split(z, 4, axis=-1)
+        if peep_i is not None:
+            i, f = i + peep_i * c_prev, f + peep_f * c_prev
         cell_state = rec_act(f) * c_prev + rec_act(i) * act(g)
+        if peep_o is not None:
+            o = o + peep_o * cell_state
         h = rec_act(o) * act(cell_state)
         return h, [h, cell_state]
     return _run(step, cell, 2)

@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from kconvert.errors import IncompatibleKerasConfigurationException
-from kconvert.formats.dl4j import ACTIVATIONS, LAYERS, WEIGHT_INITS
+from kconvert.errors import IncompatibleKerasConfigurationException, UnsupportedKerasConfigurationException
+from kconvert.formats.dl4j import ACTIVATIONS, DROPOUTS, LAYERS, WEIGHT_INITS
 from kconvert.ir.graph import Layer
 from kconvert.ir.shapes import Shape
 from kconvert.registry import register_kinds
+from kconvert.writers.context import WriteContext
 
 #: IR activation -> DL4J activation class and its keys
 DL4J_ACTIVATIONS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -61,6 +62,16 @@ class EmitContext:
     layer: Layer
     inputs: list[Shape]  # input shapes of the layer's (single) call
     updater: dict[str, Any]  # the iupdater every parameterized layer carries
+    write: WriteContext  # notes and the enforce_training_config policy
+
+    def sub(self, layer: Layer, inputs: list[Shape] | None = None) -> "EmitContext":
+        """The context of a wrapped layer."""
+        return EmitContext(layer, self.inputs if inputs is None else inputs, self.updater, self.write)
+
+    def unsupported(self, message: str, key: str | None = None) -> None:
+        """A training-only setting Deeplearning4j cannot carry: refused or warned about, as the policy says."""
+        self.write.unsupported(self.layer.context_error(  # type: ignore[arg-type]
+            UnsupportedKerasConfigurationException(message, key=key)))
 
     def error(self, message: str, key: str | None = None) -> IncompatibleKerasConfigurationException:
         return self.layer.context_error(IncompatibleKerasConfigurationException(  # type: ignore[return-value]
@@ -116,18 +127,38 @@ def _cnn_format(data_format: str) -> str:
     return "NHWC" if data_format == "channels_last" else "NCHW"
 
 
+def _cnn3d_format(data_format: str) -> str:
+    return "NDHWC" if data_format == "channels_last" else "NCDHW"
+
+
 def _bias(ctx: EmitContext, use_bias: bool) -> Params:
     return [ctx.block("b", "bias")] if use_bias else []
 
 
+def per_time_step(ctx: EmitContext, inner: Emitted) -> Emitted:
+    """A feed-forward layer applied at every step of an NWC sequence: DL4J's TimeDistributed wrapper
+    (its parameters are the wrapped layer's, unprefixed)."""
+    return Emitted({"@class": LAYERS + "recurrent.TimeDistributed", "layerName": ctx.layer.name,
+                    "rnnDataFormat": "NWC", "underlying": inner.config}, inner.params)
+
+
 @emitter("Dense")
 def dense(ctx: EmitContext) -> Emitted:
-    c = ctx.layer.config
-    if len(ctx.inputs[0]) != 2:
-        raise ctx.error("a Dense layer over a sequence or an image (Keras applies it per position)")
+    c, rank = ctx.layer.config, len(ctx.inputs[0])
+    if rank > 3:
+        raise ctx.error("a Dense layer over an image (Keras applies it per position)")
     n_in = ctx.inputs[0][-1]
-    return Emitted(ctx.base("DenseLayer", n_in, c.units, c.activation, hasBias=c.use_bias, hasLayerNorm=False),
-                   [ctx.block("W", "kernel", order="F"), *_bias(ctx, c.use_bias)])
+    emitted = Emitted(ctx.base("DenseLayer", n_in, c.units, c.activation, hasBias=c.use_bias, hasLayerNorm=False),
+                      [ctx.block("W", "kernel", order="F"), *_bias(ctx, c.use_bias)])
+    return per_time_step(ctx, emitted) if rank == 3 else emitted
+
+
+@emitter("TimeDistributed")
+def time_distributed(ctx: EmitContext) -> Emitted:
+    inner, shape = ctx.layer.config.layer, ctx.inputs[0]
+    if len(shape) != 3 or inner.kind not in EMITTERS:
+        raise ctx.error(f"TimeDistributed({inner.kind}) over a rank-{len(shape)} input")
+    return per_time_step(ctx, EMITTERS[inner.kind](ctx.sub(inner, [(shape[0], shape[2])])))
 
 
 @emitter("Activation")
@@ -135,7 +166,7 @@ def activation(ctx: EmitContext) -> Emitted:
     return Emitted(ctx.plain("ActivationLayer", activationFn=ctx.activation(ctx.layer.config.activation)))
 
 
-@emitter("ReLU", "LeakyReLU", "ELU", "Softmax")
+@emitter("ReLU", "LeakyReLU", "ELU", "ThresholdedReLU", "Softmax")
 def activation_layer(ctx: EmitContext) -> Emitted:
     """Keras's activation layers as an ActivationLayer with a parameterized DL4J activation."""
     c, kind = ctx.layer.config, ctx.layer.kind
@@ -146,6 +177,8 @@ def activation_layer(ctx: EmitContext) -> Emitted:
         fn = {"@class": ACTIVATIONS + "ActivationLReLU", "alpha": c.negative_slope}
     elif kind == "ELU":
         fn = {"@class": ACTIVATIONS + "ActivationELU", "alpha": c.alpha}
+    elif kind == "ThresholdedReLU":
+        fn = {"@class": ACTIVATIONS + "ActivationThresholdedReLU", "theta": c.theta}
     else:
         rank = len(ctx.inputs[0])
         if rank != 2 or c.axis not in (-1, 1, (-1,), (1,)):
@@ -154,10 +187,17 @@ def activation_layer(ctx: EmitContext) -> Emitted:
     return Emitted(ctx.plain("ActivationLayer", activationFn=fn))
 
 
-@emitter("Dropout")
+@emitter("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D")
 def dropout(ctx: EmitContext) -> Emitted:
+    """DL4J's dropout keeps ``p`` (Keras drops ``rate``)."""
+    c = ctx.layer.config
+    spatial = ctx.layer.kind.startswith("Spatial")
+    if spatial and c.data_format == "channels_last":
+        ctx.unsupported("spatial dropout of channels-last data (DL4J's SpatialDropout drops along axis 1): written "
+                        "as element-wise dropout of the same rate", "data_format")
+        spatial = False
     config = ctx.plain("DropoutLayer")
-    config["idropout"] = {"@class": "org.deeplearning4j.nn.conf.dropout.Dropout", "p": 1.0 - ctx.layer.config.rate}
+    config["idropout"] = {"@class": DROPOUTS + ("SpatialDropout" if spatial else "Dropout"), "p": 1.0 - c.rate}
     return Emitted(config)
 
 
@@ -206,14 +246,51 @@ def _conv_keys(ctx: EmitContext) -> dict[str, Any]:
             "cudnnBwdFilterAlgo": None, "cudnnFwdAlgo": None}
 
 
+def _channels(ctx: EmitContext) -> int:
+    return ctx.inputs[0][-1 if ctx.layer.config.data_format == "channels_last" else 1]
+
+
 @emitter("Conv2D")
 def conv2d(ctx: EmitContext) -> Emitted:
     c = ctx.layer.config
-    n_in = ctx.inputs[0][3 if c.data_format == "channels_last" else 1]
-    config = ctx.base("ConvolutionLayer", n_in, c.filters, c.activation, hasBias=c.use_bias,
+    config = ctx.base("ConvolutionLayer", _channels(ctx), c.filters, c.activation, hasBias=c.use_bias,
                       cnn2dDataFormat=_cnn_format(c.data_format), **_conv_keys(ctx))
     # bias first, then the kernel as [out, in, kh, kw]
     return Emitted(config, [*_bias(ctx, c.use_bias), ctx.block("W", "kernel", lambda k: k.transpose(3, 2, 0, 1))])
+
+
+@emitter("Conv3D")
+def conv3d(ctx: EmitContext) -> Emitted:
+    c = ctx.layer.config
+    keys = _conv_keys(ctx)
+    config = ctx.base("Convolution3D", _channels(ctx), c.filters, c.activation, hasBias=c.use_bias,
+                      dataFormat=_cnn3d_format(c.data_format), mode=keys["convolutionMode"], **keys)
+    # bias first, then the kernel as [out, in, kd, kh, kw]
+    return Emitted(config, [*_bias(ctx, c.use_bias),
+                            ctx.block("W", "kernel", lambda k: k.transpose(4, 3, 0, 1, 2))])
+
+
+@emitter("SeparableConv2D")
+def separable_conv2d(ctx: EmitContext) -> Emitted:
+    c = ctx.layer.config
+    config = ctx.base("SeparableConvolution2D", _channels(ctx), c.filters, c.activation, hasBias=c.use_bias,
+                      depthMultiplier=c.depth_multiplier, cnn2dDataFormat=_cnn_format(c.data_format),
+                      **_conv_keys(ctx))
+    # bias, depthwise [dm, in, kh, kw], pointwise [out, in * dm, 1, 1]
+    to_oihw = lambda k: k.transpose(3, 2, 0, 1)  # noqa: E731
+    return Emitted(config, [*_bias(ctx, c.use_bias), ctx.block("W", "depthwise_kernel", to_oihw),
+                            ctx.block("pW", "pointwise_kernel", to_oihw)])
+
+
+@emitter("DepthwiseConv2D")
+def depthwise_conv2d(ctx: EmitContext) -> Emitted:
+    c = ctx.layer.config
+    n_in = _channels(ctx)
+    config = ctx.base("DepthwiseConvolution2D", n_in, n_in * c.depth_multiplier, c.activation, hasBias=c.use_bias,
+                      depthMultiplier=c.depth_multiplier, cnn2dDataFormat=_cnn_format(c.data_format),
+                      **_conv_keys(ctx))
+    # bias, then the kernel in Keras's own [kh, kw, in, dm] layout
+    return Emitted(config, [*_bias(ctx, c.use_bias), ctx.block("W", "depthwise_kernel")])
 
 
 @emitter("Conv1D")
@@ -228,9 +305,10 @@ def conv1d(ctx: EmitContext) -> Emitted:
 
 def _pooling(ctx: EmitContext, class_name: str, pooling: str, **keys: Any) -> Emitted:
     c = ctx.layer.config
+    n = max(2, len(c.pool_size))
     return Emitted(ctx.plain(class_name, poolingType=pooling, kernelSize=_window(c.pool_size),
                              stride=_window(c.strides),
-                             padding=[0, 0], dilation=[1, 1], convolutionMode=_CONVOLUTION_MODES[c.padding],
+                             padding=[0] * n, dilation=[1] * n, convolutionMode=_CONVOLUTION_MODES[c.padding],
                              pnorm=0, eps=1e-8, avgPoolIncludePadInDivisor=False, cudnnAllowFallback=True, **keys))
 
 
@@ -240,7 +318,14 @@ def pooling2d(ctx: EmitContext) -> Emitted:
                     cnn2dDataFormat=_cnn_format(ctx.layer.config.data_format))
 
 
-@emitter("GlobalMaxPooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling2D")
+@emitter("MaxPooling3D", "AveragePooling3D")
+def pooling3d(ctx: EmitContext) -> Emitted:
+    return _pooling(ctx, "Subsampling3DLayer", "MAX" if ctx.layer.kind.startswith("Max") else "AVG",
+                    dataFormat=_cnn3d_format(ctx.layer.config.data_format))
+
+
+@emitter("GlobalMaxPooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling2D",
+         "GlobalMaxPooling3D", "GlobalAveragePooling3D")
 def global_pooling(ctx: EmitContext) -> Emitted:
     c = ctx.layer.config
     if c.keepdims:
@@ -293,9 +378,15 @@ def embedding(ctx: EmitContext) -> Emitted:
     return Emitted(config, [ctx.block("W", "embeddings", order="F")])
 
 
+_LSTMS = frozenset({"LSTM", "PeepholeLSTM"})
+#: peephole_kernel rows (input, forget, output) in the order GravesLSTM appends them to RW
+_PEEPHOLE_ORDER = [1, 2, 0]
+
+
 def _recurrent_params(ctx: EmitContext, layer: Layer, prefix: str = "") -> Params:
-    sub = EmitContext(layer, ctx.inputs, ctx.updater)
-    lstm = layer.kind == "LSTM"
+    """``W``, ``RW`` (GravesLSTM: then its peephole columns), ``b``; LSTM gate blocks reordered."""
+    sub = ctx.sub(layer)
+    lstm = layer.kind in _LSTMS
 
     def gates(a: np.ndarray) -> np.ndarray:
         if not lstm:
@@ -304,18 +395,23 @@ def _recurrent_params(ctx: EmitContext, layer: Layer, prefix: str = "") -> Param
         return np.concatenate([blocks[i] for i in LSTM_GATE_ORDER], axis=-1)
     bias = (sub.block(f"{prefix}b", "bias", gates) if layer.config.use_bias else
             _filled(f"{prefix}b", (4 if lstm else 1) * layer.config.units, 0.0))
-    return [sub.block(f"{prefix}W", "kernel", gates, "F"), sub.block(f"{prefix}RW", "recurrent_kernel", gates, "F"),
-            bias]
+    recurrent = sub.block(f"{prefix}RW", "recurrent_kernel", gates, "F")
+    if layer.kind == "PeepholeLSTM":
+        kernel, peepholes = layer.weights["recurrent_kernel"], layer.weights["peephole_kernel"]
+        recurrent = Block(recurrent.key, kernel.size + peepholes.size, lambda: np.concatenate(
+            [gates(kernel.numpy()), peepholes.numpy()[_PEEPHOLE_ORDER].T], axis=1).ravel(order="F"))
+    return [sub.block(f"{prefix}W", "kernel", gates, "F"), recurrent, bias]
 
 
 def _recurrent_config(ctx: EmitContext, layer: Layer) -> dict[str, Any]:
     c = layer.config
     if c.stateful or c.go_backwards and ctx.layer is layer or c.return_state:
         raise ctx.error("a stateful, backwards or state-returning recurrent layer")
-    sub = EmitContext(layer, ctx.inputs, ctx.updater)
+    sub = ctx.sub(layer)
     n_in = ctx.inputs[0][-1]
-    if layer.kind == "LSTM":
-        return sub.base("LSTM", n_in, c.units, c.activation, forgetGateBiasInit=1.0, helperAllowFallback=True,
+    if layer.kind in _LSTMS:
+        return sub.base("GravesLSTM" if layer.kind == "PeepholeLSTM" else "LSTM", n_in, c.units, c.activation,
+                        forgetGateBiasInit=1.0, helperAllowFallback=True,
                         gateActivationFn=sub.activation(c.recurrent_activation, "recurrent_activation"),
                         weightInitFnRecurrent=None, rnnDataFormat="NWC")
     return sub.base("recurrent.SimpleRnn", n_in, c.units, c.activation, hasLayerNorm=False,
@@ -327,7 +423,7 @@ def _last_step(ctx: EmitContext, inner: dict[str, Any]) -> dict[str, Any]:
     return {"@class": LAYERS + "recurrent.LastTimeStep", "layerName": ctx.layer.name, "underlying": inner}
 
 
-@emitter("LSTM", "SimpleRNN")
+@emitter("LSTM", "PeepholeLSTM", "SimpleRNN")
 def recurrent(ctx: EmitContext) -> Emitted:
     config = _recurrent_config(ctx, ctx.layer)
     if not ctx.layer.config.return_sequences:
@@ -342,7 +438,7 @@ _MERGE_MODES = {"concat": "CONCAT", "sum": "ADD", "mul": "MUL", "ave": "AVERAGE"
 def bidirectional(ctx: EmitContext) -> Emitted:
     c = ctx.layer.config
     forward, backward = c.forward, c.backward
-    if forward.kind not in ("LSTM", "SimpleRNN") or c.merge_mode not in _MERGE_MODES:
+    if forward.kind not in (*_LSTMS, "SimpleRNN") or c.merge_mode not in _MERGE_MODES:
         raise ctx.error(f"Bidirectional over {forward.kind} with merge_mode {c.merge_mode}")
     if not forward.config.return_sequences:
         raise ctx.error("a Bidirectional returning its last step only (DL4J's LastTimeStep would take the backward "

@@ -1,8 +1,8 @@
 """Writing an IR model for Deeplearning4j: ``configuration.json`` and a ModelSerializer zip.
 
 A chain becomes a ``MultiLayerConfiguration``, anything else a ``ComputationGraphConfiguration``
-(1.0.0-beta7+ ``@class`` dialect; keys sorted, as DL4J's Jackson writes them).  Flatten becomes
-a ``CnnToFeedForwardPreProcessor``, merges become Merge/ElementWise vertices.  Every layer's
+(1.0.0-beta7+ ``@class`` dialect; keys sorted, as DL4J's Jackson writes them).  Flatten, Reshape
+and Permute become input preprocessors, merges become Merge/ElementWise vertices.  Every layer's
 ``variables`` lists its parameters in flattening order (DL4J reads BatchNormalization's
 variance-or-log-std choice from it), and graphs carry their topological order so that the
 parameter layout does not depend on DL4J's own sort.  ``coefficients.bin`` is one FLOAT row
@@ -23,9 +23,9 @@ from kconvert.formats.dl4j import (
     COEFFICIENTS,
     CONFIGURATION,
     GRAPH,
+    LAYERS,
     LOSSES,
     NO_PARAMS,
-    PREPROCESSORS,
     UPDATERS,
     write_row_header,
 )
@@ -35,6 +35,7 @@ from kconvert.ir.shapes import Shape
 from kconvert.schemas import validate
 from kconvert.writers.context import WriteContext, Written
 from kconvert.writers.dl4j.layers import DL4J_ACTIVATIONS, EMITTERS, EmitContext, Emitted, Params
+from kconvert.writers.dl4j.preprocessors import PREPROCESSOR_RULES, compose, preprocessors
 from kconvert.writers.keras.graph import is_chain, keras_layers
 from kconvert.writers.lowering import Target, lower
 from kconvert.writers.output import atomic_directory
@@ -80,7 +81,7 @@ def write_dl4j(model: Model, output: str | os.PathLike[str], *, overwrite: bool 
             f"model '{model.name}' has no weights loaded (a configuration only): use --config-only")
     lowered = lower(model, DL4J_TARGET, ctx)
     updater, losses = _training(lowered, ctx)
-    pieces, config = _Builder(lowered, updater, losses).build()
+    pieces, config = _Builder(lowered, updater, losses, ctx).build()
     validate(config, "dl4j-computationgraph" if "vertices" in config else "dl4j-multilayer")
     text = json.dumps(config, indent=2, sort_keys=True, allow_nan=False)
     count = 0
@@ -164,8 +165,10 @@ def _updater(optimizer: Any) -> dict[str, Any]:
 
 
 class _Builder:
-    def __init__(self, model: Model, updater: dict[str, Any], losses: dict[str, dict[str, Any]]) -> None:
+    def __init__(self, model: Model, updater: dict[str, Any], losses: dict[str, dict[str, Any]],
+                 ctx: WriteContext) -> None:
         self.model = model
+        self.ctx = ctx
         self.updater = updater
         self.losses = losses
         self.shapes = model.shapes()
@@ -177,13 +180,15 @@ class _Builder:
             raise formats["channels_first"].context_error(IncompatibleKerasConfigurationException(
                 "the model's image layers disagree on the layout (channels_first and channels_last): a "
                 "Deeplearning4j configuration records no image size to reconcile them with"))
-        if is_chain(self.model) and self._flattens_feed_layers():
+        inputs = {ref.layer for ref in self.model.inputs}
+        for layer in self.model.layers:
+            if layer.kind == "Permute" and any(ref.layer in inputs for ref in layer.calls[0].inputs):
+                raise layer.context_error(IncompatibleKerasConfigurationException(
+                    "a permutation of a network input: a Deeplearning4j configuration records no input shape, and "
+                    "a permuted one cannot be read back from the layers after it"))
+        if is_chain(self.model) and self.model.layers[-1].kind not in PREPROCESSOR_RULES:
             return self._multilayer()
-        return self._graph()
-
-    def _flattens_feed_layers(self) -> bool:
-        layers = self.model.layers
-        return all(i + 1 < len(layers) for i, la in enumerate(layers) if la.kind == "Flatten")
+        return self._graph()  # where a preprocessor has no layer to run in front of
 
     def _inputs(self, layer: Layer) -> list[Shape]:
         return [self.shapes[(r.layer, r.node)][r.index] for r in layer.calls[0].inputs]
@@ -196,47 +201,39 @@ class _Builder:
         if fn is None:
             raise layer.context_error(IncompatibleKerasConfigurationException(
                 f"layer kind {layer.kind}: Deeplearning4j cannot express it"))
-        emitted = fn(EmitContext(layer, self._inputs(layer), self.updater))
+        emitted = fn(EmitContext(layer, self._inputs(layer), self.updater, self.ctx))
         if layer.name in self.losses:
             self._as_output_layer(layer, emitted)
         return emitted
 
     def _as_output_layer(self, layer: Layer, emitted: Emitted) -> None:
-        if layer.kind != "Dense":
+        """The Dense layer a loss is on as an OutputLayer (an RnnOutputLayer over a sequence)."""
+        if emitted.config["@class"] == LAYERS + "recurrent.TimeDistributed":
+            emitted.config = {**emitted.config["underlying"], "@class": LAYERS + "RnnOutputLayer",
+                              "layerName": layer.name, "rnnDataFormat": "NWC"}
+        elif layer.kind == "Dense":
+            emitted.config["@class"] = LAYERS + "OutputLayer"
+        if emitted.config["@class"] not in (LAYERS + "OutputLayer", LAYERS + "RnnOutputLayer"):
             raise layer.context_error(UnsupportedKerasConfigurationException(
                 "a loss on a layer other than Dense: Deeplearning4j's output layers are dense", key="loss"))
-        emitted.config["@class"] = emitted.config["@class"].replace("DenseLayer", "OutputLayer")
         emitted.config.pop("hasLayerNorm", None)
         emitted.config["lossFn"] = self.losses[layer.name]
-
-    def _flatten(self, layer: Layer) -> dict[str, Any]:
-        shape = self._inputs(layer)[0]
-        if len(shape) != 4 or any(d is None for d in shape[1:]):
-            raise layer.context_error(IncompatibleKerasConfigurationException(
-                f"Flatten of a {shape} tensor: Deeplearning4j flattens known-size images only"))
-        if layer.config.data_format != "channels_last":
-            raise layer.context_error(IncompatibleKerasConfigurationException(
-                "Flatten of a channels_first image (Keras flattens it in channels-last order, DL4J's NCHW "
-                "preprocessor in channels-first order)"))
-        h, w, c = shape[1:]
-        return {"@class": PREPROCESSORS + "CnnToFeedForwardPreProcessor", "inputHeight": h, "inputWidth": w,
-                "numChannels": c, "format": "NHWC"}
 
     def _conf(self, emitted: Emitted) -> dict[str, Any]:
         return {**_CONF_DEFAULTS, "layer": emitted.config, "variables": [block.key for block in emitted.params]}
 
     def _multilayer(self) -> tuple[list[_Piece], dict[str, Any]]:
         pieces: list[_Piece] = []
-        confs, preprocessors = [], {}
-        pending: dict[str, Any] | None = None
+        confs, preprocessors_by_layer = [], {}
+        pending: list[dict[str, Any]] = []
         for layer in self.model.layers[1:]:
-            if layer.kind == "Flatten":
-                pending = self._flatten(layer)
+            if layer.kind in PREPROCESSOR_RULES:
+                pending += preprocessors(layer, self._inputs(layer)[0])
                 continue
             emitted = self._emit(layer)
-            if pending is not None:
-                preprocessors[str(len(confs))] = pending
-                pending = None
+            if pending:
+                preprocessors_by_layer[str(len(confs))] = compose(pending)
+                pending = []
             confs.append(self._conf(emitted))
             pieces.append(_Piece(layer.name, emitted.config, emitted.params))
         source = self.model.input_layers[0]
@@ -246,7 +243,7 @@ class _Builder:
             raise source.context_error(IncompatibleKerasConfigurationException(
                 f"no layer of the network declares its input size and the input has rank {rank}: a "
                 "Deeplearning4j configuration records no input shape to read it back by"))
-        return pieces, {**_NETWORK_DEFAULTS, "confs": confs, "inputPreProcessors": preprocessors}
+        return pieces, {**_NETWORK_DEFAULTS, "confs": confs, "inputPreProcessors": preprocessors_by_layer}
 
     def _graph(self) -> tuple[list[_Piece], dict[str, Any]]:
         model = self.model
@@ -263,8 +260,9 @@ class _Builder:
                         "a layer reading a second output or call of another layer: Deeplearning4j cannot express it"))
                 sources.append(ref.layer)
             vertex_inputs[layer.name] = sources
-            if layer.kind == "Flatten":
-                vertices[layer.name] = {"@class": GRAPH + "PreprocessorVertex", "preProcessor": self._flatten(layer)}
+            if layer.kind in PREPROCESSOR_RULES:
+                vertices[layer.name] = {"@class": GRAPH + "PreprocessorVertex",
+                                        "preProcessor": compose(preprocessors(layer, self._inputs(layer)[0]))}
                 pieces.append(_Piece(layer.name, None, []))
             elif layer.kind in _ELEMENTWISE:
                 vertices[layer.name] = {"@class": GRAPH + "ElementWiseVertex", "op": _ELEMENTWISE[layer.kind]}
