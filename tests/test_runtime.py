@@ -210,6 +210,8 @@ def test_stateful_layers_carry_state_across_batches(tmp_path) -> None:
 
 #: Keras 1 fixtures whose outputs the tests above check against the Keras 1 formulas
 KERAS1_CHECKED = ("highway_maxout", "advanced_activations", "functional_merges")
+#: kinds no Keras can build, checked by a test of their own here
+KERNELS_CHECKED_ON_THEIR_OWN = {"PeepholeLSTM"}  # test_peephole_lstm_matches_tensorflows_block_lstm
 
 
 def test_every_kernel_is_checked_against_a_reference() -> None:
@@ -221,4 +223,41 @@ def test_every_kernel_is_checked_against_a_reference() -> None:
                for layer in kconvert.load(GENERATED / flavour / f"{name}.{form}").iter_layers(recursive=True)}
     for name in KERAS1_CHECKED:
         checked |= {layer.kind for layer in kconvert.load(FIXTURES / "keras1" / f"{name}.h5").iter_layers()}
+    checked |= KERNELS_CHECKED_ON_THEIR_OWN
     assert set(KERNELS) - checked == set()
+
+
+def test_peephole_lstm_matches_tensorflows_block_lstm() -> None:
+    """PeepholeLSTM (Deeplearning4j's GravesLSTM) against TensorFlow's own fused peephole LSTM op,
+    BlockLSTM: gate blocks i, c, f, o over [x, h]; peepholes wci, wcf (previous cell), wco (new cell)."""
+    import tensorflow as tf
+
+    from kconvert.ir.layers.recurrent import LSTM, PeepholeLSTM
+    from tests import helpers as ir
+
+    rng = np.random.default_rng(5)
+    n_in, units, steps = 3, 4, 6
+    kernel, recurrent = rng.normal(0, 0.5, (n_in, 4 * units)), rng.normal(0, 0.5, (units, 4 * units))
+    bias, peepholes = rng.normal(0, 0.5, 4 * units), rng.normal(0, 0.5, (3, units))
+    x = rng.normal(0, 1, (2, steps, n_in)).astype(np.float32)
+    weights = {"kernel": kernel, "recurrent_kernel": recurrent, "bias": bias, "peephole_kernel": peepholes}
+
+    def run(config: LSTM) -> np.ndarray:
+        arrays = {k: v.astype(np.float32) for k, v in weights.items() if k in config.weight_shapes([x.shape])}
+        model = ir.model([ir.input_layer("x", (None, steps, n_in)), ir.layer("lstm", config, ["x"], weights=arrays)],
+                         ["x"], ["lstm"])
+        return kconvert.run(model, [x], device="cpu")[0]
+    got = run(PeepholeLSTM(units=units, return_sequences=True))
+
+    def tf_gates(a: np.ndarray) -> np.ndarray:  # Keras i, f, c, o -> BlockLSTM i, c, f, o
+        i, f, c, o = np.split(a, 4, axis=-1)
+        return np.concatenate([i, c, f, o], axis=-1).astype(np.float32)
+    zeros = np.zeros((2, units), np.float32)
+    outputs = tf.raw_ops.BlockLSTM(
+        seq_len_max=np.int64(steps), x=x.transpose(1, 0, 2), cs_prev=zeros, h_prev=zeros,
+        w=tf_gates(np.concatenate([kernel, recurrent])), wci=peepholes[0].astype(np.float32),
+        wcf=peepholes[1].astype(np.float32), wco=peepholes[2].astype(np.float32), b=tf_gates(bias),
+        forget_bias=0.0, cell_clip=-1.0, use_peephole=True)
+    want = outputs.h.numpy().transpose(1, 0, 2)
+    np.testing.assert_allclose(got, want, atol=ATOL, rtol=RTOL)
+    assert np.abs(run(LSTM(units=units, return_sequences=True)) - want).max() > 1e-2  # the peepholes matter
