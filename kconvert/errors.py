@@ -74,7 +74,9 @@ class KConvertError(Exception):
 
     def __str__(self) -> str:
         loc = self.location
-        return f"{loc}: {self.reason}" if loc else self.reason
+        text = f"{loc}: {self.reason}" if loc else self.reason
+        # names and values from a hostile file may carry line breaks: the message stays one line
+        return text.replace("\r", "\\r").replace("\n", "\\n")
 
     def to_dict(self) -> dict[str, Any]:
         return {

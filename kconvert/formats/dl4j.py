@@ -11,6 +11,7 @@ DL4J writes views without re-laying them out.
 
 from __future__ import annotations
 
+import math
 import struct
 
 import numpy as np
@@ -53,10 +54,11 @@ def read_array(data: bytes, display: str) -> np.ndarray:
     _, values, end = _buffer(data, offset, display)
     if end != len(data):
         raise InputReadError(f"{len(data) - end} bytes after the ND4J array", file=display)
-    if any(d < 0 for d in shape) or any(s < 0 for s in strides):
-        raise InputReadError("negative ND4J shape or strides", file=display)
-    size = int(np.prod(shape, dtype=np.int64))
-    if size and sum((d - 1) * s for d, s in zip(shape, strides)) >= len(values):
+    if any(not 0 <= d < 2**31 for d in shape) or any(s < 0 for s in strides):
+        raise InputReadError(f"ND4J shape {shape} or strides {strides} out of range", file=display)
+    strides = [s if d > 1 else 0 for d, s in zip(shape, strides)]  # a size-1 axis's stride is never used
+    size = math.prod(shape)
+    if size > len(values) or size and sum((d - 1) * s for d, s in zip(shape, strides)) >= len(values):
         raise InputReadError(f"ND4J array of shape {shape} does not fit its {len(values)} values", file=display)
     if size == 0:
         return np.zeros(shape, values.dtype.newbyteorder("="))

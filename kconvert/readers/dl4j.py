@@ -12,6 +12,7 @@ each recurrent layer, so the IR model takes the arrays DL4J takes.  Parameters a
 from __future__ import annotations
 
 import io
+import math
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -71,6 +72,8 @@ _POOLINGS = {(1, "MAX"): pooling.MaxPooling1D, (1, "AVG"): pooling.AveragePoolin
 _GLOBAL_POOLINGS = {(1, "MAX"): pooling.GlobalMaxPooling1D, (1, "AVG"): pooling.GlobalAveragePooling1D,
                     (2, "MAX"): pooling.GlobalMaxPooling2D, (2, "AVG"): pooling.GlobalAveragePooling2D,
                     (3, "MAX"): pooling.GlobalMaxPooling3D, (3, "AVG"): pooling.GlobalAveragePooling3D}
+#: the largest size a configuration may declare (any more is a hostile or corrupt file)
+_MAX_DIMENSION = Limits().max_dimension
 _MERGE_MODES = {"CONCAT": "concat", "ADD": "sum", "MUL": "mul", "AVERAGE": "ave"}
 _ELEMENTWISE = {"Add": merge.Add, "Subtract": merge.Subtract, "Product": merge.Multiply, "Average": merge.Average,
                 "Max": merge.Maximum}
@@ -103,6 +106,8 @@ def read_dl4j(inp: Input, limits: Limits) -> Model:
         model = builder.graph(document) if "vertices" in document else builder.multilayer(document)
     except KConvertError as exc:
         raise exc.with_context(file=inp.display) from None
+    except ValueError as exc:  # an IR layer refusing its attributes or its input shapes
+        raise IncompatibleKerasConfigurationException(str(exc), file=inp.display) from None
     if params is not None and builder.offset != params.size:
         raise InputReadError(f"{COEFFICIENTS} holds {params.size} parameters but the configuration needs "
                              f"{builder.offset}", file=inp.display)
@@ -134,20 +139,77 @@ def _read_zip(inp: Input, limits: Limits) -> tuple[str, bytes | None]:
 
 # -- layers ----------------------------------------------------------------------------------------
 
-@dataclass
-class _Spec:
-    """One DL4J layer, unwrapped: its short class name and its keys."""
+_REQUIRED: Any = object()
 
-    cls: str
+
+@dataclass
+class _Keys:
+    """A Jackson object's keys, read with their types checked: a missing or mistyped key is a
+    typed error naming it, never a Python exception from deep inside the reader."""
+
     body: dict[str, Any]
-    name: str
+
+    def error(self, message: str, key: str | None = None) -> KConvertError:
+        return IncompatibleKerasConfigurationException(message, key=key)
 
     def get(self, key: str, default: Any = None) -> Any:
-        value = self.body.get(key, default)
-        return default if value is None else value
+        value = self.body.get(key)
+        if value is None:
+            if default is _REQUIRED:
+                raise self.error("required key is missing", key)
+            return default
+        return value
 
-    def error(self, message: str) -> KConvertError:
-        return IncompatibleKerasConfigurationException(message, layer=self.name, layer_class=self.cls)
+    def _integer(self, value: Any, key: str, minimum: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or (
+                value != int(value)):
+            raise self.error(f"expected an integer, got {value!r}", key)
+        if not minimum <= value <= _MAX_DIMENSION:
+            raise self.error(f"expected an integer between {minimum} and {_MAX_DIMENSION}, got {int(value)}", key)
+        return int(value)
+
+    def integer(self, key: str, default: Any = _REQUIRED, minimum: int = 1) -> int:
+        value = self.get(key, default)
+        return value if value is default and default is not _REQUIRED else self._integer(value, key, minimum)
+
+    def integers(self, key: str, default: Any = _REQUIRED, minimum: int = 1) -> tuple[int, ...]:
+        value = self.get(key, default)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, (list, tuple)) or not value:
+            raise self.error(f"expected a list of integers, got {value!r}", key)
+        return tuple(self._integer(v, key, minimum) for v in value)
+
+    def number(self, key: str, default: Any = _REQUIRED) -> float:
+        value = self.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise self.error(f"expected a finite number, got {value!r}", key)
+        return float(value)
+
+    def flag(self, key: str, default: Any = _REQUIRED) -> bool:
+        value = self.get(key, default)
+        if not isinstance(value, bool):
+            raise self.error(f"expected true or false, got {value!r}", key)
+        return value
+
+    def text(self, key: str, default: Any = _REQUIRED) -> str:
+        value = self.get(key, default)
+        if not isinstance(value, str):
+            raise self.error(f"expected a string, got {value!r}", key)
+        return value
+
+
+@dataclass
+class _Spec(_Keys):
+    """One DL4J layer, unwrapped: its short class name, its keys, and the parameter names its
+    enclosing configuration lists (``variables``)."""
+
+    cls: str
+    name: str
+    variables: list[str] = field(default_factory=list)
+
+    def error(self, message: str, key: str | None = None) -> KConvertError:
+        return IncompatibleKerasConfigurationException(message, layer=self.name, layer_class=self.cls, key=key)
 
 
 def _java_object(raw: Any, what: str, package: str,
@@ -172,7 +234,8 @@ def _spec(raw: Any, fallback_name: str) -> _Spec:
         cls, body = _java_object(raw, "a layer configuration", LAYERS, _LEGACY_LAYERS)
     except KConvertError as exc:
         raise exc.with_context(layer=fallback_name) from None
-    return _Spec(cls, body, str(body.get("layerName") or fallback_name))
+    name = body.get("layerName")
+    return _Spec(body, cls, name if isinstance(name, str) and name else fallback_name)
 
 
 def _activation_fn(raw: Any) -> tuple[str, dict[str, Any]]:
@@ -237,12 +300,15 @@ class _Builder:
         fn = _LAYERS.get(spec.cls)
         if fn is None:
             raise spec.error(f"Deeplearning4j layer {spec.cls}: not supported")
-        return fn(self, spec, shape)
+        try:
+            return fn(self, spec, shape)
+        except ValueError as exc:  # an IR layer refusing its attributes
+            raise spec.error(str(exc)) from None
 
     def dense(self, spec: _Spec, shape: Shape) -> list:
-        n_in, n_out = int(spec.get("nin")), int(spec.get("nout"))
-        has_bias = bool(spec.get("hasBias", True))
-        if spec.get("hasLayerNorm", False):
+        n_in, n_out = spec.integer("nin"), spec.integer("nout")
+        has_bias = spec.flag("hasBias", True)
+        if spec.flag("hasLayerNorm", False):
             raise spec.error("a DenseLayer with layer normalization: not supported")
         weights = {"kernel": self.take(n_in * n_out, (n_in, n_out), "F")}
         if has_bias:
@@ -253,12 +319,12 @@ class _Builder:
         return [entry]
 
     def rnn_format(self, spec: _Spec) -> str:
-        return str(spec.get("rnnDataFormat", "NCW"))
+        return spec.text("rnnDataFormat", "NCW")
 
     def cnn_format(self, spec: _Spec) -> str:
         for key in ("cnn2dDataFormat", "cnn2DFormat", "dataFormat", "format"):  # each layer class has its own key
             if spec.get(key) is not None:
-                return str(spec.get(key))
+                return spec.text(key)
         return "NCHW"
 
     def channels_last(self, spec: _Spec) -> bool:
@@ -266,22 +332,22 @@ class _Builder:
 
     def _window(self, spec: _Spec, rank: int) -> dict[str, Any]:
         """A convolution or pooling window's keys (DL4J stores 1D ones as (k, 1))."""
-        mode = str(spec.get("convolutionMode", "Truncate"))
+        mode = spec.text("convolutionMode", "Truncate")
         padding = {"Truncate": "valid", "Strict": "valid", "Same": "same", "Causal": "causal"}.get(mode)
-        if padding is None or any(int(p) for p in spec.get("padding", [0])):
+        if padding is None or any(spec.integers("padding", [0], minimum=0)):
             raise spec.error(f"convolution mode {mode} with explicit padding {spec.get('padding')}: not supported")
-        return {"strides": tuple(int(v) for v in spec.get("stride"))[:rank], "padding": padding}
+        return {"strides": spec.integers("stride", [1] * rank)[:rank], "padding": padding}
 
     def convolution(self, spec: _Spec, shape: Shape) -> list:
         """Convolution1DLayer, ConvolutionLayer, Convolution3D: ``b``, then ``W`` [out, in, *kernel] 'c'."""
         rank = _CONVOLUTION_RANKS[spec.cls]
-        n_in, n_out = int(spec.get("nin")), int(spec.get("nout"))
-        kernel = tuple(int(k) for k in spec.get("kernelSize"))[:rank]
-        has_bias = bool(spec.get("hasBias", True))
+        n_in, n_out = spec.integer("nin"), spec.integer("nout")
+        kernel = spec.integers("kernelSize")[:rank]
+        has_bias = spec.flag("hasBias", True)
         weights = {"bias": self.take(n_out, (n_out,))} if has_bias else {}
         w = self.take(n_out * n_in * int(np.prod(kernel)), (n_out, n_in, *kernel))
         weights["kernel"] = w.transpose(*range(2, rank + 2), 1, 0)
-        common = {"filters": n_out, "kernel_size": kernel, "dilation_rate": tuple(spec.get("dilation", [1] * 3))[:rank],
+        common = {"filters": n_out, "kernel_size": kernel, "dilation_rate": spec.integers("dilation", [1] * 3)[:rank],
                   "activation": _activation(spec), "use_bias": has_bias, **self._window(spec, rank)}
         if rank == 1:
             entry = (spec.name, conv.Conv1D(**common), weights)
@@ -292,9 +358,9 @@ class _Builder:
     def depthwise(self, spec: _Spec, shape: Shape) -> list:
         """SeparableConvolution2D (``b``, depthwise ``W`` [dm, in, kh, kw], pointwise ``pW`` [out, in*dm, 1, 1])
         and DepthwiseConvolution2D (``b``, ``W`` [kh, kw, in, dm], Keras's own layout), all 'c'."""
-        n_in, n_out, dm = int(spec.get("nin")), int(spec.get("nout")), int(spec.get("depthMultiplier", 1))
-        kernel = tuple(int(k) for k in spec.get("kernelSize"))[:2]
-        has_bias = bool(spec.get("hasBias", True))
+        n_in, n_out, dm = spec.integer("nin"), spec.integer("nout"), spec.integer("depthMultiplier", 1)
+        kernel = spec.integers("kernelSize")[:2]
+        has_bias = spec.flag("hasBias", True)
         separable = spec.cls == "SeparableConvolution2D"
         weights = {"bias": self.take(n_out, (n_out,))} if has_bias else {}
         if separable:
@@ -303,7 +369,7 @@ class _Builder:
             weights["pointwise_kernel"] = self.take(n_out * n_in * dm, (n_out, n_in * dm, 1, 1)).transpose(2, 3, 1, 0)
         else:
             weights["depthwise_kernel"] = self.take(int(np.prod(kernel)) * n_in * dm, (*kernel, n_in, dm))
-        common = {"kernel_size": kernel, "dilation_rate": tuple(spec.get("dilation", [1, 1]))[:2],
+        common = {"kernel_size": kernel, "dilation_rate": spec.integers("dilation", [1, 1])[:2],
                   "depth_multiplier": dm, "activation": _activation(spec), "use_bias": has_bias,
                   "data_format": "channels_last" if self.channels_last(spec) else "channels_first",
                   **self._window(spec, 2)}
@@ -312,24 +378,25 @@ class _Builder:
 
     def subsampling(self, spec: _Spec, shape: Shape) -> list:
         rank = _POOLING_RANKS[spec.cls]
-        kind = str(spec.get("poolingType", "MAX")).upper()
+        kind = spec.text("poolingType", "MAX").upper()
         if kind not in ("MAX", "AVG"):
             raise spec.error(f"{kind} pooling: not supported")
-        if kind == "AVG" and spec.get("avgPoolIncludePadInDivisor", True) and spec.get("convolutionMode") == "Same":
+        if kind == "AVG" and spec.flag("avgPoolIncludePadInDivisor", True) and spec.get("convolutionMode") == "Same":
             raise spec.error("average pooling counting padding in its divisor: not supported")
-        args = {"pool_size": tuple(int(v) for v in spec.get("kernelSize"))[:rank], **self._window(spec, rank)}
+        args = {"pool_size": spec.integers("kernelSize")[:rank], **self._window(spec, rank)}
         config = _POOLINGS[rank, kind](**args, **({} if rank == 1 else {
             "data_format": "channels_last" if self.channels_last(spec) else "channels_first"}))
         entry = [(spec.name, config, {})]
         return _transposed(spec.name, entry) if rank == 1 and self.rnn_format(spec) == "NCW" else entry
 
     def global_pooling(self, spec: _Spec, shape: Shape) -> list:
-        kind = str(spec.get("poolingType", "MAX")).upper()
-        if kind not in ("MAX", "AVG") or not spec.get("collapseDimensions", True):
+        kind = spec.text("poolingType", "MAX").upper()
+        if kind not in ("MAX", "AVG") or not spec.flag("collapseDimensions", True):
             raise spec.error(f"global {kind} pooling without collapsing dimensions: not supported")
         rank = len(shape) - 2
         # DL4J's defaults: the axes after the channels (NCW, NCHW, NCDHW)
-        dims = [int(d) for d in spec.get("poolingDimensions", [])] or list(range(2, rank + 2))
+        dims = list(spec.integers("poolingDimensions", [0], minimum=0)) if spec.get("poolingDimensions") else list(
+            range(2, rank + 2))
         last = dims == list(range(1, rank + 1))
         if not last and dims != list(range(2, rank + 2)):
             raise spec.error(f"global pooling over dimensions {dims}: not supported")
@@ -339,17 +406,18 @@ class _Builder:
         return [(spec.name, cls(data_format="channels_last" if last else "channels_first"), {})]
 
     def batch_normalization(self, spec: _Spec, shape: Shape) -> list:
-        n = int(spec.get("nout") or spec.get("nin"))
-        if spec.get("lockGammaBeta", False):
-            gamma, beta = np.full(n, spec.get("gamma", 1.0), np.float32), np.full(n, spec.get("beta", 0.0), np.float32)
+        n = spec.integer("nout") if spec.get("nout") is not None else spec.integer("nin")
+        if spec.flag("lockGammaBeta", False):
+            gamma = np.full(n, spec.number("gamma", 1.0), np.float32)
+            beta = np.full(n, spec.number("beta", 0.0), np.float32)
         else:
             gamma, beta = self.take(n, (n,)), self.take(n, (n,))
         mean, var = self.take(n, (n,)), self.take(n, (n,))
-        if spec.get("useLogStd", False) and "var" not in spec.body.get("_variables", []):
+        if spec.flag("useLogStd", False) and "var" not in spec.variables:
             var = (10.0 ** var) ** 2  # DL4J stored log10(std)
         axis = 3 if len(shape) == 4 and self.cnn_format(spec) == "NHWC" else 1
-        config = normalization.BatchNormalization(axis=(axis,), epsilon=float(spec.get("eps", 1e-5)),
-                                                  momentum=float(spec.get("decay", 0.9)))
+        config = normalization.BatchNormalization(axis=(axis,), epsilon=spec.number("eps", 1e-5),
+                                                  momentum=spec.number("decay", 0.9))
         return [(spec.name, config, {"gamma": gamma, "beta": beta, "moving_mean": mean, "moving_variance": var})]
 
     def recurrent_cell(self, spec: _Spec, shape: Shape, return_sequences: bool,
@@ -358,9 +426,9 @@ class _Builder:
         appends its forget, output and input peephole columns), ``b`` [g*n]."""
         if spec.cls not in _RECURRENT_CELLS:
             raise spec.error(f"recurrent layer {spec.cls}: not supported")
-        if spec.get("hasLayerNorm", False):
+        if spec.flag("hasLayerNorm", False):
             raise spec.error(f"a {spec.cls} with layer normalization: not supported")
-        n_in, n = int(spec.get("nin")), int(spec.get("nout"))
+        n_in, n = spec.integer("nin"), spec.integer("nout")
         peepholes = 3 if spec.cls in ("GravesLSTM", "GravesBidirectionalLSTM") else 0
         gates = 1 if spec.cls == "recurrent.SimpleRnn" else 4
         w = self.take(n_in * gates * n, (n_in, gates * n), "F")
@@ -406,7 +474,7 @@ class _Builder:
         return _transposed(spec.name, entry) if ncw else entry
 
     def bidirectional(self, spec: _Spec, shape: Shape) -> list:
-        mode = str(spec.get("mode", "CONCAT"))
+        mode = spec.text("mode", "CONCAT")
         if mode not in _MERGE_MODES:
             raise spec.error(f"Bidirectional mode {mode}: not supported")
         fwd = _spec(spec.get("fwd"), "fwd")
@@ -436,15 +504,15 @@ class _Builder:
         return [(spec.name, core.Activation(activation=activation), {})]
 
     def embedding(self, spec: _Spec, shape: Shape) -> list:
-        n_in, n_out = int(spec.get("nin")), int(spec.get("nout"))
+        n_in, n_out = spec.integer("nin"), spec.integer("nout")
         sequence = spec.cls == "EmbeddingSequenceLayer"
-        if spec.get("hasBias", not sequence):
+        if spec.flag("hasBias", not sequence):
             raise spec.error("an embedding with a bias: kconvert's IR embeddings have none")
         weights = {"embeddings": self.take(n_in * n_out, (n_in, n_out), "F")}
         entry = (spec.name, core.Embedding(input_dim=n_in, output_dim=n_out), weights)
         if not sequence:  # [batch, 1] indices -> [batch, nOut]
             return [entry, (f"{spec.name}_flat", core.Reshape(target_shape=(n_out,)), {})]
-        if str(spec.get("outputFormat", "NCW")) == "NCW":
+        if spec.text("outputFormat", "NCW") == "NCW":
             return [entry, (f"{spec.name}_ncw", core.Permute(dims=(2, 1)), {})]
         return [entry]
 
@@ -456,16 +524,18 @@ class _Builder:
             return [(spec.name, _dropout(spec, shape), {})]
         fmt = "channels_last" if self.cnn_format(spec) == "NHWC" else "channels_first"
         if cls == "ZeroPaddingLayer":
-            t, b, left, r = (int(v) for v in spec.get("padding"))
+            t, b, left, r = _four(spec, "padding")
             return [(spec.name, reshaping.ZeroPadding2D(padding=((t, b), (left, r)), data_format=fmt), {})]
         if cls == "convolutional.Cropping2D":
-            t, b, left, r = (int(v) for v in spec.get("cropping"))
+            t, b, left, r = _four(spec, "cropping")
             return [(spec.name, reshaping.Cropping2D(cropping=((t, b), (left, r)), data_format=fmt), {})]
         if cls == "Upsampling2D":
-            size = spec.get("size", [2, 2])
-            size = (int(size), int(size)) if isinstance(size, (int, float)) else tuple(int(v) for v in size)
+            size = spec.integers("size", [2, 2])
+            size = size * 2 if len(size) == 1 else size[:2]
             return [(spec.name, reshaping.UpSampling2D(size=size, data_format=fmt), {})]
-        pair = tuple(int(v) for v in spec.get("padding" if cls == "ZeroPadding1DLayer" else "cropping"))
+        pair = spec.integers("padding" if cls == "ZeroPadding1DLayer" else "cropping", minimum=0)
+        if len(pair) != 2:
+            raise spec.error(f"expected 2 amounts, got {list(pair)}")
         config = (reshaping.ZeroPadding1D(padding=(pair,)) if cls == "ZeroPadding1DLayer" else
                   reshaping.Cropping1D(cropping=(pair,)))
         entry = [(spec.name, config, {})]
@@ -479,53 +549,56 @@ class _Builder:
             shape = _preprocessor_input(preprocessor)
             if shape is not None:
                 return shape
-        n_in = spec.get("nin")
         cls = spec.cls
         if cls in ("recurrent.LastTimeStep",):
             return self.input_shape(_spec(spec.get("underlying"), spec.name), None)
         if cls == "recurrent.Bidirectional":
             inner = _spec(spec.get("fwd"), spec.name)
             fmt = self.rnn_format(inner) if "rnnDataFormat" in inner.body else self.rnn_format(spec)
-            return (None, None, int(n_in)) if fmt == "NWC" else (None, int(n_in), None)
+            n_in = spec.integer("nin")
+            return (None, None, n_in) if fmt == "NWC" else (None, n_in, None)
         if cls == "recurrent.TimeDistributed":
-            size = int(_spec(spec.get("underlying"), spec.name).get("nin"))
+            size = _spec(spec.get("underlying"), spec.name).integer("nin")
             return (None, None, size) if self.rnn_format(spec) == "NWC" else (None, size, None)
         if cls in _SHAPE_KEEPING:
             return (None, None)  # a network of activations and dropout takes features of any size
-        if n_in is None:
+        if spec.get("nin") is None:
             raise spec.error("the network's first layer does not say how many inputs it takes")
+        n_in = spec.integer("nin")
         if cls in ("DenseLayer", "OutputLayer"):
-            return (None, int(n_in))
+            return (None, n_in)
         if cls == "BatchNormalization" and self.cnn_format(spec) != "NHWC":
-            return (None, int(n_in))  # a first BatchNormalization is taken to read features, not NCHW images
+            return (None, n_in)  # a first BatchNormalization is taken to read features, not NCHW images
         if cls in ("ConvolutionLayer", "BatchNormalization", "SeparableConvolution2D", "DepthwiseConvolution2D",
                    "Convolution3D"):
             spatial = (None,) * (3 if cls == "Convolution3D" else 2)
-            return (None, *spatial, int(n_in)) if self.channels_last(spec) else (None, int(n_in), *spatial)
+            return (None, *spatial, n_in) if self.channels_last(spec) else (None, n_in, *spatial)
         if cls == "EmbeddingSequenceLayer":
-            length = int(spec.get("inputLength", -1))
-            return (None, length if length > 0 and not spec.get("inferInputLength", False) else None)
+            length = spec.integer("inputLength", -1, minimum=-1)
+            return (None, length if length > 0 and not spec.flag("inferInputLength", False) else None)
         if cls == "EmbeddingLayer":
             return (None, 1)
         if cls in _RECURRENT_CELLS or cls in ("RnnOutputLayer", "Convolution1DLayer"):
-            return (None, None, int(n_in)) if self.rnn_format(spec) == "NWC" else (None, int(n_in), None)
+            return (None, None, n_in) if self.rnn_format(spec) == "NWC" else (None, n_in, None)
         raise spec.error(f"a network starting with {cls}: its input shape cannot be derived")
 
     def preprocess(self, raw: dict[str, Any], name: str) -> list[tuple[str, LayerConfig, dict]]:
-        cls, body = _preprocessor(raw)
+        cls, keys = _preprocessor(raw)
         if cls == "ComposableInputPreProcessor":
-            steps = body.get("inputPreProcessors") or []
+            steps = keys.get("inputPreProcessors", [])
+            if not isinstance(steps, list):
+                raise keys.error("expected a list of preprocessors", "inputPreProcessors")
             return [entry for i, step in enumerate(steps) for entry in self.preprocess(step, f"{name}_{i}")]
         if cls in ("CnnToFeedForwardPreProcessor", "KerasFlattenRnnPreprocessor", "Cnn3DToFeedForwardPreProcessor"):
             return [(f"{name}_flatten", core.Flatten(), {})]  # a C-order flatten of the layout DL4J holds
         if cls == "FeedForwardToCnnPreProcessor":
-            h, w, c = int(body["inputHeight"]), int(body["inputWidth"]), int(body["numChannels"])
+            h, w, c = keys.integer("inputHeight"), keys.integer("inputWidth"), keys.integer("numChannels")
             return [(f"{name}_to_cnn", core.Reshape(target_shape=(c, h, w)), {})]
         if cls == "ReshapePreprocessor":
-            target = [int(d) for d in body["targetShape"]][1 if body.get("hasMiniBatchDimension") else 0:]
+            target = keys.integers("targetShape", minimum=-1)[1 if keys.flag("hasMiniBatchDimension", False) else 0:]
             return [(f"{name}_reshape", core.Reshape(target_shape=tuple(target)), {})]
         if cls == "PermutePreprocessor":
-            dims = [int(d) for d in body["permutationIndices"]]
+            dims = list(keys.integers("permutationIndices", minimum=0))
             return [(f"{name}_permute", core.Permute(dims=tuple(dims[1:] if dims[:1] == [0] else dims)), {})]
         raise IncompatibleKerasConfigurationException(f"input preprocessor {cls}: not supported", layer=name)
 
@@ -533,9 +606,12 @@ class _Builder:
         confs = document.get("confs")
         if not isinstance(confs, list) or not confs:
             raise InputReadError("a MultiLayerConfiguration without layers (confs)", file=self.display)
-        specs = [_spec(conf.get("layer") if isinstance(conf, dict) else None, f"layer{i}")
-                 for i, conf in enumerate(confs)]
-        preprocessors = document.get("inputPreProcessors") or {}
+        if not all(isinstance(conf, dict) for conf in confs):
+            raise IncompatibleKerasConfigurationException("a layer configuration that is not an object", key="confs")
+        specs = [_spec(conf.get("layer"), f"layer{i}") for i, conf in enumerate(confs)]
+        preprocessors = _Keys(document).get("inputPreProcessors", {})
+        if not isinstance(preprocessors, dict):
+            raise IncompatibleKerasConfigurationException("expected an object", key="inputPreProcessors")
         chain = _Chain([TensorRef("input")])
         # layers that keep their input's shape declare no size: the first one that does decides
         first = next((i for i, spec in enumerate(specs) if spec.cls not in _SHAPE_KEEPING or str(i) in preprocessors),
@@ -543,30 +619,36 @@ class _Builder:
         chain.layers.append(_input("input", self.input_shape(specs[first], preprocessors.get(str(first)))))
         current = TensorRef("input")
         for i, (spec, conf) in enumerate(zip(specs, confs)):
-            spec.body["_variables"] = conf.get("variables") or []
+            spec.variables = _strings(conf, "variables")
             if str(i) in preprocessors:
                 current = chain.extend(self.preprocess(preprocessors[str(i)], spec.name), current)
             current = chain.extend(self.layer(spec, chain.shape(current)), current)
         return Model("dl4j", chain.layers, chain.inputs, [current], structure="sequential")
 
     def graph(self, document: dict[str, Any]) -> Model:
-        inputs = [str(n) for n in document.get("networkInputs") or []]
-        outputs = [str(n) for n in document.get("networkOutputs") or []]
-        vertices = document.get("vertices") or {}
-        vertex_inputs = {str(k): [str(v) for v in vs] for k, vs in (document.get("vertexInputs") or {}).items()}
+        inputs, outputs = _strings(document, "networkInputs"), _strings(document, "networkOutputs")
+        vertices = document.get("vertices")
         if not inputs or not outputs or not isinstance(vertices, dict):
             raise InputReadError("a ComputationGraphConfiguration without inputs, outputs or vertices",
                                  file=self.display)
-        order = [str(n) for n in (document.get("topologicalOrderStr") or _kahn(inputs, vertices, vertex_inputs))]
+        edges = _Keys(document).get("vertexInputs", {})
+        if not isinstance(edges, dict):
+            raise IncompatibleKerasConfigurationException("expected an object", key="vertexInputs")
+        vertex_inputs = {str(k): _strings(edges, k) for k in edges}
         raw_vertices = {name: _vertex(v) for name, v in vertices.items()}
+        order = _strings(document, "topologicalOrderStr") or _kahn(inputs, vertices, vertex_inputs)
+        if sorted(order) != sorted([*inputs, *raw_vertices]):
+            raise IncompatibleKerasConfigurationException(
+                "the topological order does not list exactly the inputs and vertices", key="topologicalOrderStr")
         chain = _Chain([TensorRef(i) for i in inputs])
         produced: dict[str, TensorRef] = {}
         for name in inputs:
             consumer = next((v for v in order if name in vertex_inputs.get(v, [])), None)
             kind, body = raw_vertices.get(consumer, ("", {})) if consumer else ("", {})
-            shape = _preprocessor_input(body["preProcessor"]) if kind == "PreprocessorVertex" else None
+            shape = _preprocessor_input(body.get("preProcessor")) if kind == "PreprocessorVertex" else None
             if kind == "LayerVertex":
-                spec = _spec((body.get("layerConf") or {}).get("layer"), consumer)  # type: ignore[arg-type]
+                conf = body.get("layerConf")
+                spec = _spec(conf.get("layer") if isinstance(conf, dict) else None, consumer)  # type: ignore[arg-type]
                 shape = self.input_shape(spec, body.get("preProcessor"))
             if shape is None:
                 raise IncompatibleKerasConfigurationException(
@@ -578,12 +660,18 @@ class _Builder:
             if name in inputs:
                 continue
             kind, body = raw_vertices[name]
+            missing = [s for s in vertex_inputs.get(name, []) if s not in produced]
+            if missing:
+                raise IncompatibleKerasConfigurationException(
+                    f"reads {missing}, which no earlier vertex produces", layer=name, key="vertexInputs")
             sources = [produced[s] for s in vertex_inputs.get(name, [])]
             if kind == "LayerVertex":
-                conf = body.get("layerConf") or {}
+                conf = body.get("layerConf")
+                if not isinstance(conf, dict):
+                    raise IncompatibleKerasConfigurationException("a layer vertex without its layerConf", layer=name)
                 spec = _spec(conf.get("layer"), name)
                 spec.name = name
-                spec.body["_variables"] = conf.get("variables") or []
+                spec.variables = _strings(conf, "variables")
                 if len(sources) != 1:
                     raise spec.error(f"a layer vertex with {len(sources)} inputs")
                 current = sources[0]
@@ -591,17 +679,31 @@ class _Builder:
                     current = chain.extend(self.preprocess(body["preProcessor"], name), current)
                 produced[name] = chain.extend(self.layer(spec, chain.shape(current)), current)
                 continue
+            op = body.get("op")
             if kind == "MergeVertex":
-                config: LayerConfig = merge.Concatenate(axis=int(body.get("mergeAxis", 1)))
-            elif kind == "ElementWiseVertex" and str(body.get("op")) in _ELEMENTWISE:
-                config = _ELEMENTWISE[str(body.get("op"))]()
+                config: LayerConfig = merge.Concatenate(axis=_Keys(body).integer("mergeAxis", 1, minimum=0))
+            elif kind == "ElementWiseVertex" and isinstance(op, str) and op in _ELEMENTWISE:
+                config = _ELEMENTWISE[op]()
             elif kind == "PreprocessorVertex":
                 ((_, config, _),) = self.preprocess(body.get("preProcessor") or {}, name)
             else:
                 raise IncompatibleKerasConfigurationException(f"graph vertex {kind}: not supported", layer=name)
             chain.layers.append(Layer(name, config, {}, [Call(sources)]))
             produced[name] = TensorRef(name)
+        unknown = [o for o in outputs if o not in produced]
+        if unknown:
+            raise IncompatibleKerasConfigurationException(f"outputs {unknown} name no vertex", key="networkOutputs")
         return Model("dl4j", chain.layers, chain.inputs, [produced[o] for o in outputs])
+
+
+def _strings(document: dict[str, Any], key: str) -> list[str]:
+    """A list of names (absent: empty)."""
+    value = document.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise IncompatibleKerasConfigurationException(f"expected a list of names, got {value!r:.60}", key=key)
+    return value
 
 
 def _activation_layer(spec: _Spec) -> LayerConfig:
@@ -609,9 +711,9 @@ def _activation_layer(spec: _Spec) -> LayerConfig:
     name, keys = _activation_fn(spec.body.get("activationFn") or {"Identity": {}})
 
     def number(key: str, default: float) -> float:
-        return float(keys.get(key, default))
+        return _Keys(keys).number(key, default)
     if name == "ReLU" and keys:
-        return act.ReLU(max_value=None if "max" not in keys else float(keys["max"]),
+        return act.ReLU(max_value=None if "max" not in keys else number("max", 0.0),
                         negative_slope=number("negativeSlope", 0.0), threshold=number("threshold", 0.0))
     if name == "LReLU":
         return act.LeakyReLU(negative_slope=number("alpha", 0.01))
@@ -628,13 +730,21 @@ def _dropout(spec: _Spec, shape: Shape) -> LayerConfig:
     if raw is None:
         return noise.Dropout(rate=0.0)
     cls, body = _java_object(raw, "a dropout", DROPOUTS)
-    rate = 1.0 - float(body.get("p", 1.0))
+    rate = 1.0 - _Keys(body).number("p", 1.0)
     if cls == "SpatialDropout" and 3 <= len(shape) <= 5:
         spatial = (noise.SpatialDropout1D, noise.SpatialDropout2D, noise.SpatialDropout3D)[len(shape) - 3]
         return spatial(rate=rate, data_format="channels_first")
     if cls not in ("Dropout", "SpatialDropout"):
         raise spec.error(f"dropout {cls}: not supported")
     return noise.Dropout(rate=rate)
+
+
+def _four(spec: _Spec, key: str) -> tuple[int, ...]:
+    """Top, bottom, left, right amounts."""
+    values = spec.integers(key, minimum=0)
+    if len(values) != 4:
+        raise spec.error(f"expected 4 amounts, got {list(values)}", key)
+    return values
 
 
 def _input(name: str, shape: Shape) -> Layer:
@@ -652,30 +762,33 @@ def _transposed(name: str, entries: list, back: bool = True) -> list:
     return out + [(f"{name}_ncw", core.Permute(dims=(2, 1)), {})] if back else out
 
 
-def _preprocessor(raw: Any) -> tuple[str, dict[str, Any]]:
+def _preprocessor(raw: Any) -> tuple[str, _Keys]:
     legacy = {"cnnToFeedForward": "CnnToFeedForwardPreProcessor", "feedForwardToCnn": "FeedForwardToCnnPreProcessor"}
     cls, body = _java_object(raw, "a preprocessor", PREPROCESSORS, legacy)
-    return cls.removeprefix(KERAS_PREPROCESSORS), body
+    return cls.removeprefix(KERAS_PREPROCESSORS), _Keys(body)
 
 
 def _preprocessor_input(raw: Any) -> Shape | None:
     """The input shape a network's first preprocessor declares, if it declares one."""
-    cls, body = _preprocessor(raw)
+    cls, keys = _preprocessor(raw)
     if cls == "ComposableInputPreProcessor":
-        return _preprocessor_input((body.get("inputPreProcessors") or [None])[0])
+        steps = keys.get("inputPreProcessors")
+        return _preprocessor_input(steps[0]) if isinstance(steps, list) and steps else None
     if cls == "FeedForwardToCnnPreProcessor":
-        return (None, int(body["inputHeight"]) * int(body["inputWidth"]) * int(body["numChannels"]))
+        return (None, keys.integer("inputHeight") * keys.integer("inputWidth") * keys.integer("numChannels"))
     if cls == "CnnToFeedForwardPreProcessor":
-        h, w, c = int(body["inputHeight"]), int(body["inputWidth"]), int(body["numChannels"])
-        return (None, h, w, c) if str(body.get("format", "NCHW")) == "NHWC" else (None, c, h, w)
+        h, w, c = keys.integer("inputHeight"), keys.integer("inputWidth"), keys.integer("numChannels")
+        return (None, h, w, c) if keys.get("format") == "NHWC" else (None, c, h, w)
     if cls == "Cnn3DToFeedForwardPreProcessor":
-        d, h, w = int(body["inputDepth"]), int(body["inputHeight"]), int(body["inputWidth"])
-        c = int(body["numChannels"])
-        return (None, c, d, h, w) if body.get("isNCDHW", body.get("ncdhw", True)) else (None, d, h, w, c)
+        d, h, w = keys.integer("inputDepth"), keys.integer("inputHeight"), keys.integer("inputWidth")
+        c = keys.integer("numChannels")
+        ncdhw = keys.flag("isNCDHW", keys.flag("ncdhw", True))  # DL4J writes the second, reads the first
+        return (None, c, d, h, w) if ncdhw else (None, d, h, w, c)
     if cls == "KerasFlattenRnnPreprocessor":
-        return (None, abs(int(body["tsLength"])) or None, int(body["depth"]))
+        length = keys.integer("tsLength", minimum=-_MAX_DIMENSION)
+        return (None, abs(length) or None, keys.integer("depth"))
     if cls == "ReshapePreprocessor":
-        dims = [int(d) for d in body["inputShape"]][1 if body.get("hasMiniBatchDimension") else 0:]
+        dims = keys.integers("inputShape", minimum=-1)[1 if keys.flag("hasMiniBatchDimension", False) else 0:]
         return (None, *(d if d > 0 else None for d in dims))
     if cls == "PermutePreprocessor":
         raise IncompatibleKerasConfigurationException(
