@@ -247,11 +247,16 @@ def _activation_fn(raw: Any) -> tuple[str, dict[str, Any]]:
 def _activation(spec: _Spec, key: str = "activationFn") -> str:
     raw = spec.body.get(key)
     if raw is None:  # 0.5-0.7 spelled it as a lower-case name
-        legacy = str(spec.body.get("activationFunction") or "identity").lower()
+        legacy = spec.text("activationFunction", "identity").lower()
         raw = {next((k for k in _ACTIVATIONS if k.lower() == legacy), legacy): {}}
-    name, keys = _activation_fn(raw)
-    if name == "ELU" and float(keys.pop("alpha", 1.0)) != 1.0:
-        raise spec.error("ELU with alpha other than 1: kconvert's IR has no parametric ELU activation")
+    try:
+        name, keys = _activation_fn(raw)
+    except KConvertError as exc:
+        raise exc.with_context(key=key) from None
+    if name == "ELU":
+        if _Keys(keys).number("alpha", 1.0) != 1.0:
+            raise spec.error("ELU with alpha other than 1: kconvert's IR has no parametric ELU activation")
+        keys.pop("alpha", None)
     if name == "ReLU" and keys:
         raise spec.error(f"ReLU with {sorted(keys)}: not read yet")
     if name not in _ACTIVATIONS or keys and name != "GELU":
@@ -304,6 +309,8 @@ class _Builder:
             return fn(self, spec, shape)
         except ValueError as exc:  # an IR layer refusing its attributes
             raise spec.error(str(exc)) from None
+        except KConvertError as exc:  # from a nested object's keys (activation, dropout, ...)
+            raise exc.with_context(layer=spec.name, layer_class=spec.cls) from None
 
     def dense(self, spec: _Spec, shape: Shape) -> list:
         n_in, n_out = spec.integer("nin"), spec.integer("nout")
@@ -583,12 +590,19 @@ class _Builder:
         raise spec.error(f"a network starting with {cls}: its input shape cannot be derived")
 
     def preprocess(self, raw: dict[str, Any], name: str) -> list[tuple[str, LayerConfig, dict]]:
+        """The IR layers doing what a preprocessor (in front of layer or vertex ``name``) does."""
+        try:
+            return self._preprocess(raw, name)
+        except KConvertError as exc:
+            raise exc.with_context(layer=name) from None
+
+    def _preprocess(self, raw: dict[str, Any], name: str) -> list[tuple[str, LayerConfig, dict]]:
         cls, keys = _preprocessor(raw)
         if cls == "ComposableInputPreProcessor":
             steps = keys.get("inputPreProcessors", [])
             if not isinstance(steps, list):
                 raise keys.error("expected a list of preprocessors", "inputPreProcessors")
-            return [entry for i, step in enumerate(steps) for entry in self.preprocess(step, f"{name}_{i}")]
+            return [entry for i, step in enumerate(steps) for entry in self._preprocess(step, f"{name}_{i}")]
         if cls in ("CnnToFeedForwardPreProcessor", "KerasFlattenRnnPreprocessor", "Cnn3DToFeedForwardPreProcessor"):
             return [(f"{name}_flatten", core.Flatten(), {})]  # a C-order flatten of the layout DL4J holds
         if cls == "FeedForwardToCnnPreProcessor":
