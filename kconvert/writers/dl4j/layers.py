@@ -135,7 +135,7 @@ def _bias(ctx: EmitContext, use_bias: bool) -> Params:
     return [ctx.block("b", "bias")] if use_bias else []
 
 
-def per_time_step(ctx: EmitContext, inner: Emitted) -> Emitted:
+def _per_time_step(ctx: EmitContext, inner: Emitted) -> Emitted:
     """A feed-forward layer applied at every step of an NWC sequence: DL4J's TimeDistributed wrapper
     (its parameters are the wrapped layer's, unprefixed)."""
     return Emitted({"@class": LAYERS + "recurrent.TimeDistributed", "layerName": ctx.layer.name,
@@ -150,7 +150,7 @@ def dense(ctx: EmitContext) -> Emitted:
     n_in = ctx.inputs[0][-1]
     emitted = Emitted(ctx.base("DenseLayer", n_in, c.units, c.activation, hasBias=c.use_bias, hasLayerNorm=False),
                       [ctx.block("W", "kernel", order="F"), *_bias(ctx, c.use_bias)])
-    return per_time_step(ctx, emitted) if rank == 3 else emitted
+    return _per_time_step(ctx, emitted) if rank == 3 else emitted
 
 
 @emitter("TimeDistributed")
@@ -158,7 +158,7 @@ def time_distributed(ctx: EmitContext) -> Emitted:
     inner, shape = ctx.layer.config.layer, ctx.inputs[0]
     if len(shape) != 3 or inner.kind not in EMITTERS:
         raise ctx.error(f"TimeDistributed({inner.kind}) over a rank-{len(shape)} input")
-    return per_time_step(ctx, EMITTERS[inner.kind](ctx.sub(inner, [(shape[0], shape[2])])))
+    return _per_time_step(ctx, EMITTERS[inner.kind](ctx.sub(inner, [(shape[0], shape[2])])))
 
 
 @emitter("Activation")
