@@ -328,21 +328,23 @@ def infer_shapes(model: Model, input_shapes: Sequence[Shape] | None = None) -> S
         overrides = {(r.layer, r.node): [tuple(s)] for r, s in zip(model.inputs, input_shapes)}
     for layer, node in model.nodes():
         key = (layer.name, node)
-        if key in overrides:
-            shapes[key] = overrides[key]
-            continue
-        inputs = [_produced(shapes, ref, layer, "input") for ref in layer.calls[node].inputs]
-        try:
-            layer.config.check_arity(len(inputs))
-            shapes[key] = layer.config.output_shapes(inputs)
-        except ShapeError as exc:
-            given = ", ".join(shape_str(s) for s in inputs) or "no inputs"
-            raise _error(layer, f"cannot be applied to {given}: {exc}") from None
+        shapes[key] = overrides[key] if key in overrides else call_shapes(layer, node, shapes)
     for ref in model.inputs:
         _produced(shapes, ref, None, f"model '{model.name}' input")
     for ref in model.outputs:
         _produced(shapes, ref, None, f"model '{model.name}' output")
     return shapes
+
+
+def call_shapes(layer: Layer, node: int, shapes: ShapeMap) -> list[Shape]:
+    """The output shapes of call ``node`` of ``layer``, from the shapes already in ``shapes``."""
+    inputs = [_produced(shapes, ref, layer, "input") for ref in layer.calls[node].inputs]
+    try:
+        layer.config.check_arity(len(inputs))
+        return layer.config.output_shapes(inputs)
+    except ShapeError as exc:
+        given = ", ".join(shape_str(s) for s in inputs) or "no inputs"
+        raise _error(layer, f"cannot be applied to {given}: {exc}") from None
 
 
 def _produced(shapes: ShapeMap, ref: TensorRef, owner: Layer | None, what: str) -> Shape:

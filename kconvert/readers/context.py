@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping
 
@@ -26,6 +27,16 @@ class Limits:
     max_archive_total_bytes: int = 16 * 1024**3
     max_compression_ratio: int = 1000  # declared size / stored size, for zip members and datasets
     max_dimension: int = 2**31 - 1  # any single dimension in a config
+
+    def integer(self, value: Any, minimum: int = 1) -> int:
+        """``value`` as an integer in [minimum, max_dimension]; a ValueError giving the reason otherwise
+        (a config's sizes, counts and amounts all pass through here)."""
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or not math.isfinite(value) or value != int(value)):
+            raise ValueError(f"expected an integer, got {value!r}")
+        if not minimum <= value <= self.max_dimension:
+            raise ValueError(f"expected an integer between {minimum} and {self.max_dimension}, got {int(value)}")
+        return int(value)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from kconvert.formats.dl4j import (
     PREPROCESSORS,
     read_array,
 )
-from kconvert.ir.graph import Call, Layer, Model, TensorRef
+from kconvert.ir.graph import Call, Layer, Model, ShapeMap, TensorRef, call_shapes
 from kconvert.ir.layer import LayerConfig
 from kconvert.ir.layers import activations as act
 from kconvert.ir.layers import conv, core, merge, noise, normalization, pooling, recurrent, reshaping, wrappers
@@ -72,8 +72,8 @@ _POOLINGS = {(1, "MAX"): pooling.MaxPooling1D, (1, "AVG"): pooling.AveragePoolin
 _GLOBAL_POOLINGS = {(1, "MAX"): pooling.GlobalMaxPooling1D, (1, "AVG"): pooling.GlobalAveragePooling1D,
                     (2, "MAX"): pooling.GlobalMaxPooling2D, (2, "AVG"): pooling.GlobalAveragePooling2D,
                     (3, "MAX"): pooling.GlobalMaxPooling3D, (3, "AVG"): pooling.GlobalAveragePooling3D}
-#: the largest size a configuration may declare (any more is a hostile or corrupt file)
-_MAX_DIMENSION = Limits().max_dimension
+#: the bounds on a configuration's sizes (any more is a hostile or corrupt file)
+_LIMITS = Limits()
 _MERGE_MODES = {"CONCAT": "concat", "ADD": "sum", "MUL": "mul", "AVERAGE": "ave"}
 _ELEMENTWISE = {"Add": merge.Add, "Subtract": merge.Subtract, "Product": merge.Multiply, "Average": merge.Average,
                 "Max": merge.Maximum}
@@ -93,14 +93,18 @@ def is_dl4j_zip(content: str | bytes) -> bool:
     return CONFIGURATION in names and COEFFICIENTS in names
 
 
-def read_dl4j(inp: Input, limits: Limits) -> Model:
-    """A DL4J ``configuration.json`` (no weights) or model zip as an IR model."""
+def read_dl4j(inp: Input, limits: Limits, document: dict[str, Any] | None = None) -> Model:
+    """A DL4J ``configuration.json`` (no weights) or model zip as an IR model; ``document`` is the
+    configuration when the caller has parsed it already."""
+    params = None
     if inp.kind == "zip":
         config_text, coefficients = _read_zip(inp, limits)
         params = read_array(coefficients, f"{inp.display}:{COEFFICIENTS}").reshape(-1) if coefficients else None
-    else:
-        config_text, params = inp.text(limits), None
-    document = parse_json(config_text, inp.display, limits)
+        document = parse_json(config_text, inp.display, limits)
+    elif document is None:
+        document = parse_json(inp.text(limits), inp.display, limits)
+    if not isinstance(document, dict):
+        raise InputReadError("a Deeplearning4j configuration that is not a JSON object", file=inp.display)
     builder = _Builder(inp.display, params)
     try:
         model = builder.graph(document) if "vertices" in document else builder.multilayer(document)
@@ -161,12 +165,10 @@ class _Keys:
         return value
 
     def _integer(self, value: Any, key: str, minimum: int) -> int:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or (
-                value != int(value)):
-            raise self.error(f"expected an integer, got {value!r}", key)
-        if not minimum <= value <= _MAX_DIMENSION:
-            raise self.error(f"expected an integer between {minimum} and {_MAX_DIMENSION}, got {int(value)}", key)
-        return int(value)
+        try:
+            return _LIMITS.integer(value, minimum)
+        except ValueError as exc:
+            raise self.error(str(exc), key) from None
 
     def integer(self, key: str, default: Any = _REQUIRED, minimum: int = 1) -> int:
         value = self.get(key, default)
@@ -266,18 +268,24 @@ def _activation(spec: _Spec, key: str = "activationFn") -> str:
 
 @dataclass
 class _Chain:
-    """IR layers appended one after another, each called on the previous one's output."""
+    """IR layers appended one after another, with their output shapes inferred as they come."""
 
     inputs: list[TensorRef]
     layers: list[Layer] = field(default_factory=list)
+    shapes: ShapeMap = field(default_factory=dict)
 
     def shape(self, ref: TensorRef) -> Shape:
-        return Model("dl4j", list(self.layers), self.inputs, [ref]).shapes()[(ref.layer, ref.node)][ref.index]
+        return self.shapes[(ref.layer, ref.node)][ref.index]
+
+    def add(self, layer: Layer) -> TensorRef:
+        self.layers.append(layer)
+        self.shapes[(layer.name, 0)] = call_shapes(layer, 0, self.shapes)
+        return TensorRef(layer.name)
 
     def extend(self, entries: list[tuple[str, LayerConfig, dict[str, Any]]], source: TensorRef) -> TensorRef:
+        """Each entry called on the previous one's output, the first on ``source``."""
         for name, config, weights in entries:
-            self.layers.append(Layer(name, config, _weights(weights), [Call([source])]))
-            source = TensorRef(name)
+            source = self.add(Layer(name, config, _weights(weights), [Call([source])]))
         return source
 
 
@@ -630,8 +638,7 @@ class _Builder:
         # layers that keep their input's shape declare no size: the first one that does decides
         first = next((i for i, spec in enumerate(specs) if spec.cls not in _SHAPE_KEEPING or str(i) in preprocessors),
                      0)
-        chain.layers.append(_input("input", self.input_shape(specs[first], preprocessors.get(str(first)))))
-        current = TensorRef("input")
+        current = chain.add(_input("input", self.input_shape(specs[first], preprocessors.get(str(first)))))
         for i, (spec, conf) in enumerate(zip(specs, confs)):
             spec.variables = _strings(conf, "variables")
             if str(i) in preprocessors:
@@ -668,8 +675,7 @@ class _Builder:
                 raise IncompatibleKerasConfigurationException(
                     f"network input {name} feeds no layer or preprocessor declaring a size: its shape cannot be "
                     "derived", layer=name)
-            chain.layers.append(_input(name, shape))
-            produced[name] = TensorRef(name)
+            produced[name] = chain.add(_input(name, shape))
         for name in order:
             if name in inputs:
                 continue
@@ -702,8 +708,7 @@ class _Builder:
                 ((_, config, _),) = self.preprocess(body.get("preProcessor") or {}, name)
             else:
                 raise IncompatibleKerasConfigurationException(f"graph vertex {kind}: not supported", layer=name)
-            chain.layers.append(Layer(name, config, {}, [Call(sources)]))
-            produced[name] = TensorRef(name)
+            produced[name] = chain.add(Layer(name, config, {}, [Call(sources)]))
         unknown = [o for o in outputs if o not in produced]
         if unknown:
             raise IncompatibleKerasConfigurationException(f"outputs {unknown} name no vertex", key="networkOutputs")
@@ -799,7 +804,7 @@ def _preprocessor_input(raw: Any) -> Shape | None:
         ncdhw = keys.flag("isNCDHW", keys.flag("ncdhw", True))  # DL4J writes the second, reads the first
         return (None, c, d, h, w) if ncdhw else (None, d, h, w, c)
     if cls == "KerasFlattenRnnPreprocessor":
-        length = keys.integer("tsLength", minimum=-_MAX_DIMENSION)
+        length = keys.integer("tsLength", minimum=-_LIMITS.max_dimension)
         return (None, abs(length) or None, keys.integer("depth"))
     if cls == "ReshapePreprocessor":
         dims = keys.integers("inputShape", minimum=-1)[1 if keys.flag("hasMiniBatchDimension", False) else 0:]

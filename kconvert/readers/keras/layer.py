@@ -9,7 +9,6 @@ one function: the accessor takes the Keras 1 spelling of a key next to the moder
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
@@ -151,14 +150,10 @@ class KerasLayerConfig:
         return self._int(value, key, minimum)
 
     def _int(self, value: Any, key: str, minimum: int) -> int:
-        if (isinstance(value, bool) or not isinstance(value, (int, float))
-                or not math.isfinite(value) or value != int(value)):
-            raise self.error(f"expected an integer, got {value!r}", key)
-        value = int(value)
-        if value < minimum or value > self.ctx.limits.max_dimension:
-            raise self.error(f"expected an integer between {minimum} and {self.ctx.limits.max_dimension}, "
-                             f"got {value}", key)
-        return value
+        try:
+            return self.ctx.limits.integer(value, minimum)
+        except ValueError as exc:
+            raise self.error(str(exc), key) from None
 
     def number(self, key: str, default: Any = _REQUIRED, *, k1: str | None = None,
                minimum: float | None = None, maximum: float | None = None) -> float:

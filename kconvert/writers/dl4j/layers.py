@@ -18,7 +18,7 @@ from kconvert.errors import IncompatibleKerasConfigurationException, Unsupported
 from kconvert.formats.dl4j import ACTIVATIONS, DROPOUTS, LAYERS, WEIGHT_INITS
 from kconvert.ir.graph import Layer
 from kconvert.ir.shapes import Shape
-from kconvert.registry import register_kinds
+from kconvert.registry import registrar
 from kconvert.writers.context import WriteContext
 
 #: IR activation -> DL4J activation class and its keys
@@ -57,6 +57,12 @@ class Emitted:
     params: Params = field(default_factory=list)
 
 
+def inexpressible(layer: Layer, message: str, key: str | None = None) -> IncompatibleKerasConfigurationException:
+    """The error for what Deeplearning4j cannot express, naming the layer."""
+    return layer.context_error(IncompatibleKerasConfigurationException(  # type: ignore[return-value]
+        f"{message}: Deeplearning4j cannot express it", key=key))
+
+
 @dataclass
 class EmitContext:
     layer: Layer
@@ -74,8 +80,7 @@ class EmitContext:
             UnsupportedKerasConfigurationException(message, key=key)))
 
     def error(self, message: str, key: str | None = None) -> IncompatibleKerasConfigurationException:
-        return self.layer.context_error(IncompatibleKerasConfigurationException(  # type: ignore[return-value]
-            f"{message}: Deeplearning4j cannot express it", key=key))
+        return inexpressible(self.layer, message, key)
 
     def activation(self, name: str, key: str = "activation") -> dict[str, Any]:
         if name not in DL4J_ACTIVATIONS:
@@ -116,11 +121,7 @@ Emitter = Callable[[EmitContext], Emitted]
 EMITTERS: dict[str, Emitter] = {}
 
 
-def emitter(*kinds: str) -> Callable[[Emitter], Emitter]:
-    def register(fn: Emitter) -> Emitter:
-        register_kinds(EMITTERS, kinds, fn, "a Deeplearning4j emitter")
-        return fn
-    return register
+emitter = registrar(EMITTERS, "a Deeplearning4j emitter")
 
 
 def _cnn_format(data_format: str) -> str:

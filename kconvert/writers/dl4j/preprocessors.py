@@ -13,22 +13,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kconvert.errors import IncompatibleKerasConfigurationException
 from kconvert.formats.dl4j import KERAS_PREPROCESSORS, PREPROCESSORS
 from kconvert.ir.graph import Layer
 from kconvert.ir.shapes import Shape
-from kconvert.registry import register_kinds
+from kconvert.registry import registrar
+from kconvert.writers.dl4j.layers import inexpressible
 
 Preprocessor = dict[str, Any]
 Rule = Callable[[Layer, Shape], list[Preprocessor]]
 PREPROCESSOR_RULES: dict[str, Rule] = {}
 
 
-def rule(*kinds: str) -> Callable[[Rule], Rule]:
-    def register(fn: Rule) -> Rule:
-        register_kinds(PREPROCESSOR_RULES, kinds, fn, "a Deeplearning4j preprocessor rule")
-        return fn
-    return register
+rule = registrar(PREPROCESSOR_RULES, "a Deeplearning4j preprocessor rule")
 
 
 def preprocessors(layer: Layer, shape: Shape) -> list[Preprocessor]:
@@ -43,14 +39,9 @@ def compose(steps: list[Preprocessor]) -> Preprocessor:
     return {"@class": PREPROCESSORS + "ComposableInputPreProcessor", "inputPreProcessors": steps}
 
 
-def _error(layer: Layer, message: str) -> IncompatibleKerasConfigurationException:
-    return layer.context_error(IncompatibleKerasConfigurationException(  # type: ignore[return-value]
-        f"{message}: Deeplearning4j cannot express it"))
-
-
 def _known(layer: Layer, shape: Shape) -> tuple[int, ...]:
     if any(d is None for d in shape[1:]):
-        raise _error(layer, f"{layer.kind} of a {shape} tensor of unknown size")
+        raise inexpressible(layer, f"{layer.kind} of a {shape} tensor of unknown size")
     return tuple(int(d) for d in shape[1:])  # type: ignore[arg-type]
 
 
@@ -82,7 +73,7 @@ def flatten(layer: Layer, shape: Shape) -> list[Preprocessor]:
     elif len(dims) == 1:  # flat already: DL4J's Keras import writes an identity reshape too
         steps.append(_reshape(dims, dims))
     else:
-        raise _error(layer, f"Flatten of a rank-{len(shape)} tensor")
+        raise inexpressible(layer, f"Flatten of a rank-{len(shape)} tensor")
     return steps
 
 

@@ -34,7 +34,7 @@ from kconvert.ir.layers.core import InputLayer
 from kconvert.ir.shapes import Shape
 from kconvert.schemas import validate
 from kconvert.writers.context import WriteContext, Written
-from kconvert.writers.dl4j.layers import DL4J_ACTIVATIONS, EMITTERS, EmitContext, Emitted, Params
+from kconvert.writers.dl4j.layers import DL4J_ACTIVATIONS, EMITTERS, EmitContext, Emitted, Params, inexpressible
 from kconvert.writers.dl4j.preprocessors import PREPROCESSOR_RULES, compose, preprocessors
 from kconvert.writers.keras.graph import is_chain, keras_layers
 from kconvert.writers.lowering import Target, lower
@@ -195,12 +195,10 @@ class _Builder:
 
     def _emit(self, layer: Layer) -> Emitted:
         if len(layer.calls) != 1:
-            raise layer.context_error(IncompatibleKerasConfigurationException(
-                "a layer called more than once (shared weights): Deeplearning4j cannot express it"))
+            raise inexpressible(layer, "a layer called more than once (shared weights)")
         fn = EMITTERS.get(layer.kind)
         if fn is None:
-            raise layer.context_error(IncompatibleKerasConfigurationException(
-                f"layer kind {layer.kind}: Deeplearning4j cannot express it"))
+            raise inexpressible(layer, f"layer kind {layer.kind}")
         emitted = fn(EmitContext(layer, self._inputs(layer), self.updater, self.ctx))
         if layer.name in self.losses:
             self._as_output_layer(layer, emitted)
@@ -256,8 +254,7 @@ class _Builder:
             sources = []
             for ref in layer.calls[0].inputs:
                 if ref.index or ref.node:
-                    raise layer.context_error(IncompatibleKerasConfigurationException(
-                        "a layer reading a second output or call of another layer: Deeplearning4j cannot express it"))
+                    raise inexpressible(layer, "a layer reading a second output or call of another layer")
                 sources.append(ref.layer)
             vertex_inputs[layer.name] = sources
             if layer.kind in PREPROCESSOR_RULES:
@@ -270,9 +267,7 @@ class _Builder:
             elif layer.kind == "Concatenate":
                 rank = len(self._inputs(layer)[0])
                 if layer.config.axis % rank != rank - 1:
-                    raise layer.context_error(IncompatibleKerasConfigurationException(
-                        "a Concatenate over an axis other than the features: Deeplearning4j cannot express it",
-                        key="axis"))
+                    raise inexpressible(layer, "a Concatenate over an axis other than the features", "axis")
                 vertices[layer.name] = {"@class": GRAPH + "MergeVertex", "mergeAxis": rank - 1}
                 pieces.append(_Piece(layer.name, None, []))
             else:

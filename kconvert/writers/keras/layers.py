@@ -15,7 +15,7 @@ from kconvert.errors import IncompatibleKerasConfigurationException
 from kconvert.ir.graph import Layer
 from kconvert.ir.layer import LayerConfig
 from kconvert.ir.values import ACTIVATIONS
-from kconvert.registry import register_kinds
+from kconvert.registry import registrar
 
 if TYPE_CHECKING:
     from kconvert.writers.keras.dialect import Keras2Dialect
@@ -44,11 +44,7 @@ class EmitContext:
         return self.dialect.activations[name]
 
 
-def emitter(*kinds: str) -> Callable[[Emitter], Emitter]:
-    def register(fn: Emitter) -> Emitter:
-        register_kinds(EMITTERS, kinds, fn, "a Keras emitter")
-        return fn
-    return register
+emitter = registrar(EMITTERS, "a Keras emitter")
 
 
 def attrs(config: LayerConfig, *names: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 from kconvert.errors import IncompatibleKerasConfigurationException, UnsupportedKerasConfigurationException
 from kconvert.ir.graph import Layer
 from kconvert.ir.shapes import Shape
-from kconvert.registry import register_kinds
+from kconvert.registry import registrar
 from kconvert.writers.context import WriteContext
 from kconvert.writers.keras.dialect import KERAS2_ACTIVATIONS, Keras2Dialect
 from kconvert.writers.keras.layers import is_mirrored
@@ -68,11 +68,7 @@ Rule = Callable[[Site], None]
 RULES: dict[str, Rule] = {}
 
 
-def rule(*kinds: str) -> Callable[[Rule], Rule]:
-    def register(fn: Rule) -> Rule:
-        register_kinds(RULES, kinds, fn, "a TF.js rule")
-        return fn
-    return register
+rule = registrar(RULES, "a TF.js rule")
 
 
 def adapt(site: Site) -> None:
