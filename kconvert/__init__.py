@@ -17,6 +17,7 @@ from kconvert.errors import (
     InvalidKerasConfigurationException,
     KConvertError,
     KConvertWarning,
+    NonFiniteWeightWarning,
     UnsupportedKerasConfigurationException,
     UnsupportedKerasConfigurationWarning,
 )
@@ -33,7 +34,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "IncompatibleKerasConfigurationException", "InputReadError", "InvalidKerasConfigurationException",
-    "KConvertError", "KConvertWarning", "LambdaInfo", "Limits", "Model",
+    "KConvertError", "KConvertWarning", "LambdaInfo", "Limits", "Model", "NonFiniteWeightWarning",
     "UnsupportedKerasConfigurationException", "UnsupportedKerasConfigurationWarning", "clear_lambdas", "convert",
     "load", "register_lambda", "run", "summary", "summary_dict", "unregister_lambda", "verify", "write",
     "__version__",

@@ -40,9 +40,15 @@ def exit_code(error: KConvertError) -> int:
 def run_guarded(debug: bool, fn: Callable[[], Any]) -> Any:
     """Run a command body: kconvert errors become one line on stderr and a documented exit code."""
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("ignore", kconvert.KConvertWarning)  # the report lists them
-            return fn()
+            warnings.simplefilter("always", kconvert.NonFiniteWeightWarning)  # (filters added last match first)
+            try:
+                return fn()
+            finally:  # NaN/Inf weights are found as they are read, after the report is made
+                for seen in dict.fromkeys(str(w.message) for w in caught
+                                          if issubclass(w.category, kconvert.NonFiniteWeightWarning)):
+                    click.echo(f"kconvert: warning: {seen}", err=True)
     except KConvertError as exc:
         if debug:
             raise

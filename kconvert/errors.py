@@ -118,6 +118,11 @@ class UnsupportedKerasConfigurationWarning(KConvertWarning):
     """An unsupported training-only setting was dropped because enforcement is off."""
 
 
+class NonFiniteWeightWarning(KConvertWarning):
+    """Weights read from a file hold NaN or infinite values (often a diverged training run): they
+    are converted as they are, but a parity check comparing NaN with NaN proves little."""
+
+
 def not_honoured(err: UnsupportedKerasConfigurationException, enforce: bool, report: "Report") -> None:
     """A training-only setting is dropped: raise ``err`` when enforcing, else warn and record it."""
     if enforce:

@@ -193,11 +193,20 @@ class Model:
 
     # -- validation ----------------------------------------------------------------------------
 
-    def validate(self) -> None:
-        """Check the graph, infer every shape and check every weight against its expected shape."""
+    def validate(self, max_elements: int | None = None) -> None:
+        """Check the graph, infer every shape and check every weight against its expected shape.
+
+        ``max_elements`` bounds every tensor a config declares (a weight, or one sample of a layer
+        output): a few bytes of JSON can declare a kernel of 10^18 numbers that every consumer would
+        try to allocate."""
         self._shapes = None
         check_structure(self)
-        check_model_weights(self, self.shapes())
+        shapes = self.shapes()
+        if max_elements is not None:
+            for (name, _), produced in shapes.items():
+                for shape in produced:
+                    _check_size(self.layer(name), "an output", shape, max_elements)
+        check_model_weights(self, shapes, max_elements)
 
     # -- resources -----------------------------------------------------------------------------
 
@@ -274,6 +283,8 @@ def check_structure(model: Model) -> None:
                 check_ref(ref, layer, "an input")
     for ref in model.inputs:
         check_ref(ref, None, "a model input")
+        if seen[ref.layer].kind != "InputLayer":
+            raise _error(seen[ref.layer], f"a model input must be an InputLayer, not a {seen[ref.layer].kind} layer")
     for ref in model.outputs:
         check_ref(ref, None, "a model output")
     topological_nodes(model)
@@ -357,20 +368,32 @@ def _produced(shapes: ShapeMap, ref: TensorRef, owner: Layer | None, what: str) 
     return produced[ref.index]
 
 
-def check_model_weights(model: Model, shapes: ShapeMap) -> None:
-    """Check the weights of every call of every layer against the shapes inferred for ``model``."""
+def check_model_weights(model: Model, shapes: ShapeMap, max_elements: int | None = None) -> None:
+    """Check the weights of every call of every layer against the shapes inferred for ``model``;
+    a layer called more than once shares its weights, so every call must need the same shapes."""
     for layer in model.layers:
+        first: dict[str, Shape] | None = None
         for call in layer.calls:
-            check_weights(layer, [shapes[(r.layer, r.node)][r.index] for r in call.inputs])
+            inputs = [shapes[(r.layer, r.node)][r.index] for r in call.inputs]
+            expected = check_weights(layer, inputs, max_elements)
+            if first is not None and expected != first:
+                raise _error(layer, "is called on inputs that need weights of different shapes ("
+                             + ", ".join(f"{n} {shape_str(first[n]) if n in first else 'none'} and "
+                                         f"{shape_str(s)}" for n, s in expected.items() if first.get(n) != s) + ")")
+            first = expected
 
 
-def check_weights(layer: Layer, inputs: list[Shape]) -> None:
-    """Compare the weights bound to a layer (and its sublayers) with what its kind expects."""
+def check_weights(layer: Layer, inputs: list[Shape], max_elements: int | None = None) -> dict[str, Shape]:
+    """Compare the weights bound to a layer (and its sublayers) with what its kind expects; returns
+    the shapes it expects."""
     try:
         expected = layer.config.weight_shapes(inputs)
         subs = layer.config.sublayer_inputs(inputs)
     except ShapeError as exc:
         raise _error(layer, str(exc)) from None
+    if max_elements is not None:
+        for name, shape in expected.items():
+            _check_size(layer, "a weight", shape, max_elements, key=name)
     if layer.weights or (expected and layer.has_weights()):
         missing = [n for n in expected if n not in layer.weights]
         extra = [n for n in layer.weights if n not in expected]
@@ -386,12 +409,23 @@ def check_weights(layer: Layer, inputs: list[Shape]) -> None:
     nested = getattr(layer.config, "model", None)
     try:
         for sub, sub_inputs in subs:
-            check_weights(sub, sub_inputs)
+            check_weights(sub, sub_inputs, max_elements)
         if isinstance(nested, Model):  # a nested model's layers own its weights
             inner = layer.config.conformed_inputs(inputs)  # type: ignore[attr-defined]
-            check_model_weights(nested, infer_shapes(nested, inner))
+            check_model_weights(nested, infer_shapes(nested, inner), max_elements)
     except KConvertError as exc:
         raise layer.context_error(exc) from None
+    return expected
+
+
+def _check_size(layer: Layer, what: str, shape: Shape, max_elements: int, key: str | None = None) -> None:
+    elements = 1
+    for d in shape:
+        elements *= d or 1
+    if elements > max_elements:
+        err = _error(layer, f"{what} of shape {shape_str(shape)} would hold {elements:.3g} numbers, over the "
+                            f"limit of {max_elements} (Limits.max_tensor_elements)")
+        raise err.with_context(key=key) if key else err
 
 
 def _names(names: Any) -> str:

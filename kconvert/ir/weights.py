@@ -8,11 +8,12 @@ a 500 MB model therefore holds one tensor at a time, never the whole model.
 
 from __future__ import annotations
 
+import warnings
 from typing import Callable, Sequence
 
 import numpy as np
 
-from kconvert.errors import IncompatibleKerasConfigurationException
+from kconvert.errors import IncompatibleKerasConfigurationException, NonFiniteWeightWarning
 
 Reader = Callable[[], np.ndarray]
 
@@ -27,6 +28,11 @@ class Weight:
         self.dtype = np.dtype(dtype)
         self.origin = origin  # where the data comes from, for error messages
         self._read = read
+
+    @classmethod
+    def from_file(cls, shape: Sequence[int], dtype: np.dtype | str, read: Reader, origin: str) -> "Weight":
+        """A weight read from a model file: its data is checked for NaN/Inf when read (a warning)."""
+        return cls(shape, dtype, lambda: warn_if_not_finite(read(), origin), origin)
 
     @classmethod
     def of(cls, array: np.ndarray | Sequence, origin: str = "memory") -> "Weight":
@@ -118,3 +124,13 @@ class Weight:
 
     def __repr__(self) -> str:
         return f"Weight(shape={self.shape}, dtype={self.dtype}, origin={self.origin!r})"
+
+
+def warn_if_not_finite(array: np.ndarray, origin: str) -> np.ndarray:
+    """``array``, after warning (:class:`NonFiniteWeightWarning`) if it holds NaN or infinities."""
+    array = np.asarray(array)
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        nan = int(np.isnan(array).sum())
+        warnings.warn(f"{origin}: {nan} NaN and {int(np.isinf(array).sum())} infinite value(s) among "
+                      f"{array.size} weights", NonFiniteWeightWarning, stacklevel=3)
+    return array

@@ -25,8 +25,10 @@ class Limits:
     max_layers: int = 100_000
     max_archive_member_bytes: int = 8 * 1024**3  # one member of a .keras zip
     max_archive_total_bytes: int = 16 * 1024**3
+    max_archive_members: int = 100_000
     max_compression_ratio: int = 1000  # declared size / stored size, for zip members and datasets
     max_dimension: int = 2**31 - 1  # any single dimension in a config
+    max_tensor_elements: int = 2**32  # a weight, or one sample of a layer's output, a config declares
 
     def integer(self, value: Any, minimum: int = 1) -> int:
         """``value`` as an integer in [minimum, max_dimension]; a ValueError giving the reason otherwise

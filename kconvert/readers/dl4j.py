@@ -29,6 +29,7 @@ from kconvert.formats.dl4j import (
     GRAPH,
     KERAS_PREPROCESSORS,
     LAYERS,
+    NO_PARAMS,
     PREPROCESSORS,
     read_array,
 )
@@ -38,7 +39,8 @@ from kconvert.ir.layers import activations as act
 from kconvert.ir.layers import conv, core, merge, noise, normalization, pooling, recurrent, reshaping, wrappers
 from kconvert.ir.report import Provenance, Report
 from kconvert.ir.shapes import Shape
-from kconvert.ir.weights import Weight
+from kconvert.ir.weights import Weight, warn_if_not_finite
+from kconvert.readers.archive import ZIP_ERRORS, SafeZip
 from kconvert.readers.context import Limits
 from kconvert.readers.source import Input
 from kconvert.readers.text import parse_json
@@ -88,7 +90,7 @@ def is_dl4j_zip(content: str | bytes) -> bool:
     try:
         with zipfile.ZipFile(io.BytesIO(content) if isinstance(content, bytes) else content) as zf:
             names = set(zf.namelist())
-    except (OSError, zipfile.BadZipFile):
+    except ZIP_ERRORS:
         return False
     return CONFIGURATION in names and COEFFICIENTS in names
 
@@ -99,13 +101,15 @@ def read_dl4j(inp: Input, limits: Limits, document: dict[str, Any] | None = None
     params = None
     if inp.kind == "zip":
         config_text, coefficients = _read_zip(inp, limits)
-        params = read_array(coefficients, f"{inp.display}:{COEFFICIENTS}").reshape(-1) if coefficients else None
+        origin = f"{inp.display}:{COEFFICIENTS}"
+        params = np.zeros(0, np.float32) if coefficients is None else \
+            warn_if_not_finite(read_array(coefficients, origin).reshape(-1), origin)
         document = parse_json(config_text, inp.display, limits)
     elif document is None:
         document = parse_json(inp.text(limits), inp.display, limits)
     if not isinstance(document, dict):
         raise InputReadError("a Deeplearning4j configuration that is not a JSON object", file=inp.display)
-    builder = _Builder(inp.display, params)
+    builder = _Builder(inp.display, params, limits.max_tensor_elements)
     try:
         model = builder.graph(document) if "vertices" in document else builder.multilayer(document)
     except KConvertError as exc:
@@ -120,25 +124,26 @@ def read_dl4j(inp: Input, limits: Limits, document: dict[str, Any] | None = None
             layer.weights = {}
     model.provenance = Provenance(inp.path, "dl4j-zip" if inp.kind == "zip" else "dl4j-json")
     model.report = builder.report
-    model.validate()
+    model.validate(limits.max_tensor_elements)
     return model
 
 
 def _read_zip(inp: Input, limits: Limits) -> tuple[str, bytes | None]:
+    """The configuration text and the coefficients' bytes; None for a model DL4J saved as having no
+    parameters (an empty coefficients.bin beside a noParams.marker)."""
+    with SafeZip(inp.data if inp.data is not None else inp.path, inp.display, limits,  # type: ignore[arg-type]
+                 "Deeplearning4j zip") as archive:
+        text, coefficients = archive.read(CONFIGURATION), archive.read(COEFFICIENTS)
+        no_params = NO_PARAMS in archive.members
+    for name, data in ((CONFIGURATION, text), (COEFFICIENTS, coefficients)):
+        if data is None:
+            raise InputReadError(f"a Deeplearning4j model zip without {name}", file=inp.display)
     try:
-        with zipfile.ZipFile(io.BytesIO(inp.data) if inp.data is not None else inp.path) as zf:  # type: ignore[arg-type]
-            infos = {i.filename: i for i in zf.infolist()}
-            for name in (CONFIGURATION, COEFFICIENTS):
-                if name not in infos:
-                    raise InputReadError(f"a Deeplearning4j model zip without {name}", file=inp.display)
-                if infos[name].file_size > limits.max_archive_member_bytes:
-                    raise InputReadError(f"{name} declares {infos[name].file_size} bytes, over the limit",
-                                         file=inp.display)
-            text = zf.read(CONFIGURATION).decode("utf-8")
-            coefficients = zf.read(COEFFICIENTS)
-    except (OSError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
-        raise InputReadError(f"not a readable Deeplearning4j zip ({exc})", file=inp.display) from None
-    return text, coefficients or None
+        config = text.decode("utf-8")  # type: ignore[union-attr]
+    except UnicodeDecodeError as exc:
+        raise InputReadError(f"{CONFIGURATION} is not UTF-8 ({exc.reason} at byte {exc.start})",
+                             file=inp.display) from None
+    return config, None if coefficients == b"" and no_params else coefficients
 
 
 # -- layers ----------------------------------------------------------------------------------------
@@ -290,17 +295,22 @@ class _Chain:
 
 
 class _Builder:
-    def __init__(self, display: str, params: np.ndarray | None) -> None:
+    def __init__(self, display: str, params: np.ndarray | None, max_elements: int) -> None:
         self.display = display
         self.params = params
+        self.max_elements = max_elements
         self.offset = 0
         self.report = Report()
 
     def take(self, count: int, shape: tuple[int, ...], order: str = "C") -> np.ndarray:
         """The next ``count`` parameters, shaped (DL4J's 'f' or 'c' order)."""
-        if self.params is None:
+        if count > self.max_elements:
+            raise IncompatibleKerasConfigurationException(
+                f"a parameter block of shape {shape} would hold {count} numbers, over the limit of "
+                f"{self.max_elements} (Limits.max_tensor_elements)")
+        if self.params is None:  # a configuration alone: zeros that take no memory, dropped after checks
             self.offset += count
-            return np.zeros(shape, np.float32)
+            return np.broadcast_to(np.float32(0), shape)
         if self.offset + count > self.params.size:
             raise InputReadError(f"{COEFFICIENTS} ends before every layer's parameters", file=self.display)
         block = self.params[self.offset:self.offset + count]

@@ -22,6 +22,9 @@ from kconvert.ir.weights import Weight
 from kconvert.readers.context import Limits
 
 _NUMERIC_KINDS = "fiub"
+# What h5py raises for a damaged file: libhdf5 errors surface as KeyError (a failed lookup),
+# OSError, RuntimeError or ValueError, depending on the call and the damage.
+H5_ERRORS = (KeyError, OSError, RuntimeError, TypeError, ValueError)
 
 
 class H5File:
@@ -43,7 +46,7 @@ class H5File:
                 try:
                     target = io.BytesIO(self.source) if isinstance(self.source, bytes) else self.source
                     self._file = h5py.File(target, "r")
-                except (OSError, ValueError) as exc:
+                except H5_ERRORS as exc:
                     raise InputReadError(f"not a readable HDF5 file ({_h5_reason(exc)})", file=self.display) from None
             return self._file
 
@@ -67,7 +70,7 @@ class H5File:
                 raise self.error(f"'{node.name}' is not a group", path)
             try:
                 link = node.get(part, getlink=True)
-            except (KeyError, OSError, RuntimeError) as exc:
+            except H5_ERRORS as exc:
                 raise self.error(f"cannot read '{part}' ({_h5_reason(exc)})", path) from None
             if link is None:
                 raise self.error(f"'{_join(node.name, part)}' does not exist", path)
@@ -76,20 +79,20 @@ class H5File:
                 raise self.error(f"'{_join(node.name, part)}' is {kind}, which kconvert does not follow", path)
             try:
                 node = node[part]
-            except (KeyError, OSError, RuntimeError) as exc:
+            except H5_ERRORS as exc:
                 raise self.error(f"cannot open '{_join(node.name, part)}' ({_h5_reason(exc)})", path) from None
         return node
 
     def has(self, parent: h5py.Group, name: str) -> bool:
         try:
             return parent.get(name, getlink=True) is not None
-        except (KeyError, OSError, RuntimeError):
+        except H5_ERRORS:
             return False
 
     def children(self, group: h5py.Group) -> Iterator[str]:
         try:
             names = list(group.keys())
-        except (OSError, RuntimeError) as exc:
+        except H5_ERRORS as exc:
             raise self.error(f"cannot list '{group.name}' ({_h5_reason(exc)})") from None
         yield from names
 
@@ -105,14 +108,14 @@ class H5File:
                 return None
             try:
                 size = obj.attrs.get_id(name).get_storage_size()
-            except (OSError, RuntimeError):
+            except H5_ERRORS:
                 size = 0  # HDF5 reports an error for an attribute with no data (an empty list)
             if size > self.limits.max_config_bytes:
                 raise self.error(f"attribute '{name}' of '{obj.name}' is {size} bytes, over the limit")
             value = obj.attrs[name]
         except InputReadError:
             raise
-        except (OSError, RuntimeError, TypeError, ValueError) as exc:
+        except H5_ERRORS as exc:
             raise self.error(f"cannot read attribute '{name}' of '{obj.name}' ({_h5_reason(exc)})") from None
         return _decode(value)
 
@@ -143,7 +146,7 @@ class H5File:
     def has_attr(self, obj: h5py.HLObject, name: str) -> bool:
         try:
             return name in obj.attrs
-        except (OSError, RuntimeError):
+        except H5_ERRORS:
             return False
 
     # -- datasets ------------------------------------------------------------------------------
@@ -160,7 +163,7 @@ class H5File:
             shape, dtype = tuple(int(d) for d in ds.shape), ds.dtype
         except InputReadError:
             raise
-        except (OSError, RuntimeError) as exc:
+        except H5_ERRORS as exc:
             raise self.error(f"cannot read dataset '{where}' ({_h5_reason(exc)})") from None
         if dtype.kind not in _NUMERIC_KINDS:
             raise self.error(f"dataset '{where}' holds {dtype}, not numbers")
@@ -172,9 +175,9 @@ class H5File:
                 return np.asarray(self.get(self.file, where)[()])
             except InputReadError:
                 raise
-            except (OSError, RuntimeError, ValueError) as exc:
+            except H5_ERRORS as exc:
                 raise InputReadError(f"cannot read dataset '{where}' ({_h5_reason(exc)})", file=self.display) from None
-        return Weight(shape, dtype, read, origin)
+        return Weight.from_file(shape, dtype, read, origin)
 
 
     def _check_storage(self, ds: h5py.Dataset, shape: tuple[int, ...], dtype: np.dtype) -> None:
@@ -184,7 +187,7 @@ class H5File:
         try:
             stored = ds.id.get_storage_size()
             offset = ds.id.get_offset() if ds.chunks is None else None
-        except (OSError, RuntimeError) as exc:
+        except H5_ERRORS as exc:
             raise self.error(f"cannot inspect dataset '{ds.name}' ({_h5_reason(exc)})") from None
         if offset is not None and offset + stored > self.size:
             raise self.error(f"dataset '{ds.name}' extends past the end of the file: the file is truncated")

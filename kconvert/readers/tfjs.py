@@ -38,12 +38,17 @@ class TfjsParts:
 
 
 def is_tfjs_model(document: Any) -> bool:
-    return isinstance(document, dict) and "modelTopology" in document
+    """A model.json: recognised by any of its TF.js keys, so that one lacking its topology is
+    reported as a broken TF.js model rather than as a Keras config without a class name."""
+    return isinstance(document, dict) and ("modelTopology" in document or "weightsManifest" in document)
 
 
 def read_tfjs(document: dict[str, Any], path: str | None, display: str) -> TfjsParts:
     """``document`` is the parsed model.json; ``path`` its file (None for in-memory text, whose
     weights cannot be located)."""
+    if document.get("format") == "graph-model":
+        raise InputReadError("a TF.js graph model (a TensorFlow graph, not Keras layers) cannot be read",
+                             file=display, key="format")
     topology = document.get("modelTopology")
     if not isinstance(topology, dict):
         raise InputReadError("modelTopology is missing or not an object (a weights-only conversion?); there is no "
@@ -101,7 +106,8 @@ def _weight_scopes(manifest: Any, directory: str, display: str,
         offset = 0
         for i, entry in enumerate(group["weights"]):
             name, shape, dtype, quantization, nbytes = _entry(entry, display, f"{where}.weights[{i}]")
-            weight = Weight(shape, dtype, _reader(stream, offset, nbytes, shape, quantization, dtype), display)
+            weight = Weight.from_file(shape, dtype, _reader(stream, offset, nbytes, shape, quantization, dtype),
+                                      f"{display}:{name}")
             if quantization:
                 quantized[name] = quantization["dtype"]
             offset += nbytes

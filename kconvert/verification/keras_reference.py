@@ -98,6 +98,9 @@ def can_run_in_keras(model: Model, path: str | None) -> str | None:
         return "the installed Keras cannot read Keras 1 files"
     if any(layer.source_class in ("Lambda", "Merge") for layer in model.iter_layers(recursive=True)):
         return "the model has Lambda or Merge layers, which Keras would have to run as code"
+    unknown = [n.message for n in model.report.notes if n.category == "unsupported" and n.message.startswith("unknown")]
+    if unknown:  # a class kconvert does not know is one Keras would look up, perhaps import
+        return f"the file names objects kconvert does not know ({unknown[0].split(';')[0]})"
     if prov.backend == "theano" and any(k in layer.kind for layer in model.iter_layers(recursive=True)
                                         for k in ("Conv", "Depthwise")):
         return ("trained with Theano: the installed Keras does not convert Theano convolution kernels "

@@ -10,8 +10,10 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from kconvert.errors import KConvertError
 from kconvert.ir.graph import Model
 from kconvert.writers.context import Written
+from kconvert.writers.output import OutputError
 
 
 def _tfjs(model: Model, output: str | os.PathLike[str], **options: Any) -> Written:
@@ -45,7 +47,13 @@ def write(model: Model, to: str, output: str | os.PathLike[str], **options: Any)
     """Write ``model`` as target ``to`` (one of :data:`WRITERS`) at ``output``."""
     if to not in WRITERS:
         raise ValueError(f"unknown target {to!r}; expected one of {', '.join(sorted(WRITERS))}")
-    return WRITERS[to](model, output, **options)
+    try:
+        return WRITERS[to](model, output, **options)
+    except OutputError:
+        raise  # about the output, which its message names
+    except KConvertError as exc:  # a refusal: name the model's file, as reading errors do
+        source = model.provenance.source if model.provenance else None
+        raise exc.with_context(file=source) if source else exc
 
 
 __all__ = ["WRITERS", "Written", "write"]

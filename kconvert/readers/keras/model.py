@@ -112,6 +112,7 @@ class _Builder:
         self.by_name: dict[str, Layer] = {}
         self.binders: dict[Layer, Binder] = {}
         self.converted: dict[Layer, Converted] = {}
+        self.sequential_entries: dict[str, Any] = {}  # a Sequential may list one (shared) layer twice
 
     # -- layers --------------------------------------------------------------------------------
 
@@ -181,6 +182,10 @@ class _Builder:
         layer = self.by_name.get(name) if name else None
         if layer is None:
             layer = self.add(entry)
+            self.sequential_entries[layer.name] = entry
+        elif self.sequential_entries.get(layer.name) != entry:  # the same name for another layer
+            raise IncompatibleKerasConfigurationException(f"duplicate layer name '{name}' for layers configured "
+                                                          "differently", layer=name)
         layer.calls.append(Call(list(inputs)))
         return TensorRef(layer.name, len(layer.calls) - 1)
 

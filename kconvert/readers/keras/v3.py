@@ -1,15 +1,13 @@
 """Reading Keras 3's native format: ``.keras`` zip archives and the ``.weights.h5`` layout inside
 them (see :mod:`kconvert.formats.keras3`).
 
-An archive is read in memory, member by member, after checking member and total sizes (and
-compression ratios) against limits; nothing is extracted to disk.
+An archive is read in memory, member by member, through :class:`SafeZip`; nothing is extracted
+to disk.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +18,7 @@ from kconvert.formats.keras3 import ARCHIVE_CONFIG, ARCHIVE_METADATA, ARCHIVE_WE
 from kconvert.ir.graph import Layer, Model
 from kconvert.ir.layers.model import NestedModel
 from kconvert.ir.layers.wrappers import Bidirectional, TimeDistributed
+from kconvert.readers.archive import SafeZip
 from kconvert.readers.context import Limits
 from kconvert.readers.h5 import H5File
 from kconvert.readers.keras.layer import SourceWeight
@@ -34,36 +33,12 @@ class KerasArchive:
 
 
 def read_archive(source: str | bytes, display: str, limits: Limits) -> KerasArchive:
-    try:
-        with zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source) as zf:
-            members = {info.filename: info for info in zf.infolist()}
-            total = sum(info.file_size for info in members.values())
-            if total > limits.max_archive_total_bytes:
-                raise InputReadError(f"the archive expands to {total} bytes, over the limit", file=display)
-
-            def read(name: str) -> bytes | None:
-                info = members.get(name)
-                if info is None:
-                    return None
-                if info.file_size > limits.max_archive_member_bytes or (
-                        info.file_size > 1024 * 1024
-                        and info.file_size > limits.max_compression_ratio * max(info.compress_size, 1)):
-                    raise InputReadError(f"archive member '{name}' declares {info.file_size} bytes from "
-                                         f"{info.compress_size} stored: refused", file=display)
-                data = zf.read(info)
-                if len(data) != info.file_size:
-                    raise InputReadError(f"archive member '{name}' is not the size it declares", file=display)
-                return data
-
-            config = read(ARCHIVE_CONFIG)
-            metadata_bytes = read(ARCHIVE_METADATA)
-            weights = read(ARCHIVE_WEIGHTS)
-            if weights is None and "model.weights.npz" in members:
-                raise InputReadError("the archive stores its weights as .npz, which kconvert does not read yet",
-                                     file=display)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError,
-            RuntimeError) as exc:  # RuntimeError: an encrypted member
-        raise InputReadError(f"not a readable .keras archive ({' '.join(str(exc).split())})", file=display) from None
+    with SafeZip(source, display, limits, ".keras archive") as archive:
+        config = archive.read(ARCHIVE_CONFIG)
+        metadata_bytes = archive.read(ARCHIVE_METADATA)
+        weights = archive.read(ARCHIVE_WEIGHTS)
+        if weights is None and "model.weights.npz" in archive.members:
+            raise archive.error("the archive stores its weights as .npz, which kconvert does not read yet")
     if config is None:
         raise InputReadError("the archive has no config.json", file=display)
     try:

@@ -112,10 +112,15 @@ def _format_of(path: Path) -> Format:
 
 
 def _refuse_missing_classes(model: Model, target: Target) -> None:
+    """Refuse layers the target lacks, and names Keras 3 refuses to load (a '/' would also become
+    nested HDF5 groups)."""
     for layer in model.iter_layers():
         if layer.kind in target.lacks:
             raise layer.context_error(IncompatibleKerasConfigurationException(
                 f"{target.name} has no {layer.kind} layer"))
+        if "/" in layer.name:
+            raise layer.context_error(IncompatibleKerasConfigurationException(
+                "Keras 3 refuses a layer name containing '/'"))
 
 
 def _note_lambdas(model: Model, ctx: WriteContext) -> None:

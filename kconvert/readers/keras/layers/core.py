@@ -206,11 +206,10 @@ def embedding(cfg: KerasLayerConfig) -> Converted:
 def rescaling(cfg: KerasLayerConfig) -> LayerConfig:
     def value(key: str, default: float) -> float | tuple[float, ...]:
         v = cfg.get(key, default)
-        if isinstance(v, (list, tuple)):
-            return tuple(float(x) for x in v)
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
+        items = v if isinstance(v, (list, tuple)) else [v]
+        if not items or any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in items):
             raise cfg.error(f"expected a number or a list of numbers, got {v!r}", key)
-        return float(v)
+        return tuple(float(x) for x in items) if isinstance(v, (list, tuple)) else float(v)
     return core.Rescaling(scale=value("scale", 1.0), offset=value("offset", 0.0))
 
 
