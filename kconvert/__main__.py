@@ -1,5 +1,5 @@
 """``python -m kconvert`` is the ``kconvert`` command."""
 
-from kconvert.cli import main
+from kconvert.cli import entry
 
-main(prog_name="kconvert")
+entry()

@@ -17,7 +17,10 @@ Errors are printed as one line naming the file, layer and key; ``--debug`` adds 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
+import traceback
 import warnings
 from typing import Any, Callable
 
@@ -277,5 +280,48 @@ def render_verification(report: Any) -> str:
     return "\n".join(lines)
 
 
+def entry() -> None:
+    """The installed command.  Where the OS can fork, the command runs in a child process: the HDF5
+    C library can crash (a segmentation fault, which Python cannot catch) on a corrupt or crafted
+    file, and a pipeline deserves a one-line error and exit 3 rather than a dead process."""
+    if not hasattr(os, "fork") or os.environ.get("KCONVERT_IN_PROCESS"):
+        main(prog_name="kconvert")
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        _run_child()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the child, which ends the command
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        if number in (signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGFPE, signal.SIGILL):
+            inputs = [a for a in sys.argv[1:] if not a.startswith("-") and os.path.isfile(a)]
+            click.echo(f"kconvert: error: {', '.join(inputs) or 'the input'}: reading it crashed a C library "
+                       f"({signal.Signals(number).name}): the file is corrupt or crafted", err=True)
+            sys.exit(EXIT_UNREADABLE)
+        sys.exit(128 + number)
+    sys.exit(os.WEXITSTATUS(status))
+
+
+def _run_child() -> None:
+    code = 1
+    try:
+        main(prog_name="kconvert")
+        code = 0
+    except SystemExit as exc:
+        if isinstance(exc.code, int) or exc.code is None:
+            code = exc.code or 0
+        else:
+            click.echo(exc.code, err=True)
+    except BaseException:  # --debug: the traceback, as an uncaught exception would print it
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    entry()

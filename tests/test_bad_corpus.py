@@ -9,7 +9,10 @@ Conversions that fail must leave the output location as they found it.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 from typing import Any, Callable
@@ -21,6 +24,7 @@ import kconvert
 from kconvert import errors
 from kconvert.cli import EXIT_INCOMPATIBLE, EXIT_UNREADABLE, EXIT_USAGE, main
 from kconvert.writers.output import OutputError
+from tests.conftest import ROOT
 from tests.fixtures.bad import make_bad_corpus as corpus
 from tests.helpers import raises_exactly
 
@@ -69,6 +73,8 @@ def snapshot(directory: Path) -> dict[str, bytes]:
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_case_raises_its_typed_one_line_error(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     entry, here = staged(name, tmp_path, monkeypatch)
+    if entry["action"] == "cli":
+        pytest.skip("this input crashes the HDF5 C library: it runs only in the command's child process")
     expected = ERRORS[entry["error"]]
     before = snapshot(here)
     if issubclass(expected, Warning):
@@ -90,7 +96,7 @@ def test_case_through_the_cli(name: str, tmp_path: Path, monkeypatch: pytest.Mon
     entry, here = staged(name, tmp_path, monkeypatch)
     if entry["options"].get("limits") or issubclass(ERRORS[entry["error"]], Warning):
         pytest.skip("limits are an API option; warnings are not errors")
-    args = ["inspect", entry["source"]] if entry["action"] == "load" else \
+    args = ["inspect", entry["source"]] if entry["action"] in ("load", "cli") else \
         [entry["source"], "--to", entry["action"].split(":")[1], entry["action"].split(":")[2]]
     if entry["weights"]:
         args += ["--weights", entry["weights"]]
@@ -98,13 +104,19 @@ def test_case_through_the_cli(name: str, tmp_path: Path, monkeypatch: pytest.Mon
         args += ["--weights-by", entry["options"]["weights_by"]]
     if entry["options"].get("enforce_training_config"):
         args += ["--enforce-training-config"]
-    result = CliRunner().invoke(main, args)
     expected = ERRORS[entry["error"]]
     code = EXIT_USAGE if expected is OutputError else \
         EXIT_UNREADABLE if issubclass(expected, errors.InputReadError) else EXIT_INCOMPATIBLE
-    assert result.exit_code == code, (result.output, result.exception)
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("kconvert: error: "), result.stderr
+    if entry["action"] == "cli":  # the installed command, whose work runs in a child process
+        process = subprocess.run([sys.executable, "-m", "kconvert", *args], capture_output=True, text=True,
+                                 cwd=here, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        exit_code, stderr = process.returncode, process.stderr
+    else:
+        result = CliRunner().invoke(main, args)
+        exit_code, stderr = result.exit_code, result.stderr
+    assert exit_code == code, stderr
+    lines = stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("kconvert: error: "), stderr
     assert all(f in lines[0] for f in entry["fragments"]), lines[0]
 
 

@@ -86,3 +86,35 @@ def test_cli_prints_one_line_and_exits_with_the_documented_code(name: str, code:
     assert len(lines) == 1 and lines[0].startswith("kconvert: error: "), result.stderr
     assert entry["source"] in lines[0] or code == 2
     assert "Traceback" not in result.stderr and all(f in lines[0] for f in entry["fragments"])
+
+
+@pytest.mark.parametrize("make", ["external link", "shape bomb", "malformed attribute"])
+def test_an_inputs_file_is_read_as_safely_as_a_model(make: str, tmp_path: Path) -> None:
+    """``verify --inputs`` files come from the same untrusted places as models."""
+    model = write_small_h5(tmp_path / "model.h5")
+    inputs = tmp_path / "model_inputs_and_outputs.h5"
+    with h5py.File(inputs, "w") as f:
+        if make == "external link":
+            f["inputs/input"] = h5py.ExternalLink("elsewhere.h5", "/x")
+        elif make == "shape bomb":
+            f.create_dataset("inputs/input", shape=(2, 1 << 30), dtype="float32", chunks=(1, 1 << 20))
+        else:
+            f["inputs/input"] = np.zeros((2, 4), "float32")
+            f.attrs["inputs"] = '{"names": 3}'
+    fragment = {"external link": "external link", "shape bomb": "shape bomb", "malformed attribute": "'inputs'"}[make]
+    raises_exactly(kconvert.InputReadError, lambda: kconvert.verify(str(model), inputs=str(inputs), keras="never"),
+                   str(inputs), fragment)
+
+
+def test_a_crash_of_the_work_becomes_a_one_line_error(tmp_path: Path) -> None:
+    """Whatever kills the command's child process with a fatal signal (a C library on a crafted
+    file), the command reports the input as unreadable; other exit codes pass through."""
+    model = write_small_h5(tmp_path / "model.h5")
+    code = ("import os, signal, sys\nimport kconvert.cli as cli\n"
+            "cli.main = lambda **_: os.kill(os.getpid(), signal.SIGSEGV)\n"
+            "sys.argv = ['kconvert', 'inspect', sys.argv[1]]\ncli.entry()\n")
+    result = subprocess.run([sys.executable, "-c", code, str(model)], capture_output=True, text=True, timeout=60,
+                            cwd=ROOT)
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.splitlines() == [f"kconvert: error: {model}: reading it crashed a C library (SIGSEGV): "
+                                          "the file is corrupt or crafted"]

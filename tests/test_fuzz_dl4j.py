@@ -15,17 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import kconvert
-from kconvert.errors import KConvertError
 from kconvert.formats.dl4j import COEFFICIENTS, CONFIGURATION
 from tests.conftest import FIXTURES, SHARED_FIXTURES
+from tests.fuzzing import BUDGET, mutated_bytes, mutations, only_typed_errors
 
 SEED_MODELS = ("dense", "conv2d_tf", "bidirectional")
-BUDGET = settings(max_examples=300, deadline=None, derandomize=True,
-                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
 @pytest.fixture(scope="module")
@@ -54,47 +52,7 @@ def _load(tmp_path: Path, config: Any, coefficients: bytes | None) -> None:
         with zipfile.ZipFile(path, "w") as zf:
             zf.writestr(CONFIGURATION, text)
             zf.writestr(COEFFICIENTS, coefficients)
-    try:
-        kconvert.load(path)
-    except KConvertError as exc:
-        assert "\n" not in str(exc), str(exc)
-
-
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.floats(allow_nan=True) | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
-    max_leaves=6)
-
-
-def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
-    """Every path to a value inside a JSON document."""
-    out = [prefix]
-    if isinstance(node, dict):
-        for key, value in node.items():
-            out += _paths(value, (*prefix, key))
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            out += _paths(value, (*prefix, i))
-    return out
-
-
-@st.composite
-def mutations(draw: st.DrawFn, document: Any) -> Any:
-    """``document`` with one to three values replaced by arbitrary JSON or removed."""
-    document = json.loads(json.dumps(document))
-    for _ in range(draw(st.integers(1, 3))):
-        paths = [p for p in _paths(document) if p]
-        if not paths:
-            break
-        path = draw(st.sampled_from(paths))
-        parent = document
-        for step in path[:-1]:
-            parent = parent[step]
-        if isinstance(parent, dict) and draw(st.booleans()):
-            del parent[path[-1]]
-        else:
-            parent[path[-1]] = draw(JSON_VALUES)
-    return document
+    only_typed_errors(lambda: kconvert.load(path))
 
 
 @BUDGET
@@ -108,9 +66,4 @@ def test_mutated_configurations_raise_only_typed_errors(seeds: list, tmp_path: P
 @given(data=st.data())
 def test_mutated_coefficients_raise_only_typed_errors(seeds: list, tmp_path: Path, data: st.DataObject) -> None:
     config, coefficients = data.draw(st.sampled_from([seed for seed in seeds if seed[1] is not None]))
-    raw = bytearray(coefficients)
-    for _ in range(data.draw(st.integers(1, 4))):
-        position = data.draw(st.integers(0, min(len(raw), 96) - 1))  # the header and the first values
-        raw[position] = data.draw(st.integers(0, 255))
-    cut = data.draw(st.one_of(st.none(), st.integers(0, len(raw))))
-    _load(tmp_path, config, bytes(raw[:cut] if cut is not None else raw))
+    _load(tmp_path, config, data.draw(mutated_bytes(coefficients, window=96)))  # the header and first values

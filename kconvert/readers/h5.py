@@ -23,8 +23,9 @@ from kconvert.readers.context import Limits
 
 _NUMERIC_KINDS = "fiub"
 # What h5py raises for a damaged file: libhdf5 errors surface as KeyError (a failed lookup),
-# OSError, RuntimeError or ValueError, depending on the call and the damage.
-H5_ERRORS = (KeyError, OSError, RuntimeError, TypeError, ValueError)
+# OSError, RuntimeError or ValueError, depending on the call and the damage (OverflowError: an
+# absurd address in a file read from memory).
+H5_ERRORS = (KeyError, OSError, OverflowError, RuntimeError, TypeError, ValueError)
 
 
 class H5File:

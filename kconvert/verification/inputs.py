@@ -80,18 +80,35 @@ def read_reference(path: str | Path, model: Model) -> Reference:
 
 
 def _read_h5_reference(path: Path, in_names: list[str], out_names: list[str]) -> Reference:
-    import h5py
+    """Read through kconvert's safe HDF5 access: an inputs file is as untrusted as a model file."""
+    from kconvert.readers.context import Limits
+    from kconvert.readers.h5 import H5File
 
-    with h5py.File(path, "r") as f:
-        names = json.loads(f.attrs["inputs"])["inputs"] if "inputs" in f.attrs else in_names
-        if "inputs" not in f:
+    f = H5File(str(path), str(path), Limits())
+    try:
+        root = f.file
+
+        def arrays(group: str) -> dict[str, np.ndarray]:
+            if not f.has(root, group):
+                return {}
+            node = f.get(root, group)
+            return {name: f.weight(node, name).numpy() for name in f.children(node)}  # type: ignore[arg-type]
+        listed = f.text_attr(root, "inputs")
+        names = json.loads(listed)["inputs"] if listed else in_names
+        if not f.has(root, "inputs"):
             raise InputReadError("no 'inputs' group", file=str(path))
-        inputs = [np.asarray(f["inputs"][n]) for n in names]
-        outputs = {k: np.asarray(v) for k, v in f["predictions"].items()} if "predictions" in f else {}
-        activations = {k: np.asarray(v) for k, v in f["activations"].items()} if "activations" in f else {}
+        given = arrays("inputs")
+        if not isinstance(names, list) or any(n not in given for n in names):
+            raise InputReadError(f"the 'inputs' group lacks some of {names}", file=str(path), key="inputs")
+        inputs = [given[n] for n in names]
+        outputs, activations = arrays("predictions"), arrays("activations")
         notes = []
-        if not outputs and "outputs" in f:
+        if not outputs and f.has(root, "outputs"):
             notes.append("the file's 'outputs' group holds training labels, not predictions; nothing to compare")
+    except (KeyError, TypeError) as exc:  # the 'inputs' attribute's JSON is not {"inputs": [...]}
+        raise InputReadError(f"malformed 'inputs' attribute ({exc})", file=str(path)) from None
+    finally:
+        f.close()
     if len(outputs) == 1 and len(out_names) == 1 and out_names[0] not in outputs:
         outputs = {out_names[0]: next(iter(outputs.values()))}
     return Reference(inputs, outputs, activations, source=str(path), notes=notes)

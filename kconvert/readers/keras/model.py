@@ -197,6 +197,8 @@ class _Builder:
         if shape is None and isinstance(build_shape, list):
             shape = tuple(build_shape)
         first_name = _entry_name(first) or "layer"
+        if shape is not None:
+            shape = self.checked_shape(shape, first_name)
         name = f"{first_name}_input"
         if shape is None:
             if self.ctx.input_shape_override(name) is None and not nested:
@@ -213,6 +215,14 @@ class _Builder:
             dtype = "float32"
         layer = self.input_layer(name, shape, dtype)  # type: ignore[arg-type]
         return TensorRef(layer.name)
+
+    def checked_shape(self, shape: tuple, layer: str) -> tuple[int | None, ...]:
+        """A declared input shape's dimensions: None (unknown) or sizes within the limits."""
+        try:
+            return tuple(None if d is None else self.ctx.limits.integer(d, 0) for d in shape)
+        except ValueError as exc:
+            raise IncompatibleKerasConfigurationException(f"input shape {_short(list(shape))}: {exc}", layer=layer,
+                                                          key="batch_input_shape") from None
 
     def branches(self, merge_entry: dict[str, Any]) -> tuple[list[TensorRef], TensorRef]:
         """Keras 1 ``Sequential([Merge([model_a, model_b], ...), ...])``: each branch becomes a chain."""

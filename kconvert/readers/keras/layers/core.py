@@ -247,7 +247,10 @@ def lambda_layer(cfg: KerasLayerConfig) -> Converted | LayerConfig:
 def not_equal(cfg: KerasLayerConfig) -> LayerConfig:
     """Keras 3 ``ops.not_equal(x, value)``: the value is the call's second, non-tensor argument."""
     values = set()
-    for node in cfg.node.get("inbound_nodes") or []:
+    nodes = cfg.node.get("inbound_nodes") or []
+    if not isinstance(nodes, list):
+        raise cfg.error(f"expected a list of calls, got {type(nodes).__name__}", "inbound_nodes")
+    for node in nodes:
         args = node.get("args") if isinstance(node, dict) else None
         if not isinstance(args, list) or len(args) != 2 or isinstance(args[1], bool) \
                 or not isinstance(args[1], (int, float)):

@@ -1,0 +1,75 @@
+"""Shared pieces of the bounded fuzz tests: JSON mutations, byte mutations, the example budget,
+and the one property every fuzz test checks (only kconvert's typed, one-line errors escape)."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Callable
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+
+from kconvert.errors import KConvertError
+
+# 300 derandomized examples per test, so CI runs the same examples every time; to hunt, run
+# KCONVERT_FUZZ_EXAMPLES=20000 pytest tests/test_fuzz_*.py (random examples, as many as asked).
+_HUNT = int(os.environ.get("KCONVERT_FUZZ_EXAMPLES", "0"))
+BUDGET = settings(max_examples=_HUNT or 300, deadline=None, derandomize=not _HUNT, database=None,
+                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.floats(allow_nan=True) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6)
+
+
+def only_typed_errors(fn: Callable[[], Any]) -> None:
+    """Run ``fn``: success, or a kconvert error on one line; anything else propagates (an escape)."""
+    try:
+        fn()
+    except KConvertError as exc:
+        assert "\n" not in str(exc), str(exc)
+
+
+def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
+    """Every path to a value inside a JSON document."""
+    out = [prefix]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            out += _paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            out += _paths(value, (*prefix, i))
+    return out
+
+
+@st.composite
+def mutations(draw: st.DrawFn, document: Any) -> Any:
+    """``document`` with one to three values replaced by arbitrary JSON or removed."""
+    document = json.loads(json.dumps(document))
+    for _ in range(draw(st.integers(1, 3))):
+        paths = [p for p in _paths(document) if p]
+        if not paths:
+            break
+        path = draw(st.sampled_from(paths))
+        parent = document
+        for step in path[:-1]:
+            parent = parent[step]
+        if isinstance(parent, dict) and draw(st.booleans()):
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = draw(JSON_VALUES)
+    return document
+
+
+@st.composite
+def mutated_bytes(draw: st.DrawFn, data: bytes, window: int | None = None) -> bytes:
+    """``data`` with one to eight bytes changed (within its first ``window`` bytes, where a format's
+    structure lives), then perhaps cut short."""
+    raw = bytearray(data)
+    limit = min(len(raw), window or len(raw))
+    for _ in range(draw(st.integers(1, 8))):
+        raw[draw(st.integers(0, limit - 1))] = draw(st.integers(0, 255))
+    cut = draw(st.one_of(st.none(), st.integers(0, len(raw))))
+    return bytes(raw[:cut] if cut is not None else raw)
