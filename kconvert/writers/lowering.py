@@ -144,6 +144,10 @@ class _Lowering:
             inner = self.model(c.model)
             return [layer] if inner is c.model else [replace(layer, config=replace(c, model=inner))]
         if layer.kind in COMPOSITIONS:
+            if not layer.weights:  # each composition is computed from the layer's weights
+                raise layer.context_error(IncompatibleKerasConfigurationException(
+                    f"{layer.kind} is rewritten for {self.target.name} from its weights, and the model has none "
+                    "loaded: load the weights with the configuration"))
             return COMPOSITIONS[layer.kind](self, layer, taken)
         if layer.kind == "ThresholdedReLU" and "ThresholdedReLU" in self.target.lacks:
             self.note(layer, f"written as ReLU(threshold={c.theta}) ({self.target.name} has no ThresholdedReLU; "
