@@ -22,6 +22,7 @@ import signal
 import sys
 import traceback
 import warnings
+from pathlib import Path
 from typing import Any, Callable
 
 import click
@@ -102,6 +103,7 @@ def main() -> None:
     kconvert MODEL --to dl4j OUT_DIR      configuration.json + model.zip
     kconvert inspect MODEL                 summarise a model
     kconvert verify MODEL --target OUT     compare a conversion with its source
+    kconvert check OUT [--source MODEL]    validate an export (CI: --report, --junit)
     """
 
 
@@ -254,6 +256,44 @@ def verify(source: str, weights: str | None, weights_by: str, enforce_training_c
             with open(report_path, "w") as fh:
                 json.dump(report.to_dict(), fh, indent=2, allow_nan=False)
         click.echo(render_verification(report))
+        sys.exit(EXIT_OK if report.passed else EXIT_CHECK_FAILED)
+    run_guarded(debug, body)
+
+
+@main.command("check")
+@click.argument("artifact", type=click.Path())
+@click.option("--source", type=click.Path(), default=None,
+              help="The model ARTIFACT was converted from: also check that both compute the same.")
+@load_options
+@click.option("--atol", type=float, default=1e-4, show_default=True, help="Absolute tolerance of the parity check.")
+@click.option("--rtol", type=float, default=1e-4, show_default=True, help="Relative tolerance of the parity check.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
+              help="Write a JSON report here (schemas/check-report.schema.json).")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False), default=None,
+              help="Write JUnit XML here, one test case per check, for CI systems.")
+def check_command(artifact: str, source: str | None, weights: str | None, weights_by: str,
+                  enforce_training_config: bool, backend: str | None, debug: bool, atol: float, rtol: float,
+                  report_path: str | None, junit_path: str | None) -> None:
+    """Validate an exported model ARTIFACT (TF.js directory, DL4J zip/configuration/directory,
+    .keras/.h5/.json/.yaml): its schema, that it reads back with every weight, no NaN/Inf weights
+    the source lacks, and with --source, that it computes what the source computes.
+
+    Exit 0 when every check passes, 1 when one fails, 3 when ARTIFACT or SOURCE cannot be read
+    (no report is written then).
+    """
+    from kconvert.verification.check import check, write_json
+
+    def body() -> None:
+        report = check(artifact, source, weights=weights, atol=atol, rtol=rtol, weights_by=weights_by,
+                       enforce_training_config=enforce_training_config, backend=backend)
+        if report_path:
+            write_json(report, report_path)
+        if junit_path:
+            Path(junit_path).write_text(report.to_junit(), encoding="utf-8")
+        click.echo(f"Checking {artifact} ({report.kind})" + (f" against {source}" if source else ""))
+        for finding in report.findings:
+            click.echo(f"  {finding.status.upper():7} {finding.name}: {finding.detail}")
+        click.echo("PASSED" if report.passed else "FAILED")
         sys.exit(EXIT_OK if report.passed else EXIT_CHECK_FAILED)
     run_guarded(debug, body)
 

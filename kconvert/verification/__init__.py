@@ -255,8 +255,11 @@ def _run_target(runner: TargetRunner, model: Model, target: str, arrays: list[np
                                                                                        atol, rtol))
         if check.status == "failed":
             layers = [layer.name for layer, node in model.nodes() if node == 0]
-            probed = runner.run(target, arrays, layers, device, dtype)
-            check.first_divergence = divergence(probed.activations)
+            try:
+                probed = runner.run(target, arrays, layers, device, dtype)
+                check.first_divergence = divergence(probed.activations)
+            except KConvertError as exc:  # the mismatch stands; only the layer that causes it is unknown
+                check.reason = f"the target's layers could not be probed ({exc})"
     except TargetSkipped as exc:
         return Check("target", f"{target} ({runner.name})", "skipped", reason=str(exc))
     except KConvertError as exc:

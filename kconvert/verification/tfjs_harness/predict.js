@@ -64,7 +64,11 @@ async function run(job) {
   const model = await tf.loadLayersModel(fileHandler(job.model));
   const inputs = job.inputs.map(decode);
   const probes = (job.layers || []).filter((name) => {
-    try { const out = model.getLayer(name).output; return !Array.isArray(out); } catch (e) { return false; }
+    // an input layer's output is a model input, which tf.model cannot also list as an output
+    try {
+      const layer = model.getLayer(name);
+      return layer.getClassName() !== "InputLayer" && !Array.isArray(layer.output);
+    } catch (e) { return false; }
   });
   const outputs = [].concat(model.outputs, probes.map((name) => model.getLayer(name).output));
   const probe = tf.model({ inputs: model.inputs, outputs });
