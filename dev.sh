@@ -4,6 +4,7 @@
 #   ./dev.sh example   inspect a bundled example model, convert a Keras 1 one to a Keras 3 archive and
 #                      one to TF.js, verifying each in the real Keras / TF.js
 #   ./dev.sh test      run the whole test suite
+#   ./dev.sh setup     only create .venv and install the TF.js harness (e.g. in a CI job)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -57,8 +58,12 @@ case "${1:-}" in
         shift
         exec "$VENV/bin/python" -m pytest -q "$@"
         ;;
+    setup)
+        setup
+        setup_node
+        ;;
     *)
-        echo "usage: ./dev.sh example | test [pytest args]" >&2
+        echo "usage: ./dev.sh example | test [pytest args] | setup" >&2
         exit 2
         ;;
 esac

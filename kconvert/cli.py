@@ -104,6 +104,7 @@ def main() -> None:
     kconvert inspect MODEL                 summarise a model
     kconvert verify MODEL --target OUT     compare a conversion with its source
     kconvert check OUT [--source MODEL]    validate an export (CI: --report, --junit)
+    kconvert formats                       what is read, run and written, per layer kind
     """
 
 
@@ -258,6 +259,18 @@ def verify(source: str, weights: str | None, weights_by: str, enforce_training_c
         click.echo(render_verification(report))
         sys.exit(EXIT_OK if report.passed else EXIT_CHECK_FAILED)
     run_guarded(debug, body)
+
+
+@main.command()
+@click.option("--markdown", "fmt", flag_value="markdown", help="A Markdown table (what the README embeds).")
+@click.option("--json", "fmt", flag_value="json", help="Machine-readable.")
+def formats(fmt: str | None) -> None:
+    """The coverage matrix: every IR layer kind, the Keras classes read into it, and whether the
+    runtime and the TF.js, DL4J and Keras writers handle it (from kconvert's registries)."""
+    from kconvert import coverage
+
+    render = {"markdown": coverage.render_markdown, "json": coverage.to_json}.get(fmt or "", coverage.render_text)
+    click.echo(render(coverage.matrix()))
 
 
 @main.command("check")

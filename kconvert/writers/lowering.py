@@ -65,6 +65,12 @@ class Target:
         return activation in self.activations and activation not in self.ambiguous
 
 
+def rewritten_kinds(target: Target) -> frozenset[str]:
+    """The IR kinds :func:`lower` replaces by others for ``target`` (the coverage matrix reads this)."""
+    return frozenset(COMPOSITIONS) | (target.lacks & {"ThresholdedReLU"}) | (
+        {"Model"} if target.inlines_models else set())
+
+
 def lower(model: Model, target: Target, ctx: WriteContext) -> Model:
     """``model`` with every layer ``target`` cannot express as is rewritten (see module docstring)."""
     return _Lowering(target, ctx).model(model)

@@ -59,6 +59,8 @@ _CONF_DEFAULTS = {"cacheMode": "NONE", "dataType": "FLOAT", "epochCount": 0, "it
 _NETWORK_DEFAULTS = {"backpropType": "Standard", "cacheMode": "NONE", "dataType": "FLOAT", "epochCount": 0,
                      "inferenceWorkspaceMode": "ENABLED", "iterationCount": 0, "tbpttBackLength": 20,
                      "tbpttFwdLength": 20, "trainingWorkspaceMode": "ENABLED", "validateOutputLayerConfig": True}
+#: kinds written as graph vertices rather than layers
+VERTEX_KINDS = frozenset(_ELEMENTWISE) | {"Concatenate"}
 
 
 @dataclass

@@ -23,6 +23,9 @@ from kconvert.writers.keras.values import weight_settings
 #: called with each layer and its emitted ``{"class_name", "config"}`` entry, to check or adjust it
 Adapter = Callable[[Layer, dict[str, Any]], None]
 
+#: kinds the config writer writes itself (inputs, nested models), without a per-kind emitter
+GRAPH_KINDS = frozenset({"InputLayer", "Model"})
+
 
 class ConfigWriter:
     """Emits configs in ``dialect``.  ``names`` renames layers (by ``id``), and ``adapt`` sees every
