@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping
 
 from kconvert.errors import (
     IncompatibleKerasConfigurationException,
@@ -97,13 +97,24 @@ def write(model: Model, to: str, output: str | os.PathLike[str], **options: Any)
 
 def convert(source: SourceLike, to: str, output: str | os.PathLike[str], *, weights: SourceLike | None = None,
             overwrite: bool = False, enforce_training_config: bool = False,
-            load_options: Mapping[str, Any] | None = None, **options: Any) -> "Written":
+            load_options: Mapping[str, Any] | None = None,
+            on_read: Callable[[int, int], None] | None = None, **options: Any) -> "Written":
     """Load ``source`` (see :func:`load`; ``load_options`` are its other arguments) and write it as
     ``to`` at ``output`` (see :func:`write`).  The result's report lists what loading and writing
-    noted, in that order."""
+    noted, in that order.  ``on_read(done, total)`` is called as weight bytes are read (progress)."""
+    from kconvert.ir.weights import watching_reads
+
     with load(source, weights, enforce_training_config=enforce_training_config, **dict(load_options or {})) as model:
-        written = write(model, to, output, overwrite=overwrite, enforce_training_config=enforce_training_config,
-                        **options)
+        total, done = sum(w.nbytes for _, w in model.iter_weights()), 0
+
+        def read(nbytes: int) -> None:
+            nonlocal done
+            done += nbytes
+            if on_read is not None:
+                on_read(done, total)
+        with watching_reads(read):
+            written = write(model, to, output, overwrite=overwrite, enforce_training_config=enforce_training_config,
+                            **options)
         written.report.notes[:0] = model.report.notes
         return written
 

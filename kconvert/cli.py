@@ -29,6 +29,8 @@ import click
 
 import kconvert
 from kconvert.errors import InputReadError, KConvertError
+from kconvert.progress import Progress
+from kconvert.progress import for_terminal as progress_for
 from kconvert.writers import WRITERS
 from kconvert.writers.output import OutputError
 
@@ -41,17 +43,18 @@ def exit_code(error: KConvertError) -> int:
     return EXIT_UNREADABLE if isinstance(error, InputReadError) else EXIT_INCOMPATIBLE
 
 
-def run_guarded(debug: bool, fn: Callable[[], Any]) -> Any:
-    """Run a command body: kconvert errors become one line on stderr and a documented exit code."""
+def run_guarded(debug: bool, fn: Callable[[], Any], verbose: bool = False) -> Any:
+    """Run a command body: kconvert errors become one line on stderr and a documented exit code.
+    kconvert's warnings go to stderr as one line each: NaN/Inf weights always (they are found as
+    weights are read, after the report is made), the others (which the report lists) with --verbose."""
     try:
         with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("ignore", kconvert.KConvertWarning)  # the report lists them
-            warnings.simplefilter("always", kconvert.NonFiniteWeightWarning)  # (filters added last match first)
+            warnings.simplefilter("always", kconvert.KConvertWarning)
             try:
                 return fn()
-            finally:  # NaN/Inf weights are found as they are read, after the report is made
-                for seen in dict.fromkeys(str(w.message) for w in caught
-                                          if issubclass(w.category, kconvert.NonFiniteWeightWarning)):
+            finally:
+                for seen in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, (
+                        kconvert.KConvertWarning if verbose else kconvert.NonFiniteWeightWarning))):
                     click.echo(f"kconvert: warning: {seen}", err=True)
     except KConvertError as exc:
         if debug:
@@ -143,10 +146,12 @@ def parse_size(value: str) -> int:
 @click.option("--rtol", type=float, default=1e-4, show_default=True, help="Relative tolerance for --verify.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
               help="Write a JSON report here (schemas/convert-report.schema.json).")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (and no progress bar).")
+@click.option("-v", "--verbose", is_flag=True, help="Also print every warning raised while converting.")
 def convert(source: str, output: str, target: str, weights: str | None, weights_by: str,
             enforce_training_config: bool, backend: str | None, debug: bool, overwrite: bool, shard_size: str,
             quantize: tuple[str, ...], config_only: bool, save_weights: bool, check: bool, atol: float,
-            rtol: float, report_path: str | None) -> None:
+            rtol: float, report_path: str | None, quiet: bool, verbose: bool) -> None:
     """Convert SOURCE (any Keras file, or a TF.js model) to OUTPUT in the --to format.
 
     Nothing is written when the model cannot be expressed in the target; OUTPUT appears only once
@@ -178,24 +183,40 @@ def convert(source: str, output: str, target: str, weights: str | None, weights_
                                      "weights themselves)", param_hint="--save-weights")
         options["save_weights"] = True
 
+    if quiet and verbose:
+        raise click.BadParameter("--quiet and --verbose contradict each other", param_hint="--quiet")
+
     def body() -> None:
+        bar: list[Progress | None] = []
+
+        def on_read(done: int, total: int) -> None:
+            if not bar:
+                bar.append(progress_for(click.get_text_stream("stderr"), total, "reading weights", quiet=quiet))
+            if bar[0] is not None:
+                bar[0].update(done - bar[0].done)
         try:
             written = kconvert.convert(source, target, output, weights=weights, overwrite=overwrite,
                                        enforce_training_config=enforce_training_config,
-                                       load_options={"weights_by": weights_by, "backend": backend}, **options)
+                                       load_options={"weights_by": weights_by, "backend": backend}, on_read=on_read,
+                                       **options)
         except ValueError as exc:  # a --quantize pattern matching no weight, an output name Keras would not load
             click.echo(f"kconvert: error: {exc}", err=True)
             sys.exit(EXIT_USAGE)
-        click.echo(f"wrote {written.path} ({written.weights} weight tensors, {written.weight_bytes} bytes, "
-                   f"{len(written.files)} files)")
-        for note in written.report.notes:
-            click.echo(f"  {note}")
+        finally:
+            if bar and bar[0] is not None:
+                bar[0].close()
+        if not quiet:
+            click.echo(f"wrote {written.path} ({written.weights} weight tensors, {written.weight_bytes} bytes, "
+                       f"{len(written.files)} files)")
+            for note in written.report.notes:
+                click.echo(f"  {note}")
         verification = None
         if check:
             runnable = str(written.files[-1]) if target == "dl4j" else output  # the model zip
             verification = kconvert.verify(source, weights, targets=(runnable,), atol=atol, rtol=rtol,
                                            weights_by=weights_by, backend=backend)
-            click.echo(render_verification(verification))
+            if not quiet or not verification.passed:
+                click.echo(render_verification(verification))
         if report_path:
             report = {"source": source, "target": target, "output": written.to_dict(),
                       "verification": verification.to_dict() if verification else None}
@@ -203,7 +224,7 @@ def convert(source: str, output: str, target: str, weights: str | None, weights_
                 json.dump(report, fh, indent=2, allow_nan=False)
         if verification is not None and not verification.passed:
             sys.exit(EXIT_CHECK_FAILED)
-    run_guarded(debug, body)
+    run_guarded(debug, body, verbose)
 
 
 @main.command()

@@ -9,13 +9,25 @@ a 500 MB model therefore holds one tensor at a time, never the whole model.
 from __future__ import annotations
 
 import warnings
-from typing import Callable, Sequence
+from contextlib import contextmanager
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
 from kconvert.errors import IncompatibleKerasConfigurationException, NonFiniteWeightWarning
 
 Reader = Callable[[], np.ndarray]
+_READ_HOOKS: list[Callable[[int], None]] = []
+
+
+@contextmanager
+def watching_reads(hook: Callable[[int], None]) -> Iterator[None]:
+    """Call ``hook(nbytes)`` for every weight read from a file meanwhile (progress displays)."""
+    _READ_HOOKS.append(hook)
+    try:
+        yield
+    finally:
+        _READ_HOOKS.remove(hook)
 
 
 class Weight:
@@ -31,8 +43,14 @@ class Weight:
 
     @classmethod
     def from_file(cls, shape: Sequence[int], dtype: np.dtype | str, read: Reader, origin: str) -> "Weight":
-        """A weight read from a model file: its data is checked for NaN/Inf when read (a warning)."""
-        return cls(shape, dtype, lambda: warn_if_not_finite(read(), origin), origin)
+        """A weight read from a model file: its data is checked for NaN/Inf when read (a warning),
+        and its size reported to whoever watches reads (a progress display)."""
+        def checked() -> np.ndarray:
+            array = warn_if_not_finite(read(), origin)
+            for hook in _READ_HOOKS:
+                hook(array.nbytes)
+            return array
+        return cls(shape, dtype, checked, origin)
 
     @classmethod
     def of(cls, array: np.ndarray | Sequence, origin: str = "memory") -> "Weight":
