@@ -22,6 +22,7 @@ from kconvert.errors import (
     UnsupportedKerasConfigurationWarning,
 )
 from kconvert.ir import Model
+from kconvert.pretrained import imagenet
 from kconvert.readers.context import Limits, LoadOptions
 from kconvert.readers.keras.lambdas import LambdaInfo, clear_lambdas, register_lambda, unregister_lambda
 from kconvert.readers.source import SourceLike
@@ -34,7 +35,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "IncompatibleKerasConfigurationException", "InputReadError", "InvalidKerasConfigurationException",
-    "KConvertError", "KConvertWarning", "LambdaInfo", "Limits", "Model", "NonFiniteWeightWarning",
+    "KConvertError", "KConvertWarning", "LambdaInfo", "imagenet", "Limits", "Model", "NonFiniteWeightWarning",
     "UnsupportedKerasConfigurationException", "UnsupportedKerasConfigurationWarning", "clear_lambdas", "convert",
     "load", "register_lambda", "run", "summary", "summary_dict", "unregister_lambda", "verify", "write",
     "__version__",
