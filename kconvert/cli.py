@@ -232,15 +232,25 @@ def convert(source: str, output: str, target: str, weights: str | None, weights_
 @load_options
 @click.option("--json", "as_json", is_flag=True,
               help="Print a machine-readable report (schemas/inspect-report.schema.json).")
+@click.option("--graph", "picture", type=click.Path(dir_okay=False), default=None,
+              help="Also draw the model (layers, classes, output shapes, data flow) to this .svg or .png file.")
+@click.option("--overwrite", is_flag=True, help="Replace the --graph file if it exists.")
 def inspect(model: str, weights: str | None, weights_by: str, enforce_training_config: bool,
-            backend: str | None, debug: bool, as_json: bool) -> None:
+            backend: str | None, debug: bool, as_json: bool, picture: str | None, overwrite: bool) -> None:
     """Summarise MODEL: layers, output shapes, parameters, version, training config, notes."""
+    from kconvert.picture import FORMATS, draw
+
+    if picture is not None and Path(picture).suffix.lower() not in FORMATS:
+        raise click.BadParameter("the picture's name must end in .svg or .png", param_hint="--graph")
+
     def body() -> None:
         with open_model(model, weights, weights_by, enforce_training_config, backend) as m:
             if as_json:
                 click.echo(json.dumps(kconvert.summary_dict(m), indent=2, allow_nan=False))
             else:
                 click.echo(kconvert.summary(m))
+            if picture is not None:
+                click.echo(f"drew {draw(m, picture, overwrite=overwrite)}", err=True)
     run_guarded(debug, body)
 
 
