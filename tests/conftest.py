@@ -26,6 +26,17 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def require_tfjs() -> None:
+    """Skip (or fail under CI, where ./dev.sh installs it) when the TF.js harness cannot run."""
+    from kconvert.verification.tfjs_runner import unavailable_reason
+
+    reason = unavailable_reason()
+    if reason:
+        if in_ci():
+            pytest.fail(f"{reason} -- required under CI=true", pytrace=False)
+        pytest.skip(reason)
+
+
 def require_shared(path: Path = SHARED_FIXTURES) -> Path:
     """Return ``path`` if present; otherwise skip (or fail under CI)."""
     if path.exists():

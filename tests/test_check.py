@@ -20,8 +20,7 @@ from click.testing import CliRunner
 import kconvert
 from kconvert.cli import EXIT_CHECK_FAILED, EXIT_OK, EXIT_UNREADABLE, main
 from kconvert.verification.check import check
-from kconvert.verification.tfjs_runner import unavailable_reason
-from tests.conftest import GENERATED, ROOT, in_ci
+from tests.conftest import GENERATED, ROOT, require_tfjs
 
 SOURCE = str(GENERATED / "tfkeras" / "mlp.h5")
 SCHEMA = json.loads((ROOT / "schemas" / "check-report.schema.json").read_text())
@@ -160,17 +159,9 @@ def test_unreadable_input_exits_3_without_a_report(what: str, exports: dict[str,
 
 # -- parity in the real TF.js, through the installed command -------------------------------------------
 
-@pytest.fixture
-def node() -> None:
-    reason = unavailable_reason()
-    if reason:
-        if in_ci():
-            pytest.fail(f"{reason} -- required under CI=true", pytrace=False)
-        pytest.skip(reason)
-
-
-def test_tampered_weights_fail_parity_in_tfjs(node: None, web: Path, tmp_path: Path) -> None:
+def test_tampered_weights_fail_parity_in_tfjs(web: Path, tmp_path: Path) -> None:
     """Weights changed consistently (sizes right, values finite): only running the model shows it."""
+    require_tfjs()
     good = subprocess.run([sys.executable, "-m", "kconvert", "check", str(web), "--source", SOURCE,
                            "--junit", str(tmp_path / "good.xml")], capture_output=True, text=True, cwd=ROOT,
                           timeout=300)

@@ -23,8 +23,8 @@ from kconvert.cli import main
 from kconvert.schemas import validate
 from kconvert.verification.inputs import generate_inputs
 from kconvert.verification.keras_reference import run_many
-from kconvert.verification.tfjs_runner import check_model_json, run_tfjs_many, unavailable_reason
-from tests.conftest import REALWORLD, ROOT, in_ci, require_shared
+from kconvert.verification.tfjs_runner import check_model_json, run_tfjs_many
+from tests.conftest import REALWORLD, ROOT, require_shared, require_tfjs
 from tests.helpers import randomize_weights
 from tests.zoo import ZOO
 
@@ -34,11 +34,7 @@ RTOL = 1e-4
 
 @pytest.fixture(scope="module", autouse=True)
 def tfjs() -> None:
-    reason = unavailable_reason()
-    if reason:
-        if in_ci():
-            pytest.fail(f"{reason} -- required under CI=true", pytrace=False)
-        pytest.skip(reason)
+    require_tfjs()
 
 
 def _keras(flavour: str) -> Any:
