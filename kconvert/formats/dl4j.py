@@ -20,6 +20,7 @@ from kconvert.errors import InputReadError
 
 CONFIGURATION, COEFFICIENTS, UPDATER_STATE, NO_PARAMS = (
     "configuration.json", "coefficients.bin", "updaterState.bin", "noParams.marker")
+MODEL_ZIP = "model.zip"  # the name kconvert gives the zip in a DL4J output directory
 LAYERS = "org.deeplearning4j.nn.conf.layers."
 GRAPH = "org.deeplearning4j.nn.conf.graph."
 PREPROCESSORS = "org.deeplearning4j.nn.conf.preprocessor."

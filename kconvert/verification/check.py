@@ -101,16 +101,16 @@ def check(artifact: str | os.PathLike[str], source: str | None = None, *, weight
 
 def _locate(path: Path) -> tuple[Path, str]:
     """The file that holds the model, and its kind."""
-    from kconvert.formats.dl4j import CONFIGURATION
+    from kconvert.formats.dl4j import CONFIGURATION, MODEL_ZIP
     from kconvert.formats.tfjs import MODEL_FILE
 
     if not path.exists():
         raise InputReadError("no such file or directory", file=str(path))
     if path.is_dir():
-        for name, kind in ((MODEL_FILE, "tfjs"), ("model.zip", "dl4j-zip"), (CONFIGURATION, "dl4j-json")):
+        for name, kind in ((MODEL_FILE, "tfjs"), (MODEL_ZIP, "dl4j-zip"), (CONFIGURATION, "dl4j-json")):
             if (path / name).is_file():
                 return path / name, kind
-        raise InputReadError(f"a directory without {MODEL_FILE}, model.zip or {CONFIGURATION}: not an exported "
+        raise InputReadError(f"a directory without {MODEL_FILE}, {MODEL_ZIP} or {CONFIGURATION}: not an exported "
                              "model", file=str(path))
     with open(path, "rb") as fh:
         head = fh.read(1 << 16)

@@ -25,6 +25,7 @@ from kconvert.formats.dl4j import (
     GRAPH,
     LAYERS,
     LOSSES,
+    MODEL_ZIP,
     NO_PARAMS,
     UPDATERS,
     write_row_header,
@@ -40,7 +41,6 @@ from kconvert.writers.keras.graph import is_chain, keras_layers
 from kconvert.writers.lowering import Target, lower
 from kconvert.writers.output import atomic_directory
 
-MODEL_ZIP = "model.zip"
 DL4J_TARGET = Target("Deeplearning4j", {a: a for a in DL4J_ACTIVATIONS},
                      inlines_models="Deeplearning4j configurations have no sub-networks")
 #: IR merge kinds -> ElementWiseVertex op
