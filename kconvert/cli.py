@@ -31,7 +31,7 @@ import kconvert
 from kconvert.errors import InputReadError, KConvertError
 from kconvert.progress import Progress
 from kconvert.progress import for_terminal as progress_for
-from kconvert.writers import WRITERS
+from kconvert.writers import LAYOUT_IO, LAYOUTS, WRITERS
 from kconvert.writers.output import OutputError
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_UNREADABLE, EXIT_INCOMPATIBLE = 0, 1, 2, 3, 4
@@ -140,6 +140,11 @@ def parse_size(value: str) -> int:
               help="dl4j: write configuration.json alone, without the model zip and its weights.")
 @click.option("--save-weights", is_flag=True,
               help="json/yaml: also write the weights beside OUTPUT, as <stem>.weights.h5 (Keras 3 save_weights).")
+@click.option("--layout", type=click.Choice(LAYOUTS), default=None,
+              help="Rewrite a channels_first model into an equivalent channels_last one before writing it "
+                   "(runs on every CPU; inputs and outputs keep their layout).")
+@click.option("--layout-io", type=click.Choice(LAYOUT_IO), default="original", show_default=True,
+              help="With --layout: also make image inputs and outputs channels-last.")
 @click.option("--verify", "check", is_flag=True,
               help="Then run OUTPUT (in TF.js, Keras 3 and tf_keras, as it suits) and compare it with the source.")
 @click.option("--atol", type=float, default=1e-4, show_default=True, help="Absolute tolerance for --verify.")
@@ -150,8 +155,8 @@ def parse_size(value: str) -> int:
 @click.option("-v", "--verbose", is_flag=True, help="Also print every warning raised while converting.")
 def convert(source: str, output: str, target: str, weights: str | None, weights_by: str,
             enforce_training_config: bool, backend: str | None, debug: bool, overwrite: bool, shard_size: str,
-            quantize: tuple[str, ...], config_only: bool, save_weights: bool, check: bool, atol: float,
-            rtol: float, report_path: str | None, quiet: bool, verbose: bool) -> None:
+            quantize: tuple[str, ...], config_only: bool, save_weights: bool, layout: str | None, layout_io: str,
+            check: bool, atol: float, rtol: float, report_path: str | None, quiet: bool, verbose: bool) -> None:
     """Convert SOURCE (any Keras file, or a TF.js model) to OUTPUT in the --to format.
 
     Nothing is written when the model cannot be expressed in the target; OUTPUT appears only once
@@ -185,6 +190,12 @@ def convert(source: str, output: str, target: str, weights: str | None, weights_
 
     if quiet and verbose:
         raise click.BadParameter("--quiet and --verbose contradict each other", param_hint="--quiet")
+    if layout_io != "original":
+        if layout is None:
+            raise click.BadParameter("--layout-io goes with --layout channels_last", param_hint="--layout-io")
+        options["layout_io"] = layout_io
+    if layout is not None:
+        options["layout"] = layout
 
     def body() -> None:
         bar: list[Progress | None] = []
@@ -214,7 +225,7 @@ def convert(source: str, output: str, target: str, weights: str | None, weights_
         if check:
             runnable = str(written.files[-1]) if target == "dl4j" else output  # the model zip
             verification = kconvert.verify(source, weights, targets=(runnable,), atol=atol, rtol=rtol,
-                                           weights_by=weights_by, backend=backend)
+                                           weights_by=weights_by, backend=backend, layout_io=layout_io)
             if not quiet or not verification.passed:
                 click.echo(render_verification(verification))
         if report_path:
@@ -269,11 +280,13 @@ def inspect(model: str, weights: str | None, weights_by: str, enforce_training_c
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
 @click.option("--batch", type=int, default=2, show_default=True, help="Batch size of generated inputs.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of generated inputs.")
+@click.option("--layout-io", type=click.Choice(LAYOUT_IO), default="original", show_default=True,
+              help="The targets were converted with --layout-io channels_last: feed them channels-last images.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
               help="Write the JSON report here (schemas/verify-report.schema.json).")
 def verify(source: str, weights: str | None, weights_by: str, enforce_training_config: bool, backend: str | None,
            debug: bool, targets: tuple[str, ...], inputs: str | None, atol: float, rtol: float, use_keras: bool,
-           device: str | None, dtype: str, batch: int, seed: int, report_path: str | None) -> None:
+           device: str | None, dtype: str, batch: int, seed: int, layout_io: str, report_path: str | None) -> None:
     """Run SOURCE in kconvert's runtime and compare it with every reference available.
 
     Exit 0 when at least one reference was compared and all agree; 1 on a mismatch or when there
@@ -283,7 +296,7 @@ def verify(source: str, weights: str | None, weights_by: str, enforce_training_c
         report = kconvert.verify(source, weights, targets=targets, inputs=inputs, atol=atol, rtol=rtol,
                                  keras="auto" if use_keras else "never", device=device, dtype=dtype, batch=batch,
                                  seed=seed, weights_by=weights_by, enforce_training_config=enforce_training_config,
-                                 backend=backend)
+                                 backend=backend, layout_io=layout_io)
         if report_path:
             with open(report_path, "w") as fh:
                 json.dump(report.to_dict(), fh, indent=2, allow_nan=False)

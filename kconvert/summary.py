@@ -12,6 +12,7 @@ from typing import Any
 
 from kconvert.ir.graph import Layer, Model, TensorRef
 from kconvert.ir.layer import LayerConfig
+from kconvert.ir.layout import data_format
 from kconvert.ir.shapes import Shape, shape_str
 
 NON_TRAINABLE_WEIGHTS = frozenset({"moving_mean", "moving_variance"})
@@ -32,6 +33,7 @@ def summary_dict(model: Model) -> dict[str, Any]:
             "params": model.param_count(layer),
             "trainable": layer.trainable,
             "dtype": layer.dtype,
+            "layout": data_format(layer),
             "inbound": [[str(r) for r in call.inputs] for call in layer.calls],
             "attributes": _jsonable(_attributes(layer.config)),
             "weights": [{"name": n, "shape": list(w.shape), "dtype": str(w.dtype)} for n, w in layer.iter_weights()],
@@ -63,8 +65,10 @@ def summary(model: Model, width: int = 100) -> str:
     if prov.get("backend"):
         facts.append(f"backend {prov['backend']}" + (" (assumed)" if prov.get("backend_assumed") else ""))
     lines = [f'Model: "{model.name}" ({", ".join(facts)})']
-    cols = (46, 24, 11)
-    header = f"{'Layer (type)':<{cols[0]}}{'Output shape':<{cols[1]}}{'Param #':>{cols[2]}}  Connected to"
+    layouts = any(row["layout"] for row in info["layers"])  # a column only for models with image layers
+    cols = (46, 24, 11, 16 if layouts else 0)
+    header = (f"{'Layer (type)':<{cols[0]}}{'Output shape':<{cols[1]}}{'Param #':>{cols[2]}}  "
+              f"{'Layout' if layouts else '':<{cols[3]}}Connected to")
     lines += [header, "-" * width]
     for layer, row in zip(model.layers, info["layers"]):
         kind = layer.kind if layer.source_class in (None, layer.kind) else f"{layer.kind} <- {layer.source_class}"
@@ -73,8 +77,9 @@ def summary(model: Model, width: int = 100) -> str:
         params = "-" if row["params"] is None else f"{row['params']:,}"
         for i, (shape, src) in enumerate(zip(shapes, inbound + [""] * (len(shapes) - len(inbound)))):
             name = _clip(f"{layer.name} ({kind})", cols[0] - 1) if i == 0 else ""
+            layout = row["layout"] or "" if i == 0 else ""
             lines.append(f"{name:<{cols[0]}}{_clip(shape, cols[1] - 1):<{cols[1]}}"
-                         f"{params if i == 0 else '':>{cols[2]}}  {src}".rstrip())
+                         f"{params if i == 0 else '':>{cols[2]}}  {layout:<{cols[3]}}{src}".rstrip())
     p = info["params"]
     lines += ["=" * width, f"Total params: {p['total']:,}" + ("" if p["weights_loaded"] else " (no weights loaded)"),
               f"Trainable params: {p['trainable']:,}", f"Non-trainable params: {p['non_trainable']:,}"]

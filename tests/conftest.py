@@ -8,9 +8,11 @@ fixture: in a user's clone without ``../shared`` they skip with a clear message;
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,6 +48,35 @@ def require_shared(path: Path = SHARED_FIXTURES) -> Path:
     if in_ci():
         pytest.fail(message + " -- required under CI=true", pytrace=False)
     pytest.skip(message)
+
+
+@functools.cache
+def keras_runs_channels_first() -> bool:
+    """Whether this machine's TensorFlow runs a channels_first convolution on the CPU: only where
+    oneDNN is enabled (some Intel CPUs; not AMD ones, nor with TF_ENABLE_ONEDNN_OPTS=0)."""
+    import tensorflow as tf
+
+    try:
+        with tf.device("/CPU:0"):
+            conv = tf.function(lambda x: tf.nn.conv2d(x, tf.ones([1, 1, 1, 1]), 1, "VALID", data_format="NCHW"))
+            conv(tf.ones([1, 1, 2, 2]))
+        return True
+    except tf.errors.OpError:
+        return False
+
+
+def layout_keras_runs(model: Any, what: str) -> str | None:
+    """The ``layout`` to write ``model`` with so that this machine's Keras can run it: None (as it
+    is), or "channels_last" -- with a warning saying why -- for a channels_first model on a CPU
+    whose TensorFlow cannot run channels_first convolutions."""
+    from kconvert.ir.layout import data_format
+
+    if keras_runs_channels_first() or not any(data_format(la) == "channels_first" for la in model.iter_layers()):
+        return None
+    warnings.warn(f"{what}: checked as its channels_last rewrite (--layout channels_last), since this CPU's "
+                  "TensorFlow cannot run channels_first convolutions (no oneDNN); the rewrite is proven in "
+                  "test_layout", stacklevel=2)
+    return "channels_last"
 
 
 @pytest.fixture(scope="session")

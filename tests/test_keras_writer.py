@@ -30,7 +30,7 @@ from kconvert.ir.layers.core import Rescaling
 from kconvert.verification.inputs import generate_inputs
 from kconvert.writers import Written
 from kconvert.writers.keras.graph import keras_layers
-from tests.conftest import FIXTURES, GENERATED, REALWORLD, ROOT, require_shared
+from tests.conftest import FIXTURES, GENERATED, REALWORLD, ROOT, layout_keras_runs, require_shared
 from tests.helpers import randomize_weights
 from tests.zoo import ZOO
 
@@ -72,10 +72,11 @@ def assert_close(got: list[np.ndarray], want: list[np.ndarray], what: str) -> No
 FORMATS = ("keras", "h5", "json", "yaml")
 
 
-def write_all(model: kconvert.Model, base: Path, formats: tuple[str, ...] = FORMATS) -> dict[str, Written]:
+def write_all(model: kconvert.Model, base: Path, formats: tuple[str, ...] = FORMATS,
+              layout: str | None = None) -> dict[str, Written]:
     """``model`` as .keras, .h5, and JSON and YAML with weights beside them (``<base>-<fmt>.<fmt>``)."""
     return {fmt: kconvert.write(model, fmt, base.with_name(f"{base.name}-{fmt}.{fmt}"),
-                                save_weights=fmt in ("json", "yaml"))
+                                save_weights=fmt in ("json", "yaml"), layout=layout)
             for fmt in formats}
 
 
@@ -89,7 +90,10 @@ def loads_for(fmt: str, written: Written) -> list[str]:
 
 def check_written(model: kconvert.Model, base: Path, xs: list[np.ndarray], want: list[np.ndarray],
                   formats: tuple[str, ...] = FORMATS) -> None:
-    for fmt, result in write_all(model, base, formats).items():
+    """Written in every format, ``model`` computes ``want`` in the real Kerases (a channels_first model
+    on a CPU whose TensorFlow cannot run it: its channels_last rewrite, inputs and outputs unchanged)."""
+    layout = layout_keras_runs(model, base.name)
+    for fmt, result in write_all(model, base, formats, layout).items():
         for package in loads_for(fmt, result):
             assert_close(predict(load_written(result.path, package), xs), want, f"{base.name}.{fmt} in {package}")
     keras.backend.clear_session()

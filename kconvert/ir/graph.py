@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Literal, Sequence
+from typing import Any, Callable, Iterator, Literal, Sequence
 
 from kconvert.errors import IncompatibleKerasConfigurationException, KConvertError
 from kconvert.ir.layer import LayerConfig
@@ -295,6 +295,26 @@ def check_structure(model: Model) -> None:
                 check_structure(nested)
             except KConvertError as exc:
                 raise layer.context_error(exc) from None
+
+
+def map_refs(value: Any, mapping: Callable[[TensorRef], TensorRef]) -> Any:
+    """A call argument with every tensor reference in it mapped."""
+    if isinstance(value, TensorRef):
+        return mapping(value)
+    if isinstance(value, dict):
+        return {k: map_refs(v, mapping) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(map_refs(v, mapping) for v in value)
+    return value
+
+
+def fresh_name(name: str, taken: set[str]) -> str:
+    """``name``, or ``name_1``, ``name_2``... whichever is not ``taken`` yet (it is then taken)."""
+    candidate, n = name, 1
+    while candidate in taken:
+        candidate, n = f"{name}_{n}", n + 1
+    taken.add(candidate)
+    return candidate
 
 
 def topological_nodes(model: Model) -> list[tuple[Layer, int]]:

@@ -182,8 +182,11 @@ TARGET_RUNNERS: list[TargetRunner] = [
 def verify(source: str, weights: str | None = None, *, targets: tuple[str, ...] = (), inputs: str | None = None,
            atol: float = 1e-5, rtol: float = 1e-4, keras: Literal["auto", "never"] = "auto",
            device: str | None = None, dtype: str = "float32", batch: int = 2, seed: int = 0,
-           **load_options: Any) -> VerificationReport:
-    """Run ``source`` in the runtime and compare it with every available reference."""
+           layout_io: Literal["original", "channels_last"] = "original", **load_options: Any) -> VerificationReport:
+    """Run ``source`` in the runtime and compare it with every available reference.
+
+    ``layout_io="channels_last"``: the targets were written with ``layout_io="channels_last"``, so
+    they take and give channels-last images where the source takes and gives channels-first ones."""
     import kconvert
     from kconvert.runtime import Runtime
 
@@ -226,32 +229,49 @@ def verify(source: str, weights: str | None = None, *, targets: tuple[str, ...] 
                 if check.status == "failed":
                     check.first_divergence = divergence(run.activations)
                 report.checks.append(check)
+        moved = _moved_io(model, layout_io) if targets else None
         for target in targets:
-            report.checks += _verify_target(model, target, arrays, actual, atol, rtol, device, dtype, divergence)
+            report.checks += _verify_target(model, target, arrays, actual, atol, rtol, device, dtype, divergence,
+                                            moved)
     return report
+
+
+def _moved_io(model: Model, layout_io: str) -> tuple[list[bool], list[bool]] | None:
+    """Which inputs and outputs a target written with ``layout_io`` holds channels-last."""
+    if layout_io == "original":
+        return None
+    from kconvert.ir.layout import channels_last_io
+
+    return channels_last_io(model)
 
 
 def _verify_target(model: Model, target: str, arrays: list[np.ndarray], actual: list[np.ndarray], atol: float,
                    rtol: float, device: str | None, dtype: str,
-                   divergence: Callable[[dict[str, np.ndarray]], dict[str, Any] | None]) -> list[Check]:
+                   divergence: Callable[[dict[str, np.ndarray]], dict[str, Any] | None],
+                   moved: tuple[list[bool], list[bool]] | None = None) -> list[Check]:
     """Run ``target`` on the same inputs in every runner that accepts it; on a mismatch run it again
     for its activations to name the first layer that diverges."""
     accepting = [r for r in TARGET_RUNNERS if r.accepts(target)]
     runners = [r for r in accepting if not r.fallback] or accepting[:1]
     if not runners:
         return [Check("target", target, "error", reason="no verifier knows this kind of target")]
-    return [_run_target(runner, model, target, arrays, actual, atol, rtol, device, dtype, divergence)
+    return [_run_target(runner, model, target, arrays, actual, atol, rtol, device, dtype, divergence, moved)
             for runner in runners]
 
 
 def _run_target(runner: TargetRunner, model: Model, target: str, arrays: list[np.ndarray], actual: list[np.ndarray],
                 atol: float, rtol: float, device: str | None, dtype: str,
-                divergence: Callable[[dict[str, np.ndarray]], dict[str, Any] | None]) -> Check:
+                divergence: Callable[[dict[str, np.ndarray]], dict[str, Any] | None],
+                moved: tuple[list[bool], list[bool]] | None = None) -> Check:
     from kconvert.errors import KConvertError
 
+    if moved is not None:  # the target takes and gives channels-last images
+        arrays = [np.moveaxis(x, 1, -1) if m else x for x, m in zip(arrays, moved[0])]
     try:
         run = runner.run(target, arrays, [], device, dtype)
-        check = _check("target", f"{target} ({run.implementation})", compare_outputs(model, run.outputs, actual,
+        outputs = run.outputs if moved is None else [np.moveaxis(y, -1, 1) if m else y
+                                                     for y, m in zip(run.outputs, moved[1])]
+        check = _check("target", f"{target} ({run.implementation})", compare_outputs(model, outputs, actual,
                                                                                        atol, rtol))
         if check.status == "failed":
             layers = [layer.name for layer, node in model.nodes() if node == 0]

@@ -188,10 +188,22 @@ def run_files(files: list[KerasFile], timeout: float = 1800.0) -> list[KerasRun]
         return [_collect(spec, timeout) for spec in specs]
 
 
+#: a TensorFlow without oneDNN (AMD CPUs, TF_ENABLE_ONEDNN_OPTS=0) runs channels_first convolutions only on GPUs
+_NO_NCHW = "only supports the NHWC tensor format on the CPU"
+
+
+def keras_failure(message: str) -> str:
+    """Why Keras could not load or run a file, on one line."""
+    if _NO_NCHW in message:
+        return ("the installed Keras cannot run this model's channels_first convolutions on this CPU (TensorFlow "
+                "runs them only with oneDNN or on a GPU); convert with --layout channels_last to run it everywhere")
+    return "the installed Keras could not load or run the file: " + " ".join(message.split())[:300]
+
+
 def _collect(spec: dict, timeout: float) -> KerasRun:
     if os.path.exists(spec["error"]):
         with open(spec["error"]) as fh:
-            return KerasRun(skipped=f"the installed Keras could not load or run the file: {fh.read()[:300]}")
+            return KerasRun(skipped=keras_failure(fh.read()))
     if not os.path.exists(spec["result"]):
         return KerasRun(error=f"Keras did not finish within {timeout:.0f} s")
     with np.load(spec["result"], allow_pickle=False) as data:

@@ -43,12 +43,35 @@ WRITERS: dict[str, Callable[..., Written]] = {
 }
 
 
-def write(model: Model, to: str, output: str | os.PathLike[str], **options: Any) -> Written:
-    """Write ``model`` as target ``to`` (one of :data:`WRITERS`) at ``output``."""
+LAYOUTS = ("channels_last",)
+LAYOUT_IO = ("original", "channels_last")
+
+
+def write(model: Model, to: str, output: str | os.PathLike[str], *, layout: str | None = None,
+          layout_io: str = "original", **options: Any) -> Written:
+    """Write ``model`` as target ``to`` (one of :data:`WRITERS`) at ``output``.
+
+    ``layout="channels_last"`` first rewrites a channels_first model into an equivalent
+    channels_last one (:func:`kconvert.ir.layout.to_channels_last`); ``layout_io="channels_last"``
+    also makes its image inputs and outputs channels-last."""
     if to not in WRITERS:
         raise ValueError(f"unknown target {to!r}; expected one of {', '.join(sorted(WRITERS))}")
+    if layout not in (None, *LAYOUTS):
+        raise ValueError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
+    if layout_io not in LAYOUT_IO:
+        raise ValueError(f"unknown layout_io {layout_io!r}; expected one of {', '.join(LAYOUT_IO)}")
+    if layout is None and layout_io != "original":
+        raise ValueError("layout_io goes with layout='channels_last'")
     try:
-        return WRITERS[to](model, output, **options)
+        notes = []
+        if layout is not None:
+            from kconvert.ir.layout import to_channels_last
+
+            model = to_channels_last(model, layout_io)  # type: ignore[arg-type]
+            notes = model.report.notes
+        written = WRITERS[to](model, output, **options)
+        written.report.notes[:0] = notes
+        return written
     except OutputError:
         raise  # about the output, which its message names
     except KConvertError as exc:  # a refusal: name the model's file, as reading errors do
@@ -56,4 +79,4 @@ def write(model: Model, to: str, output: str | os.PathLike[str], **options: Any)
         raise exc.with_context(file=source) if source else exc
 
 
-__all__ = ["WRITERS", "Written", "write"]
+__all__ = ["LAYOUTS", "LAYOUT_IO", "WRITERS", "Written", "write"]

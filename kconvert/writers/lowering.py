@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from kconvert.errors import IncompatibleKerasConfigurationException
-from kconvert.ir.graph import Call, Layer, Model, ShapeMap, TensorRef
+from kconvert.ir.graph import Call, Layer, Model, ShapeMap, TensorRef, fresh_name, map_refs
 from kconvert.ir.layer import LayerConfig
 from kconvert.ir.layers import activations as act
 from kconvert.ir.layers import core, merge, pooling
@@ -123,7 +123,7 @@ class _Lowering:
                     f"{self.target.inlines_models}, and this call of the nested model cannot be inlined (it passes "
                     "call arguments, or inputs Keras reshapes to the model's declared rank)"))
         positions = {ref.layer: k for k, ref in enumerate(inner.inputs)}
-        names = {sub.name: sub.name if sub.name not in taken else _fresh(f"{layer.name}_{sub.name}", taken)
+        names = {sub.name: sub.name if sub.name not in taken else fresh_name(f"{layer.name}_{sub.name}", taken)
                  for sub in inner.layers if sub.name not in positions}
         taken.update(names.values())
         calls_of = {sub.name: len(sub.calls) for sub in inner.layers}
@@ -178,7 +178,7 @@ class _Lowering:
         names: dict[str, str] = {}
         for i, (suffix, config, weights, inputs) in enumerate(steps):
             last = i == len(steps) - 1
-            name = layer.name if last else _fresh(f"{layer.name}_{suffix}", taken)
+            name = layer.name if last else fresh_name(f"{layer.name}_{suffix}", taken)
             names[suffix] = name
             calls = [Call(inputs(lambda s, n=n: TensorRef(names[s], n), call), dict(call.kwargs) if i == 0 else {})
                      for n, call in enumerate(layer.calls)]
@@ -387,18 +387,7 @@ def _after(*steps: str) -> Callable[[Callable[[str], TensorRef], Call], list[Ten
 
 
 def _mapped_call(call: Call, mapping: Callable[[TensorRef], TensorRef]) -> Call:
-    return Call([mapping(r) for r in call.inputs], _map_refs(call.kwargs, mapping))
-
-
-def _map_refs(value: Any, mapping: Callable[[TensorRef], TensorRef]) -> Any:
-    """A call argument with every tensor reference in it mapped."""
-    if isinstance(value, TensorRef):
-        return mapping(value)
-    if isinstance(value, dict):
-        return {k: _map_refs(v, mapping) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_map_refs(v, mapping) for v in value)
-    return value
+    return Call([mapping(r) for r in call.inputs], map_refs(call.kwargs, mapping))
 
 
 def _rewired(layer: Layer, moved: dict[TensorRef, TensorRef]) -> Layer:
@@ -411,10 +400,3 @@ def _rewired(layer: Layer, moved: dict[TensorRef, TensorRef]) -> Layer:
 def _units(weight: Weight) -> int:
     return weight.shape[-1]
 
-
-def _fresh(name: str, taken: set[str]) -> str:
-    candidate, n = name, 1
-    while candidate in taken:
-        candidate, n = f"{name}_{n}", n + 1
-    taken.add(candidate)
-    return candidate

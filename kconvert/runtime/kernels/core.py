@@ -46,7 +46,8 @@ def flatten(step: Step) -> list[tf.Tensor]:
     x = step.x
     if step.config.data_format == "channels_first" and x.shape.rank > 2:
         x = tf.transpose(x, [0, *range(2, x.shape.rank), 1])
-    return [tf.reshape(x, [tf.shape(x)[0], -1])]
+    size = x.shape[1:].num_elements()  # static when known, so that later layers see it
+    return [tf.reshape(x, [-1, size] if size is not None else [tf.shape(x)[0], -1])]
 
 
 @kernel("Reshape")
