@@ -181,13 +181,15 @@ class _Builder:
         if len(formats) > 1:
             raise formats["channels_first"].context_error(IncompatibleKerasConfigurationException(
                 "the model's image layers disagree on the layout (channels_first and channels_last): a "
-                "Deeplearning4j configuration records no image size to reconcile them with"))
+                "Deeplearning4j configuration records no image size to reconcile them with; convert with --layout "
+                "channels_last --layout-io channels_last for one layout"))
         inputs = {ref.layer for ref in self.model.inputs}
         for layer in self.model.layers:
             if layer.kind == "Permute" and any(ref.layer in inputs for ref in layer.calls[0].inputs):
                 raise layer.context_error(IncompatibleKerasConfigurationException(
                     "a permutation of a network input: a Deeplearning4j configuration records no input shape, and "
-                    "a permuted one cannot be read back from the layers after it"))
+                    "a permuted one cannot be read back from the layers after it (after --layout channels_last, add "
+                    "--layout-io channels_last: the network then takes channels-last images)"))
         if is_chain(self.model) and self.model.layers[-1].kind not in PREPROCESSOR_RULES:
             return self._multilayer()
         return self._graph()  # where a preprocessor has no layer to run in front of
