@@ -10,7 +10,7 @@ each :class:`Call` consumes tensors produced by earlier calls, addressed by :cla
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator, Literal, Sequence
 
 from kconvert.errors import IncompatibleKerasConfigurationException, KConvertError
@@ -315,6 +315,21 @@ def fresh_name(name: str, taken: set[str]) -> str:
         candidate, n = f"{name}_{n}", n + 1
     taken.add(candidate)
     return candidate
+
+
+def renamed(model: Model, names: dict[str, str]) -> Model:
+    """``model`` with layers renamed (``names``: old -> new); references, outputs and per-output
+    training settings follow.  The source model is left as it is."""
+    def ref(r: TensorRef) -> TensorRef:
+        return TensorRef(names.get(r.layer, r.layer), r.node, r.index)
+
+    layers = [replace(layer, name=names.get(layer.name, layer.name),
+                      calls=[Call([ref(r) for r in call.inputs], map_refs(call.kwargs, ref)) for call in layer.calls])
+              for layer in model.layers]
+    outputs = [ref(r) for r in model.outputs]
+    training = model.training.renamed(names) if model.training is not None else None
+    return Model(model.name, layers, [ref(r) for r in model.inputs], outputs, structure=model.structure,
+                 provenance=model.provenance, training=training, report=model.report)
 
 
 def topological_nodes(model: Model) -> list[tuple[Layer, int]]:

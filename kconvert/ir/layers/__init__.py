@@ -2,6 +2,7 @@
 
 from kconvert.ir.layers import (  # noqa: F401  (imported for registration)
     activations,
+    applications,
     attention,
     conv,
     core,

@@ -228,3 +228,14 @@ class Rescaling(LayerConfig):
 
     def output_shape(self, shape: Shape) -> Shape:
         return shape
+
+
+@layer_kind
+@dataclass(frozen=True, kw_only=True)
+class Identity(LayerConfig):
+    """Returns its input (Keras 3's Identity layer; ConvNeXt's stochastic depth at rate 0)."""
+
+    kind = "Identity"
+
+    def output_shape(self, shape: Shape) -> Shape:
+        return shape

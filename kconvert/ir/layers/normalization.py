@@ -78,3 +78,49 @@ class LayerNormalization(LayerConfig):
         if self.center and not self.rms_scaling:
             out["beta"] = shape
         return out
+
+
+Statistic = float | tuple[float, ...]
+
+
+@layer_kind
+@dataclass(frozen=True, kw_only=True)
+class Normalization(LayerConfig):
+    """Feature-wise standardisation: ``(x - mean) / max(sqrt(variance), 1e-7)``, or with ``invert``
+    ``mean + x * max(sqrt(variance), 1e-7)`` (Keras's preprocessing layer).
+
+    ``axis`` lists the axes that keep their own statistics (batch included in the numbering; empty:
+    one mean for everything).  ``mean`` and ``variance`` are constants from the configuration, or
+    None when they are weights: adapted statistics of the kept axes' shape, with the sample
+    ``count`` Keras keeps beside them (it does not enter the computation).
+    """
+
+    kind = "Normalization"
+    axis: tuple[int, ...] = (-1,)
+    invert: bool = False
+    mean: Statistic | None = None
+    variance: Statistic | None = None
+
+    def __post_init__(self) -> None:
+        if (self.mean is None) != (self.variance is None):
+            raise ValueError("mean and variance must both be given, or neither")
+
+    def kept_shape(self, shape: Shape) -> Shape:
+        return _axes_shape(shape, tuple(sorted(norm_axis(a, len(shape)) for a in self.axis)))
+
+    def output_shape(self, shape: Shape) -> Shape:
+        kept = self.kept_shape(shape)
+        for name in ("mean", "variance"):
+            value = getattr(self, name)
+            size = 1
+            for d in kept:
+                size *= d  # type: ignore[operator]
+            if isinstance(value, tuple) and len(value) not in (1, size):
+                raise ShapeError(f"{len(value)} {name} values for the {size} features of axes {self.axis}")
+        return shape
+
+    def weight_shapes(self, inputs: list[Shape]) -> dict[str, Shape]:
+        if self.mean is not None:
+            return {}
+        kept = self.kept_shape(inputs[0])
+        return {"mean": kept, "variance": kept, "count": ()}

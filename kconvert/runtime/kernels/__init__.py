@@ -2,6 +2,7 @@
 
 from kconvert.runtime.kernels import (  # noqa: F401  (imported for registration)
     activations,
+    applications,
     attention,
     conv,
     core,

@@ -29,7 +29,7 @@ def activation_layer(step: Step) -> list[tf.Tensor]:
 
 
 @kernel("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
-        "GaussianDropout", "AlphaDropout", "ActivityRegularization", mask="keep")
+        "GaussianDropout", "AlphaDropout", "ActivityRegularization", "StochasticDepth", "Identity", mask="keep")
 def inference_identity(step: Step) -> list[tf.Tensor]:
     """Training-only layers are the identity at inference."""
     return [tf.identity(step.x)]

@@ -52,3 +52,23 @@ def layer_normalization(step: Step) -> list[tf.Tensor]:
         return [y * gamma if gamma is not None else y]
     beta = tf.reshape(step.w("beta"), shape) if step.has("beta") else None
     return [normalize(x, mean, variance, beta, gamma, c.epsilon)]
+
+
+#: Keras's backend epsilon, the floor of a Normalization layer's standard deviation
+KERAS_EPSILON = 1e-7
+
+
+@kernel("Normalization", mask="keep")
+def normalization(step: Step) -> list[tf.Tensor]:
+    x, c = step.x, step.config
+    rank = x.shape.rank
+    kept = sorted(a % rank for a in c.axis)
+    shape = [x.shape[i] if i in kept else 1 for i in range(rank)]
+
+    def statistic(name: str) -> tf.Tensor:
+        value = step.w(name) if getattr(c, name) is None else tf.constant(getattr(c, name), step.dtype)
+        return tf.reshape(value, shape if value.shape.num_elements() != 1 else [])
+
+    mean = statistic("mean")
+    std = tf.maximum(tf.sqrt(statistic("variance")), tf.cast(KERAS_EPSILON, step.dtype))
+    return [mean + x * std if c.invert else (x - mean) / std]

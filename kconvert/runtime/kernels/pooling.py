@@ -10,11 +10,13 @@ from kconvert.runtime.registry import Step, kernel
 
 @kernel("MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D")
 def pooling(step: Step) -> list[tf.Tensor]:
-    """TensorFlow's 'SAME' average pooling divides by the valid cells only, as Keras does."""
+    """TensorFlow's 'SAME' average pooling divides by the valid cells only, as Keras does.  Like
+    Keras, ``max_pool``/``avg_pool``, not ``tf.nn.pool``: it refuses strides larger than the window
+    (``MaxPooling2D(1, strides=2)`` in ResNet50V2)."""
     c = step.config
     x = to_channels_last(step.x, c.data_format)
-    kind = "MAX" if step.layer.kind.startswith("Max") else "AVG"
-    y = tf.nn.pool(x, window_shape=c.pool_size, pooling_type=kind, strides=c.strides, padding=c.padding.upper())
+    pool = tf.nn.max_pool if step.layer.kind.startswith("Max") else tf.nn.avg_pool
+    y = pool(x, ksize=list(c.pool_size), strides=list(c.strides), padding=c.padding.upper())
     return [from_channels_last(y, c.data_format)]
 
 

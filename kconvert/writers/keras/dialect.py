@@ -35,6 +35,10 @@ KERAS3_ACTIVATIONS = {
 _MODULES = {"layer": "keras.layers", "initializer": "keras.initializers", "regularizer": "keras.regularizers",
             "constraint": "keras.constraints", "optimizer": "keras.optimizers", "loss": "keras.losses"}
 _RECURRENT = frozenset({"SimpleRNN", "GRU", "LSTM", "ConvLSTM2D", "Bidirectional"})
+#: layers keras.applications defines for itself, and where Keras 3 registers them
+_APPLICATION_LAYERS = {"LayerScale": "keras.src.applications.convnext",
+                       "StochasticDepth": "keras.src.applications.convnext",
+                       "CustomScaleLayer": "keras.src.applications.inception_resnet_v2"}
 
 Ref = list[Any]  # [layer name, node index, tensor index]
 
@@ -88,6 +92,9 @@ class Keras3Dialect(Keras2Dialect):
         return 1 if output and not sequential else 0
 
     def obj(self, family: str, class_name: str, config: dict[str, Any]) -> dict[str, Any]:
+        if family == "layer" and class_name in _APPLICATION_LAYERS:
+            return {"module": _APPLICATION_LAYERS[class_name], "class_name": class_name, "config": config,
+                    "registered_name": class_name}
         return {"module": _MODULES[family], "class_name": class_name, "config": config, "registered_name": None}
 
     def model(self, class_name: str, config: dict[str, Any]) -> dict[str, Any]:

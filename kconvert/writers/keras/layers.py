@@ -77,6 +77,7 @@ def _register_simple() -> None:
         "Cropping2D": ("cropping", "data_format"), "Cropping3D": ("cropping", "data_format"),
         "ZeroPadding2D": ("padding", "data_format"), "ZeroPadding3D": ("padding", "data_format"),
         "UpSampling2D": ("size", "data_format", "interpolation"), "UpSampling3D": ("size", "data_format"),
+        "Identity": (), "LayerScale": ("init_values", "projection_dim"), "CustomScaleLayer": ("scale",),
     }
     for kind, names in table.items():
         emitter(kind)(_simple(kind, *names))
@@ -232,3 +233,14 @@ def attention(layer: Layer, ctx: EmitContext) -> tuple[str, dict[str, Any]]:
             f"return_attention_scores is a call argument {ctx.target} configs cannot hold",
             key="return_attention_scores"))
     return "Attention", {**attrs(c, "use_scale", "score_mode", "dropout"), **({"causal": True} if c.causal else {})}
+
+
+@emitter("StochasticDepth")
+def stochastic_depth(layer: Layer, ctx: EmitContext) -> tuple[str, dict[str, Any]]:
+    return "StochasticDepth", {"drop_path_rate": layer.config.rate}
+
+
+@emitter("Normalization")
+def normalization(layer: Layer, ctx: EmitContext) -> tuple[str, dict[str, Any]]:
+    c = layer.config
+    return "Normalization", {"axis": list(c.axis) if c.axis else None, **attrs(c, "invert", "mean", "variance")}

@@ -12,6 +12,7 @@ import os
 import tempfile
 import time
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,7 +20,8 @@ import h5py
 
 from kconvert.errors import IncompatibleKerasConfigurationException
 from kconvert.formats.keras3 import ARCHIVE_CONFIG, ARCHIVE_METADATA, ARCHIVE_WEIGHTS, weights_beside
-from kconvert.ir.graph import Model
+from kconvert.ir.graph import Model, fresh_name, renamed
+from kconvert.ir.layers.model import NestedModel
 from kconvert.writers.context import WriteContext, Written
 from kconvert.writers.keras.config import ConfigWriter
 from kconvert.writers.keras.dialect import KERAS2_ACTIVATIONS, KERAS3, Keras2Dialect
@@ -82,7 +84,7 @@ def write_keras(model: Model, output: str | os.PathLike[str], *, format: Format 
             f"model '{model.name}' has no weights loaded (a configuration only): write it as json or yaml without "
             "weights, or load its weights first")
     target, dialect = (LEGACY_H5_TARGET, LEGACY_H5) if fmt == "h5" else (KERAS3_TARGET, KERAS3)
-    lowered = lower(model, target, ctx)
+    lowered = lower(_without_slashes(model, ctx), target, ctx)
     _refuse_missing_classes(lowered, target)
     _note_lambdas(lowered, ctx)
     config = ConfigWriter(dialect).model(lowered)
@@ -111,9 +113,24 @@ def _format_of(path: Path) -> Format:
     return formats[suffix]
 
 
+def _without_slashes(model: Model, ctx: WriteContext) -> Model:
+    """Keras 3 refuses a layer name holding '/' (tf.keras named DenseNet's layers 'conv1/conv'), and
+    a '/' would also become nested HDF5 groups: such layers are written with '_' instead."""
+    layers = [replace(layer, config=replace(layer.config, model=_without_slashes(layer.config.model, ctx)))
+              if isinstance(layer.config, NestedModel) else layer for layer in model.layers]
+    taken = {layer.name for layer in layers}
+    names = {layer.name: fresh_name(layer.name.replace("/", "_"), taken) for layer in layers if "/" in layer.name}
+    if not names and all(a is b or a.config.model is b.config.model for a, b in zip(layers, model.layers)):
+        return model
+    if names:
+        shown = ", ".join(f"{a} -> {b}" for a, b in list(names.items())[:3])
+        ctx.note("rewritten", f"{len(names)} layer name(s) holding '/' written with '_' instead, as Keras 3 "
+                 f"requires ({shown}{', ...' if len(names) > 3 else ''})")
+    return renamed(replace(model, layers=layers), names)
+
+
 def _refuse_missing_classes(model: Model, target: Target) -> None:
-    """Refuse layers the target lacks, and names Keras 3 refuses to load (a '/' would also become
-    nested HDF5 groups)."""
+    """Refuse layers the target lacks, and names of wrapped layers Keras 3 refuses to load."""
     for layer in model.iter_layers():
         if layer.kind in target.lacks:
             raise layer.context_error(IncompatibleKerasConfigurationException(

@@ -259,3 +259,8 @@ def not_equal(cfg: KerasLayerConfig) -> LayerConfig:
     if len(values) != 1:
         raise cfg.error("the operation is called with different values", "inbound_nodes")
     return ops.NotEqual(value=values.pop())
+
+
+@keras_layer("Identity")
+def identity(cfg: KerasLayerConfig) -> LayerConfig:
+    return core.Identity()

@@ -58,3 +58,23 @@ def layer_normalization(cfg: KerasLayerConfig) -> Converted:
     cfg.weight("beta")
     names = (("gamma",) if scale or rms else ()) + (("beta",) if center and not rms else ())
     return Converted(config, ordered(*names) if names else None)
+
+
+@keras_layer("Normalization")
+def normalization_layer(cfg: KerasLayerConfig) -> Converted:
+    """Statistics given in the configuration are constants; adapted ones are weights (mean, variance
+    and the sample count Keras keeps beside them)."""
+    axis = () if cfg.get("axis", -1) in (None, []) else cfg.axis_tuple("axis", -1)  # none kept: one statistic
+
+    def statistic(key: str) -> float | tuple[float, ...] | None:
+        value = cfg.get(key, None)
+        items = value if isinstance(value, (list, tuple)) else [value]
+        if value is None:
+            return None
+        if not items or any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in items):
+            raise cfg.error(f"expected a number or a flat list of numbers, got {value!r}", key)
+        return tuple(float(x) for x in items) if isinstance(value, (list, tuple)) else float(value)
+
+    config = normalization.Normalization(axis=axis, invert=cfg.boolean("invert", False), mean=statistic("mean"),
+                                         variance=statistic("variance"))
+    return Converted(config, ordered("mean", "variance", "count") if config.mean is None else None)

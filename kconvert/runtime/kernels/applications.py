@@ -1,0 +1,18 @@
+"""Kernels for the helper layers keras.applications models define for themselves."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from kconvert.runtime.registry import Step, kernel
+
+
+@kernel("LayerScale", mask="keep")
+def layer_scale(step: Step) -> list[tf.Tensor]:
+    return [step.x * step.w("gamma")]
+
+
+@kernel("CustomScaleLayer")
+def custom_scale(step: Step) -> list[tf.Tensor]:
+    x, y = step.inputs
+    return [x + y * tf.cast(step.config.scale, y.dtype)]

@@ -1,0 +1,190 @@
+"""The models Keras ships: every keras.applications family, built with ``weights=None`` in Keras 3
+and tf_keras, saved as ``.keras`` and ``.h5``, loads, runs in kconvert's runtime as Keras predicts,
+is written as ``.keras`` that Keras 3 loads in safe mode, and is written to TF.js and DL4J or
+refused naming the layer.  Also the helper layers the applications define for themselves
+(Normalization, LayerScale, StochasticDepth, CustomScaleLayer, Identity), pooling whose strides
+exceed its window, and tf.keras layer names holding '/'.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import kconvert
+from kconvert.errors import IncompatibleKerasConfigurationException
+from tests.helpers import randomize_weights
+
+keras = pytest.importorskip("keras")
+tf_keras = pytest.importorskip("tf_keras")
+
+ATOL, RTOL = 1e-4, 1e-3  # the issue's bar for whole applications
+
+
+def saved(model: Any, folder: Path, package: str) -> tuple[Any, list[Path]]:
+    """``model`` saved as its Keras saves it (Keras 3: ``.keras`` and ``.h5``; tf_keras: ``.h5``) and
+    loaded again: the reference, since a Normalization layer computes from statistics it derives when
+    built or loaded, not from weights set afterwards.  Keras 3 cannot load the legacy ``.h5`` it
+    writes for a model holding application layers, so its reference comes from the ``.keras`` file."""
+    if package == "tf_keras":
+        model.save(folder / "source.h5")
+        return tf_keras.models.load_model(folder / "source.h5", compile=False), [folder / "source.h5"]
+    model.save(folder / "source.keras")
+    reference = keras.saving.load_model(folder / "source.keras", compile=False)
+    reference.save(folder / "source.h5")
+    return reference, [folder / "source.keras", folder / "source.h5"]
+
+
+def predict(model: Any, x: np.ndarray) -> np.ndarray:
+    return np.asarray(model.predict(x, verbose=0))
+
+
+def randomized(model: Any, seed: int) -> Any:
+    """Random weights and statistics; adapted Normalization variances kept positive."""
+    randomize_weights(model, np.random.default_rng(seed))
+    for layer in model.layers:
+        if type(layer).__name__ == "Normalization" and layer.get_weights():
+            mean, variance, count = layer.get_weights()
+            layer.set_weights([mean, np.abs(variance) + 0.5, count])
+    return model
+
+
+# -- the helper layers -------------------------------------------------------------------------------
+
+def helper_layers_model() -> Any:
+    from keras.src.applications.convnext import LayerScale, StochasticDepth
+    from keras.src.applications.inception_resnet_v2 import CustomScaleLayer
+
+    L = keras.layers
+    inp = keras.Input((6, 5, 3))
+    x = L.Normalization(axis=-1, mean=[1.0, 2.0, 3.0], variance=[4.0, 5.0, 6.0])(inp)
+    adapted = L.Normalization(axis=-1)
+    adapted.adapt(np.random.default_rng(0).normal(2, 3, (20, 6, 5, 3)).astype("float32"))
+    x = adapted(x)
+    x = L.Normalization(axis=None, mean=0.5, variance=2.0, invert=True)(x)
+    x = L.Identity()(x)
+    y = StochasticDepth(0.1)(LayerScale(1e-6, 3)(L.Conv2D(3, 1)(x)))
+    return keras.Model(inp, L.GlobalAveragePooling2D()(CustomScaleLayer(0.17)([x, y])))
+
+
+@pytest.mark.parametrize("fmt", ["keras", "h5"])
+def test_helper_layers(tmp_path: Path, fmt: str) -> None:
+    model, _ = saved(randomized(helper_layers_model(), 1), tmp_path, "keras")
+    x = np.random.default_rng(2).normal(size=(2, 6, 5, 3)).astype("float32")
+    want = predict(model, x)
+    source = kconvert.load(tmp_path / f"source.{fmt}")
+    assert {la.kind for la in source.layers} >= {"Normalization", "Identity", "LayerScale", "StochasticDepth",
+                                                 "CustomScaleLayer"}
+    np.testing.assert_allclose(kconvert.run(source, x, device="cpu")[0], want, atol=1e-5, rtol=1e-5)
+    for out in ("keras", "h5"):
+        written = kconvert.write(source, out, tmp_path / f"out.{out}").path
+        back = keras.saving.load_model(written, safe_mode=True) if out == "keras" else keras.models.load_model(written)
+        np.testing.assert_allclose(predict(back, x), want, atol=1e-5, rtol=1e-5, err_msg=out)
+    for target in ("tfjs", "dl4j"):
+        with pytest.raises(IncompatibleKerasConfigurationException, match="layer '"):
+            kconvert.write(source, target, tmp_path / target)
+
+
+def test_helper_layers_only_from_keras_own_modules(tmp_path: Path) -> None:
+    """A LayerScale from any other module is somebody's own class: refused, never imported."""
+    model = helper_layers_model()
+    model.save(tmp_path / "source.keras")
+    with zipfile.ZipFile(tmp_path / "source.keras") as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    config = json.loads(members["config.json"])
+    for layer in config["config"]["layers"]:
+        if layer["class_name"] == "LayerScale":
+            layer["module"] = "my_package.layers"
+    members["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(tmp_path / "tampered.keras", "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    with pytest.raises(IncompatibleKerasConfigurationException, match="module 'my_package.layers' is not Keras's own"):
+        kconvert.load(tmp_path / "tampered.keras")
+
+
+@pytest.mark.parametrize("layer,dims", [("MaxPooling2D", 2), ("AveragePooling2D", 2), ("MaxPooling1D", 1),
+                                        ("AveragePooling3D", 3)])
+def test_pooling_with_strides_larger_than_the_window(tmp_path: Path, layer: str, dims: int) -> None:
+    """ResNet50V2 has MaxPooling2D(1, strides=2), NASNetMobile AveragePooling2D(1, strides=2)."""
+    inp = keras.Input((7,) * dims + (2,))
+    pooled = [getattr(keras.layers, layer)(1, strides=2, padding=p)(inp) for p in ("valid", "same")]
+    model = keras.Model(inp, pooled)
+    model.save(tmp_path / "pool.keras")
+    x = np.random.default_rng(0).normal(size=(2,) + (7,) * dims + (2,)).astype("float32")
+    for got, want in zip(kconvert.run(kconvert.load(tmp_path / "pool.keras"), x, device="cpu"), model.predict(x, verbose=0)):
+        np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def test_layer_names_with_slashes_are_renamed_for_keras(tmp_path: Path) -> None:
+    """tf.keras named DenseNet's layers 'conv1/conv'; Keras 3 refuses '/' in a layer name."""
+    L = tf_keras.layers
+    inp = tf_keras.Input((5,), name="in/put")
+    hidden = L.Dense(4, name="block1/dense")(inp)
+    model = tf_keras.Model(inp, L.Dense(2, name="head/out")(L.Activation("relu", name="block1/relu")(hidden)))
+    randomize_weights(model, np.random.default_rng(3))
+    model.save(tmp_path / "slashes.h5")
+    x = np.random.default_rng(4).normal(size=(2, 5)).astype("float32")
+    source = kconvert.load(tmp_path / "slashes.h5")
+    for fmt in ("keras", "h5"):
+        written = kconvert.write(source, fmt, tmp_path / f"out.{fmt}")
+        notes = [n.message for n in written.report.by_category("rewritten")]
+        assert any("4 layer name(s) holding '/' written with '_'" in n and "block1/dense -> block1_dense" in n
+                   for n in notes), notes
+        back = keras.saving.load_model(written.path, safe_mode=True) if fmt == "keras" else \
+            keras.models.load_model(written.path)
+        assert {la.name for la in back.layers} - {"in_put"} == {"block1_dense", "block1_relu", "head_out"}
+        np.testing.assert_allclose(predict(back, x), predict(model, x), atol=1e-6)
+
+
+# -- every family --------------------------------------------------------------------------------------
+
+#: one model of each family, at the smallest input it accepts
+FAMILIES = {
+    "ConvNeXtTiny": (32, 32, 3), "DenseNet121": (32, 32, 3), "EfficientNetB0": (32, 32, 3),
+    "EfficientNetV2B0": (32, 32, 3), "InceptionResNetV2": (75, 75, 3), "InceptionV3": (75, 75, 3),
+    "MobileNet": (32, 32, 3), "MobileNetV2": (32, 32, 3), "MobileNetV3Small": (32, 32, 3),
+    "MobileNetV3Large": (32, 32, 3), "NASNetMobile": (32, 32, 3), "ResNet50": (32, 32, 3),
+    "ResNet50V2": (32, 32, 3), "VGG16": (32, 32, 3), "Xception": (71, 71, 3),
+}
+
+
+def _written_or_refused(source: kconvert.Model, target: str, out: Path) -> str:
+    try:
+        kconvert.write(source, target, out)
+        return "written"
+    except IncompatibleKerasConfigurationException as exc:
+        assert exc.layer, f"{target} refused without naming the layer: {exc}"
+        return f"refused: {exc.reason}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("package", ["keras", "tf_keras"])
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_application(tmp_path: Path, family: str, package: str) -> None:
+    k = keras if package == "keras" else tf_keras
+    shape = FAMILIES[family]
+    built = randomized(getattr(k.applications, family)(weights=None, input_shape=shape, classes=7,
+                                                       classifier_activation=None), 5)
+    x = np.random.default_rng(6).uniform(0, 255, (2, *shape)).astype("float32")
+    reference, paths = saved(built, tmp_path, package)
+    want = predict(reference, x)
+    assert np.ptp(want) > 1e-3, "degenerate reference"
+    for path in paths:
+        source = kconvert.load(path)
+        np.testing.assert_allclose(kconvert.run(source, x, device="cpu")[0], want, atol=ATOL, rtol=RTOL,
+                                   err_msg=f"{package} {family} {path.name} in kconvert's runtime")
+        if path == paths[0]:
+            written = kconvert.write(source, "keras", tmp_path / "out.keras").path
+            back = keras.saving.load_model(written, safe_mode=True)
+            np.testing.assert_allclose(predict(back, x), want, atol=ATOL, rtol=RTOL,
+                                       err_msg=f"{package} {family} written as .keras, in Keras 3")
+            for target in ("tfjs", "dl4j"):
+                _written_or_refused(source, target, tmp_path / target)
+    keras.backend.clear_session()
+    tf_keras.backend.clear_session()
