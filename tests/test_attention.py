@@ -89,10 +89,26 @@ def test_multi_head_attention_matches_keras(package: str, case: str, tmp_path: P
     ir = check(package, _mha_case(case), xs, tmp_path)
     layer = next(layer for layer in ir.layers if layer.kind == "MultiHeadAttention")
     assert layer.config.zero_masked_rows == (case == "masked" and package == "keras")
+    if case in ("causal", "cross"):  # key, attention_mask and use_causal_mask written back
+        write_back(ir, xs, tmp_path)
+
+
+def write_back(ir: Any, xs: list[np.ndarray], tmp_path: Path) -> None:
+    """``ir`` written as a .keras archive (loaded by Keras 3 in safe mode) and a legacy .h5 file
+    (loaded by tf_keras) predicts what kconvert's runtime computes."""
+    expected = kconvert.run(ir, xs, device="cpu")
+    expected = expected if isinstance(expected, list) else [expected]
+    for fmt, load in (("keras", lambda p: keras.saving.load_model(p, compile=False, safe_mode=True)),
+                      ("h5", lambda p: tf_keras.models.load_model(p, compile=False))):
+        path = tmp_path / f"written.{fmt}"
+        kconvert.write(ir, fmt, path)
+        got = load(path).predict(xs, verbose=0)
+        for e, g in zip(expected, got if isinstance(got, list) else [got]):
+            np.testing.assert_allclose(g, e, atol=ATOL, rtol=RTOL)
 
 
 @pytest.mark.parametrize("package", ["keras", "tf_keras"])
-def test_einsum_dense_matches_keras(package: str, tmp_path: Path) -> None:
+def test_einsum_dense_matches_keras_and_is_written_back(package: str, tmp_path: Path) -> None:
     def build(k: Any) -> Any:
         x = k.Input((5, 6))
         return k.Model(x, [
@@ -101,7 +117,8 @@ def test_einsum_dense_matches_keras(package: str, tmp_path: Path) -> None:
             k.layers.EinsumDense("abc,cde->abde", output_shape=(None, 2, 3), bias_axes="de")(x),
             k.layers.EinsumDense("abc,bd->adc", output_shape=(7, 6))(x),
         ])
-    check(package, build, [np.random.default_rng(2).normal(size=(BATCH, 5, 6)).astype("float32")], tmp_path)
+    xs = [np.random.default_rng(2).normal(size=(BATCH, 5, 6)).astype("float32")]
+    write_back(check(package, build, xs, tmp_path), xs, tmp_path)
 
 
 def test_refusals_name_the_key(tmp_path: Path) -> None:
