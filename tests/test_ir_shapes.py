@@ -14,7 +14,7 @@ import pytest
 
 from kconvert.ir import LAYER_KINDS, Layer, LayerConfig, Model, Shape, ShapeError, layer_kind
 from kconvert.ir.layers import activations as act
-from kconvert.ir.layers import attention, conv, core, merge, noise, normalization, ops, pooling, recurrent, reshaping
+from kconvert.ir.layers import attention, conv, core, einsum, merge, noise, normalization, ops, pooling, recurrent, reshaping
 from kconvert.ir.layers.model import NestedModel
 from kconvert.ir.layers.wrappers import Bidirectional, TimeDistributed
 from kconvert.ir.shapes import broadcast, conv_output_length, deconv_output_length
@@ -223,6 +223,15 @@ SHAPE_CASES: list[Case] = [
     Case("attention-rank2", attention.Attention(), [(B, 8), (B, 8)], [(B, 8)]),
     Case("attention-rank2-scores", attention.Attention(return_attention_scores=True), [(B, 8), (B, 8)],
          [(B, 8), (B, None)]),  # every sample attends over the whole batch
+    Case("mha-self", attention.MultiHeadAttention(num_heads=2, key_dim=4, value_dim=4), [(B, 5, 8), (B, 5, 8)],
+         [(B, 5, 8)]),
+    Case("mha-key-mask-output", attention.MultiHeadAttention(num_heads=2, key_dim=4, value_dim=3, output_dims=(2, 7),
+                                                              with_attention_mask=True),
+         [(B, 5, 8), (B, 6, 4), (B, 6, 3), (B, 5, 6)], [(B, 5, 2, 7)]),
+    Case("einsum-dense", einsum.EinsumDense(equation="abc,cd->abd", partial_output_shape=(None, 4)),
+         [(B, 5, 6)], [(B, 5, 4)]),
+    Case("einsum-dense-left-ellipsis", einsum.EinsumDense(equation="...b,bc->...c", partial_output_shape=(3,)),
+         [(B, 5, 6)], [(B, 5, 3)]),
     # -- nested models -------------------------------------------------------------------------
     Case("nested", NestedModel(model=tiny_model()), [(B, 4)], [(B, 3)]),
     Case("nested-fills-unknown-input", NestedModel(model=tiny_model((None, None, 4), units=2)), [(B, 7, 4)],
@@ -304,6 +313,11 @@ WEIGHT_CASES: list[tuple[str, LayerConfig, list[Shape], dict[str, Shape]]] = [
     ("attention-scale-concat", attention.Attention(use_scale=True, score_mode="concat"), [(B, 4, 8), (B, 6, 8)],
      {"scale": (), "concat_score_weight": ()}),
     ("attention-plain", attention.Attention(), [(B, 4, 8), (B, 6, 8)], {}),
+    ("mha-key", attention.MultiHeadAttention(num_heads=2, key_dim=4, value_dim=3), [(B, 5, 8), (B, 6, 5), (B, 6, 7)],
+     {"query_kernel": (8, 2, 4), "query_bias": (2, 4), "key_kernel": (7, 2, 4), "key_bias": (2, 4),
+      "value_kernel": (5, 2, 3), "value_bias": (2, 3), "output_kernel": (2, 3, 8), "output_bias": (8,)}),
+    ("einsum-dense-bias", einsum.EinsumDense(equation="abc,cde->abde", partial_output_shape=(None, 2, 3),
+                                             bias_axes="d"), [(B, 5, 6)], {"kernel": (6, 2, 3), "bias": (2, 1)}),
 ]
 
 

@@ -6,6 +6,7 @@ from kconvert.ir.layers import (  # noqa: F401  (imported for registration)
     attention,
     conv,
     core,
+    einsum,
     merge,
     model,
     noise,

@@ -57,6 +57,11 @@ class Converted:
     bind: Binder | None = None
     #: call keyword arguments the converter folded into ``config`` (the builder drops them)
     call_kwargs: tuple[str, ...] = ()
+    #: call keyword arguments holding tensors the layer takes as further inputs, in this order
+    #: (tf.keras records even MultiHeadAttention's ``value`` as one)
+    tensor_kwargs: tuple[str, ...] = ()
+    #: each tensor argument brings its own mask (Keras 3 fills ``<argument>_mask`` parameters)
+    masks_per_argument: bool = False
 
 
 Converter = Callable[["KerasLayerConfig"], "Converted | LayerConfig"]

@@ -308,11 +308,16 @@ class _Builder:
                     raw_kwargs.update(entry[3])
         else:
             raise IncompatibleKerasConfigurationException(f"malformed inbound node {node!r}")
-        if isinstance(node, dict) and self.tensor_arguments(node) > 1 and "mask" not in raw_kwargs:
+        converted = self.converted[layer]
+        for key in converted.tensor_kwargs:
+            if raw_kwargs.get(key) is not None:
+                inputs += self.tensors_in(raw_kwargs[key]) or [self.ref(raw_kwargs[key], key)]
+        if (isinstance(node, dict) and self.tensor_arguments(node) > 1 and "mask" not in raw_kwargs
+                and not converted.masks_per_argument):
             # Keras 3 fills in a mask only for calls with a single tensor argument: an RNN given
             # initial_state tensors, say, gets none (Keras 2 passed the first input's)
             kwargs["mask"] = None
-        consumed = set(self.converted[layer].call_kwargs) | _DROPPED_CALL_KWARGS
+        consumed = set(converted.call_kwargs) | set(converted.tensor_kwargs) | _DROPPED_CALL_KWARGS
         for key, value in raw_kwargs.items():
             if key in consumed:
                 continue

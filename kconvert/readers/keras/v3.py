@@ -107,6 +107,10 @@ def _collect(f: H5File, group: h5py.Group, layer: Layer, prefix: str) -> list[So
     elif isinstance(config, TimeDistributed):
         if f.has(group, "layer"):
             out += _collect(f, f.get(group, "layer"), config.layer, prefix)  # type: ignore[arg-type]
+    elif layer.kind == "MultiHeadAttention":  # its weights live in its EinsumDense projections
+        for key in ("query_dense", "key_dense", "value_dense", "output_dense"):
+            if f.has(group, key):
+                out += _own_vars(f, f.get(group, key), prefix)  # type: ignore[arg-type]
     elif f.has(group, "cell"):  # recurrent layers keep their weights in their cell
         out += _own_vars(f, f.get(group, "cell"), prefix)  # type: ignore[arg-type]
     return out

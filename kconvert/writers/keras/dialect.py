@@ -72,9 +72,15 @@ class Keras2Dialect:
 
     def layer(self, class_name: str, config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """A layer's config in this dialect, and the call arguments it moves into the node."""
-        return config, {}
+        if class_name == "MultiHeadAttention":  # tf.keras's from_config requires them (None: build when called)
+            config.update(query_shape=None, key_shape=None, value_shape=None)
+        return config, _attention_call(class_name, config)
 
     def node(self, kind: str, inputs: Sequence[tuple[Ref, Shape, str]], kwargs: dict[str, Any]) -> Any:
+        if "_inputs" in kwargs:  # MultiHeadAttention: tf.keras passes all but the query by keyword
+            names = kwargs.pop("_inputs")
+            named = {name: ref for name, (ref, _, _) in zip(names[1:], inputs[1:])}
+            return [[*inputs[0][0], {**named, **kwargs}]]
         return [[*ref, {}] for ref, _, _ in inputs]
 
     def io(self, refs: list[Ref]) -> Any:
@@ -109,7 +115,7 @@ class Keras3Dialect(Keras2Dialect):
         return {"batch_shape": list(batch_shape), "dtype": dtype, "sparse": sparse, "ragged": ragged, "name": name}
 
     def layer(self, class_name: str, config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        call: dict[str, Any] = {}
+        call: dict[str, Any] = _attention_call(class_name, config)
         if class_name == "LeakyReLU":
             config["negative_slope"] = config.pop("alpha")
         elif class_name.startswith("SpatialDropout"):
@@ -122,12 +128,26 @@ class Keras3Dialect(Keras2Dialect):
         tensors = [{"class_name": "__keras_tensor__",
                     "config": {"shape": list(shape), "dtype": dtype, "keras_history": ref}}
                    for ref, shape, dtype in inputs]
+        if "_inputs" in kwargs:  # MultiHeadAttention(query, value, key=..., attention_mask=...)
+            names = kwargs.pop("_inputs")
+            return {"args": tensors[:2], "kwargs": {**dict(zip(names[2:], tensors[2:])), **kwargs}}
         if kind in _RECURRENT and len(tensors) > 1:  # RNN(x, initial_state=[...])
             return {"args": [tensors[0]], "kwargs": {**kwargs, "initial_state": tensors[1:]}}
         return {"args": [tensors[0] if len(tensors) == 1 else tensors], "kwargs": kwargs}
 
     def io(self, refs: list[Ref]) -> Any:
         return refs[0] if len(refs) == 1 else refs
+
+
+def _attention_call(class_name: str, config: dict[str, Any]) -> dict[str, Any]:
+    """MultiHeadAttention's call arguments, which its emitter leaves in the config: the names of
+    its inputs and ``use_causal_mask``."""
+    if class_name != "MultiHeadAttention":
+        return {}
+    call = {"_inputs": config.pop("_inputs")}
+    if config.pop("use_causal_mask", False):
+        call["use_causal_mask"] = True
+    return call
 
 
 KERAS2 = Keras2Dialect()

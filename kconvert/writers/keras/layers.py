@@ -244,3 +244,23 @@ def stochastic_depth(layer: Layer, ctx: EmitContext) -> tuple[str, dict[str, Any
 def normalization(layer: Layer, ctx: EmitContext) -> tuple[str, dict[str, Any]]:
     c = layer.config
     return "Normalization", {"axis": list(c.axis) if c.axis else None, **attrs(c, "invert", "mean", "variance")}
+
+
+@emitter("MultiHeadAttention")
+def multi_head_attention(layer: Layer, ctx: EmitContext) -> tuple[str, dict[str, Any]]:
+    """The layer's attributes; which inputs are the key and the attention mask, and the causal
+    flag, are call arguments the dialect moves into the node (``_inputs``, ``use_causal_mask``)."""
+    c = layer.config
+    names = ["query", "value"] + (["key"] if c.has_key(len(layer.calls[0].inputs)) else []) + (
+        ["attention_mask"] if c.with_attention_mask else [])
+    out = {**attrs(c, "num_heads", "key_dim", "value_dim", "dropout", "use_bias"),
+           "output_shape": _plain(c.output_dims), "attention_axes": None, "_inputs": names}
+    return "MultiHeadAttention", {**out, **({"use_causal_mask": True} if c.causal else {})}
+
+
+@emitter("EinsumDense")
+def einsum_dense(layer: Layer, ctx: EmitContext) -> tuple[str, dict[str, Any]]:
+    c = layer.config
+    return "EinsumDense", {"equation": c.equation, "output_shape": _plain(c.partial_output_shape),
+                           "bias_axes": c.bias_axes, "activation": ctx.activation(layer, c.activation)}
+

@@ -27,6 +27,8 @@ HDF5_OBJECT_HEADER_LIMIT = 64512
 NON_TRAINABLE = frozenset({"moving_mean", "moving_variance"})
 RECURRENT = frozenset({"SimpleRNN", "GRU", "LSTM", "ConvLSTM2D"})
 #: the cell class (and so the weight scope) of each recurrent kind
+#: MultiHeadAttention's projections: canonical weight prefix -> the EinsumDense's name in Keras
+_MHA_PROJECTIONS = {"query": "query", "key": "key", "value": "value", "output": "attention_output"}
 _CELLS = {"SimpleRNN": "simple_rnn_cell", "GRU": "gru_cell", "LSTM": "lstm_cell", "ConvLSTM2D": "conv_lstm_cell"}
 
 
@@ -71,6 +73,9 @@ def _split(layer: Layer, scope: str) -> tuple[list[tuple[str, Weight]], list[tup
     else:
         cell = f"{_CELLS[layer.kind]}/" if layer.kind in RECURRENT else ""
         for name, weight in layer.weights.items():
+            if layer.kind == "MultiHeadAttention":  # query_kernel -> query/kernel, as tf.keras names it
+                prefix, _, rest = name.rpartition("_")
+                name = f"{_MHA_PROJECTIONS[prefix]}/{rest}"
             entry = (f"{scope}{cell}{name}:0", weight)
             (trainable if layer.trainable and name not in NON_TRAINABLE else frozen).append(entry)
     if not layer.trainable:
@@ -118,6 +123,13 @@ def _object(group: h5py.Group, layer: Layer) -> None:
     elif layer.kind == "TimeDistributed":
         _vars(group, layer.name, [])
         _object(group.create_group("layer"), layer.config.layer)
+    elif layer.kind == "MultiHeadAttention":  # its EinsumDense projections hold the weights
+        _vars(group, layer.name, [])
+        for key, name in _MHA_PROJECTIONS.items():
+            _vars(group.create_group(f"{key}_dense"), name, [w for n, w in layer.weights.items()
+                                                             if n.startswith(f"{key}_")])
+        for key in ("_softmax", "_dropout_layer"):
+            _vars(group.create_group(key), key.strip("_"), [])
     elif layer.kind in RECURRENT:
         _vars(group, layer.name, [])
         _vars(group.create_group("cell"), _CELLS[layer.kind], list(layer.weights.values()))

@@ -54,6 +54,8 @@ class LegacyH5Dialect(Keras2Dialect):
     def layer(self, class_name: str, config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         if class_name.startswith("SpatialDropout"):
             del config["trainable"]
+        if class_name == "MultiHeadAttention":
+            return super().layer(class_name, config)
         return config, {}
 
 

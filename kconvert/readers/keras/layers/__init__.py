@@ -1,4 +1,4 @@
 """Every Keras layer converter; importing this package registers them all."""
 
 from kconvert.readers.keras.layers import (  # noqa: F401  (imported for registration)
-    activations, applications, conv, core, merge, normalization, recurrent, reshaping, wrappers)
+    activations, applications, attention, conv, core, merge, normalization, recurrent, reshaping, wrappers)
