@@ -14,7 +14,21 @@ import pytest
 
 from kconvert.ir import LAYER_KINDS, Layer, LayerConfig, Model, Shape, ShapeError, layer_kind
 from kconvert.ir.layers import activations as act
-from kconvert.ir.layers import attention, conv, core, einsum, merge, noise, normalization, ops, pooling, recurrent, reshaping
+from kconvert.ir.layers import (
+    applications,
+    attention,
+    conv,
+    core,
+    einsum,
+    merge,
+    noise,
+    normalization,
+    ops,
+    pooling,
+    preprocessing,
+    recurrent,
+    reshaping,
+)
 from kconvert.ir.layers.model import NestedModel
 from kconvert.ir.layers.wrappers import Bidirectional, TimeDistributed
 from kconvert.ir.shapes import broadcast, conv_output_length, deconv_output_length
@@ -232,6 +246,13 @@ SHAPE_CASES: list[Case] = [
          [(B, 5, 6)], [(B, 5, 4)]),
     Case("einsum-dense-left-ellipsis", einsum.EinsumDense(equation="...b,bc->...c", partial_output_shape=(3,)),
          [(B, 5, 6)], [(B, 5, 3)]),
+    # -- preprocessing and keras.applications helpers ------------------------------------------------
+    Case("resizing", preprocessing.Resizing(height=5, width=7), [(B, 9, None, 3)], [(B, 5, 7, 3)]),
+    Case("resizing-cf", preprocessing.Resizing(height=5, width=7, data_format="channels_first"), [(B, 3, 9, 9)],
+         [(B, 3, 5, 7)]),
+    Case("center-crop", preprocessing.CenterCrop(height=4, width=2), [(B, 9, 5, 3)], [(B, 4, 2, 3)]),
+    Case("custom-scale", applications.CustomScaleLayer(scale=0.2), [(B, 4, 3), (B, 1, 3)], [(B, 4, 3)]),
+    Case("layer-scale", applications.LayerScale(projection_dim=3), [(B, 4, 3)], [(B, 4, 3)]),
     # -- nested models -------------------------------------------------------------------------
     Case("nested", NestedModel(model=tiny_model()), [(B, 4)], [(B, 3)]),
     Case("nested-fills-unknown-input", NestedModel(model=tiny_model((None, None, 4), units=2)), [(B, 7, 4)],
@@ -249,6 +270,8 @@ IDENTITY: list[LayerConfig] = [
     act.ParametricSoftplus(), act.SReLU(), noise.Dropout(rate=0.5), noise.GaussianNoise(stddev=0.1),
     noise.GaussianDropout(rate=0.1), noise.AlphaDropout(rate=0.1), noise.SpatialDropout2D(rate=0.1),
     normalization.BatchNormalization(), normalization.LayerNormalization(axis=(1, 2, 3)),
+    normalization.Normalization(), normalization.GroupNormalization(groups=1), normalization.UnitNormalization(),
+    core.Identity(), applications.StochasticDepth(rate=0.1),
 ]
 
 #: (id, config, input shapes, expected weights in canonical order)
@@ -316,6 +339,11 @@ WEIGHT_CASES: list[tuple[str, LayerConfig, list[Shape], dict[str, Shape]]] = [
     ("mha-key", attention.MultiHeadAttention(num_heads=2, key_dim=4, value_dim=3), [(B, 5, 8), (B, 6, 5), (B, 6, 7)],
      {"query_kernel": (8, 2, 4), "query_bias": (2, 4), "key_kernel": (7, 2, 4), "key_bias": (2, 4),
       "value_kernel": (5, 2, 3), "value_bias": (2, 3), "output_kernel": (2, 3, 8), "output_bias": (8,)}),
+    ("normalization-adapted", normalization.Normalization(axis=(1, -1)), [(B, 4, 2, 3)],
+     {"mean": (4, 3), "variance": (4, 3), "count": ()}),
+    ("normalization-constant", normalization.Normalization(mean=1.0, variance=2.0), [(B, 3)], {}),
+    ("group-norm", normalization.GroupNormalization(groups=2, axis=1, center=False), [(B, 4, 5)], {"gamma": (4,)}),
+    ("layer-scale", applications.LayerScale(projection_dim=5), [(B, 2, 5)], {"gamma": (5,)}),
     ("einsum-dense-bias", einsum.EinsumDense(equation="abc,cde->abde", partial_output_shape=(None, 2, 3),
                                              bias_axes="d"), [(B, 5, 6)], {"kernel": (6, 2, 3), "bias": (2, 1)}),
 ]
@@ -433,6 +461,11 @@ def test_unknown_lengths_stay_unknown() -> None:
     (NestedModel(model=tiny_model()), [(B, 5)], "expects its input 'ix' to be \\(None, 4\\), got \\(None, 5\\)"),
     (NestedModel(model=tiny_model()), [(B, 5, 3, 4)], "expects its input"),
     (NestedModel(model=tiny_model((None, None, 4), units=2)), [(B, 4)], "expects its input"),
+    (preprocessing.CenterCrop(height=4, width=6), [(B, 9, 5, 3)], "resizes smaller images"),
+    (preprocessing.CenterCrop(height=4, width=2), [(B, None, 5, 3)], "known size"),
+    (normalization.GroupNormalization(groups=4), [(B, 5, 6)], "into 4 groups"),
+    (normalization.Normalization(mean=(1.0, 2.0), variance=(1.0, 2.0)), [(B, 5, 3)], "2 mean values for the 3"),
+    (applications.LayerScale(projection_dim=4), [(B, 5, 3)], "not projection_dim=4"),
 ])
 def test_shape_errors(config: LayerConfig, inputs: list[Shape], message: str) -> None:
     with pytest.raises(ShapeError, match=message):

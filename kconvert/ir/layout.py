@@ -450,7 +450,7 @@ def permute(site: Site) -> Decision | None:
 
 #: layers computing each value from the value alone (at inference)
 _ELEMENTWISE = ("ReLU", "LeakyReLU", "ELU", "ThresholdedReLU", "ActivityRegularization", "GaussianNoise",
-                "GaussianDropout", "AlphaDropout")
+                "GaussianDropout", "AlphaDropout", "StochasticDepth", "Identity")
 
 
 @rule(*_ELEMENTWISE)

@@ -13,6 +13,7 @@ from kconvert.ir.layers import (  # noqa: F401  (imported for registration)
     normalization,
     ops,
     pooling,
+    preprocessing,
     recurrent,
     reshaping,
     wrappers,

@@ -124,3 +124,45 @@ class Normalization(LayerConfig):
             return {}
         kept = self.kept_shape(inputs[0])
         return {"mean": kept, "variance": kept, "count": ()}
+
+
+@layer_kind
+@dataclass(frozen=True, kw_only=True)
+class GroupNormalization(LayerConfig):
+    """Per-sample normalisation over groups of channels: the channels of ``axis`` are split into
+    ``groups`` groups, each standardised over its channels and every other non-batch axis
+    (``(x - mean) * rsqrt(variance + epsilon)``), then scaled and shifted per channel."""
+
+    kind = "GroupNormalization"
+    groups: int
+    axis: int = -1
+    epsilon: float = 1e-3
+    center: bool = True
+    scale: bool = True
+
+    def output_shape(self, shape: Shape) -> Shape:
+        (channels,) = _axes_shape(shape, (self.axis,))
+        if channels % self.groups:  # type: ignore[operator]
+            raise ShapeError(f"{channels} channels cannot be split into {self.groups} groups")
+        return shape
+
+    def weight_shapes(self, inputs: list[Shape]) -> dict[str, Shape]:
+        channels = _axes_shape(inputs[0], (self.axis,))
+        return {**({"gamma": channels} if self.scale else {}), **({"beta": channels} if self.center else {})}
+
+
+@layer_kind
+@dataclass(frozen=True, kw_only=True)
+class UnitNormalization(LayerConfig):
+    """``x * rsqrt(max(sum(x^2 over axis), floor))``: unit L2 norm along ``axis``.  Keras 3 floors the
+    norm at 1e-12 (``floor`` 1e-24), tf.keras the squared norm at 1e-12."""
+
+    kind = "UnitNormalization"
+    axis: tuple[int, ...] = (-1,)
+    floor: float = 1e-24
+
+    def output_shape(self, shape: Shape) -> Shape:
+        for a in self.axis:
+            if norm_axis(a, len(shape)) == 0:
+                raise ShapeError("cannot normalise over the batch axis")
+        return shape

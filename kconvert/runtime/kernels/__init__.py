@@ -9,6 +9,7 @@ from kconvert.runtime.kernels import (  # noqa: F401  (imported for registration
     merge,
     normalization,
     pooling,
+    preprocessing,
     recurrent,
     reshaping,
     wrappers,

@@ -72,3 +72,31 @@ def normalization(step: Step) -> list[tf.Tensor]:
     mean = statistic("mean")
     std = tf.maximum(tf.sqrt(statistic("variance")), tf.cast(KERAS_EPSILON, step.dtype))
     return [mean + x * std if c.invert else (x - mean) / std]
+
+
+@kernel("GroupNormalization", mask="keep")
+def group_normalization(step: Step) -> list[tf.Tensor]:
+    """Channels split into (groups, channels per group) at ``axis``, as Keras reshapes them."""
+    x, c = step.x, step.config
+    rank = x.shape.rank
+    axis = c.axis % rank
+    channels = x.shape[axis]
+    dynamic = tf.shape(x)
+    grouped_shape = [dynamic[i] for i in range(axis)] + [c.groups, channels // c.groups] + [
+        dynamic[i] for i in range(axis + 1, rank)]
+    grouped = tf.reshape(x, tf.stack(grouped_shape))
+    reduce = [i for i in range(1, rank + 1) if i != axis]
+    mean, variance = tf.nn.moments(grouped, axes=reduce, keepdims=True)
+    shape = [1] * (rank + 1)
+    shape[axis], shape[axis + 1] = c.groups, channels // c.groups
+    gamma = tf.reshape(step.w("gamma"), shape) if step.has("gamma") else None
+    beta = tf.reshape(step.w("beta"), shape) if step.has("beta") else None
+    out = normalize(grouped, mean, variance, beta, gamma, c.epsilon)
+    return [tf.reshape(out, dynamic)]
+
+
+@kernel("UnitNormalization", mask="keep")
+def unit_normalization(step: Step) -> list[tf.Tensor]:
+    x, c = step.x, step.config
+    squares = tf.reduce_sum(tf.square(x), axis=list(c.axis), keepdims=True)
+    return [x * tf.math.rsqrt(tf.maximum(squares, tf.cast(c.floor, x.dtype)))]

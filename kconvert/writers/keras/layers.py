@@ -78,6 +78,12 @@ def _register_simple() -> None:
         "ZeroPadding2D": ("padding", "data_format"), "ZeroPadding3D": ("padding", "data_format"),
         "UpSampling2D": ("size", "data_format", "interpolation"), "UpSampling3D": ("size", "data_format"),
         "Identity": (), "LayerScale": ("init_values", "projection_dim"), "CustomScaleLayer": ("scale",),
+        "GroupNormalization": ("groups", "axis", "epsilon", "center", "scale"),
+        # UnitNormalization's floor is each Keras's own (the norm at 1e-12, or its square): they differ
+        # only on vectors of norm below 1e-6
+        "UnitNormalization": ("axis",),
+        "Resizing": ("height", "width", "interpolation", "antialias", "data_format"),
+        "CenterCrop": ("height", "width", "data_format"),
     }
     for kind, names in table.items():
         emitter(kind)(_simple(kind, *names))

@@ -54,6 +54,10 @@ class LegacyH5Dialect(Keras2Dialect):
     def layer(self, class_name: str, config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         if class_name.startswith("SpatialDropout"):
             del config["trainable"]
+        if class_name in ("Resizing", "CenterCrop"):  # tf.keras's take channels-last images only, no antialias
+            for key, default in (("data_format", "channels_last"), ("antialias", False)):
+                if config.get(key, default) == default:
+                    config.pop(key, None)
         if class_name == "MultiHeadAttention":
             return super().layer(class_name, config)
         return config, {}

@@ -1,4 +1,5 @@
 """Every Keras layer converter; importing this package registers them all."""
 
 from kconvert.readers.keras.layers import (  # noqa: F401  (imported for registration)
-    activations, applications, attention, conv, core, merge, normalization, recurrent, reshaping, wrappers)
+    activations, applications, attention, conv, core, merge, normalization, preprocessing, recurrent, reshaping,
+    wrappers)

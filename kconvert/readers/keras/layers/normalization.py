@@ -78,3 +78,24 @@ def normalization_layer(cfg: KerasLayerConfig) -> Converted:
     config = normalization.Normalization(axis=axis, invert=cfg.boolean("invert", False), mean=statistic("mean"),
                                          variance=statistic("variance"))
     return Converted(config, ordered("mean", "variance", "count") if config.mean is None else None)
+
+
+@keras_layer("GroupNormalization")
+def group_normalization(cfg: KerasLayerConfig) -> Converted:
+    scale, center = cfg.boolean("scale", True), cfg.boolean("center", True)
+    axes = cfg.axis_tuple("axis", -1)
+    if len(axes) != 1:
+        raise cfg.error(f"expected one channel axis, got {list(axes)}", "axis")
+    config = normalization.GroupNormalization(groups=cfg.integer("groups", 32), axis=axes[0], center=center,
+                                              epsilon=cfg.number("epsilon", 1e-3, minimum=0.0), scale=scale)
+    cfg.weight("gamma")
+    cfg.weight("beta")
+    names = (("gamma",) if scale else ()) + (("beta",) if center else ())
+    return Converted(config, ordered(*names) if names else None)
+
+
+@keras_layer("UnitNormalization")
+def unit_normalization(cfg: KerasLayerConfig) -> normalization.UnitNormalization:
+    """Keras 3 floors the norm at 1e-12; tf.keras (tf.math.l2_normalize) the squared norm."""
+    keras3 = (cfg.ctx.keras_version or "3").startswith("3")
+    return normalization.UnitNormalization(axis=cfg.axis_tuple("axis", -1), floor=1e-24 if keras3 else 1e-12)

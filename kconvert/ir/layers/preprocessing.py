@@ -1,0 +1,60 @@
+"""Image preprocessing layers Keras saves inside models (Rescaling and Normalization live with the
+core and normalisation layers)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from kconvert.ir.layer import LayerConfig, layer_kind
+from kconvert.ir.shapes import Shape, ShapeError, join_channels, require_rank, split_channels
+
+DataFormat = Literal["channels_last", "channels_first"]
+#: tf.image.resize's methods, which Keras's Resizing names alike
+INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area", "lanczos3", "lanczos5", "gaussian", "mitchellcubic")
+
+
+@dataclass(frozen=True, kw_only=True)
+class _ImageSize(LayerConfig):
+    height: int
+    width: int
+    data_format: DataFormat = "channels_last"
+
+    def _image(self, shape: Shape) -> tuple[int | None, tuple[int | None, ...]]:
+        require_rank(shape, 4)
+        return split_channels(shape, self.data_format)
+
+    def output_shape(self, shape: Shape) -> Shape:
+        channels, _ = self._image(shape)
+        return join_channels(shape[0], channels, (self.height, self.width), self.data_format)
+
+
+@layer_kind
+@dataclass(frozen=True, kw_only=True)
+class Resizing(_ImageSize):
+    """Images resized to ``height`` x ``width`` with tf.image.resize's ``interpolation`` (no
+    cropping or padding to the aspect ratio)."""
+
+    kind = "Resizing"
+    interpolation: str = "bilinear"
+    antialias: bool = False
+
+    def __post_init__(self) -> None:
+        if self.interpolation not in INTERPOLATIONS:
+            raise ValueError(f"unsupported interpolation {self.interpolation!r}")
+
+
+@layer_kind
+@dataclass(frozen=True, kw_only=True)
+class CenterCrop(_ImageSize):
+    """The central ``height`` x ``width`` window of images at least that large (the top-left corner
+    at half the excess, rounded down)."""
+
+    kind = "CenterCrop"
+
+    def output_shape(self, shape: Shape) -> Shape:
+        _, (rows, cols) = self._image(shape)
+        if rows is None or cols is None or rows < self.height or cols < self.width:
+            raise ShapeError(f"crops {self.height}x{self.width} from images of known size at least that large, "
+                             f"got {rows}x{cols} (Keras resizes smaller images instead)")
+        return super().output_shape(shape)
