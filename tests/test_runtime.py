@@ -211,7 +211,9 @@ def test_stateful_layers_carry_state_across_batches(tmp_path) -> None:
 #: Keras 1 fixtures whose outputs the tests above check against the Keras 1 formulas
 KERAS1_CHECKED = ("highway_maxout", "advanced_activations", "functional_merges")
 #: kinds no Keras can build, checked by a test of their own here
-KERNELS_CHECKED_ON_THEIR_OWN = {"PeepholeLSTM"}  # test_peephole_lstm_matches_tensorflows_block_lstm
+KERNELS_CHECKED_ON_THEIR_OWN = {"PeepholeLSTM",  # test_peephole_lstm_matches_tensorflows_block_lstm
+                                 # functional operations: tests/test_ops.py, against Keras 3 and tf_keras
+                                 "BinaryOp", "UnaryOp", "Reduce", "ExpandDims", "Squeeze", "GetItem"}
 
 
 def test_every_kernel_is_checked_against_a_reference() -> None:

@@ -7,6 +7,7 @@ from kconvert.runtime.kernels import (  # noqa: F401  (imported for registration
     core,
     merge,
     normalization,
+    ops,
     pooling,
     recurrent,
     reshaping,

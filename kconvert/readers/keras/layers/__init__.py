@@ -1,3 +1,13 @@
 """Every Keras layer converter; importing this package registers them all."""
 
-from kconvert.readers.keras.layers import activations, conv, core, merge, normalization, recurrent, reshaping, wrappers  # noqa: F401  (imported for registration)
+from kconvert.readers.keras.layers import (  # noqa: F401  (imported for registration)
+    activations,
+    conv,
+    core,
+    merge,
+    normalization,
+    ops,
+    recurrent,
+    reshaping,
+    wrappers,
+)
