@@ -196,6 +196,67 @@ def test_operations_over_the_batch_axis_are_refused(tmp_path: Path) -> None:
     raises_exactly(IncompatibleKerasConfigurationException, lambda: kconvert.load(path), "layer 'sum", "(Sum)", "axis")
 
 
+# -- TensorFlow 2.1-2.3 TensorFlowOpLayer --------------------------------------------------------------
+
+F, I32 = {"type": "DT_FLOAT"}, {"type": "DT_INT32"}
+
+def op_layer(op: str, inputs: list[str], tensors: list[str], constants: dict[str, Any] | None = None,
+             **attr: Any) -> dict[str, Any]:
+    """A TensorFlow 2.2 TensorFlowOpLayer entry; ``inputs`` are the NodeDef's input names."""
+    return {"class_name": "TensorFlowOpLayer", "name": f"tf_op_layer_{op}",
+            "config": {"name": op, "trainable": True, "dtype": "float32",
+                       "node_def": {"name": op, "op": op.split("_")[0], "input": inputs, "attr": {"T": F, **attr}},
+                       "constants": constants or {}},
+            "inbound_nodes": [[[t, 0, 0, {}] for t in tensors]]}
+
+def tf22_config() -> dict[str, Any]:
+    """A TensorFlow 2.2 functional model of TensorFlowOpLayers (NodeDefs with constants), as tf.keras
+    2.2 wrote them."""
+    def t(op: str) -> str:
+        return f"tf_op_layer_{op}"
+
+    layers = [
+        {"class_name": "InputLayer", "name": "x", "inbound_nodes": [],
+         "config": {"batch_input_shape": [None, 6, 4], "dtype": "float32", "sparse": False, "ragged": False,
+                    "name": "x"}},
+        op_layer("AddV2", ["x", "AddV2/y"], ["x"], {"1": 2.0}),
+        op_layer("Mul", ["AddV2", "x"], [t("AddV2"), "x"]),
+        op_layer("Sub", ["Sub/x", "x"], ["x"], {"0": 1.0}),
+        op_layer("Relu6", ["Mul"], [t("Mul")]),
+        op_layer("Mean", ["Relu6", "Mean/reduction_indices"], [t("Relu6")], {"1": [-1]}, Tidx=I32,
+                 keep_dims={"b": True}),
+        op_layer("Reshape", ["x", "Reshape/shape"], ["x"], {"1": [-1, 4, 6]}, Tshape=I32),
+        op_layer("Transpose", ["x", "Transpose/perm"], ["x"], {"1": [0, 2, 1]}, Tperm=I32),
+        op_layer("ConcatV2", ["x", "Relu6", "ConcatV2/axis"], ["x", t("Relu6")], {"2": -1}, N={"i": "2"}, Tidx=I32),
+        op_layer("ExpandDims", ["x", "ExpandDims/dim"], ["x"], {"1": 1}, Tdim=I32),
+        op_layer("Squeeze", ["ExpandDims"], [t("ExpandDims")], squeeze_dims={"list": {"i": ["1"]}}),
+        op_layer("Sigmoid", ["Sub"], [t("Sub")]),
+    ]
+    outs = [t(n) for n in ("Mean", "Reshape", "Transpose", "ConcatV2", "Squeeze", "Sigmoid")]
+    return {"class_name": "Model", "config": {"name": "tf22_ops", "layers": layers, "input_layers": [["x", 0, 0]],
+            "output_layers": [[o, 0, 0] for o in outs]}, "keras_version": "2.3.0-tf", "backend": "tensorflow"}
+
+
+def test_tensorflow_2_2_op_layers_match_tf_keras(tmp_path: Path) -> None:
+    """TensorFlow 2.1-2.3's TensorFlowOpLayer: a NodeDef whose constants fill some input positions."""
+    text = json.dumps(tf22_config())
+    expected = tf_keras.models.model_from_json(text).predict(sample(), verbose=0)
+    path = tmp_path / "tf22.json"
+    path.write_text(text)
+    model = kconvert.load(path)
+    assert model.layer("tf_op_layer_Sub").config.constant_first
+    assert assert_matches(model, sample(), expected) <= ATOL
+
+
+def test_unlisted_tensorflow_graph_operations_are_refused_by_name(tmp_path: Path) -> None:
+    config = tf22_config()
+    config["config"]["layers"][1]["config"]["node_def"]["op"] = "Foo"
+    path = tmp_path / "foo.json"
+    path.write_text(json.dumps(config))
+    raises_exactly(IncompatibleKerasConfigurationException, lambda: kconvert.load(path),
+                   "unsupported TensorFlow operation 'Foo'", "layer 'tf_op_layer_AddV2'")
+
+
 # -- Keras applications built with operations --------------------------------------------------------
 
 @pytest.mark.slow

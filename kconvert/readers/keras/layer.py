@@ -355,6 +355,8 @@ def build_layer(node: Any, ctx: ReadContext, *, name: str | None = None) -> tupl
             f"layer of class {class_name!r} has no 'config' object",
             layer=entry_name if isinstance(entry_name, str) else name, key="config")
     name = config.get("name") or node.get("name") or name
+    if class_name == "TensorFlowOpLayer" and isinstance(name, str):  # its config keeps the unprefixed op name
+        name = node.get("name") if isinstance(node.get("name"), str) else f"tf_op_layer_{name}"
     if not isinstance(name, str) or not name:
         raise IncompatibleKerasConfigurationException(
             f"layer of class {class_name!r} has no name", key="name")
@@ -409,7 +411,6 @@ def is_operation(node: dict[str, Any]) -> bool:
 
 #: classes that exist in Keras files but embed something kconvert cannot express
 REFUSED_CLASSES = {
-    "TensorFlowOpLayer": "embeds a raw TensorFlow graph operation (a tf.* call in a tf.keras model)",
     "TFSMLayer": "loads an external TensorFlow SavedModel from a path",
 }
 

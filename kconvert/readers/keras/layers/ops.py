@@ -367,6 +367,103 @@ def slicing_op_lambda(cfg: KerasLayerConfig) -> Converted:
     return _tf_operation(cfg, TF_SLICING)
 
 
+# -- TensorFlow 2.1-2.3 TensorFlowOpLayer (a graph NodeDef) -----------------------------------------
+
+def _attr(cfg: KerasLayerConfig, node_def: dict[str, Any], name: str) -> Any:
+    """A NodeDef attribute's value (protobuf JSON: ``{"b": true}``, ``{"type": "DT_FLOAT"}``,
+    ``{"list": {"i": ["1"]}}`` with 64-bit integers as strings)."""
+    value = (node_def.get("attr") or {}).get(name)
+    if not isinstance(value, dict):
+        return None
+    if "list" in value:
+        ints = (value.get("list") or {}).get("i") or []
+        try:
+            return [int(i) for i in ints]
+        except (TypeError, ValueError):
+            raise cfg.error(f"attribute {name} must list integers, got {ints!r}", "node_def") from None
+    return next(iter(value.values()), None)
+
+
+def _node_binary(op: str) -> Callable[[KerasLayerConfig, list[Any], dict[str, Any]], LayerConfig]:
+    def build(cfg: KerasLayerConfig, operands: list[Any], node_def: dict[str, Any]) -> LayerConfig:
+        if len(operands) != 2:
+            raise cfg.error(f"expected two inputs, got {len(operands)}", "node_def")
+        return binary(cfg, op, *operands)
+    return build
+
+
+def _node_unary(op: str) -> Callable[[KerasLayerConfig, list[Any], dict[str, Any]], LayerConfig]:
+    def build(cfg: KerasLayerConfig, operands: list[Any], node_def: dict[str, Any]) -> LayerConfig:
+        if operands != [TENSOR]:
+            raise cfg.error("expected one tensor input", "node_def")
+        return ops.UnaryOp(op=op)
+    return build
+
+
+def _node_second(cfg: KerasLayerConfig, operands: list[Any]) -> Any:
+    """The constant second input (axes, a shape, a permutation) of a node on one tensor."""
+    if len(operands) != 2 or operands[0] is not TENSOR or operands[1] is TENSOR:
+        raise cfg.error("expected a tensor and a constant second input", "node_def")
+    return operands[1]
+
+
+def _node_reduce(op: str) -> Callable[[KerasLayerConfig, list[Any], dict[str, Any]], LayerConfig]:
+    def build(cfg: KerasLayerConfig, operands: list[Any], node_def: dict[str, Any]) -> LayerConfig:
+        return ops.Reduce(op=op, axis=_axes(cfg, _node_second(cfg, operands), "reduction_indices"),
+                          keepdims=bool(_attr(cfg, node_def, "keep_dims")))
+    return build
+
+
+def _node_concat(cfg: KerasLayerConfig, operands: list[Any], node_def: dict[str, Any]) -> LayerConfig:
+    if len(operands) < 3 or not all(o is TENSOR for o in operands[:-1]) or operands[-1] is TENSOR:
+        raise cfg.error("expected tensors and a constant axis", "node_def")
+    return concatenate(cfg, operands[-1])
+
+
+def _node_cast(cfg: KerasLayerConfig, operands: list[Any], node_def: dict[str, Any]) -> LayerConfig:
+    dtype = _attr(cfg, node_def, "DstT")
+    return _cast(cfg, dtype[3:].lower() if isinstance(dtype, str) and dtype.startswith("DT_") else dtype, "node_def")
+
+
+NodeBuilder = Callable[[KerasLayerConfig, list[Any], dict[str, Any]], LayerConfig]
+#: TensorFlow graph op (NodeDef ``op``) -> builder from its inputs (TENSOR or a constant) and NodeDef
+TF_NODE_OPS: dict[str, NodeBuilder] = {
+    **{name: _node_binary(op) for name, op in {
+        "AddV2": "add", "Add": "add", "Sub": "subtract", "Mul": "multiply", "RealDiv": "divide",
+        "Maximum": "maximum", "Minimum": "minimum", "Pow": "power"}.items()},
+    **{name: _node_unary(op) for name, op in {
+        "Relu": "relu", "Relu6": "relu6", "Sigmoid": "sigmoid", "Tanh": "tanh", "Exp": "exp", "Sqrt": "sqrt",
+        "Square": "square", "Abs": "abs", "Neg": "negative"}.items()},
+    **{name: _node_reduce(op) for name, op in {"Mean": "mean", "Sum": "sum", "Max": "max", "Min": "min"}.items()},
+    "Reshape": lambda cfg, operands, nd: reshape(cfg, _node_second(cfg, operands), "node_def"),
+    "Transpose": lambda cfg, operands, nd: transpose(cfg, _node_second(cfg, operands), "node_def"),
+    "ExpandDims": lambda cfg, operands, nd: ops.ExpandDims(axis=_axes(cfg, _node_second(cfg, operands), "dim")),
+    "Squeeze": lambda cfg, operands, nd: ops.Squeeze(axis=_axes(cfg, _attr(cfg, nd, "squeeze_dims"),
+                                                                "squeeze_dims")),
+    "ConcatV2": _node_concat,
+    "Cast": _node_cast,
+}
+
+
+@keras_layer("TensorFlowOpLayer")
+def tensorflow_op_layer(cfg: KerasLayerConfig) -> LayerConfig:
+    """TensorFlow 2.1-2.3's record of a ``tf.*`` call: a graph NodeDef whose non-constant inputs are
+    the layer's call inputs, in order, and whose ``constants`` fill the other input positions."""
+    node_def = cfg.get("node_def")
+    if not isinstance(node_def, dict):
+        raise cfg.error("expected a NodeDef object", "node_def")
+    op = node_def.get("op")
+    if not isinstance(op, str) or op not in TF_NODE_OPS:
+        raise cfg.error(f"unsupported TensorFlow operation {op!r} (a raw TensorFlow graph operation; kconvert "
+                        "reads only the operations 'kconvert formats' lists)", "node_def")
+    inputs = node_def.get("input") or []
+    constants = cfg.get("constants", None) or {}
+    if not isinstance(inputs, list) or not isinstance(constants, dict):
+        raise cfg.error("malformed NodeDef inputs or constants", "node_def")
+    operands = [constants[str(i)] if str(i) in constants else TENSOR for i in range(len(inputs))]
+    return TF_NODE_OPS[op](cfg, operands, node_def)
+
+
 def operation_spellings() -> dict[str, list[str]]:
     """IR kind -> the operation spellings read into it (``ops.Add`` for Keras 3's, ``TFOpLambda``
     for tf.keras 2's), for the coverage matrix."""
@@ -378,6 +475,6 @@ def operation_spellings() -> dict[str, list[str]]:
     for name, kind in k3.items():
         out.setdefault(kind, []).append(f"ops.{name}")
     for kind in ("BinaryOp", "UnaryOp", "Reduce", "ExpandDims", "Squeeze", "Reshape", "Permute", "Concatenate"):
-        out[kind].append("TFOpLambda")
+        out[kind] += ["TFOpLambda", "TensorFlowOpLayer"]
     out["GetItem"].append("SlicingOpLambda")
     return out
