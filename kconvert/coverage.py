@@ -42,6 +42,7 @@ def matrix() -> list[Row]:
     from kconvert.writers.dl4j.writer import DL4J_TARGET, VERTEX_KINDS
     from kconvert.writers.keras import layers as keras_layers
     from kconvert.writers.keras.config import GRAPH_KINDS
+    from kconvert.writers.keras.operations import OPERATIONS
     from kconvert.writers.keras.writer import KERAS3_TARGET
     from kconvert.writers.lowering import rewritten_kinds
     from kconvert.writers.tfjs import dialect
@@ -54,16 +55,20 @@ def matrix() -> list[Row]:
             return "yes"
         return "preprocessor" if preprocessed is not None and kind in preprocessed else "no"
 
+    from kconvert.readers.keras.layers.ops import operation_spellings
+
+    operations = operation_spellings()
     rows = []
     for kind in sorted(LAYER_KINDS):
         converter = KERAS_LAYERS.get(kind)
         aliases = tuple(name for name, fn in KERAS_LAYERS.items() if converter is not None and fn is converter)
+        aliases += tuple(operations.get(kind, ()))
         rows.append(Row(
             kind, aliases, "yes" if kind in KERNELS or kind == "InputLayer" else "no",
             written(kind, dialect.RULES, frozenset()),
             written(kind, {*dl4j_layers.EMITTERS, *VERTEX_KINDS}, rewritten_kinds(DL4J_TARGET), DL4J_TARGET.lacks,
                     preprocessors.PREPROCESSOR_RULES),
-            written(kind, {*keras_layers.EMITTERS, *GRAPH_KINDS}, rewritten_kinds(KERAS3_TARGET),
+            written(kind, {*keras_layers.EMITTERS, *GRAPH_KINDS, *OPERATIONS}, rewritten_kinds(KERAS3_TARGET),
                     KERAS3_TARGET.lacks)))
     return rows
 
@@ -102,7 +107,7 @@ def other_keras_classes(rows: list[Row]) -> list[str]:
     Keras 1 Merge, CuDNN recurrent layers...)."""
     from kconvert.readers.keras.layer import KERAS_LAYERS
 
-    listed = {name for r in rows for name in r.keras_classes}
+    listed = {name for r in rows for name in r.keras_classes}  # operations (ops.X, TFOpLambda) included
     return sorted(name for name in KERAS_LAYERS if name not in listed)
 
 

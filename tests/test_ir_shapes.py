@@ -253,6 +253,20 @@ SHAPE_CASES: list[Case] = [
     Case("center-crop", preprocessing.CenterCrop(height=4, width=2), [(B, 9, 5, 3)], [(B, 4, 2, 3)]),
     Case("custom-scale", applications.CustomScaleLayer(scale=0.2), [(B, 4, 3), (B, 1, 3)], [(B, 4, 3)]),
     Case("layer-scale", applications.LayerScale(projection_dim=3), [(B, 4, 3)], [(B, 4, 3)]),
+    # -- functional operations -----------------------------------------------------------------
+    Case("binary-constant", ops.BinaryOp(op="add", constant=2.0), [(B, 6, 4)], [(B, 6, 4)]),
+    Case("binary-broadcast", ops.BinaryOp(op="multiply"), [(B, 6, 4), (B, 1, 4)], [(B, 6, 4)]),
+    Case("reduce-keepdims", ops.Reduce(op="mean", axis=(-1,), keepdims=True), [(B, 6, 4)], [(B, 6, 1)]),
+    Case("reduce", ops.Reduce(op="max", axis=(1, 2)), [(B, 6, 4)], [(B,)]),
+    Case("expand-dims", ops.ExpandDims(axis=(1,)), [(B, 6, 4)], [(B, 1, 6, 4)]),
+    Case("expand-dims-last", ops.ExpandDims(axis=(-1,)), [(B, 6)], [(B, 6, 1)]),
+    Case("squeeze", ops.Squeeze(axis=(1,)), [(B, 1, 6)], [(B, 6)]),
+    Case("get-item", ops.GetItem(items=(ops.Index("slice"), ops.Index("slice", 1, 3))), [(B, 6, 4)], [(B, 2, 4)]),
+    Case("get-item-newaxis-ellipsis-step", ops.GetItem(items=(
+        ops.Index("slice"), ops.Index("newaxis"), ops.Index("ellipsis"), ops.Index("slice", None, None, 2))),
+        [(B, 6, 5)], [(B, 1, 6, 3)]),
+    Case("get-item-index-reverse", ops.GetItem(items=(
+        ops.Index("ellipsis"), ops.Index("slice", None, None, -2), ops.Index("index", -1))), [(B, 7, 4)], [(B, 4)]),
     # -- nested models -------------------------------------------------------------------------
     Case("nested", NestedModel(model=tiny_model()), [(B, 4)], [(B, 3)]),
     Case("nested-fills-unknown-input", NestedModel(model=tiny_model((None, None, 4), units=2)), [(B, 7, 4)],
@@ -265,7 +279,7 @@ SHAPE_CASES: list[Case] = [
 #: kinds whose output shape is their input shape, whatever it is
 IDENTITY: list[LayerConfig] = [
     core.Activation(activation="relu"), core.Masking(), core.ActivityRegularization(l1=0.1), core.Rescaling(),
-    ops.NotEqual(value=0.0),
+    ops.NotEqual(value=0.0), ops.UnaryOp(op="hard_silu"),
     act.ReLU(max_value=6.0), act.LeakyReLU(), act.ELU(), act.ThresholdedReLU(), act.Softmax(), act.PReLU(),
     act.ParametricSoftplus(), act.SReLU(), noise.Dropout(rate=0.5), noise.GaussianNoise(stddev=0.1),
     noise.GaussianDropout(rate=0.1), noise.AlphaDropout(rate=0.1), noise.SpatialDropout2D(rate=0.1),
@@ -466,6 +480,12 @@ def test_unknown_lengths_stay_unknown() -> None:
     (normalization.GroupNormalization(groups=4), [(B, 5, 6)], "into 4 groups"),
     (normalization.Normalization(mean=(1.0, 2.0), variance=(1.0, 2.0)), [(B, 5, 3)], "2 mean values for the 3"),
     (applications.LayerScale(projection_dim=4), [(B, 5, 3)], "not projection_dim=4"),
+    (ops.BinaryOp(op="add", constant=1.0), [(B, 4), (B, 4)], "takes 1 input"),
+    (ops.Reduce(op="sum", axis=(0,)), [(B, 4)], "batch axis"),
+    (ops.Squeeze(axis=(1,)), [(B, 3, 4)], "cannot squeeze"),
+    (ops.GetItem(items=(ops.Index("index", 0),)), [(B, 4)], "batch axis whole"),
+    (ops.GetItem(items=(ops.Index("newaxis"),)), [(B, 4)], "batch axis whole"),
+    (ops.GetItem(items=(ops.Index("slice"), ops.Index("index", 5))), [(B, 4)], "out of range"),
 ])
 def test_shape_errors(config: LayerConfig, inputs: list[Shape], message: str) -> None:
     with pytest.raises(ShapeError, match=message):

@@ -122,8 +122,6 @@ REFUSED: dict[str, tuple[type[KConvertError], str | None, tuple[str, ...]]] = {
         (IncompatibleKerasConfigurationException, "space_to_depth_x2", LAMBDA_HINT),
     "dl4j-test-resources/weights/space_to_depth_simple_tensorflow_2.h5":
         (IncompatibleKerasConfigurationException, "space_to_depth_x2", LAMBDA_HINT),
-    "dl4j-test-resources/tfkeras/reshape.h5":
-        (IncompatibleKerasConfigurationException, "Reshape", ("TensorFlowOpLayer", "raw TensorFlow graph operation")),
     f"{LENET}/wrongJson/model.json": (InputReadError, None, ("encoded twice", "decode it once")),
 }
 #: training-only settings kconvert does not carry: refused only with enforce_training_config=True
@@ -134,7 +132,7 @@ UNSUPPORTED_WHEN_ENFORCED: dict[str, tuple[str, tuple[str, ...]]] = {
     for be in ("tf", "th")
 }
 #: DL4J refuses these layers (per MANIFEST); kconvert reads them, so the files must load
-BEYOND_DL4J = {"ConvLSTM2D", "LocallyConnected2D"}
+BEYOND_DL4J = {"ConvLSTM2D", "LocallyConnected2D", "TensorFlowOpLayer"}
 #: a weights file alone is refused, pointing at the right call
 WEIGHTS_ALONE = (InputReadError, None, ("weights only", "kconvert.load(config, weights=...)"))
 #: configs for weights files whose MANIFEST row names none (tfscope: to_json + save_weights pairs;
@@ -276,7 +274,7 @@ def test_outcome_table_agrees_with_dl4j_column(realworld: Path) -> None:
     dl4j_fails = {e.path for e in MANIFEST if e.dl4j.startswith(("Lambda", "unsupported", "fails"))}
     beyond = {e.path for e in MANIFEST if e.dl4j.startswith("unsupported") and e.layers & BEYOND_DL4J}
     assert set(REFUSED) == dl4j_fails - beyond
-    assert len(beyond) == 3
+    assert len(beyond) == 4
     assert all(e.kind in MODEL_KINDS for e in map(BY_PATH.get, REFUSED))
 
 

@@ -215,7 +215,9 @@ KERNELS_CHECKED_ON_THEIR_OWN = {"PeepholeLSTM",  # test_peephole_lstm_matches_te
                                 "MultiHeadAttention", "EinsumDense",  # against Keras 3 and tf_keras in test_attention.py
                                 # against Keras 3 and tf_keras in test_applications.py and test_modern_layers.py
                                 "Normalization", "Identity", "LayerScale", "StochasticDepth", "CustomScaleLayer",
-                                "GroupNormalization", "UnitNormalization", "Resizing", "CenterCrop"}
+                                "GroupNormalization", "UnitNormalization", "Resizing", "CenterCrop",
+                                # functional operations: tests/test_ops.py, against Keras 3 and tf_keras
+                                "BinaryOp", "UnaryOp", "Reduce", "ExpandDims", "Squeeze", "GetItem"}
 
 
 def test_every_kernel_is_checked_against_a_reference() -> None:

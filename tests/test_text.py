@@ -195,7 +195,6 @@ def test_tuple_and_tensorshape_encodings_are_decoded() -> None:
 @pytest.mark.parametrize("encoded,what", [
     ({"class_name": "TypeSpec", "type_spec": "tf.TensorSpec", "serialized": [[None], "float32", None]},
      "TypeSpec"),
-    ({"class_name": "__ellipsis__"}, "Ellipsis"),
     ({"class_name": "CompositeTensor", "spec": {}}, "composite"),
     ({"class_name": "__bytes__", "value": "aGk="}, "bytes"),
 ])

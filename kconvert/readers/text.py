@@ -93,8 +93,8 @@ def parse_yaml(text: str | bytes, where: str, limits: Limits) -> Any:
     return decode_keras_values(data, where, limits)
 
 
+#: (``__ellipsis__`` passes: it is a subscript item of a GetItem/SlicingOpLambda call, read there)
 _REFUSED_ENCODINGS = {
-    "__ellipsis__": "an Ellipsis value",
     "TypeSpec": "a TensorFlow TypeSpec",
     "CompositeTensor": "a composite (ragged or sparse) tensor value",
     "__bytes__": "a bytes value",

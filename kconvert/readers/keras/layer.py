@@ -57,8 +57,9 @@ class Converted:
     bind: Binder | None = None
     #: call keyword arguments the converter folded into ``config`` (the builder drops them)
     call_kwargs: tuple[str, ...] = ()
-    #: call keyword arguments holding tensors the layer takes as further inputs, in this order
-    #: (tf.keras records even MultiHeadAttention's ``value`` as one)
+    #: call keyword arguments holding tensors the layer takes as further inputs, after the positional
+    #: ones and in this order (tf.keras records MultiHeadAttention's ``value`` and
+    #: ``tf.math.multiply(x, y=t)``'s ``y`` so)
     tensor_kwargs: tuple[str, ...] = ()
     #: each tensor argument brings its own mask (Keras 3 fills ``<argument>_mask`` parameters)
     masks_per_argument: bool = False
@@ -66,9 +67,9 @@ class Converted:
 
 Converter = Callable[["KerasLayerConfig"], "Converted | LayerConfig"]
 KERAS_LAYERS: dict[str, Converter] = {}
-#: Keras 3 operations (module keras.src.ops...) that have a converter; their class names may equal
-#: a layer's (ops.Add, ops.Reshape), so an operation is converted only when listed here
-KERAS_OPERATIONS: set[str] = set()
+#: Keras 3 operations (module keras.src.ops...) by class name: a registry of their own, since their
+#: class names may equal a layer's (ops.Add, ops.Reshape, ops.Concatenate)
+KERAS_OPERATIONS: dict[str, Converter] = {}
 
 
 def keras_layer(*class_names: str, operation: bool = False) -> Callable[[Converter], Converter]:
@@ -77,9 +78,10 @@ def keras_layer(*class_names: str, operation: bool = False) -> Callable[[Convert
     ``operation`` marks a Keras 3 graph operation (keras.src.ops) rather than a layer class.
     """
     def register(fn: Converter) -> Converter:
-        register_kinds(KERAS_LAYERS, class_names, fn, "a converter for the Keras class")
         if operation:
-            KERAS_OPERATIONS.update(class_names)
+            register_kinds(KERAS_OPERATIONS, class_names, fn, "a converter for the Keras 3 operation")
+        else:
+            register_kinds(KERAS_LAYERS, class_names, fn, "a converter for the Keras class")
         return fn
     return register
 
@@ -356,6 +358,8 @@ def build_layer(node: Any, ctx: ReadContext, *, name: str | None = None) -> tupl
             f"layer of class {class_name!r} has no 'config' object",
             layer=entry_name if isinstance(entry_name, str) else name, key="config")
     name = config.get("name") or node.get("name") or name
+    if class_name == "TensorFlowOpLayer" and isinstance(name, str):  # its config keeps the unprefixed op name
+        name = node.get("name") if isinstance(node.get("name"), str) else f"tf_op_layer_{name}"
     if not isinstance(name, str) or not name:
         raise IncompatibleKerasConfigurationException(
             f"layer of class {class_name!r} has no name", key="name")
@@ -363,10 +367,12 @@ def build_layer(node: Any, ctx: ReadContext, *, name: str | None = None) -> tupl
     try:
         converter = KERAS_LAYERS.get(class_name)
         module = node.get("module")
-        if isinstance(module, str) and module.startswith("keras.src.ops") and class_name not in KERAS_OPERATIONS:
-            raise IncompatibleKerasConfigurationException(
-                f"Keras 3 recorded the operation {module}.{class_name} in the graph (a keras.ops call in the "
-                "model's code); kconvert cannot express it")
+        if is_operation(node):
+            converter = KERAS_OPERATIONS.get(class_name)
+            if converter is None:
+                raise IncompatibleKerasConfigurationException(
+                    f"Keras 3 recorded the operation {module or 'keras.src.ops'}.{class_name} in the graph (a "
+                    "keras.ops call in the model's code); kconvert cannot express it")
         if converter is None:
             raise unknown_layer_error(class_name)
         cfg.mark_used("name")
@@ -390,11 +396,24 @@ def build_layer(node: Any, ctx: ReadContext, *, name: str | None = None) -> tupl
     return layer, converted
 
 
+def is_operation(node: dict[str, Any]) -> bool:
+    """Whether a layer entry is a Keras 3 graph operation rather than a layer.
+
+    ``.keras`` archives say so with the module (``keras.src.ops.numpy``); Keras 3's legacy HDF5
+    files drop the module, so there an entry is an operation when its calls use Keras 3's dict form
+    and its config lacks the ``trainable`` key every Keras 3 layer writes (an ``ops.add(x, 2.0)``
+    is stored as ``Add`` with one tensor and a constant, not as the merge layer)."""
+    module = node.get("module")
+    if isinstance(module, str):
+        return module.startswith("keras.src.ops")
+    config = node.get("config")
+    nodes = node.get("inbound_nodes")
+    return (node.get("class_name") in KERAS_OPERATIONS and isinstance(config, dict) and "trainable" not in config
+            and isinstance(nodes, list) and bool(nodes) and all(isinstance(n, dict) for n in nodes))
+
+
 #: classes that exist in Keras files but embed something kconvert cannot express
 REFUSED_CLASSES = {
-    "TensorFlowOpLayer": "embeds a raw TensorFlow graph operation (a tf.* call in a tf.keras model)",
-    "TFOpLambda": "wraps a TensorFlow function call (a tf.* call in a tf.keras functional model)",
-    "SlicingOpLambda": "wraps a tensor slicing expression recorded by tf.keras",
     "TFSMLayer": "loads an external TensorFlow SavedModel from a path",
 }
 

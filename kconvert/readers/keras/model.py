@@ -302,16 +302,20 @@ class _Builder:
                 inputs += self.tensors_in(arg)
         elif isinstance(node, list):
             raw_kwargs = {}
-            for entry in node:
-                inputs.append(self.ref(entry, "inbound_nodes"))
+            for entry in node_entries(node):
+                if not is_constant_entry(entry):  # a constant argument of a tf.* call: its converter reads it
+                    inputs.append(self.ref(entry, "inbound_nodes"))
                 if isinstance(entry, list) and len(entry) > 3 and isinstance(entry[3], dict):
                     raw_kwargs.update(entry[3])
         else:
             raise IncompatibleKerasConfigurationException(f"malformed inbound node {node!r}")
         converted = self.converted[layer]
-        for key in converted.tensor_kwargs:
-            if raw_kwargs.get(key) is not None:
-                inputs += self.tensors_in(raw_kwargs[key]) or [self.ref(raw_kwargs[key], key)]
+        for key in converted.tensor_kwargs:  # Keras 3 tensors, tf.keras [layer, node, tensor] lists
+            value = raw_kwargs.get(key)
+            if is_tensor_entry(value) or self.tensors_in(value):
+                inputs += self.tensors_in(value) or [self.ref(value, key)]
+            elif isinstance(value, list):  # neither a tensor nor a constant a converter could read
+                raise IncompatibleKerasConfigurationException(f"malformed tensor reference {_short(value)}", key=key)
         if (isinstance(node, dict) and self.tensor_arguments(node) > 1 and "mask" not in raw_kwargs
                 and not converted.masks_per_argument):
             # Keras 3 fills in a mask only for calls with a single tensor argument: an RNN given
@@ -376,6 +380,24 @@ class _Builder:
                     call.kwargs["mask"] = [fix(r) for r in mask]
         inputs[:] = [fix(r) for r in inputs]
         outputs[:] = [fix(r) for r in outputs]
+
+
+def node_entries(node: list[Any]) -> list[Any]:
+    """A tf.keras 2 node's entries: tf.keras writes the node of a ``tf.*`` call on one tensor as a
+    single flat entry ``[layer, node, tensor, kwargs]`` rather than a list of them."""
+    return [node] if node and isinstance(node[0], str) else node
+
+
+def is_constant_entry(entry: Any) -> bool:
+    """tf.keras 2 writes a constant positional argument of a ``tf.*`` call (``2.0 - x``) as
+    ``["_CONSTANT_VALUE", -1, value, kwargs]``."""
+    return isinstance(entry, list) and len(entry) >= 3 and entry[0] == "_CONSTANT_VALUE" and entry[1] == -1
+
+
+def is_tensor_entry(value: Any) -> bool:
+    """A tf.keras 2 tensor reference ``[layer, node, tensor]`` inside a call's keyword arguments."""
+    return (isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value[1:]))
 
 
 def _is_branching_merge(entry: Any) -> bool:

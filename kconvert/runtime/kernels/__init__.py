@@ -8,6 +8,7 @@ from kconvert.runtime.kernels import (  # noqa: F401  (imported for registration
     core,
     merge,
     normalization,
+    ops,
     pooling,
     preprocessing,
     recurrent,

@@ -18,6 +18,7 @@ from kconvert.writers.keras.dialect import KERAS2, Keras2Dialect
 from kconvert.writers.keras.graph import is_chain, keras_layers
 from kconvert.writers.keras.layers import EMITTERS, EmitContext
 from kconvert.writers.keras.masks import explicit_mask
+from kconvert.writers.keras.operations import OPERATIONS, operation_args
 from kconvert.writers.keras.values import weight_settings
 
 #: called with each layer and its emitted ``{"class_name", "config"}`` entry, to check or adjust it
@@ -77,6 +78,8 @@ class ConfigWriter:
             entry = self.model(c.model)
             entry["config"]["name"] = self.name(layer)  # Keras reads a nested model's name from its config
             return entry
+        if layer.kind in OPERATIONS:
+            return self._operation(layer)
         fn = EMITTERS.get(layer.kind)
         if fn is None:
             raise layer.context_error(IncompatibleKerasConfigurationException(
@@ -89,12 +92,26 @@ class ConfigWriter:
             self._call_kwargs[id(layer)] = call_kwargs
         return self.dialect.obj("layer", class_name, config)
 
+    def _operation(self, layer: Layer) -> dict[str, Any]:
+        """A Keras 3 operation node (see operations.py); refused in the tf.keras 2 dialects."""
+        if not self.dialect.writes_operations:
+            raise layer.context_error(IncompatibleKerasConfigurationException(
+                f"operation {layer.kind} {_attributes(layer)} has no safe equivalent in {self.dialect.name}: "
+                "write a .keras archive, where Keras 3 records it as an operation node"))
+        op = OPERATIONS[layer.kind](layer)
+        return {"module": op.module, "class_name": op.class_name, "config": {"name": self.name(layer), **op.config},
+                "registered_name": op.class_name}
+
     def node(self, model: Model, layer: Layer, call: Call, shapes: Any) -> Any:
         if explicit_mask(model, call):
             raise layer.context_error(IncompatibleKerasConfigurationException(
                 f"the call passes an explicit padding mask (a Keras 3 graph) other than the one {self.dialect.name} "
                 "would propagate itself", key="inbound_nodes"))
         inputs = [(self.ref(model, r), shapes[(r.layer, r.node)][r.index], _dtype(model, r)) for r in call.inputs]
+        if layer.kind in OPERATIONS:
+            tensors = self.dialect.node(layer.kind, inputs, {})["args"]
+            tensors = tensors[0] if len(inputs) > 1 else tensors  # the dialect lists several tensors as one argument
+            return {"args": operation_args(OPERATIONS[layer.kind](layer).args, tensors), "kwargs": {}}
         return self.dialect.node(layer.kind, inputs, dict(self._call_kwargs.get(id(layer), {})))
 
     def ref(self, model: Model, ref: TensorRef, output: bool = False) -> list[Any]:
@@ -105,6 +122,10 @@ class ConfigWriter:
         if isinstance(layer.config, NestedModel):
             offset = self.dialect.nested_call_offset(is_chain(layer.config.model), output)
         return [self.name(layer), ref.node + offset, ref.index]
+
+
+def _attributes(layer: Layer) -> str:
+    return "(" + ", ".join(f"{k}={v!r}" for k, v in layer.config.attributes().items()) + ")"
 
 
 def _dtype(model: Model, ref: TensorRef) -> str:

@@ -50,6 +50,9 @@ class Keras2Dialect:
     #: whether a Bidirectional without a backward_layer runs its layer with go_backwards flipped
     #: (else with go_backwards=True, whatever the layer's own value)
     flips_go_backwards = True
+    #: whether functional operations (keras.ops nodes) can be written: Keras 3 only
+    writes_operations = False
+
     def nested_call_offset(self, sequential: bool, output: bool) -> int:
         """What a reference to a nested model's output adds to the call's index: tf.keras 2 numbers
         a nested model's first call 1 (a model's own graph is its node 0)."""
@@ -92,6 +95,7 @@ class Keras3Dialect(Keras2Dialect):
     keras_version = "3.15.1"
     activations = KERAS3_ACTIVATIONS
     flips_go_backwards = False
+    writes_operations = True
 
     def nested_call_offset(self, sequential: bool, output: bool) -> int:
         # Keras 3 numbers calls from 0, but output_layers count a nested Functional's own node

@@ -16,6 +16,7 @@ from __future__ import annotations
 from kconvert.ir.graph import Layer, Model, TensorRef
 from kconvert.ir.layers.core import InputLayer
 from kconvert.writers.keras.masks import mask_operations
+from kconvert.writers.keras.operations import OPERATIONS
 
 Node = tuple[str, int]  # (layer name, call index)
 
@@ -28,6 +29,8 @@ def is_chain(model: Model) -> bool:
         return False
     previous = layers[0].name
     for layer in layers[1:]:
+        if layer.kind in OPERATIONS:  # a Sequential holds layers, not operations
+            return False
         if len(layer.calls) != 1 or [str(r) for r in layer.calls[0].inputs] != [previous] or layer.calls[0].kwargs:
             return False
         previous = layer.name

@@ -1,5 +1,16 @@
 """Every Keras layer converter; importing this package registers them all."""
 
 from kconvert.readers.keras.layers import (  # noqa: F401  (imported for registration)
-    activations, applications, attention, conv, core, merge, normalization, preprocessing, recurrent, reshaping,
-    wrappers)
+    activations,
+    applications,
+    attention,
+    conv,
+    core,
+    merge,
+    normalization,
+    ops,
+    preprocessing,
+    recurrent,
+    reshaping,
+    wrappers,
+)
