@@ -3,7 +3,7 @@
 # installs the TF.js harness's Node packages (when its lockfile changes), then runs what was asked.
 #   ./dev.sh example   inspect a bundled example model, convert a Keras 1 one to a Keras 3 archive and
 #                      one to TF.js, verifying each in the real Keras / TF.js
-#   ./dev.sh test      run the whole test suite
+#   ./dev.sh test      run the whole test suite (a worker per core)
 #   ./dev.sh setup     only create .venv and install the TF.js harness (e.g. in a CI job)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -56,7 +56,8 @@ case "${1:-}" in
         setup
         setup_node
         shift
-        exec "$VENV/bin/python" -m pytest -q "$@"
+        # one pytest worker per core (pytest-xdist); KCONVERT_TEST_WORKERS=0 runs in this process
+        exec "$VENV/bin/python" -m pytest -q -n "${KCONVERT_TEST_WORKERS:-auto}" "$@"
         ;;
     setup)
         setup

@@ -175,3 +175,15 @@ def randomize_weights(model: Any, rng: np.random.Generator) -> None:
             fan_in = int(np.prod(shape[:-1])) or 1
             values.append((rng.normal(0, 1, shape) / np.sqrt(fan_in)).astype("float32"))
     model.set_weights(values)
+
+
+def stored_predictions(path: Path) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
+    """The inputs and Keras's predictions the real-world corpus stores beside ``*_model.h5`` files
+    (``*_inputs_and_outputs.h5``), or None."""
+    io = path.with_name(path.name.replace("_model.h5", "_inputs_and_outputs.h5"))
+    if io == path or not io.exists():
+        return None
+    with h5py.File(io, "r") as f:
+        if "predictions" not in f:
+            return None
+        return [f["inputs"][n][()] for n in f["inputs"]], [f["predictions"][n][()] for n in f["predictions"]]

@@ -31,7 +31,7 @@ from kconvert.verification.inputs import generate_inputs
 from kconvert.writers import Written
 from kconvert.writers.keras.graph import keras_layers
 from tests.conftest import FIXTURES, GENERATED, REALWORLD, ROOT, layout_keras_runs, require_shared
-from tests.helpers import randomize_weights
+from tests.helpers import randomize_weights, stored_predictions
 from tests.zoo import ZOO
 
 ATOL = RTOL = 1e-5
@@ -389,16 +389,6 @@ def test_convert_and_verify_commands(tmp_path: Path) -> None:
 REALWORLD_REFUSALS = ("has no LocallyConnected2D", "has no LocallyConnected1D")
 
 
-def _stored_predictions(path: Path) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
-    io = path.with_name(path.name.replace("_model.h5", "_inputs_and_outputs.h5"))
-    if io == path or not io.exists():
-        return None
-    with h5py.File(io, "r") as f:
-        if "predictions" not in f:
-            return None
-        return [f["inputs"][n][()] for n in f["inputs"]], [f["predictions"][n][()] for n in f["predictions"]]
-
-
 @pytest.mark.slow
 def test_realworld_files(tmp_path: Path) -> None:
     """Every real-world model kconvert reads is written as .keras and .h5 (or refused for a known
@@ -413,7 +403,7 @@ def test_realworld_files(tmp_path: Path) -> None:
         except kconvert.KConvertError:
             continue  # weights-only files and refused models: covered by test_realworld
         name = str(path.relative_to(realworld))
-        stored = _stored_predictions(path)
+        stored = stored_predictions(path)
         xs = stored[0] if stored else generate_inputs(model, 2, 0)
         want = stored[1] if stored else kconvert.run(model, xs, device="cpu")
         try:

@@ -14,7 +14,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -24,14 +23,15 @@ from kconvert.cli import EXIT_OK, EXIT_USAGE, main
 from kconvert.errors import IncompatibleKerasConfigurationException
 from kconvert.ir import Call, Layer, Model, TensorRef, Weight
 from kconvert.ir.layers import activations as act
-from kconvert.ir.layers import conv, core, merge, model as nested, noise, normalization, pooling, recurrent, reshaping
+from kconvert.ir.layers import conv, core, merge, noise, normalization, pooling, recurrent, reshaping
+from kconvert.ir.layers import model as nested
 from kconvert.ir.layers.wrappers import TimeDistributed
 from kconvert.ir.layout import Layout, channels_last, channels_last_io, data_format, to_channels_last
 from kconvert.schemas import validate
 from kconvert.verification.inputs import generate_inputs
 from kconvert.verification.keras_reference import KerasFile, run_files
 from tests.conftest import FIXTURES, GENERATED, REALWORLD, require_shared
-from tests.helpers import input_layer, layer, model
+from tests.helpers import input_layer, layer, model, stored_predictions
 
 ATOL = RTOL = 1e-5
 KERAS1 = FIXTURES / "keras1"
@@ -59,7 +59,8 @@ CHANNELS_FIRST_FIXTURES = _channels_first_fixtures()
 def moved_inputs(source: Model, rewritten: Model, xs: list[np.ndarray]) -> list[np.ndarray]:
     """``xs`` as ``rewritten`` takes them: channels-last where its input layers say so."""
     moved, _ = channels_last_io(source)
-    changed = [a.config.batch_shape != b.config.batch_shape for a, b in zip(source.input_layers, rewritten.input_layers)]
+    changed = [a.config.batch_shape != b.config.batch_shape
+               for a, b in zip(source.input_layers, rewritten.input_layers)]
     assert changed == moved or not any(changed)
     return [np.moveaxis(x, 1, -1) if m else x for x, m in zip(xs, changed)]
 
@@ -113,7 +114,8 @@ def test_generated_fixture_matches_what_keras_predicted(flavour: str) -> None:
         assert_same(got, want, f"{flavour} {io}")
 
 
-def run_in_keras3_without_onednn(monkeypatch: pytest.MonkeyPatch, files: list[tuple[Path, list[np.ndarray]]]) -> list[Any]:
+def run_in_keras3_without_onednn(monkeypatch: pytest.MonkeyPatch,
+                                 files: list[tuple[Path, list[np.ndarray]]]) -> list[Any]:
     """Each .keras file run by Keras 3 in one subprocess whose TensorFlow has oneDNN off, as on
     CPUs without it: there a channels_first convolution cannot run."""
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
@@ -153,16 +155,6 @@ def test_rewritten_fixtures_run_in_keras3_without_onednn(tmp_path: Path, monkeyp
 
 # -- the real-world corpus ----------------------------------------------------------------------
 
-def _stored(path: Path) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
-    io = path.with_name(path.name.replace("_model.h5", "_inputs_and_outputs.h5"))
-    if io == path or not io.exists():
-        return None
-    with h5py.File(io, "r") as f:
-        if "predictions" not in f:
-            return None
-        return [f["inputs"][n][()] for n in f["inputs"]], [f["predictions"][n][()] for n in f["predictions"]]
-
-
 @pytest.mark.slow
 def test_realworld_channels_first_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every channels_first file of the real-world corpus, rewritten, computes what it stored (or what
@@ -177,7 +169,7 @@ def test_realworld_channels_first_files(tmp_path: Path, monkeypatch: pytest.Monk
         if not channels_first_layers(source):
             continue
         name = str(path.relative_to(realworld))
-        stored = _stored(path)
+        stored = stored_predictions(path)
         xs = stored[0] if stored else generate_inputs(source, 2, 0)
         want = stored[1] if stored else kconvert.run(source, xs, device="cpu")
         want = [np.asarray(w).reshape(y.shape) for w, y in zip(want, kconvert.run(source, xs, device="cpu"))]
@@ -380,8 +372,10 @@ def test_locally_connected_1d() -> None:
 
 
 def test_volumes() -> None:
-    m = build([("c", cf_conv(rank=3), ["x"]), ("p", pooling.MaxPooling3D(pool_size=(2, 2, 1), data_format="channels_first"), ["c"]),
-               ("g", pooling.GlobalAveragePooling3D(data_format="channels_first"), ["p"])], {"x": (B, 2, 5, 6, 4)}, ["g"])
+    pool = pooling.MaxPooling3D(pool_size=(2, 2, 1), data_format="channels_first")
+    m = build([("c", cf_conv(rank=3), ["x"]), ("p", pool, ["c"]),
+               ("g", pooling.GlobalAveragePooling3D(data_format="channels_first"), ["p"])],
+              {"x": (B, 2, 5, 6, 4)}, ["g"])
     check_rule(m, expect_transposes=1)
 
 
@@ -398,8 +392,8 @@ def test_conv_lstm_and_time_distributed() -> None:
 
 def test_shared_layer_and_nested_model() -> None:
     inner = build([("ic", cf_conv(filters=3, padding="same"), ["ix"])], {"ix": (B, 3, 6, 5)}, ["ic"])
-    m = build([("shared", cf_conv(filters=3, padding="same"), ["x"]), ("n", nested.NestedModel(model=inner), ["shared"])],
-              IMAGE, ["n"])
+    m = build([("shared", cf_conv(filters=3, padding="same"), ["x"]),
+               ("n", nested.NestedModel(model=inner), ["shared"])], IMAGE, ["n"])
     m.layer("shared").calls.append(Call([TensorRef("n")]))
     m.outputs = [TensorRef("shared", 1)]
     m.validate()

@@ -212,7 +212,8 @@ def test_stateful_layers_carry_state_across_batches(tmp_path) -> None:
 KERAS1_CHECKED = ("highway_maxout", "advanced_activations", "functional_merges")
 #: kinds no Keras can build, checked by a test of their own here
 KERNELS_CHECKED_ON_THEIR_OWN = {"PeepholeLSTM",  # test_peephole_lstm_matches_tensorflows_block_lstm
-                                "MultiHeadAttention", "EinsumDense",  # against Keras 3 and tf_keras in test_attention.py
+                                # against Keras 3 and tf_keras in test_attention.py
+                                "MultiHeadAttention", "EinsumDense",
                                 # against Keras 3 and tf_keras in test_applications.py and test_modern_layers.py
                                 "Normalization", "Identity", "LayerScale", "StochasticDepth", "CustomScaleLayer",
                                 "GroupNormalization", "UnitNormalization", "Resizing", "CenterCrop",

@@ -256,8 +256,9 @@ class _Relayout:
         ins = [self.view(r, want) for r, want in zip(source_call.inputs, decision.inputs)]
         kwargs = map_refs(source_call.kwargs, lambda r: self.view(r, Layout.of_rank(len(self.source.shape_of(r)))))
         rewritten.calls.append(Call(ins, kwargs))
-        produced = [TensorRef(layer.name, len(rewritten.calls) - 1, i) for i in range(len(rewritten.config.output_shapes(
-            [self.shape_in(r, want) for r, want in zip(source_call.inputs, decision.inputs)])))]
+        given = [self.shape_in(r, want) for r, want in zip(source_call.inputs, decision.inputs)]
+        node_now = len(rewritten.calls) - 1
+        produced = [TensorRef(layer.name, node_now, i) for i in range(len(rewritten.config.output_shapes(given)))]
         if decision.after is not None:
             produced = [self.add(f"{layer.name}_{decision.after.kind.lower()}", decision.after, produced)]
         for i, (where, layout) in enumerate(zip(produced, decision.outputs)):
@@ -356,8 +357,9 @@ _SPATIAL = ("Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", 
 _AXIS_ACTIVATIONS = frozenset({"softmax", "log_softmax"})
 
 
-def _cf_to_cl(c: Any, inputs: Sequence[Shape], outputs: Sequence[Shape]) -> tuple[Any, list[Layout], list[Layout]] | None:
-    if getattr(c, "data_format", "channels_last") != "channels_first" or getattr(c, "activation", None) in _AXIS_ACTIVATIONS:
+def _cf_to_cl(c: Any, inputs: Sequence[Shape],
+              outputs: Sequence[Shape]) -> tuple[Any, list[Layout], list[Layout]] | None:
+    if getattr(c, "data_format", None) != "channels_first" or getattr(c, "activation", None) in _AXIS_ACTIVATIONS:
         return None
     return (replace(c, data_format="channels_last"), [Layout(channels_last(len(s))) for s in inputs],
             [Layout(channels_last(len(s))) for s in outputs])

@@ -64,7 +64,8 @@ class MultiHeadAttention(LayerConfig):
     Query and key are projected to ``(heads, key_dim)``, value to ``(heads, value_dim)``;
     scores are ``(q / sqrt(key_dim)) . k`` per head, softmax over the keys, and the heads'
     results are projected to ``output_dims`` (Keras's ``output_shape``; default: the query's
-    last dimension).  Attention runs over the time axis only (Keras's default ``attention_axes`` for (batch, time, features)
+    last dimension).  Attention runs over the time axis only (Keras's default ``attention_axes`` for
+    (batch, time, features)
     inputs).  Masked-out keys get no weight; a query row with no key left gets uniform weights
     unless ``zero_masked_rows`` (Keras 3's softmax path with dropout > 0 zeroes it instead).
     """
