@@ -204,3 +204,21 @@ def test_application(tmp_path: Path, family: str, package: str) -> None:
         _written_or_refused(source, target, tmp_path / target)
     keras.backend.clear_session()
     tf_keras.backend.clear_session()
+
+
+def test_a_layer_named_like_a_path_never_becomes_one(tmp_path: Path) -> None:
+    """'../../../evil' is a name: written as '.._.._.._evil', inside the output file only."""
+    from tests.helpers import keras_layer, sequential_config, write_keras2_h5
+
+    source = tmp_path / "in" / "model.h5"
+    source.parent.mkdir()
+    write_keras2_h5(source, sequential_config(keras_layer("Dense", "../../../evil", units=2)),
+                    {"../../../evil": {"kernel:0": np.ones((4, 2), "float32"), "bias:0": np.zeros(2, "float32")}})
+    out = tmp_path / "out"
+    out.mkdir()
+    for fmt in ("keras", "h5"):
+        kconvert.convert(source, fmt, out / f"model.{fmt}")
+        back = keras.saving.load_model(out / f"model.{fmt}", safe_mode=True) if fmt == "keras" else \
+            keras.models.load_model(out / f"model.{fmt}")
+        assert [la.name for la in back.layers] == [".._.._.._evil"]
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["in", "model.h5", "model.h5", "model.keras", "out"]
