@@ -241,7 +241,7 @@ class _Relayout:
         source_call = layer.calls[node]
         inputs = [self.source.shape_of(r) for r in source_call.inputs]
         outputs = self.shapes[(layer.name, node)]
-        site = Site(layer, [self.tensors[r][1] for r in source_call.inputs], inputs, outputs, self.nested)
+        site = Site(layer, [self.tensors[r][1] for r in source_call.inputs], inputs, outputs, to_channels_last)
         if layer.name not in self.layers:
             idle = all(g.is_identity for g in site.given) and not _holds_channels_first(layer)
             decision = None if keep or idle or layer.kind not in RULES else RULES[layer.kind](site)
@@ -263,10 +263,6 @@ class _Relayout:
             produced = [self.add(f"{layer.name}_{decision.after.kind.lower()}", decision.after, produced)]
         for i, (where, layout) in enumerate(zip(produced, decision.outputs)):
             self.tensors[TensorRef(layer.name, node, i)] = (where, layout)
-
-    @staticmethod
-    def nested(model: Model) -> Model:
-        return _Relayout(model, set()).run("original").result()
 
     def input(self, layer: Layer) -> None:
         c = layer.config
