@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping
 
@@ -21,15 +22,45 @@ from kconvert.errors import (
     UnsupportedKerasConfigurationException,
     UnsupportedKerasConfigurationWarning,
 )
-from kconvert.ir import Model
-from kconvert.pretrained import imagenet
-from kconvert.readers.context import Limits, LoadOptions
-from kconvert.readers.keras.lambdas import LambdaInfo, clear_lambdas, register_lambda, unregister_lambda
-from kconvert.readers.source import SourceLike
-from kconvert.summary import summary, summary_dict
 
 if TYPE_CHECKING:
+    from kconvert.ir import Model
+    from kconvert.pretrained import imagenet
+    from kconvert.readers.context import Limits
+    from kconvert.readers.keras.lambdas import LambdaInfo, clear_lambdas, register_lambda, unregister_lambda
+    from kconvert.readers.source import SourceLike
+    from kconvert.summarize import summary, summary_dict
     from kconvert.writers import Written
+
+#: names imported on first use, so that ``import kconvert`` (and the command's ``--help``) stays
+#: instant: reading models needs numpy and the IR, answering ``--version`` does not
+_LAZY = {
+    "Model": "kconvert.ir:Model",
+    "imagenet": "kconvert.pretrained.imagenet",  # a module: no attribute after a colon
+    "Limits": "kconvert.readers.context:Limits",
+    "LambdaInfo": "kconvert.readers.keras.lambdas:LambdaInfo",
+    "clear_lambdas": "kconvert.readers.keras.lambdas:clear_lambdas",
+    "register_lambda": "kconvert.readers.keras.lambdas:register_lambda",
+    "unregister_lambda": "kconvert.readers.keras.lambdas:unregister_lambda",
+    "summary": "kconvert.summarize:summary",
+    "summary_dict": "kconvert.summarize:summary_dict",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'kconvert' has no attribute {name!r}")
+    module, _, attribute = _LAZY[name].partition(":")
+    value = importlib.import_module(module)
+    if attribute:
+        value = getattr(value, attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __version__ = "0.1.0"
 
@@ -71,6 +102,7 @@ def load(
     manager) to release the file.
     """
     from kconvert.readers import read_model
+    from kconvert.readers.context import Limits, LoadOptions
 
     options = LoadOptions(
         enforce_training_config=enforce_training_config,

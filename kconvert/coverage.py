@@ -33,10 +33,9 @@ class Row:
 
 def matrix() -> list[Row]:
     import kconvert.readers.keras.layers  # noqa: F401  (registers the Keras converters)
-    import kconvert.runtime  # noqa: F401  (registers the kernels)
     from kconvert.ir.layer import LAYER_KINDS
     from kconvert.readers.keras.layer import KERAS_LAYERS
-    from kconvert.runtime.registry import KERNELS
+    from kconvert.runtime.inventory import kernel_kinds
     from kconvert.writers.dl4j import layers as dl4j_layers
     from kconvert.writers.dl4j import preprocessors
     from kconvert.writers.dl4j.writer import DL4J_TARGET, VERTEX_KINDS
@@ -58,13 +57,14 @@ def matrix() -> list[Row]:
     from kconvert.readers.keras.layers.ops import operation_spellings
 
     operations = operation_spellings()
+    kernels = kernel_kinds()
     rows = []
     for kind in sorted(LAYER_KINDS):
         converter = KERAS_LAYERS.get(kind)
         aliases = tuple(name for name, fn in KERAS_LAYERS.items() if converter is not None and fn is converter)
         aliases += tuple(operations.get(kind, ()))
         rows.append(Row(
-            kind, aliases, "yes" if kind in KERNELS or kind == "InputLayer" else "no",
+            kind, aliases, "yes" if kind in kernels or kind == "InputLayer" else "no",
             written(kind, dialect.RULES, frozenset()),
             written(kind, {*dl4j_layers.EMITTERS, *VERTEX_KINDS}, rewritten_kinds(DL4J_TARGET), DL4J_TARGET.lacks,
                     preprocessors.PREPROCESSOR_RULES),

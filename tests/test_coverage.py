@@ -33,11 +33,12 @@ def test_the_readme_embeds_the_current_matrix(tmp_path: Path) -> None:
 
 def test_the_matrix_is_computed_from_the_registries(monkeypatch: pytest.MonkeyPatch) -> None:
     from kconvert.readers.keras.layer import KERAS_LAYERS
-    from kconvert.runtime.registry import KERNELS
+    from kconvert.runtime import inventory
     from kconvert.writers.tfjs.dialect import RULES
 
     assert ROWS["Dense"].runtime == ROWS["Dense"].tfjs == "yes"
-    monkeypatch.delitem(KERNELS, "Dense")
+    kinds = inventory.kernel_kinds() - {"Dense"}
+    monkeypatch.setattr(inventory, "kernel_kinds", lambda: kinds)
     monkeypatch.delitem(RULES, "Dense")
     monkeypatch.setitem(KERAS_LAYERS, "DenseAlias", KERAS_LAYERS["Dense"])
     row = {r.kind: r for r in coverage.matrix()}["Dense"]
@@ -80,3 +81,27 @@ def test_the_command_prints_the_matrix() -> None:
     assert markdown.strip() == coverage.render_markdown(list(ROWS.values())).strip()
     document = json.loads(CliRunner().invoke(main, ["formats", "--json"]).stdout)
     assert {k["kind"] for k in document["kinds"]} == set(LAYER_KINDS)
+
+
+def test_the_runtime_inventory_read_from_source_is_the_kernel_registry() -> None:
+    """``kconvert formats`` lists the runtime's kinds without starting TensorFlow, from the
+    kernels' source; the registry the runtime really uses must say the same."""
+    from kconvert.runtime.inventory import kernel_kinds
+    from kconvert.runtime.registry import KERNELS
+    import kconvert.runtime.kernels  # noqa: F401  (registers them)
+
+    assert kernel_kinds() == frozenset(KERNELS)
+
+
+def test_an_inventory_registration_that_is_not_literal_is_an_error(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from kconvert.runtime import inventory
+
+    (tmp_path / "made_up.py").write_text('KINDS = ("A", "B")\n@kernel(*KINDS)\ndef f(step): ...\n'
+                                         '@kernel("C", mask="keep")\ndef g(step): ...\n')
+    monkeypatch.setattr(inventory, "KERNELS_DIR", tmp_path)
+    assert inventory.kernel_kinds.__wrapped__() == {"A", "B", "C"}
+    (tmp_path / "computed.py").write_text('@kernel(*[k.upper() for k in "de"])\ndef h(step): ...\n')
+    with pytest.raises(ValueError, match=r"computed\.py:2: a kernel registered with kinds that are not literal"):
+        inventory.kernel_kinds.__wrapped__()
+

@@ -1,13 +1,29 @@
 """The runtime: executes the IR with TensorFlow ops (CPU, and GPU when present) to verify
-conversions numerically.  TensorFlow is imported only when this package is."""
+conversions numerically.  TensorFlow is imported only when the runtime itself is first used, so
+that asking what it covers (:mod:`kconvert.runtime.inventory`) starts nothing."""
 
+from __future__ import annotations
+
+import importlib
 import os
+from typing import TYPE_CHECKING, Any
 
-# TensorFlow's C++ start-up banners (oneDNN, CUDA probing) would bury kconvert's own one-line
-# messages; a user's explicit setting wins.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's C++ start-up lines (oneDNN, CUDA probing; level 2 no longer hides them) would bury
+# kconvert's own one-line messages; a user's explicit setting (or the command's --verbose) wins.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from kconvert.runtime.device import DeviceError, resolve_device
-from kconvert.runtime.executor import Runtime, run
+if TYPE_CHECKING:
+    from kconvert.runtime.device import DeviceError, resolve_device
+    from kconvert.runtime.executor import Runtime, run
+
+_LAZY = {"DeviceError": "kconvert.runtime.device", "resolve_device": "kconvert.runtime.device",
+         "Runtime": "kconvert.runtime.executor", "run": "kconvert.runtime.executor"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'kconvert.runtime' has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)
+
 
 __all__ = ["DeviceError", "Runtime", "resolve_device", "run"]

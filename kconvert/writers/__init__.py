@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kconvert.errors import KConvertError
-from kconvert.ir.graph import Model
-from kconvert.writers.context import Written
 from kconvert.writers.output import OutputError
+
+if TYPE_CHECKING:  # the command line imports this package for its target names: keep it light
+    from kconvert.ir.graph import Model
+    from kconvert.writers.context import Written
 
 
 def _tfjs(model: Model, output: str | os.PathLike[str], **options: Any) -> Written:
@@ -77,6 +79,14 @@ def write(model: Model, to: str, output: str | os.PathLike[str], *, layout: str 
     except KConvertError as exc:  # a refusal: name the model's file, as reading errors do
         source = model.provenance.source if model.provenance else None
         raise exc.with_context(file=source) if source else exc
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Written":
+        from kconvert.writers.context import Written
+
+        return Written
+    raise AttributeError(f"module 'kconvert.writers' has no attribute {name!r}")
 
 
 __all__ = ["LAYOUTS", "LAYOUT_IO", "WRITERS", "Written", "write"]
