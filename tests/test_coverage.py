@@ -86,9 +86,9 @@ def test_the_command_prints_the_matrix() -> None:
 def test_the_runtime_inventory_read_from_source_is_the_kernel_registry() -> None:
     """``kconvert formats`` lists the runtime's kinds without starting TensorFlow, from the
     kernels' source; the registry the runtime really uses must say the same."""
+    import kconvert.runtime.kernels  # noqa: F401  (registers them)
     from kconvert.runtime.inventory import kernel_kinds
     from kconvert.runtime.registry import KERNELS
-    import kconvert.runtime.kernels  # noqa: F401  (registers them)
 
     assert kernel_kinds() == frozenset(KERNELS)
 
