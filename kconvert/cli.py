@@ -20,6 +20,7 @@ import json
 import os
 import signal
 import sys
+import time
 import traceback
 import warnings
 from pathlib import Path
@@ -28,6 +29,7 @@ from typing import Any, Callable
 import click
 
 import kconvert
+from kconvert import batch
 from kconvert.errors import InputReadError, KConvertError
 from kconvert.progress import Progress
 from kconvert.progress import for_terminal as progress_for
@@ -111,6 +113,29 @@ def main() -> None:
     """
 
 
+def batch_options(fn: Callable) -> Callable:
+    """Options of the commands that take several models (or a directory of them)."""
+    for option in reversed([
+        click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+                     help="Several models: how many run at once, each in its own process [default: the CPU count]."),
+        click.option("--junit", "junit_path", type=click.Path(dir_okay=False), default=None,
+                     help="Several models: write JUnit XML here, one test case per model, for CI systems."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
+def verbose_option(fn: Callable) -> Callable:
+    """``-v``: every warning, and TensorFlow's own start-up lines (hidden otherwise: see
+    :mod:`kconvert.runtime`), which only a user who asks should have to read."""
+    def show_tensorflow_lines(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+        if value:
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
+        return value
+    return click.option("-v", "--verbose", is_flag=True, callback=show_tensorflow_lines, expose_value=True,
+                        help="Also print every warning, and TensorFlow's own log lines.")(fn)
+
+
 def parse_size(value: str) -> int:
     """``4194304``, ``4MiB``, ``512KB``, ``1M`` -> bytes."""
     units = {"": 1, "B": 1, "K": 1024, "KB": 1000, "KIB": 1024, "M": 1024**2, "MB": 1000**2, "MIB": 1024**2,
@@ -127,7 +152,7 @@ def parse_size(value: str) -> int:
 
 
 @main.command()
-@click.argument("source", type=click.Path())
+@click.argument("sources", nargs=-1, required=True, type=click.Path(), metavar="SOURCE...")
 @click.argument("output", type=click.Path())
 @click.option("--to", "target", type=click.Choice(sorted(WRITERS)), required=True, help="The target format.")
 @load_options
@@ -150,18 +175,26 @@ def parse_size(value: str) -> int:
 @click.option("--atol", type=float, default=1e-4, show_default=True, help="Absolute tolerance for --verify.")
 @click.option("--rtol", type=float, default=1e-4, show_default=True, help="Relative tolerance for --verify.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
-              help="Write a JSON report here (schemas/convert-report.schema.json).")
+              help="Write a JSON report here (schemas/convert-report.schema.json; for several models "
+                   "schemas/batch-report.schema.json).")
+@batch_options
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (and no progress bar).")
-@click.option("-v", "--verbose", is_flag=True, help="Also print every warning raised while converting.")
-def convert(source: str, output: str, target: str, weights: str | None, weights_by: str,
+@verbose_option
+def convert(sources: tuple[str, ...], output: str, target: str, weights: str | None, weights_by: str,
             enforce_training_config: bool, backend: str | None, debug: bool, overwrite: bool, shard_size: str,
             quantize: tuple[str, ...], config_only: bool, save_weights: bool, layout: str | None, layout_io: str,
-            check: bool, atol: float, rtol: float, report_path: str | None, quiet: bool, verbose: bool) -> None:
+            check: bool, atol: float, rtol: float, report_path: str | None, jobs: int | None,
+            junit_path: str | None, quiet: bool, verbose: bool) -> None:
     """Convert SOURCE (any Keras file, or a TF.js model) to OUTPUT in the --to format.
 
     Nothing is written when the model cannot be expressed in the target; OUTPUT appears only once
     complete.  Exit 0 on success, 1 when --verify finds a mismatch, 2 on bad arguments or an
     occupied OUTPUT, 3 when SOURCE cannot be read, 4 when it cannot be converted.
+
+    Several SOURCEs, or a directory of models, convert each into the directory OUTPUT (a model's
+    path below the sources' common folder, with the target's suffix), --jobs at a time, each in
+    its own process; one line per model, then a summary.  Exit 0 when every model converted (and
+    verified), 1 otherwise.
     """
     options: dict[str, Any] = {}
     if target == "tfjs":
@@ -196,6 +229,20 @@ def convert(source: str, output: str, target: str, weights: str | None, weights_
         options["layout_io"] = layout_io
     if layout is not None:
         options["layout"] = layout
+    load = {"weights_by": weights_by, "backend": backend}
+    verification = {"atol": atol, "rtol": rtol, "layout_io": layout_io} if check else None
+    if batch.is_batch(sources, "convert"):
+        if weights is not None:
+            raise click.BadParameter("--weights goes with one model, not several", param_hint="--weights")
+        convert_batch(sources, output, target, jobs, options=dict(options, overwrite=overwrite,
+                      enforce_training_config=enforce_training_config, load_options=load),
+                      verification=verification, report_path=report_path, junit_path=junit_path, quiet=quiet,
+                      verbose=verbose, debug=debug)
+        return
+    if jobs is not None or junit_path is not None:
+        raise click.BadParameter("--jobs and --junit go with several models (or a directory of them)",
+                                 param_hint="--jobs" if jobs is not None else "--junit")
+    source = sources[0]
 
     def body() -> None:
         bar: list[Progress | None] = []
@@ -206,10 +253,9 @@ def convert(source: str, output: str, target: str, weights: str | None, weights_
             if bar[0] is not None:
                 bar[0].update(done - bar[0].done)
         try:
-            written = kconvert.convert(source, target, output, weights=weights, overwrite=overwrite,
-                                       enforce_training_config=enforce_training_config,
-                                       load_options={"weights_by": weights_by, "backend": backend}, on_read=on_read,
-                                       **options)
+            written, verified = convert_one(source, target, output, weights, verification, on_read=on_read,
+                                            overwrite=overwrite, enforce_training_config=enforce_training_config,
+                                            load_options=load, **options)
         except ValueError as exc:  # a --quantize pattern matching no weight, an output name Keras would not load
             click.echo(f"kconvert: error: {exc}", err=True)
             sys.exit(EXIT_USAGE)
@@ -221,21 +267,116 @@ def convert(source: str, output: str, target: str, weights: str | None, weights_
                        f"{len(written.files)} files)")
             for note in written.report.notes:
                 click.echo(f"  {note}")
-        verification = None
-        if check:
-            runnable = str(written.files[-1]) if target == "dl4j" else output  # the model zip
-            verification = kconvert.verify(source, weights, targets=(runnable,), atol=atol, rtol=rtol,
-                                           weights_by=weights_by, backend=backend, layout_io=layout_io)
-            if not quiet or not verification.passed:
-                click.echo(render_verification(verification))
+        if verified is not None and (not quiet or not verified.passed):
+            click.echo(render_verification(verified))
         if report_path:
-            report = {"source": source, "target": target, "output": written.to_dict(),
-                      "verification": verification.to_dict() if verification else None}
             with open(report_path, "w") as fh:
-                json.dump(report, fh, indent=2, allow_nan=False)
-        if verification is not None and not verification.passed:
+                json.dump(convert_report(source, target, written, verified), fh, indent=2, allow_nan=False)
+        if verified is not None and not verified.passed:
             sys.exit(EXIT_CHECK_FAILED)
     run_guarded(debug, body, verbose)
+
+
+def convert_one(source: str, target: str, output: str, weights: str | None,
+                verification: dict[str, Any] | None, **options: Any) -> tuple[Any, Any]:
+    """Convert one model and, given ``verification`` tolerances, run the result against its source:
+    what the written files are, and the verification report (or None)."""
+    written = kconvert.convert(source, target, output, weights=weights, **options)
+    if verification is None:
+        return written, None
+    runnable = str(written.files[-1]) if target == "dl4j" else output  # the model zip
+    load = options.get("load_options", {})
+    return written, kconvert.verify(source, weights, targets=(runnable,), **verification, **load)
+
+
+def convert_report(source: str, target: str, written: Any, verified: Any) -> dict[str, Any]:
+    """The document ``--report`` writes (``schemas/convert-report.schema.json``)."""
+    return {"source": source, "target": target, "output": written.to_dict(),
+            "verification": verified.to_dict() if verified else None}
+
+
+def convert_batch(sources: tuple[str, ...], output: str, target: str, jobs: int | None, *, options: dict[str, Any],
+                  verification: dict[str, Any] | None, report_path: str | None, junit_path: str | None,
+                  quiet: bool, verbose: bool, debug: bool) -> None:
+    """``kconvert convert`` of several models (see :mod:`kconvert.batch`)."""
+    from kconvert.writers.output import remove_staged
+
+    root = Path(output)
+    if root.exists() and not root.is_dir():
+        raise click.BadParameter("several models are written into a directory; OUTPUT is a file", param_hint="OUTPUT")
+
+    def items() -> tuple[list[batch.Item], int]:
+        found, ignored = batch.discover(sources, "convert", exclude=root)
+        if not found:
+            raise InputReadError(f"no model files ({', '.join(batch.MODEL_SUFFIXES)}) or TF.js models in it",
+                                 file=", ".join(sources))
+        names = batch.output_names([name for name, _ in found], target)
+        return [batch.Item(name, path, output=root / names[name]) for name, path in found], ignored
+
+    def work(item: batch.Item) -> tuple[int, str, dict[str, Any] | None]:
+        try:
+            written, verified = convert_one(str(item.path), target, str(item.output), None, verification, **options)
+        except (KConvertError, ValueError) as exc:
+            return (exit_code(exc) if isinstance(exc, KConvertError) else EXIT_USAGE), str(exc), None
+        message = f"-> {item.output} ({written.weights} weight tensors, {written.weight_bytes} bytes)"
+        if verified is not None:
+            message += f"; {verification_line(verified)}"
+        failed = verified is not None and not verified.passed
+        return (EXIT_CHECK_FAILED if failed else EXIT_OK), message, convert_report(str(item.path), target, written,
+                                                                                  verified)
+
+    import kconvert.readers  # noqa: F401  (read once here, not again in every model's process)
+    run_batch("convert", target, items, work, jobs, report_path, junit_path, quiet, verbose, debug,
+              cleanup=lambda item: remove_staged(item.output) if item.output else None)
+
+
+def run_batch(command: str, target: str | None, items: Callable[[], tuple[list[batch.Item], int]], work: batch.Work,
+              jobs: int | None, report_path: str | None, junit_path: str | None, quiet: bool, verbose: bool,
+              debug: bool, cleanup: Callable[[batch.Item], None] = lambda item: None) -> None:
+    """Run a batch: one line per model as it ends, a summary, the reports; exit 0 only if all passed."""
+    jobs = jobs or os.cpu_count() or 1
+    found: list[tuple[list[batch.Item], int]] = []
+    run_guarded(debug, lambda: found.append(items()))
+    models, ignored = found[0]
+    start = time.monotonic()
+
+    def show(outcome: batch.Outcome) -> None:
+        if quiet and outcome.status == "passed":
+            return
+        joint = ": " if outcome.status == "error" else " "  # an error's message names the file, and why
+        click.echo(f"{BATCH_LABELS[outcome.status]:7} {outcome.name}{joint}{outcome.message} ({outcome.seconds:.1f} s)")
+        if verbose:
+            for warning in outcome.warnings:
+                click.echo(f"        warning: {warning}")
+            for line in outcome.log.rstrip().splitlines():
+                click.echo(f"        | {line}")
+    outcomes = batch.run(models, work, jobs, show, cleanup)
+    seconds = time.monotonic() - start
+    counts = batch.summary(outcomes)
+    not_done = "not converted" if command == "convert" else "not read"
+    click.echo(f"{counts['total']} models in {seconds:.1f} s ({jobs} job{'s' * (jobs > 1)}): {counts['passed']} "
+               f"passed, {counts['failed']} failed, {counts['error']} {not_done}"
+               + (f"; {ignored} other files passed over" if ignored else ""))
+    if report_path:
+        with open(report_path, "w") as fh:
+            json.dump(batch.to_document(command, target, jobs, seconds, outcomes, ignored), fh, indent=2,
+                      allow_nan=False)
+    if junit_path:
+        Path(junit_path).write_text(batch.to_junit(command, outcomes, seconds), encoding="utf-8")
+    sys.exit(EXIT_OK if counts["passed"] == counts["total"] else EXIT_CHECK_FAILED)
+
+
+BATCH_LABELS = {"passed": "ok", "failed": "FAILED", "error": "ERROR"}
+
+
+def verification_line(report: Any) -> str:
+    """A verification in a few words, for one model's line in a batch."""
+    errors = [c.max_abs_error for check in report.checks for c in check.comparisons]
+    worst = f", max abs error {max(errors):.2g}" if errors else ""
+    if report.passed:
+        return f"verified against {report.compared} reference(s){worst}"
+    broken = [f"{c.name}: {c.reason or c.status}" for c in report.checks if c.status not in ("passed", "skipped")]
+    return f"verification FAILED ({'; '.join(broken) or 'nothing to compare against'}){worst}"
 
 
 @main.command()
@@ -284,9 +425,11 @@ def inspect(model: str, weights: str | None, weights_by: str, enforce_training_c
               help="The targets were converted with --layout-io channels_last: feed them channels-last images.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
               help="Write the JSON report here (schemas/verify-report.schema.json).")
+@verbose_option
 def verify(source: str, weights: str | None, weights_by: str, enforce_training_config: bool, backend: str | None,
            debug: bool, targets: tuple[str, ...], inputs: str | None, atol: float, rtol: float, use_keras: bool,
-           device: str | None, dtype: str, batch: int, seed: int, layout_io: str, report_path: str | None) -> None:
+           device: str | None, dtype: str, batch: int, seed: int, layout_io: str, report_path: str | None,
+           verbose: bool) -> None:
     """Run SOURCE in kconvert's runtime and compare it with every reference available.
 
     Exit 0 when at least one reference was compared and all agree; 1 on a mismatch or when there
@@ -302,7 +445,7 @@ def verify(source: str, weights: str | None, weights_by: str, enforce_training_c
                 json.dump(report.to_dict(), fh, indent=2, allow_nan=False)
         click.echo(render_verification(report))
         sys.exit(EXIT_OK if report.passed else EXIT_CHECK_FAILED)
-    run_guarded(debug, body)
+    run_guarded(debug, body, verbose)
 
 
 @main.command()
@@ -318,31 +461,75 @@ def formats(fmt: str | None) -> None:
 
 
 @main.command("check")
-@click.argument("artifact", type=click.Path())
+@click.argument("artifacts", nargs=-1, required=True, type=click.Path(), metavar="ARTIFACT...")
 @click.option("--source", type=click.Path(), default=None,
-              help="The model ARTIFACT was converted from: also check that both compute the same.")
+              help="The model ARTIFACT was converted from: also check that both compute the same. For several "
+                   "artifacts, the directory of their sources (paired by the names `kconvert convert` gave them).")
 @load_options
 @click.option("--atol", type=float, default=1e-4, show_default=True, help="Absolute tolerance of the parity check.")
 @click.option("--rtol", type=float, default=1e-4, show_default=True, help="Relative tolerance of the parity check.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
-              help="Write a JSON report here (schemas/check-report.schema.json).")
+              help="Write a JSON report here (schemas/check-report.schema.json; for several artifacts "
+                   "schemas/batch-report.schema.json).")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False), default=None,
-              help="Write JUnit XML here, one test case per check, for CI systems.")
-def check_command(artifact: str, source: str | None, weights: str | None, weights_by: str,
+              help="Write JUnit XML here, one test case per check (per artifact for several), for CI systems.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Several artifacts: how many run at once, each in its own process [default: the CPU count].")
+@click.option("-q", "--quiet", is_flag=True, help="Several artifacts: print only those that fail, and the summary.")
+@verbose_option
+def check_command(artifacts: tuple[str, ...], source: str | None, weights: str | None, weights_by: str,
                   enforce_training_config: bool, backend: str | None, debug: bool, atol: float, rtol: float,
-                  report_path: str | None, junit_path: str | None) -> None:
+                  report_path: str | None, junit_path: str | None, jobs: int | None, quiet: bool,
+                  verbose: bool) -> None:
     """Validate an exported model ARTIFACT (TF.js directory, DL4J zip/configuration/directory,
     .keras/.h5/.json/.yaml): its schema, that it reads back with every weight, no NaN/Inf weights
     the source lacks, and with --source, that it computes what the source computes.
 
     Exit 0 when every check passes, 1 when one fails, 3 when ARTIFACT or SOURCE cannot be read
-    (no report is written then).
+    (no report is written then).  Several ARTIFACTs, or a directory of them (what `kconvert
+    convert` wrote for a directory of models), are checked --jobs at a time: exit 0 when all pass,
+    1 otherwise.
     """
     from kconvert.verification.check import check, write_json
 
+    options = {"weights": weights, "atol": atol, "rtol": rtol, "weights_by": weights_by,
+               "enforce_training_config": enforce_training_config, "backend": backend}
+    if batch.is_batch(artifacts, "check"):
+        if weights is not None:
+            raise click.BadParameter("--weights goes with one artifact, not several", param_hint="--weights")
+        if source is not None and not Path(source).is_dir():
+            raise click.BadParameter("for several artifacts, --source is the directory of their sources",
+                                     param_hint="--source")
+
+        def items() -> tuple[list[batch.Item], int]:
+            found, ignored = batch.discover(artifacts, "check")
+            if not found:
+                raise InputReadError("no exported models in it", file=", ".join(artifacts))
+            paired = batch.pair_sources([name for name, _ in found], Path(source)) if source else {}
+            problems.update({name: p for name, p in paired.items() if isinstance(p, str)})
+            return [batch.Item(name, path, source=paired.get(name) if isinstance(paired.get(name), Path) else None)
+                    for name, path in found], ignored
+        problems: dict[str, str] = {}
+
+        def work(item: batch.Item) -> tuple[int, str, dict[str, Any] | None]:
+            if item.name in problems:
+                return EXIT_UNREADABLE, problems[item.name], None
+            try:
+                report = check(item.path, str(item.source) if item.source else None, **options)
+            except KConvertError as exc:
+                return exit_code(exc), str(exc), None
+            failed = [f"{f.name}: {f.detail}" for f in report.findings if f.status == "failed"]
+            message = (f"({report.kind}) " + ("; ".join(failed) if failed else ", ".join(
+                f.name for f in report.findings if f.status == "passed") + " passed"))
+            return (EXIT_OK if report.passed else EXIT_CHECK_FAILED), message, report.to_dict()
+        run_batch("check", None, items, work, jobs, report_path, junit_path, quiet, verbose, debug)
+        return
+    if jobs is not None:
+        raise click.BadParameter("--jobs goes with several artifacts (or a directory of them)", param_hint="--jobs")
+    artifact = artifacts[0]
+
     def body() -> None:
-        report = check(artifact, source, weights=weights, atol=atol, rtol=rtol, weights_by=weights_by,
-                       enforce_training_config=enforce_training_config, backend=backend)
+        report = check(artifact, source, **options)
         if report_path:
             write_json(report, report_path)
         if junit_path:
@@ -352,7 +539,7 @@ def check_command(artifact: str, source: str | None, weights: str | None, weight
             click.echo(f"  {finding.status.upper():7} {finding.name}: {finding.detail}")
         click.echo("PASSED" if report.passed else "FAILED")
         sys.exit(EXIT_OK if report.passed else EXIT_CHECK_FAILED)
-    run_guarded(debug, body)
+    run_guarded(debug, body, verbose)
 
 
 def render_verification(report: Any) -> str:

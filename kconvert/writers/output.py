@@ -7,6 +7,7 @@ no partial model behind, and an existing model is replaced only once its success
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import tempfile
@@ -58,6 +59,18 @@ def atomic_directory(target: str | os.PathLike[str], overwrite: bool = False) ->
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def remove_staged(target: str | os.PathLike[str]) -> None:
+    """Remove what a writer that died mid-way (killed, or crashed in a C library) staged beside
+    ``target``: the writers above clean up after themselves only while their process lives."""
+    path = Path(target)
+    parent = path.parent if str(path.parent) else Path(".")
+    for staged in parent.glob(f".{glob.escape(path.name)}.*.partial"):
+        if staged.is_dir() and not staged.is_symlink():
+            shutil.rmtree(staged, ignore_errors=True)
+        else:
+            staged.unlink(missing_ok=True)
 
 
 def _install(staging: Path, path: Path) -> None:
