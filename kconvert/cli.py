@@ -130,7 +130,7 @@ def verbose_option(fn: Callable) -> Callable:
     :mod:`kconvert.runtime`), which only a user who asks should have to read."""
     def show_tensorflow_lines(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
         if value:
-            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
+            os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"  # asked for: beats a setting in the environment
         return value
     return click.option("-v", "--verbose", is_flag=True, callback=show_tensorflow_lines, expose_value=True,
                         help="Also print every warning, and TensorFlow's own log lines.")(fn)
@@ -325,7 +325,11 @@ def convert_batch(sources: tuple[str, ...], output: str, target: str, jobs: int 
         return (EXIT_CHECK_FAILED if failed else EXIT_OK), message, convert_report(str(item.path), target, written,
                                                                                   verified)
 
-    import kconvert.readers  # noqa: F401  (read once here, not again in every model's process)
+    # imported once here, so that every model's forked process starts with them (none imports TensorFlow)
+    import kconvert.readers.keras.layers  # noqa: F401
+    import kconvert.writers.dl4j.writer  # noqa: F401
+    import kconvert.writers.keras.writer  # noqa: F401
+    import kconvert.writers.tfjs  # noqa: F401
     run_batch("convert", target, items, work, jobs, report_path, junit_path, quiet, verbose, debug,
               cleanup=lambda item: remove_staged(item.output) if item.output else None)
 

@@ -5,12 +5,7 @@ that asking what it covers (:mod:`kconvert.runtime.inventory`) starts nothing.""
 from __future__ import annotations
 
 import importlib
-import os
 from typing import TYPE_CHECKING, Any
-
-# TensorFlow's C++ start-up lines (oneDNN, CUDA probing; level 2 no longer hides them) would bury
-# kconvert's own one-line messages; a user's explicit setting (or the command's --verbose) wins.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 if TYPE_CHECKING:
     from kconvert.runtime.device import DeviceError, resolve_device

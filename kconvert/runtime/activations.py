@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-import tensorflow as tf
+from kconvert.runtime.quiet_start import tf
 
 
 def _hard_sigmoid_relu6(x: tf.Tensor) -> tf.Tensor:

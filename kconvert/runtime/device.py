@@ -13,7 +13,7 @@ class DeviceError(KConvertError):
 
 def resolve_device(device: str | None) -> str:
     """``"cpu"``, ``"gpu"``, ``"gpu:1"`` or ``None``/``"auto"`` -> a TensorFlow device string."""
-    import tensorflow as tf
+    from kconvert.runtime.quiet_start import tf
 
     gpus = tf.config.list_logical_devices("GPU")
     spec = (device or "auto").strip().lower()

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-import tensorflow as tf
 
 from kconvert.errors import IncompatibleKerasConfigurationException
 from kconvert.ir.graph import Layer, Model, TensorRef
@@ -17,6 +16,7 @@ from kconvert.ir.layers.core import InputLayer
 from kconvert.ir.weights import Weight
 from kconvert.runtime import kernels as _kernels  # noqa: F401  (registers the kernels)
 from kconvert.runtime.device import resolve_device
+from kconvert.runtime.quiet_start import tf
 from kconvert.runtime.registry import KERNELS, Mask, Step
 
 Values = dict[tuple[str, int], tuple[list[tf.Tensor], list[Mask]]]

@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence, Union
 
-import tensorflow as tf
-
 from kconvert.ir.graph import Layer
 from kconvert.registry import register_kinds
+from kconvert.runtime.quiet_start import tf
 
 if TYPE_CHECKING:
     from kconvert.runtime.executor import Executor

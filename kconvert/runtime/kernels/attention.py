@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import tensorflow as tf
-
 from kconvert.runtime.activations import activation
+from kconvert.runtime.quiet_start import tf
 from kconvert.runtime.registry import Mask, Step, kernel
 
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-import tensorflow as tf
-
 from kconvert.ir.shapes import deconv_output_length
 from kconvert.runtime.activations import activation
+from kconvert.runtime.quiet_start import tf
 from kconvert.runtime.registry import Step, kernel
 
 

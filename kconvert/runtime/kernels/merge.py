@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from functools import reduce
 
-import tensorflow as tf
-
+from kconvert.runtime.quiet_start import tf
 from kconvert.runtime.registry import Mask, Step, kernel
 
 _ELEMENTWISE = {

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import tensorflow as tf
-
+from kconvert.runtime.quiet_start import tf
 from kconvert.runtime.registry import Step, kernel
 
 

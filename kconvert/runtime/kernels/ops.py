@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-import tensorflow as tf
-
 from kconvert.runtime.activations import activation
+from kconvert.runtime.quiet_start import tf
 from kconvert.runtime.registry import Step, kernel
 
 _BINARY: dict[str, Callable[[tf.Tensor, tf.Tensor], tf.Tensor]] = {

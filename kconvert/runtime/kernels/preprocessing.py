@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import tensorflow as tf
-
 from kconvert.runtime.kernels.conv import from_channels_last, to_channels_last
+from kconvert.runtime.quiet_start import tf
 from kconvert.runtime.registry import Step, kernel
 
 

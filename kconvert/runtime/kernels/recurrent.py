@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-import tensorflow as tf
-
 from kconvert.runtime.activations import activation
 from kconvert.runtime.kernels.conv import from_channels_last, to_channels_last
+from kconvert.runtime.quiet_start import tf
 from kconvert.runtime.registry import Mask, Step, kernel
 
 Cell = Callable[[tf.Tensor, Sequence[tf.Tensor]], tuple[tf.Tensor, list[tf.Tensor]]]
