@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -110,6 +111,11 @@ def main() -> None:
     kconvert verify MODEL --target OUT     compare a conversion with its source
     kconvert check OUT [--source MODEL]    validate an export (CI: --report, --junit)
     kconvert formats                       what is read, run and written, per layer kind
+    kconvert setup                         install the TF.js harness (also done on first use)
+
+    \b
+    Several models at once: kconvert DIR_OR_MODELS... OUT_DIR --to tfjs [--jobs N]
+                            kconvert check OUT_DIR [--source DIR] [--junit r.xml]
     """
 
 
@@ -462,6 +468,19 @@ def formats(fmt: str | None) -> None:
 
     render = {"markdown": coverage.render_markdown, "json": coverage.to_json}.get(fmt or "", coverage.render_text)
     click.echo(render(coverage.matrix()))
+
+
+@main.command()
+def setup() -> None:
+    """Install what checking TF.js output needs (the pinned @tensorflow/tfjs, with npm, into a
+    per-user cache; it also happens on first use).  Exit 4 when Node.js or npm is missing or fails."""
+    from kconvert.verification import tfjs_install
+
+    def body() -> None:
+        if shutil.which("node") is None:
+            raise tfjs_install.TfjsUnavailable("Node.js is not installed (TF.js models are run with node)")
+        click.echo(f"TF.js harness: {tfjs_install.harness() or tfjs_install.install()}")
+    run_guarded(False, body)
 
 
 @main.command("check")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -19,14 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from kconvert.errors import KConvertError
 from kconvert.formats.tfjs import MODEL_FILE
-
-HARNESS = Path(__file__).parent / "tfjs_harness"
-
-
-class TfjsUnavailable(KConvertError):
-    """Node.js or the harness's packages are missing."""
+from kconvert.verification import tfjs_install
+from kconvert.verification.tfjs_install import TfjsUnavailable
 
 
 @dataclass
@@ -38,12 +32,9 @@ class TfjsRun:
 
 
 def unavailable_reason() -> str | None:
-    """None when models can be run; otherwise what is missing and how to install it."""
-    if shutil.which("node") is None:
-        return "Node.js is not installed (TF.js targets are run with node)"
-    if not (HARNESS / "node_modules" / "@tensorflow" / "tfjs" / "package.json").is_file():
-        return f"the TF.js harness is not installed: run 'npm ci --prefix {HARNESS}'"
-    return None
+    """None when models can be run (the harness installs itself on first use where npm is);
+    otherwise what is missing and how to install it."""
+    return tfjs_install.missing()
 
 
 def model_json(path: str | os.PathLike[str]) -> Path | None:
@@ -79,6 +70,7 @@ def run_tfjs_many(jobs: list[tuple[str | os.PathLike[str], list[np.ndarray], lis
     reason = unavailable_reason()
     if reason:
         raise TfjsUnavailable(reason)
+    harness = tfjs_install.harness() or tfjs_install.install()
     with tempfile.TemporaryDirectory(prefix="kconvert-tfjs-") as tmp:
         specs = []
         for i, (path, inputs, layers) in enumerate(jobs):
@@ -88,7 +80,7 @@ def run_tfjs_many(jobs: list[tuple[str | os.PathLike[str], list[np.ndarray], lis
         with open(job_file, "w") as fh:
             json.dump(specs, fh)
         try:
-            done = subprocess.run(["node", str(HARNESS / "predict.js"), job_file], capture_output=True, text=True,
+            done = subprocess.run(["node", str(harness / "predict.js"), job_file], capture_output=True, text=True,
                                   timeout=timeout)
             crash = done.stderr.strip().splitlines()[-1] if done.returncode else None
         except subprocess.TimeoutExpired:
