@@ -364,7 +364,8 @@ def run_batch(command: str, target: str | None, items: Callable[[], tuple[list[b
     seconds = time.monotonic() - start
     counts = batch.summary(outcomes)
     not_done = "not converted" if command == "convert" else "not read"
-    click.echo(f"{counts['total']} models in {seconds:.1f} s ({jobs} job{'s' * (jobs > 1)}): {counts['passed']} "
+    click.echo(f"{counts['total']} model{'s' * (counts['total'] != 1)} in {seconds:.1f} s ({jobs} "
+               f"job{'s' * (jobs > 1)}): {counts['passed']} "
                f"passed, {counts['failed']} failed, {counts['error']} {not_done}"
                + (f"; {ignored} other files passed over" if ignored else ""))
     if report_path:
