@@ -521,14 +521,15 @@ def check_command(artifacts: tuple[str, ...], source: str | None, weights: str |
     if batch.is_batch(artifacts, "check"):
         if weights is not None:
             raise click.BadParameter("--weights goes with one artifact, not several", param_hint="--weights")
-        if source is not None and not Path(source).is_dir():
-            raise click.BadParameter("for several artifacts, --source is the directory of their sources",
-                                     param_hint="--source")
 
         def items() -> tuple[list[batch.Item], int]:
             found, ignored = batch.discover(artifacts, "check")
             if not found:
-                raise InputReadError("no exported models in it", file=", ".join(artifacts))
+                raise InputReadError("a directory without model.json, model.zip, configuration.json or Keras "
+                                     "files: no exported models in it", file=", ".join(artifacts))
+            if source is not None and not Path(source).is_dir():
+                raise click.BadParameter("for several artifacts, --source is the directory of their sources",
+                                         param_hint="--source")
             paired = batch.pair_sources([name for name, _ in found], Path(source)) if source else {}
             problems.update({name: p for name, p in paired.items() if isinstance(p, str)})
             return [batch.Item(name, path, source=paired.get(name) if isinstance(paired.get(name), Path) else None)
