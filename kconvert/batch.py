@@ -47,6 +47,7 @@ class Item:
     path: Path
     output: Path | None = None  # convert: where it is written
     source: Path | None = None  # check: the model it was converted from
+    problem: str | None = None  # why it cannot be done, found before it runs (no source to pair it with)
 
 
 @dataclass

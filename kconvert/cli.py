@@ -119,16 +119,11 @@ def main() -> None:
     """
 
 
-def batch_options(fn: Callable) -> Callable:
-    """Options of the commands that take several models (or a directory of them)."""
-    for option in reversed([
-        click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
-                     help="Several models: how many run at once, each in its own process [default: the CPU count]."),
-        click.option("--junit", "junit_path", type=click.Path(dir_okay=False), default=None,
-                     help="Several models: write JUnit XML here, one test case per model, for CI systems."),
-    ]):
-        fn = option(fn)
-    return fn
+def jobs_option(fn: Callable) -> Callable:
+    """``--jobs``, for the commands that take several models (or a directory of them)."""
+    return click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+                        help="Several models: how many run at once, each in its own process "
+                             "[default: the CPU count].")(fn)
 
 
 def verbose_option(fn: Callable) -> Callable:
@@ -183,7 +178,9 @@ def parse_size(value: str) -> int:
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
               help="Write a JSON report here (schemas/convert-report.schema.json; for several models "
                    "schemas/batch-report.schema.json).")
-@batch_options
+@jobs_option
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False), default=None,
+              help="Several models: write JUnit XML here, one test case per model, for CI systems.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (and no progress bar).")
 @verbose_option
 def convert(sources: tuple[str, ...], output: str, target: str, weights: str | None, weights_by: str,
@@ -497,8 +494,7 @@ def setup() -> None:
                    "schemas/batch-report.schema.json).")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False), default=None,
               help="Write JUnit XML here, one test case per check (per artifact for several), for CI systems.")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
-              help="Several artifacts: how many run at once, each in its own process [default: the CPU count].")
+@jobs_option
 @click.option("-q", "--quiet", is_flag=True, help="Several artifacts: print only those that fail, and the summary.")
 @verbose_option
 def check_command(artifacts: tuple[str, ...], source: str | None, weights: str | None, weights_by: str,
@@ -531,14 +527,12 @@ def check_command(artifacts: tuple[str, ...], source: str | None, weights: str |
                 raise click.BadParameter("for several artifacts, --source is the directory of their sources",
                                          param_hint="--source")
             paired = batch.pair_sources([name for name, _ in found], Path(source)) if source else {}
-            problems.update({name: p for name, p in paired.items() if isinstance(p, str)})
-            return [batch.Item(name, path, source=paired.get(name) if isinstance(paired.get(name), Path) else None)
-                    for name, path in found], ignored
-        problems: dict[str, str] = {}
+            return [batch.Item(name, path, source=paired[name]) if isinstance(paired.get(name), Path) else
+                    batch.Item(name, path, problem=paired.get(name)) for name, path in found], ignored
 
         def work(item: batch.Item) -> tuple[int, str, dict[str, Any] | None]:
-            if item.name in problems:
-                return EXIT_UNREADABLE, problems[item.name], None
+            if item.problem:
+                return EXIT_UNREADABLE, item.problem, None
             try:
                 report = check(item.path, str(item.source) if item.source else None, **options)
             except KConvertError as exc:
