@@ -1,12 +1,22 @@
-"""kconvert.ir.Weight: lazy reading, layout conversions equal to numpy's, declared shape checks."""
+"""kconvert.ir.Weight: lazy reading, layout conversions equal to numpy's, declared shape checks, chunked
+reads equal to whole reads."""
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
+from typing import Any
+
+import h5py
 import numpy as np
 import pytest
 
 from kconvert.errors import IncompatibleKerasConfigurationException as Incompatible
+from kconvert.errors import NonFiniteWeightWarning
 from kconvert.ir import Weight
+from kconvert.ir.weights import watching_reads
+from kconvert.readers.context import Limits
+from kconvert.readers.h5 import H5File
 from tests.helpers import raises_exactly
 
 
@@ -120,3 +130,88 @@ def test_conversions_compose() -> None:
     want = np.flip(np.concatenate([blocks[0], blocks[2], blocks[1], blocks[3]], axis=1).T, 0)
     np.testing.assert_array_equal(got.numpy(), want)
     assert got.origin.startswith("memory")
+
+
+# -- chunked reads -----------------------------------------------------------------------------------
+
+
+def h5_weight(tmp_path: Path, array: np.ndarray = ARRAY) -> Weight:
+    """A weight backed by an HDF5 dataset, read through kconvert's reader (hyperslab reads)."""
+    path = tmp_path / "w.h5"
+    with h5py.File(path, "w") as f:
+        f["w"] = array
+    reader = H5File(str(path), "w.h5", Limits())
+    return reader.weight(reader.open(), "w")
+
+
+def chunked(w: Weight, max_bytes: int) -> np.ndarray:
+    return np.concatenate([*w.iter_chunks(max_bytes), np.empty(0, w.dtype)])
+
+
+TRANSFORMS: dict[str, Any] = {
+    "plain": lambda w: w,
+    "transpose": lambda w: w.transpose((3, 1, 0, 2)),
+    "transpose F order": lambda w: w.transpose((3, 2, 1, 0)),
+    "flip": lambda w: w.flip((0, 2)),
+    "reshape": lambda w: w.reshape((6, 20)),
+    "reshape of a transpose": lambda w: w.transpose((1, 0, 3, 2)).reshape((3, 5, 8)),
+    "split along the first axis": lambda w: w.split(2, axis=0)[1],
+    "split along the last axis": lambda w: w.split(5, axis=-1)[3],
+    "concat along the first axis": lambda w: Weight.concat([w, w.flip((0,))], axis=0),
+    "gate reordering": lambda w: Weight.concat([w.split(5, -1)[i] for i in (2, 0, 4, 1, 3)], axis=-1),
+    "gather": lambda w: w.gather([1, 0], "rows swapped"),
+    "composed": lambda w: Weight.concat([w.split(3, 1)[2], w.split(3, 1)[0]], 1).transpose((2, 3, 0, 1)).flip((1,)),
+}
+
+
+@pytest.mark.parametrize("max_bytes", [1, 4, 28, 100, 10**9])
+@pytest.mark.parametrize("transform", TRANSFORMS)
+def test_chunks_concatenate_to_numpy(tmp_path: Path, transform: str, max_bytes: int) -> None:
+    """Every transformation reads hyperslabs of its source, so chunks of any size (a single
+    element, a part of a row, several rows) concatenate to exactly the whole read."""
+    for source in (h5_weight(tmp_path), Weight.of(ARRAY)):
+        w = TRANSFORMS[transform](source)
+        assert w.sliceable
+        want = w.numpy().reshape(-1)
+        chunks = list(w.iter_chunks(max_bytes))
+        np.testing.assert_array_equal(np.concatenate(chunks), want)
+        assert all(c.nbytes <= max(max_bytes, w.dtype.itemsize) for c in chunks)
+        assert len(chunks) >= min(want.size, want.nbytes // max_bytes)
+
+
+def test_blocks_name_their_hyperslab_and_cover_the_tensor_once() -> None:
+    out = np.full(ARRAY.shape, -1.0, "float32")
+    for index, block in Weight.of(ARRAY).iter_blocks(44):
+        assert (out[index] == -1).all()
+        out[index] = block
+    np.testing.assert_array_equal(out, ARRAY)
+
+
+def test_scalars_and_empty_tensors_in_chunks() -> None:
+    assert [c.tolist() for c in Weight.of(np.float32(2.5)).iter_chunks(1)] == [[2.5]]
+    assert list(Weight.of(np.zeros((0, 3), "float32")).iter_chunks(1)) == []
+
+
+def test_an_arbitrary_derive_falls_back_to_one_whole_chunk() -> None:
+    w, reader = lazy()
+    derived = Weight.of(ARRAY).derive(lambda a: a * 2, ARRAY.shape, "doubled")
+    assert not derived.sliceable and not w.sliceable
+    for weight, want in ((derived, ARRAY * 2), (w, ARRAY)):
+        chunks = list(weight.iter_chunks(8))
+        assert len(chunks) == 1
+        np.testing.assert_array_equal(chunks[0], want.reshape(-1))
+    assert reader.calls == 1
+
+
+def test_chunked_reads_report_progress_and_warn_about_nan_once_per_tensor(tmp_path: Path) -> None:
+    data = ARRAY.copy()
+    data[0, 0, 0, :2] = np.nan
+    data[1, 2, 3, 4] = np.inf
+    w = h5_weight(tmp_path, data)
+    seen: list[int] = []
+    with watching_reads(seen.append), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        chunks = list(w.transpose((3, 2, 1, 0)).iter_chunks(16))
+    assert len(chunks) == 40 and sum(seen) == data.nbytes
+    messages = [str(c.message) for c in caught if issubclass(c.category, NonFiniteWeightWarning)]
+    assert messages == ["w.h5:/w: 2 NaN and 1 infinite value(s) among 120 weights"]

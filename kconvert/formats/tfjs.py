@@ -31,23 +31,39 @@ def shard_names(total_bytes: int, shard_size: int, group: int = 1) -> list[str]:
 
 def quantize(data: np.ndarray, dtype: str) -> tuple[np.ndarray, dict[str, Any]]:
     """``data`` (float32, finite) as ``dtype`` plus the manifest's ``quantization`` entry."""
-    if dtype == "float16":
-        return data.astype(np.float16), {"dtype": "float16", "original_dtype": "float32"}
-    qmax = float(np.iinfo(dtype).max)
     low, high = (float(data.min()), float(data.max())) if data.size else (0.0, 0.0)
+    entry = quantization_entry(dtype, low, high)
+    return quantize_values(data, entry), entry
+
+
+def quantization_entry(dtype: str, low: float, high: float) -> dict[str, Any]:
+    """The manifest's ``quantization`` entry for float32 values in ``[low, high]`` stored as
+    ``dtype`` (so a tensor read in chunks is quantized from its global range)."""
+    if dtype == "float16":
+        return {"dtype": "float16", "original_dtype": "float32"}
     if low == high:  # a constant tensor: every value is min
-        return np.zeros(data.shape, dtype), {"dtype": dtype, "min": low, "scale": 1.0, "original_dtype": "float32"}
-    scale = (high - low) / qmax
+        return {"dtype": dtype, "min": low, "scale": 1.0, "original_dtype": "float32"}
+    scale = (high - low) / float(np.iinfo(dtype).max)
     if low <= 0.0 <= high:
         low = -round(-low / scale) * scale  # nudged: q = round(-min/scale) decodes to exactly 0
-    high = low + qmax * scale
+    return {"dtype": dtype, "min": low, "scale": scale, "original_dtype": "float32"}
+
+
+def quantize_values(data: np.ndarray, entry: Mapping[str, Any]) -> np.ndarray:
+    """``data`` (float32, finite, within the entry's range) encoded as ``entry`` says:
+    elementwise, so chunks of a tensor encode exactly as the whole would."""
+    dtype = entry["dtype"]
+    if dtype == "float16":
+        return data.astype(np.float16)
+    low, scale = float(entry["min"]), float(entry["scale"])
+    high = low + float(np.iinfo(dtype).max) * scale
     flat = data.reshape(-1)
     out = np.empty(flat.shape, dtype)
     for start in range(0, flat.size, _CHUNK):
         chunk = flat[start:start + _CHUNK].astype(np.float64)
         np.clip(chunk, low, high, out=chunk)
         out[start:start + _CHUNK] = np.rint((chunk - low) / scale)
-    return out.reshape(data.shape), {"dtype": dtype, "min": low, "scale": scale, "original_dtype": "float32"}
+    return out.reshape(data.shape)
 
 
 def dequantize(data: np.ndarray, entry: Mapping[str, Any]) -> np.ndarray:

@@ -540,7 +540,7 @@ def dense(site: Site) -> Decision | None:
 def _gathered(site: Site, layout: Layout, names: Sequence[str], what: str) -> Decision:
     """``site``'s layer over features in ``layout``'s order: the named weights' first axis permuted."""
     index = layout.gather()
-    weights = {name: w if name not in names else w.derive(lambda a: a[index], w.shape, "features reordered")
+    weights = {name: w if name not in names else w.gather(index, "features reordered")
                for name, w in site.layer.weights.items()}
     return site.passing(layout, weights=weights,
                         note=f"{what} permuted to follow features flattened in channels-last order")

@@ -3,7 +3,10 @@
 A :class:`Weight` knows its shape and dtype without holding its data: readers hand out weights
 that read themselves from the source file on demand, and layout conversions (transposes, kernel
 flips, gate reordering) are recorded as transformations applied at read time.  A writer streaming
-a 500 MB model therefore holds one tensor at a time, never the whole model.
+a 500 MB model therefore holds one tensor at a time, never the whole model -- and, through
+:meth:`Weight.iter_blocks`, not even one whole tensor: a weight read from a file reads any
+hyperslab of itself (HDF5 ``dataset[i:j, ...]``), every built-in transformation maps a hyperslab of
+its result to hyperslabs of its source, so a writer holds at most :data:`CHUNK_BYTES` of one tensor.
 """
 
 from __future__ import annotations
@@ -16,8 +19,14 @@ import numpy as np
 
 from kconvert.errors import IncompatibleKerasConfigurationException, NonFiniteWeightWarning
 
+#: one step-1 slice per axis (explicit bounds): a hyperslab of a tensor
+Index = tuple[slice, ...]
 Reader = Callable[[], np.ndarray]
+#: the hyperslab of a tensor at an index, read without reading the rest
+Slicer = Callable[[Index], np.ndarray]
 _READ_HOOKS: list[Callable[[int], None]] = []
+#: the most bytes of one tensor a writer holds at a time (tests lower it to exercise the slicing)
+CHUNK_BYTES = 8 * 2**20
 
 
 @contextmanager
@@ -31,76 +40,135 @@ def watching_reads(hook: Callable[[int], None]) -> Iterator[None]:
 
 
 class Weight:
-    """One weight tensor: shape and dtype known up front, data read on :meth:`numpy`."""
+    """One weight tensor: shape and dtype known up front, data read whole by :meth:`numpy` or in
+    bounded pieces by :meth:`iter_blocks` / :meth:`iter_chunks`."""
 
-    __slots__ = ("shape", "dtype", "origin", "_read")
+    __slots__ = ("shape", "dtype", "origin", "_read", "_slicer")
 
-    def __init__(self, shape: Sequence[int], dtype: np.dtype | str, read: Reader, origin: str) -> None:
+    def __init__(self, shape: Sequence[int], dtype: np.dtype | str, read: Reader, origin: str,
+                 slicer: Slicer | None = None) -> None:
         self.shape: tuple[int, ...] = tuple(int(d) for d in shape)
         self.dtype = np.dtype(dtype)
         self.origin = origin  # where the data comes from, for error messages
         self._read = read
+        self._slicer = slicer  # None: only whole reads (an arbitrary derive)
 
     @classmethod
-    def from_file(cls, shape: Sequence[int], dtype: np.dtype | str, read: Reader, origin: str) -> "Weight":
-        """A weight read from a model file: its data is checked for NaN/Inf when read (a warning),
-        and its size reported to whoever watches reads (a progress display)."""
-        def checked() -> np.ndarray:
-            array = warn_if_not_finite(read(), origin)
-            for hook in _READ_HOOKS:
-                hook(array.nbytes)
-            return array
-        return cls(shape, dtype, checked, origin)
+    def from_file(cls, shape: Sequence[int], dtype: np.dtype | str, read: Reader, origin: str,
+                  slicer: Slicer | None = None) -> "Weight":
+        """A weight read from a model file, whole by ``read`` or by hyperslab by ``slicer``: its data
+        is checked for NaN/Inf (one warning per complete read, whole or slice by slice), and its
+        size reported to whoever watches reads (a progress display)."""
+        check = _ReadCheck(_prod(shape), origin)
+        return cls(shape, dtype, lambda: check(read()), origin,
+                   None if slicer is None else (lambda index: check(slicer(index))))
 
     @classmethod
     def of(cls, array: np.ndarray | Sequence, origin: str = "memory") -> "Weight":
         """A weight backed by an in-memory array (used by tests and by format writers)."""
         arr = np.asarray(array)
-        return cls(arr.shape, arr.dtype, lambda: arr, origin)
+        return cls(arr.shape, arr.dtype, lambda: arr, origin, lambda index: arr[index])
+
+    @classmethod
+    def filled(cls, shape: Sequence[int], value: float, dtype: np.dtype | str, origin: str) -> "Weight":
+        """A constant weight, allocated only as it is read."""
+        return cls(shape, dtype, lambda: np.full(shape, value, dtype), origin,
+                   lambda index: np.full(box_shape(index), value, dtype))
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        return _prod(self.shape)
 
     @property
     def nbytes(self) -> int:
         return self.size * self.dtype.itemsize
 
+    @property
+    def sliceable(self) -> bool:
+        """Whether :meth:`iter_blocks` reads hyperslabs (else it reads the tensor whole)."""
+        return self._slicer is not None
+
     def numpy(self) -> np.ndarray:
         """Read the data; the result is checked against the declared shape and dtype."""
-        arr = np.asarray(self._read())
-        if arr.shape != self.shape:
+        return self._checked(self._read(), self.shape)
+
+    def take(self, index: Index) -> np.ndarray:
+        """The hyperslab at ``index`` (one step-1 slice per axis), read alone when the weight is
+        sliceable, else cut from a whole read."""
+        if self._slicer is None:
+            return np.ascontiguousarray(self.numpy()[index])
+        return self._checked(self._slicer(index), box_shape(index))
+
+    def iter_blocks(self, max_bytes: int | None = None) -> Iterator[tuple[Index, np.ndarray]]:
+        """``(index, block)`` hyperslabs covering the tensor in C order, each at most ``max_bytes``
+        (default :data:`CHUNK_BYTES`) unless one element is larger; one whole block when the
+        weight is not sliceable.  Nothing for an empty tensor."""
+        if self.size == 0:
+            return
+        if self._slicer is None:
+            yield tuple(slice(0, d) for d in self.shape), self.numpy()
+            return
+        for index in chunk_boxes(self.shape, self.dtype.itemsize, CHUNK_BYTES if max_bytes is None else max_bytes):
+            yield index, self.take(index)
+
+    def iter_chunks(self, max_bytes: int | None = None) -> Iterator[np.ndarray]:
+        """The tensor's C-order flattened data in consecutive 1-D pieces (see :meth:`iter_blocks`)."""
+        for _, block in self.iter_blocks(max_bytes):
+            yield block.reshape(-1)
+
+    def _checked(self, data: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        arr = np.asarray(data)
+        if arr.shape != shape:
             raise IncompatibleKerasConfigurationException(
-                f"weight data read from {self.origin} has shape {arr.shape}, expected {self.shape}"
+                f"weight data read from {self.origin} has shape {arr.shape}, expected {shape}"
             )
         if arr.dtype != self.dtype:
             arr = arr.astype(self.dtype)
         return arr
 
     # -- lazy layout conversions ---------------------------------------------------------------
+    # Each maps a hyperslab of its result to hyperslabs of its source, so results stay sliceable.
 
-    def derive(self, fn: Callable[[np.ndarray], np.ndarray], shape: Sequence[int], what: str) -> "Weight":
-        """A new weight computed from this one by ``fn`` (applied at read time)."""
+    def derive(self, fn: Callable[[np.ndarray], np.ndarray], shape: Sequence[int], what: str,
+               slicer: Slicer | None = None) -> "Weight":
+        """A new weight computed from this one by ``fn`` (applied at read time); ``slicer`` reads
+        a hyperslab of the result (without it, chunked reads fall back to whole reads)."""
         source = self
-        return Weight(shape, self.dtype, lambda: fn(source.numpy()), f"{self.origin} [{what}]")
+        return Weight(shape, self.dtype, lambda: fn(source.numpy()), f"{self.origin} [{what}]",
+                      slicer if self.sliceable else None)
 
     def transpose(self, axes: Sequence[int]) -> "Weight":
         axes = tuple(axes)
+        inverse = tuple(int(i) for i in np.argsort(axes))
+
+        def part(index: Index) -> np.ndarray:
+            return np.ascontiguousarray(self.take(tuple(index[k] for k in inverse)).transpose(axes))
         return self.derive(lambda a: np.ascontiguousarray(a.transpose(axes)),
-                           tuple(self.shape[i] for i in axes), f"transpose{axes}")
+                           tuple(self.shape[i] for i in axes), f"transpose{axes}", part)
 
     def flip(self, axes: Sequence[int]) -> "Weight":
         """Reverse the given axes (converts a convolution kernel to a correlation kernel)."""
         axes = tuple(axes)
-        return self.derive(lambda a: np.ascontiguousarray(np.flip(a, axes)), self.shape, f"flip{axes}")
+        flipped = {a % len(self.shape) for a in axes}
+
+        def part(index: Index) -> np.ndarray:
+            mirrored = tuple(slice(n - s.stop, n - s.start) if k in flipped else s
+                             for k, (s, n) in enumerate(zip(index, self.shape)))
+            return np.ascontiguousarray(np.flip(self.take(mirrored), axes))
+        return self.derive(lambda a: np.ascontiguousarray(np.flip(a, axes)), self.shape, f"flip{axes}", part)
 
     def reshape(self, shape: Sequence[int]) -> "Weight":
         shape = tuple(int(d) for d in shape)
-        if int(np.prod(shape, dtype=np.int64)) != self.size:
+        if _prod(shape) != self.size:
             raise IncompatibleKerasConfigurationException(
                 f"cannot reshape weight {self.origin} of shape {self.shape} to {shape}"
             )
-        return self.derive(lambda a: a.reshape(shape), shape, f"reshape{shape}")
+
+        def part(index: Index) -> np.ndarray:
+            pieces = [self.take(box).reshape(-1) for start, stop in flat_runs(shape, index)
+                      for box in flat_boxes(self.shape, start, stop)]
+            return np.concatenate(pieces).reshape(box_shape(index))
+        return self.derive(lambda a: a.reshape(shape), shape, f"reshape{shape}", part)
 
     def split(self, sections: int, axis: int = -1) -> list["Weight"]:
         """Split into equal sections along an axis (e.g. the gate blocks of an RNN kernel)."""
@@ -113,12 +181,27 @@ class Weight:
         step = self.shape[axis] // sections
         shape = list(self.shape)
         shape[axis] = step
-        parts = []
-        for i in range(sections):
-            index = tuple(slice(i * step, (i + 1) * step) if k == axis else slice(None)
-                          for k in range(len(self.shape)))
-            parts.append(self.derive(lambda a, ix=index: a[ix], shape, f"part {i + 1}/{sections}"))
-        return parts
+        return [self._section(axis, i * step, step, f"part {i + 1}/{sections}", shape) for i in range(sections)]
+
+    def _section(self, axis: int, offset: int, length: int, what: str, shape: Sequence[int]) -> "Weight":
+        """The ``length`` entries from ``offset`` along ``axis``."""
+        whole = tuple(slice(offset, offset + length) if k == axis else slice(None) for k in range(len(self.shape)))
+
+        def part(index: Index) -> np.ndarray:
+            s = index[axis]
+            return self.take(index[:axis] + (slice(offset + s.start, offset + s.stop),) + index[axis + 1:])
+        return self.derive(lambda a: a[whole], shape, what, part)
+
+    def gather(self, rows: Sequence[int] | np.ndarray, what: str) -> "Weight":
+        """The rows (axis 0) ``rows`` names, in that order (features reordered); a hyperslab reads
+        each run of consecutive source rows as one hyperslab."""
+        rows = np.asarray(rows, dtype=np.int64)
+
+        def part(index: Index) -> np.ndarray:
+            wanted = rows[index[0]]
+            runs = np.split(wanted, np.flatnonzero(np.diff(wanted) != 1) + 1)
+            return np.concatenate([self.take((slice(int(r[0]), int(r[-1]) + 1), *index[1:])) for r in runs])
+        return self.derive(lambda a: a[rows], (len(rows), *self.shape[1:]), what, part)
 
     @staticmethod
     def concat(weights: Sequence["Weight"], axis: int = -1) -> "Weight":
@@ -137,18 +220,126 @@ class Weight:
         shape[axis] = sum(w.shape[axis] for w in weights)
         dtype = np.result_type(*(w.dtype for w in weights))
         parts = list(weights)
+        offsets = np.cumsum([0] + [w.shape[axis] for w in parts]).tolist()
+
+        def part(index: Index) -> np.ndarray:
+            s = index[axis]
+            pieces = [w.take(index[:axis] + (slice(max(s.start, lo) - lo, min(s.stop, hi) - lo),) + index[axis + 1:])
+                      for w, lo, hi in zip(parts, offsets, offsets[1:]) if max(s.start, lo) < min(s.stop, hi)]
+            return np.concatenate(pieces, axis=axis).astype(dtype, copy=False)
         return Weight(shape, dtype, lambda: np.concatenate([w.numpy() for w in parts], axis=axis),
-                      " + ".join(w.origin for w in parts))
+                      " + ".join(w.origin for w in parts), part if all(w.sliceable for w in parts) else None)
 
     def __repr__(self) -> str:
         return f"Weight(shape={self.shape}, dtype={self.dtype}, origin={self.origin!r})"
+
+
+class _ReadCheck:
+    """Checks the data of one file-backed tensor as it is read: reports its size to the read
+    hooks, and warns about NaN/Inf once per complete read, whether whole or slice by slice (the
+    counts add up until the slices read cover the tensor)."""
+
+    def __init__(self, size: int, origin: str) -> None:
+        self.size = size
+        self.origin = origin
+        self.seen = self.nan = self.inf = 0
+
+    def __call__(self, data: np.ndarray) -> np.ndarray:
+        array = np.asarray(data)
+        for hook in _READ_HOOKS:
+            hook(array.nbytes)
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            self.nan += int(np.isnan(array).sum())
+            self.inf += int(np.isinf(array).sum())
+        self.seen += array.size
+        if self.seen >= self.size:
+            if self.nan or self.inf:
+                _warn_not_finite(self.origin, self.nan, self.inf, self.size)
+            self.seen = self.nan = self.inf = 0
+        return array
+
+
+# -- hyperslab arithmetic ----------------------------------------------------------------------------
+
+def box_shape(index: Index) -> tuple[int, ...]:
+    """The shape of the hyperslab ``index``."""
+    return tuple(int(s.stop) - int(s.start) for s in index)
+
+
+def chunk_boxes(shape: Sequence[int], itemsize: int, max_bytes: int) -> Iterator[Index]:
+    """Hyperslabs of at most ``max_bytes`` (one element at least) covering ``shape`` in C order,
+    each contiguous in the flattened tensor: ranges along the outermost axis whose one step fits,
+    at every position of the axes before it."""
+    shape = tuple(shape)
+    if not shape:
+        yield ()
+        return
+    axis = next(k for k in range(len(shape))
+                if k == len(shape) - 1 or itemsize * _prod(shape[k + 1:]) <= max_bytes)
+    step = max(1, max_bytes // (itemsize * _prod(shape[axis + 1:])))
+    tail = tuple(slice(0, d) for d in shape[axis + 1:])
+    for outer in np.ndindex(*shape[:axis]):
+        head = tuple(slice(i, i + 1) for i in outer)
+        for start in range(0, shape[axis], step):
+            yield (*head, slice(start, min(start + step, shape[axis])), *tail)
+
+
+def flat_runs(shape: Sequence[int], index: Index) -> Iterator[tuple[int, int]]:
+    """The hyperslab ``index`` of ``shape`` as ``[start, stop)`` ranges of the C-order flattened
+    tensor, in order."""
+    full = len(shape)  # axes from here on are taken whole
+    while full and index[full - 1].start == 0 and index[full - 1].stop == shape[full - 1]:
+        full -= 1
+    if not full:
+        yield 0, _prod(shape)
+        return
+    axis = full - 1
+    strides = [_prod(shape[k + 1:]) for k in range(len(shape))]
+    for outer in np.ndindex(*box_shape(index[:axis])):
+        base = sum((index[k].start + i) * strides[k] for k, i in enumerate(outer))
+        yield base + index[axis].start * strides[axis], base + index[axis].stop * strides[axis]
+
+
+def flat_boxes(shape: Sequence[int], start: int, stop: int) -> Iterator[Index]:
+    """The C-order flat range ``[start, stop)`` of ``shape`` as hyperslabs, in order: a partial
+    leading row, whole rows, a partial trailing row (the partial rows split the same way)."""
+    if start >= stop:
+        return
+    if not shape:
+        yield ()
+        return
+    rest = tuple(shape[1:])
+    inner = _prod(rest)
+    first, last = -(-start // inner), stop // inner  # whole rows [first, last)
+    if first > last:  # inside one row
+        row = start // inner
+        yield from _in_row(row, rest, start - row * inner, stop - row * inner)
+        return
+    if start < first * inner:
+        yield from _in_row(first - 1, rest, start - (first - 1) * inner, inner)
+    if first < last:
+        yield (slice(first, last), *(slice(0, d) for d in rest))
+    if last * inner < stop:
+        yield from _in_row(last, rest, 0, stop - last * inner)
+
+
+def _in_row(row: int, rest: tuple[int, ...], start: int, stop: int) -> Iterator[Index]:
+    for box in flat_boxes(rest, start, stop):
+        yield (slice(row, row + 1), *box)
+
+
+def _prod(dims: Sequence[int]) -> int:
+    return int(np.prod(dims, dtype=np.int64))
 
 
 def warn_if_not_finite(array: np.ndarray, origin: str) -> np.ndarray:
     """``array``, after warning (:class:`NonFiniteWeightWarning`) if it holds NaN or infinities."""
     array = np.asarray(array)
     if array.dtype.kind == "f" and not np.isfinite(array).all():
-        nan = int(np.isnan(array).sum())
-        warnings.warn(f"{origin}: {nan} NaN and {int(np.isinf(array).sum())} infinite value(s) among "
-                      f"{array.size} weights", NonFiniteWeightWarning, stacklevel=3)
+        _warn_not_finite(origin, int(np.isnan(array).sum()), int(np.isinf(array).sum()), array.size)
     return array
+
+
+def _warn_not_finite(origin: str, nan: int, inf: int, size: int) -> None:
+    warnings.warn(f"{origin}: {nan} NaN and {inf} infinite value(s) among {size} weights", NonFiniteWeightWarning,
+                  stacklevel=4)

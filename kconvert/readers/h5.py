@@ -18,7 +18,7 @@ import h5py
 import numpy as np
 
 from kconvert.errors import InputReadError
-from kconvert.ir.weights import Weight
+from kconvert.ir.weights import Index, Weight
 from kconvert.readers.context import Limits
 
 _NUMERIC_KINDS = "fiub"
@@ -171,14 +171,14 @@ class H5File:
         self._check_storage(ds, shape, dtype)
         origin = f"{self.display}:{where}"
 
-        def read() -> np.ndarray:
+        def read(index: Index = ()) -> np.ndarray:  # () reads the whole dataset, a tuple of slices a hyperslab
             try:
-                return np.asarray(self.get(self.file, where)[()])
+                return np.asarray(self.get(self.file, where)[index])
             except InputReadError:
                 raise
             except H5_ERRORS as exc:
                 raise InputReadError(f"cannot read dataset '{where}' ({_h5_reason(exc)})", file=self.display) from None
-        return Weight.from_file(shape, dtype, read, origin)
+        return Weight.from_file(shape, dtype, read, origin, read)
 
 
     def _check_storage(self, ds: h5py.Dataset, shape: tuple[int, ...], dtype: np.dtype) -> None:

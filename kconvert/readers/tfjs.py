@@ -12,14 +12,14 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from kconvert.errors import InputReadError
 from kconvert.formats.tfjs import ITEM_SIZE, MANIFEST_DTYPES, QUANTIZED_DTYPES, dequantize
 from kconvert.ir.graph import Layer, Model
-from kconvert.ir.weights import Weight
+from kconvert.ir.weights import Index, Weight, box_shape, flat_runs
 from kconvert.readers.keras.layer import SourceWeight
 from kconvert.readers.keras.legacy_h5 import WeightGroup
 
@@ -106,8 +106,8 @@ def _weight_scopes(manifest: Any, directory: str, display: str,
         offset = 0
         for i, entry in enumerate(group["weights"]):
             name, shape, dtype, quantization, nbytes = _entry(entry, display, f"{where}.weights[{i}]")
-            weight = Weight.from_file(shape, dtype, _reader(stream, offset, nbytes, shape, quantization, dtype),
-                                      f"{display}:{name}")
+            read, hyperslab = _reader(stream, offset, nbytes, shape, quantization, dtype)
+            weight = Weight.from_file(shape, dtype, read, f"{display}:{name}", hyperslab)
             if quantization:
                 quantized[name] = quantization["dtype"]
             offset += nbytes
@@ -152,16 +152,25 @@ def _entry(entry: Any, display: str, where: str) -> tuple[str, tuple[int, ...], 
 
 
 def _reader(stream: "_ShardStream", offset: int, nbytes: int, shape: tuple[int, ...], quantization: dict | None,
-            dtype: str) -> Any:
-    def read() -> np.ndarray:
-        raw = stream.read(offset, nbytes)
-        stored = quantization["dtype"] if quantization else dtype
+            dtype: str) -> tuple[Callable[[], np.ndarray], Callable[[Index], np.ndarray]]:
+    """Whole and hyperslab readers of one entry: a hyperslab reads only its own byte ranges."""
+    stored = quantization["dtype"] if quantization else dtype
+    item = ITEM_SIZE[stored]
+
+    def values(start: int, stop: int) -> np.ndarray:  # flat elements [start, stop)
+        raw = stream.read(offset + start * item, (stop - start) * item)
         data = np.frombuffer(raw, dtype="<u1" if stored == "bool" else np.dtype(stored).newbyteorder("<"))
-        data = data.reshape(shape)
         if quantization:
             return dequantize(data, {**quantization, "original_dtype": dtype})
         return data.astype(bool) if dtype == "bool" else data.astype(dtype)
-    return read
+
+    def read() -> np.ndarray:
+        return values(0, nbytes // item).reshape(shape)
+
+    def hyperslab(index: Index) -> np.ndarray:
+        runs = [values(start, stop) for start, stop in flat_runs(shape, index)]
+        return np.concatenate(runs).reshape(box_shape(index))
+    return read, hyperslab
 
 
 class _ShardStream:

@@ -342,7 +342,11 @@ def _scale_columns(weight: Weight, blocks: int, gates: Iterable[int], scale: flo
     factors = np.ones(weight.shape[-1], dtype=np.float64)
     for g in gates:
         factors[g * width:(g + 1) * width] = scale
-    return weight.derive(lambda a: (a * factors).astype(a.dtype), weight.shape, f"gate columns scaled by {scale:.6g}")
+
+    def scaled(a: np.ndarray, columns: slice = slice(None)) -> np.ndarray:
+        return (a * factors[columns]).astype(a.dtype)
+    return weight.derive(scaled, weight.shape, f"gate columns scaled by {scale:.6g}",
+                         lambda index: scaled(weight.take(index), index[-1]))
 
 
 #: IR kinds written as compositions of modern layers, whatever the target

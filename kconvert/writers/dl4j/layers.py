@@ -1,8 +1,8 @@
 """IR layers as Deeplearning4j layer configurations and parameter blocks, one emitter per IR kind.
 
 An emitter returns the layer's JSON (its ``@class`` and keys, in the 1.0.0-beta7+ dialect) and
-its parameters as ``(DL4J key, flat values)`` in the order DL4J flattens them (see
-``kconvert.formats.dl4j`` and the layouts below).  Keras's channels-last data becomes DL4J's
+its parameters as blocks (DL4J key, a weight whose C order is DL4J's flattening of it) in DL4J's
+order (see ``kconvert.formats.dl4j`` and the layouts below).  Keras's channels-last data becomes DL4J's
 NHWC / NWC formats, so a converted model takes the same input arrays as its source.
 """
 
@@ -18,6 +18,7 @@ from kconvert.errors import IncompatibleKerasConfigurationException, Unsupported
 from kconvert.formats.dl4j import ACTIVATIONS, DROPOUTS, LAYERS, WEIGHT_INITS
 from kconvert.ir.graph import Layer
 from kconvert.ir.shapes import Shape
+from kconvert.ir.weights import Weight
 from kconvert.registry import registrar
 from kconvert.writers.context import WriteContext
 
@@ -38,12 +39,15 @@ LSTM_GATE_ORDER = (2, 1, 3, 0)
 
 @dataclass(frozen=True)
 class Block:
-    """One parameter block: its DL4J key, its length, and its flat values (read when the zip is
-    written, one block at a time)."""
+    """One parameter block: its DL4J key, and a weight whose C-order flattening is the block's
+    values (streamed in chunks when the zip is written)."""
 
     key: str
-    size: int
-    values: Callable[[], np.ndarray]
+    weight: Weight
+
+    @property
+    def size(self) -> int:
+        return self.weight.size
 
 
 Params = list[Block]
@@ -104,17 +108,21 @@ class EmitContext:
         return {"@class": LAYERS + class_name, "layerName": self.layer.name, "constraints": None,
                 "gradientNormalization": "None", "gradientNormalizationThreshold": 1.0, "idropout": None, **keys}
 
-    def block(self, key: str, name: str, transform: Callable[[np.ndarray], np.ndarray] = lambda a: a,
+    def block(self, key: str, name: str, transform: Callable[[Weight], Weight] = lambda w: w,
               order: str = "C") -> Block:
         """Block ``key`` holding weight ``name``, transformed and flattened in ``order``."""
-        weight = self.layer.weights[name]
-        return Block(key, weight.size,
-                     lambda: np.ravel(transform(weight.numpy()), order=order))  # type: ignore[call-overload]
+        return Block(key, flattened(transform(self.layer.weights[name]), order))
+
+
+def flattened(weight: Weight, order: str) -> Weight:
+    """``weight`` as a tensor whose C-order flattening is its flattening in ``order`` ('C' or 'F'):
+    'F' order is the C order of the reversed axes, so it still streams by hyperslab."""
+    return weight.transpose(tuple(reversed(range(len(weight.shape))))) if order == "F" else weight
 
 
 def _filled(key: str, size: int, value: float) -> Block:
     """A block the Keras layer has no weight for (a bias it does not use, a gamma it does not scale by)."""
-    return Block(key, size, lambda: np.full(size, value, np.float32))
+    return Block(key, Weight.filled((size,), value, np.float32, f"DL4J {key} filled with {value}"))
 
 
 Emitter = Callable[[EmitContext], Emitted]
@@ -257,7 +265,7 @@ def conv2d(ctx: EmitContext) -> Emitted:
     config = ctx.base("ConvolutionLayer", _channels(ctx), c.filters, c.activation, hasBias=c.use_bias,
                       cnn2dDataFormat=_cnn_format(c.data_format), **_conv_keys(ctx))
     # bias first, then the kernel as [out, in, kh, kw]
-    return Emitted(config, [*_bias(ctx, c.use_bias), ctx.block("W", "kernel", lambda k: k.transpose(3, 2, 0, 1))])
+    return Emitted(config, [*_bias(ctx, c.use_bias), ctx.block("W", "kernel", lambda k: k.transpose((3, 2, 0, 1)))])
 
 
 @emitter("Conv3D")
@@ -268,7 +276,7 @@ def conv3d(ctx: EmitContext) -> Emitted:
                       dataFormat=_cnn3d_format(c.data_format), mode=keys["convolutionMode"], **keys)
     # bias first, then the kernel as [out, in, kd, kh, kw]
     return Emitted(config, [*_bias(ctx, c.use_bias),
-                            ctx.block("W", "kernel", lambda k: k.transpose(4, 3, 0, 1, 2))])
+                            ctx.block("W", "kernel", lambda k: k.transpose((4, 3, 0, 1, 2)))])
 
 
 @emitter("SeparableConv2D")
@@ -278,7 +286,7 @@ def separable_conv2d(ctx: EmitContext) -> Emitted:
                       depthMultiplier=c.depth_multiplier, cnn2dDataFormat=_cnn_format(c.data_format),
                       **_conv_keys(ctx))
     # bias, depthwise [dm, in, kh, kw], pointwise [out, in * dm, 1, 1]
-    to_oihw = lambda k: k.transpose(3, 2, 0, 1)  # noqa: E731
+    to_oihw = lambda k: k.transpose((3, 2, 0, 1))  # noqa: E731
     return Emitted(config, [*_bias(ctx, c.use_bias), ctx.block("W", "depthwise_kernel", to_oihw),
                             ctx.block("pW", "pointwise_kernel", to_oihw)])
 
@@ -301,7 +309,7 @@ def conv1d(ctx: EmitContext) -> Emitted:
         raise ctx.error("a channels_first Conv1D", "data_format")
     config = ctx.base("Convolution1DLayer", ctx.inputs[0][2], c.filters, c.activation, hasBias=c.use_bias,
                       rnnDataFormat="NWC", **_conv_keys(ctx))
-    return Emitted(config, [*_bias(ctx, c.use_bias), ctx.block("W", "kernel", lambda k: k.transpose(2, 1, 0))])
+    return Emitted(config, [*_bias(ctx, c.use_bias), ctx.block("W", "kernel", lambda k: k.transpose((2, 1, 0)))])
 
 
 def _pooling(ctx: EmitContext, class_name: str, pooling: str, **keys: Any) -> Emitted:
@@ -389,18 +397,19 @@ def _recurrent_params(ctx: EmitContext, layer: Layer, prefix: str = "") -> Param
     sub = ctx.sub(layer)
     lstm = layer.kind in _LSTMS
 
-    def gates(a: np.ndarray) -> np.ndarray:
+    def gates(w: Weight) -> Weight:
         if not lstm:
-            return a
-        blocks = np.split(a, 4, axis=-1)
-        return np.concatenate([blocks[i] for i in LSTM_GATE_ORDER], axis=-1)
+            return w
+        blocks = w.split(4, axis=-1)
+        return Weight.concat([blocks[i] for i in LSTM_GATE_ORDER], axis=-1)
     bias = (sub.block(f"{prefix}b", "bias", gates) if layer.config.use_bias else
             _filled(f"{prefix}b", (4 if lstm else 1) * layer.config.units, 0.0))
     recurrent = sub.block(f"{prefix}RW", "recurrent_kernel", gates, "F")
     if layer.kind == "PeepholeLSTM":
         kernel, peepholes = layer.weights["recurrent_kernel"], layer.weights["peephole_kernel"]
-        recurrent = Block(recurrent.key, kernel.size + peepholes.size, lambda: np.concatenate(
-            [gates(kernel.numpy()), peepholes.numpy()[_PEEPHOLE_ORDER].T], axis=1).ravel(order="F"))
+        rows = peepholes.split(len(_PEEPHOLE_ORDER), axis=0)
+        columns = Weight.concat([rows[i] for i in _PEEPHOLE_ORDER], axis=0).transpose((1, 0))
+        recurrent = Block(recurrent.key, flattened(Weight.concat([gates(kernel), columns], axis=1), "F"))
     return [sub.block(f"{prefix}W", "kernel", gates, "F"), recurrent, bias]
 
 

@@ -1,4 +1,4 @@
-"""Weights in Keras's two HDF5 layouts, written one tensor at a time.
+"""Weights in Keras's two HDF5 layouts, written in bounded chunks of one tensor at a time.
 
 * Legacy (``model.save('x.h5')``, tf.keras and Keras 3's legacy loader): ``model_weights/<layer>``
   groups listed in ``layer_names``, each listing its datasets in ``weight_names``.  Keras loads
@@ -154,4 +154,8 @@ def keras_class(layer: Layer) -> str:
 
 
 def _dataset(group: h5py.Group, name: str, weight: Weight) -> None:
-    group.create_dataset(name, data=weight.numpy())  # one tensor in memory at a time
+    """A dataset holding ``weight``, written hyperslab by hyperslab (a chunk of one tensor in
+    memory at a time)."""
+    dataset = group.create_dataset(name, shape=weight.shape, dtype=weight.dtype)
+    for index, block in weight.iter_blocks():
+        dataset[index] = block

@@ -1,8 +1,9 @@
 """Writing an IR model as a TF.js layers model: ``model.json`` plus binary weight shards.
 
 Everything that can refuse the model (layers, options, masks, names, quantization patterns)
-runs before the first byte is written; weights then stream one tensor at a time from the source
-file into the shards, inside a temporary directory that replaces the output at the end.
+runs before the first byte is written; weights then stream from the source file into the shards
+in chunks of at most :data:`kconvert.ir.weights.CHUNK_BYTES` (never a whole large tensor), inside
+a temporary directory that replaces the output at the end.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from kconvert.errors import IncompatibleKerasConfigurationException
-from kconvert.formats.tfjs import DEFAULT_SHARD_SIZE, ITEM_SIZE, MODEL_FILE, quantize
+from kconvert.formats.tfjs import DEFAULT_SHARD_SIZE, ITEM_SIZE, MODEL_FILE, quantization_entry, quantize_values
 from kconvert.ir.graph import Model
 from kconvert.ir.weights import Weight
 from kconvert.writers.context import WriteContext, Written
@@ -107,27 +108,50 @@ def _manifest_dtype(name: str, weight: Weight) -> str:
 
 
 def _write_entry(entry: _Entry, shards: ShardWriter) -> dict[str, Any]:
-    data = entry.weight.numpy()
+    """Stream one entry into the shards chunk by chunk; its manifest spec."""
     spec: dict[str, Any] = {"name": entry.name, "shape": list(entry.weight.shape), "dtype": entry.dtype}
+    quantization = _quantization(entry) if entry.stored != entry.dtype else None
+    for chunk in entry.weight.iter_chunks():
+        data = _stored_values(entry, chunk)
+        if quantization is not None:
+            data = quantize_values(_finite(entry, data), quantization)
+            data = data.astype(data.dtype.newbyteorder("<"), copy=False)
+        shards.write(data)
+    if quantization is not None:
+        spec["quantization"] = quantization
+    return spec
+
+
+def _stored_values(entry: _Entry, data: np.ndarray) -> np.ndarray:
+    """A chunk of an entry's values in its manifest dtype, refusing values TF.js cannot hold."""
     if entry.dtype == "float32":
         if data.dtype == np.float64 and data.size and np.nanmax(np.abs(data), initial=0.0) > _FLOAT32_MAX:
             raise IncompatibleKerasConfigurationException(
                 f"weight {entry.name} holds float64 values beyond the float32 range")
-        data = data.astype("<f4", copy=False)
-    elif entry.dtype == "int32":
+        return data.astype("<f4", copy=False)
+    if entry.dtype == "int32":
         if data.size and (data.min() < _INT32.min or data.max() > _INT32.max):
             raise IncompatibleKerasConfigurationException(f"weight {entry.name} holds integers beyond the int32 range")
-        data = data.astype("<i4", copy=False)
-    else:
-        data = data.astype(np.uint8, copy=False)
-    if entry.stored != entry.dtype:
-        if not np.isfinite(data).all():
-            raise IncompatibleKerasConfigurationException(
-                f"weight {entry.name} holds NaN or infinite values and cannot be quantized")
-        data, spec["quantization"] = quantize(data, entry.stored)
-        data = data.astype(data.dtype.newbyteorder("<"), copy=False)
-    shards.write(data)
-    return spec
+        return data.astype("<i4", copy=False)
+    return data.astype(np.uint8, copy=False)
+
+
+def _finite(entry: _Entry, data: np.ndarray) -> np.ndarray:
+    if not np.isfinite(data).all():
+        raise IncompatibleKerasConfigurationException(
+            f"weight {entry.name} holds NaN or infinite values and cannot be quantized")
+    return data
+
+
+def _quantization(entry: _Entry) -> dict[str, Any]:
+    """The manifest's quantization entry: uint8/uint16 take a first pass over the chunks for the
+    tensor's global range, so that every chunk is encoded on the same scale."""
+    if entry.stored == "float16":
+        return quantization_entry("float16", 0.0, 0.0)
+    ranges = [(float(data.min()), float(data.max())) for data in
+              (_finite(entry, _stored_values(entry, chunk)) for chunk in entry.weight.iter_chunks())]
+    return quantization_entry(entry.stored, min((lo for lo, _ in ranges), default=0.0),
+                              max((hi for _, hi in ranges), default=0.0))
 
 
 def _generated_by(model: Model) -> str:

@@ -138,9 +138,9 @@ def _cudnn(cfg: KerasLayerConfig, gates: int) -> Binder:
             "recurrent_kernel": gatewise(rec, lambda r: r.transpose((1, 0))),
         }
         if gates == 4:
-            halves = bias.split(2)
-            out["bias"] = halves[0].derive(lambda a, b=halves[1]: a + b.numpy(), halves[0].shape,
-                                           "input + recurrent bias")
+            first, second = bias.split(2)
+            out["bias"] = first.derive(lambda a: a + second.numpy(), first.shape, "input + recurrent bias",
+                                       lambda index: first.take(index) + second.take(index))
         else:
             out["bias"] = bias.reshape((2, gates * units))
         return out
