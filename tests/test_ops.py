@@ -76,6 +76,7 @@ def assert_matches(model: kconvert.Model, x: np.ndarray, expected: list[np.ndarr
 
 @pytest.fixture(scope="module")
 def keras3_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Path], list[np.ndarray]]:
+    keras.backend.clear_session()  # the operations' automatic names ("add") must not depend on earlier tests
     model = keras3_model()
     randomize_weights(model, np.random.default_rng(0))
     folder = tmp_path_factory.mktemp("keras3_ops")

@@ -268,3 +268,36 @@ def test_peephole_lstm_matches_tensorflows_block_lstm() -> None:
     want = outputs.h.numpy().transpose(1, 0, 2)
     np.testing.assert_allclose(got, want, atol=ATOL, rtol=RTOL)
     assert np.abs(run(LSTM(units=units, return_sequences=True)) - want).max() > 1e-2  # the peepholes matter
+
+
+# -- folding normalisation into convolutions ------------------------------------------------------
+
+def test_batchnorm_folds_into_the_convolution_before_it(tmp_path) -> None:
+    """The forward pass folds a BatchNormalization into a linear convolution whose output only it
+    reads (kconvert.runtime.folding); the results stay Keras's, in float32 and float64, and the
+    per-layer activations still show each layer's own output."""
+    keras = pytest.importorskip("keras")
+    from kconvert.runtime.folding import batchnorm_folds
+
+    L = keras.layers
+    x_in = keras.Input((12, 12, 3))
+    a = L.BatchNormalization(name="bn_conv")(L.Conv2D(4, 3, name="conv")(x_in))  # with a bias
+    b = L.BatchNormalization(name="bn_dw", center=False)(
+        L.DepthwiseConv2D(3, depth_multiplier=2, use_bias=False, padding="same", name="dw")(x_in))
+    shared = L.Conv2D(6, 1, name="shared")(x_in)  # read twice: not folded
+    c = L.BatchNormalization(name="bn_shared")(shared)
+    d = L.BatchNormalization(name="bn_relu", scale=False)(L.Conv2D(6, 1, activation="relu", name="relu")(x_in))
+    e = L.BatchNormalization(axis=1, name="bn_rows")(L.Conv2D(6, 1, name="rows")(x_in))  # not the channels
+    out = L.Concatenate()([L.Flatten()(t) for t in (a, b, c, L.Add()([shared, d]), e)])
+    model = keras.Model(x_in, out)
+    randomize_weights(model, np.random.default_rng(3))
+    model.save(tmp_path / "folds.keras")
+    ir = kconvert.load(tmp_path / "folds.keras")
+    assert sorted(key for key, _ in batchnorm_folds(ir)) == ["bn_conv", "bn_dw"]
+    x = np.random.default_rng(4).normal(0, 1, (2, 12, 12, 3)).astype("float32")
+    want = model.predict(x, verbose=0)
+    np.testing.assert_allclose(Runtime(ir, device="cpu")(x)[0], want, atol=ATOL, rtol=RTOL)
+    np.testing.assert_allclose(Runtime(ir, device="cpu", dtype="float64")(x)[0], want, atol=ATOL, rtol=RTOL)
+    acts = Runtime(ir, device="cpu").activations(x)  # "dw" is reported: here it runs on its own
+    want_dw = keras.Model(x_in, model.get_layer("dw").output).predict(x, verbose=0)
+    np.testing.assert_allclose(acts["dw"][0], want_dw, atol=ATOL, rtol=RTOL)

@@ -6,18 +6,25 @@ from kconvert.runtime.quiet_start import tf
 from kconvert.runtime.registry import Step, kernel
 
 
-def keras_relu(x: tf.Tensor, negative_slope: float = 0.0, max_value: float | tf.Tensor | None = None,
+def keras_relu(x: tf.Tensor, negative_slope: float = 0.0, max_value: float | None = None,
                threshold: float = 0.0) -> tf.Tensor:
-    """Keras's ``relu(x, negative_slope, max_value, threshold)``, step for step (edge cases included)."""
+    """Keras's ``relu(x, negative_slope, max_value, threshold)``, step for step (edge cases included).
+
+    Like Keras, a cap of exactly 6 without threshold is TensorFlow's fused ``relu6`` (the same
+    values as relu then clip); other caps clip against scalars, never against full-size tensors
+    of zeros and of the cap, which would cost two extra activations' worth of memory traffic.
+    """
     if negative_slope != 0.0 and max_value is None and threshold == 0.0:
         return tf.nn.leaky_relu(x, alpha=negative_slope)
     negative = tf.nn.relu(-x + threshold) if negative_slope != 0.0 else None
     if threshold != 0.0:
         y = x * tf.cast(x > threshold, x.dtype)
+    elif max_value == 6:
+        y, max_value = tf.nn.relu6(x), None
     else:
         y = tf.nn.relu(x)
     if max_value is not None:
-        y = tf.clip_by_value(y, tf.zeros_like(y), tf.cast(max_value, x.dtype) * tf.ones_like(y))
+        y = tf.clip_by_value(y, tf.constant(0, x.dtype), tf.constant(max_value, x.dtype))
     if negative is not None:
         y = y - negative_slope * negative
     return y
