@@ -97,3 +97,13 @@ def _quiet_kconvert_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", kconvert.KConvertWarning)
         yield
+
+
+@pytest.fixture(autouse=True)
+def _tensorflow_log_level(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command's --verbose shows TensorFlow's log lines by setting TF_CPP_MIN_LOG_LEVEL in its
+    process; run in-process by a test, it must not leak into the tests after it."""
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", os.environ["TF_CPP_MIN_LOG_LEVEL"])
+    else:
+        monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
