@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -100,10 +101,12 @@ def _quiet_kconvert_warnings():
 
 
 @pytest.fixture(autouse=True)
-def _tensorflow_log_level(monkeypatch: pytest.MonkeyPatch) -> None:
+def _tensorflow_log_level() -> Iterator[None]:
     """The command's --verbose shows TensorFlow's log lines by setting TF_CPP_MIN_LOG_LEVEL in its
     process; run in-process by a test, it must not leak into the tests after it."""
-    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
-        monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", os.environ["TF_CPP_MIN_LOG_LEVEL"])
+    before = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
+    yield
+    if before is None:
+        os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
     else:
-        monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = before
