@@ -108,12 +108,17 @@ def discover(paths: Sequence[str], command: Literal["convert", "check"],
     return sorted(named.items()), ignored
 
 
-def _walk(folder: Path, command: Literal["convert", "check"], exclude: Path | None) -> Iterable[Path]:
+def _walk(folder: Path, command: Literal["convert", "check"], exclude: Path | None,
+          seen: set[str] | None = None) -> Iterable[Path]:
+    seen = set() if seen is None else seen  # real paths walked: a symbolic link loop ends here
+    if os.path.realpath(folder) in seen:
+        return
+    seen.add(os.path.realpath(folder))
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith(".") or (exclude is not None and _same(entry, exclude)):
             continue
         if entry.is_dir():
-            yield from [entry] if _is_model_dir(entry, command) else _walk(entry, command, exclude)
+            yield from [entry] if _is_model_dir(entry, command) else _walk(entry, command, exclude, seen)
         elif entry.is_file():
             yield entry
 

@@ -167,6 +167,21 @@ def test_output_names_keep_suffixes_only_where_they_tell_models_apart() -> None:
     assert batch.output_names(names, "h5")["a/mlp.h5"] == "a/mlp.h5.h5"
 
 
+def test_discovery_skips_hidden_files_the_output_and_link_loops(tmp_path: Path) -> None:
+    (tmp_path / "m" / "sub").mkdir(parents=True)
+    for name in ("a.h5", "sub/b.keras", ".hidden.h5", "notes.md", "sub/b.weights.h5"):
+        (tmp_path / "m" / name).write_bytes(b"")
+    (tmp_path / "m" / "web").mkdir()
+    (tmp_path / "m" / "web" / "model.json").write_text("{}")
+    (tmp_path / "m" / "sub" / "loop").symlink_to(tmp_path / "m")
+    (tmp_path / "m" / "out").mkdir()
+    (tmp_path / "m" / "out" / "c.h5").write_bytes(b"")
+    found, ignored = batch.discover([str(tmp_path / "m")], "convert", exclude=tmp_path / "m" / "out")
+    assert [name for name, _ in found] == ["a.h5", "sub/b.keras", "web"] and ignored == 2
+    assert batch.is_batch([str(tmp_path / "m")], "convert") and not batch.is_batch([str(tmp_path / "m" / "web")],
+                                                                                  "convert")
+
+
 def test_sources_are_paired_by_name_and_ambiguity_is_reported(tmp_path: Path) -> None:
     for name in ("x.h5", "x.json", "y.keras"):
         shutil.copy(GENERATED / "tfkeras" / "mlp.h5", tmp_path / name)
