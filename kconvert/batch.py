@@ -33,8 +33,6 @@ Status = Literal["passed", "failed", "error"]
 MODEL_SUFFIXES = (".h5", ".hdf5", ".keras", ".json", ".yaml", ".yml")
 #: what each target writes for one model: a directory ("") or a file with this suffix
 TARGET_SUFFIXES = {"tfjs": "", "dl4j": "", "keras": ".keras", "h5": ".h5", "json": ".json", "yaml": ".yaml"}
-#: a directory holding one of these is one model (or one export), not a folder of them
-MODEL_DIR_MARKERS = {"convert": ("model.json",), "check": ("model.json", "model.zip", "configuration.json")}
 #: companions that are never models of their own: the weights ``--to json --save-weights`` writes
 COMPANION_SUFFIXES = (".weights.h5",)
 
@@ -128,7 +126,13 @@ def _same(a: Path, b: Path) -> bool:
 
 
 def _is_model_dir(path: Path, command: Literal["convert", "check"]) -> bool:
-    return any((path / marker).is_file() for marker in MODEL_DIR_MARKERS[command])
+    """Whether ``path`` is one model (a TF.js model) or one export (also a DL4J output directory),
+    not a folder of them."""
+    from kconvert.formats.dl4j import CONFIGURATION, MODEL_ZIP  # imported here: they bring numpy
+    from kconvert.formats.tfjs import MODEL_FILE
+
+    markers = (MODEL_FILE,) if command == "convert" else (MODEL_FILE, MODEL_ZIP, CONFIGURATION)
+    return any((path / marker).is_file() for marker in markers)
 
 
 def _is_model_file(path: Path, command: Literal["convert", "check"]) -> bool:
@@ -247,10 +251,23 @@ def _finish(item: Item, scratch: Path, code: int, message: str, report: dict[str
             seen: list[str]) -> None:
     status: Status = "passed" if code == 0 else "failed" if code == 1 and report is not None else "error"
     outcome = Outcome(item.name, str(item.path), status, code, " ".join(message.split()),
-                      output=str(item.output) if item.output and code == 0 else None, warnings=seen, report=report)
+                      output=str(item.output) if item.output and report is not None else None, warnings=seen,
+                      report=report)
     staged = scratch.with_suffix(".partial")
     staged.write_text(json.dumps(outcome.to_dict(), allow_nan=False), encoding="utf-8")
     staged.rename(scratch.with_suffix(".json"))
+
+
+#: signals a C library dies of on a corrupt or crafted file (libhdf5 on a bad datatype: SIGSEGV)
+CRASH_SIGNALS = (signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGFPE, signal.SIGILL)
+
+
+def crash_message(what: str, number: int) -> str | None:
+    """The one-line error for a process that died of signal ``number`` reading ``what``, when
+    that is a C library crashing; None for other signals."""
+    if number not in CRASH_SIGNALS:
+        return None
+    return f"{what}: reading it crashed a C library ({signal.Signals(number).name}): the file is corrupt or crafted"
 
 
 def _collect(item: Item, scratch: Path, status: int) -> Outcome:
@@ -260,10 +277,9 @@ def _collect(item: Item, scratch: Path, status: int) -> Outcome:
     if result.exists():
         outcome = Outcome(**json.loads(result.read_text(encoding="utf-8")))
     elif os.WIFSIGNALED(status):
-        name = signal.Signals(os.WTERMSIG(status)).name
-        outcome = Outcome(item.name, str(item.path), "error", 3, (
-            f"{item.path}: reading it crashed a C library ({name}): the file is corrupt or crafted"
-            if name in ("SIGSEGV", "SIGBUS", "SIGABRT", "SIGFPE", "SIGILL") else f"{item.path}: killed by {name}"))
+        number = os.WTERMSIG(status)
+        outcome = Outcome(item.name, str(item.path), "error", 3, crash_message(str(item.path), number)
+                          or f"{item.path}: killed by {signal.Signals(number).name}")
     else:
         outcome = Outcome(item.name, str(item.path), "error", 1,
                           f"{item.path}: the worker ended without a result (exit status {os.WEXITSTATUS(status)})")

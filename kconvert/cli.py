@@ -128,7 +128,7 @@ def jobs_option(fn: Callable) -> Callable:
 
 def verbose_option(fn: Callable) -> Callable:
     """``-v``: every warning, and TensorFlow's own start-up lines (hidden otherwise: see
-    :mod:`kconvert.runtime`), which only a user who asks should have to read."""
+    :mod:`kconvert.runtime.quiet_start`), which only a user who asks should have to read."""
     def show_tensorflow_lines(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
         if value:
             os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"  # asked for: beats a setting in the environment
@@ -342,9 +342,7 @@ def run_batch(command: str, target: str | None, items: Callable[[], tuple[list[b
               debug: bool, cleanup: Callable[[batch.Item], None] = lambda item: None) -> None:
     """Run a batch: one line per model as it ends, a summary, the reports; exit 0 only if all passed."""
     jobs = jobs or os.cpu_count() or 1
-    found: list[tuple[list[batch.Item], int]] = []
-    run_guarded(debug, lambda: found.append(items()))
-    models, ignored = found[0]
+    models, ignored = run_guarded(debug, items)
     start = time.monotonic()
 
     def show(outcome: batch.Outcome) -> None:
@@ -599,10 +597,10 @@ def entry() -> None:
     _, status = os.waitpid(pid, 0)
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
-        if number in (signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGFPE, signal.SIGILL):
-            inputs = [a for a in sys.argv[1:] if not a.startswith("-") and os.path.isfile(a)]
-            click.echo(f"kconvert: error: {', '.join(inputs) or 'the input'}: reading it crashed a C library "
-                       f"({signal.Signals(number).name}): the file is corrupt or crafted", err=True)
+        inputs = [a for a in sys.argv[1:] if not a.startswith("-") and os.path.isfile(a)]
+        crash = batch.crash_message(", ".join(inputs) or "the input", number)
+        if crash:
+            click.echo(f"kconvert: error: {crash}", err=True)
             sys.exit(EXIT_UNREADABLE)
         sys.exit(128 + number)
     sys.exit(os.WEXITSTATUS(status))

@@ -143,8 +143,10 @@ def test_a_worker_that_dies_or_breaks_costs_only_its_model(tmp_path: Path) -> No
                 os.kill(os.getpid(), signal.SIGKILL)
             if item.name == "breaks":
                 raise RuntimeError("a bug")
+            if item.name == "differs":
+                return 1, "verification FAILED", {{"n": 2}}
             return 0, "fine", {{"n": 1}}
-        items = [batch.Item(n, out / n, output=out / n) for n in ("dies", "fine", "breaks")]
+        items = [batch.Item(n, out / n, output=out / n) for n in ("dies", "fine", "breaks", "differs")]
         from kconvert.writers.output import remove_staged
         done = batch.run(items, work, 2, lambda o: None, cleanup=lambda item: remove_staged(item.output))
         print(json.dumps([o.to_dict() for o in done]))
@@ -152,10 +154,12 @@ def test_a_worker_that_dies_or_breaks_costs_only_its_model(tmp_path: Path) -> No
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     outcomes = json.loads(result.stdout)
     assert [(o["name"], o["status"], o["exit_code"]) for o in outcomes] == [
-        ("dies", "error", 3), ("fine", "passed", 0), ("breaks", "error", 1)]
+        ("dies", "error", 3), ("fine", "passed", 0), ("breaks", "error", 1), ("differs", "failed", 1)]
     assert outcomes[0]["message"].endswith("killed by SIGKILL")
     assert outcomes[2]["message"] == "internal error: RuntimeError: a bug"
     assert outcomes[1]["report"] == {"n": 1} and outcomes[1]["output"] == str(tmp_path / "fine")
+    assert outcomes[3]["output"] == str(tmp_path / "differs")  # written, though it did not verify
+    assert outcomes[0]["output"] is None and outcomes[2]["output"] is None
     assert not list(tmp_path.glob("*.partial"))
 
 
