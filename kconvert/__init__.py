@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping
 
@@ -22,6 +21,7 @@ from kconvert.errors import (
     UnsupportedKerasConfigurationException,
     UnsupportedKerasConfigurationWarning,
 )
+from kconvert.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from kconvert.ir import Model
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 #: names imported on first use, so that ``import kconvert`` (and the command's ``--help``) stays
 #: instant: reading models needs numpy and the IR, answering ``--version`` does not
-_LAZY = {
+__getattr__, __dir__ = lazy_attributes(__name__, {
     "Model": "kconvert.ir:Model",
     "imagenet": "kconvert.pretrained.imagenet",  # a module: no attribute after a colon
     "Limits": "kconvert.readers.context:Limits",
@@ -44,23 +44,7 @@ _LAZY = {
     "unregister_lambda": "kconvert.readers.keras.lambdas:unregister_lambda",
     "summary": "kconvert.summarize:summary",
     "summary_dict": "kconvert.summarize:summary_dict",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'kconvert' has no attribute {name!r}")
-    module, _, attribute = _LAZY[name].partition(":")
-    value = importlib.import_module(module)
-    if attribute:
-        value = getattr(value, attribute)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
-
+})
 
 __version__ = "0.1.0"
 

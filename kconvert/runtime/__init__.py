@@ -4,21 +4,16 @@ that asking what it covers (:mod:`kconvert.runtime.inventory`) starts nothing.""
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from kconvert.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from kconvert.runtime.device import DeviceError, resolve_device
     from kconvert.runtime.executor import Runtime, run
 
-_LAZY = {"DeviceError": "kconvert.runtime.device", "resolve_device": "kconvert.runtime.device",
-         "Runtime": "kconvert.runtime.executor", "run": "kconvert.runtime.executor"}
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'kconvert.runtime' has no attribute {name!r}")
-    return getattr(importlib.import_module(_LAZY[name]), name)
-
+__getattr__, __dir__ = lazy_attributes(__name__, {
+    "DeviceError": "kconvert.runtime.device:DeviceError", "resolve_device": "kconvert.runtime.device:resolve_device",
+    "Runtime": "kconvert.runtime.executor:Runtime", "run": "kconvert.runtime.executor:run"})
 
 __all__ = ["DeviceError", "Runtime", "resolve_device", "run"]

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kconvert.errors import KConvertError
+from kconvert.lazy import lazy_attributes
 from kconvert.writers.output import OutputError
 
 if TYPE_CHECKING:  # the command line imports this package for its target names: keep it light
@@ -81,12 +82,6 @@ def write(model: Model, to: str, output: str | os.PathLike[str], *, layout: str 
         raise exc.with_context(file=source) if source else exc
 
 
-def __getattr__(name: str) -> Any:
-    if name == "Written":
-        from kconvert.writers.context import Written
-
-        return Written
-    raise AttributeError(f"module 'kconvert.writers' has no attribute {name!r}")
-
+__getattr__, __dir__ = lazy_attributes(__name__, {"Written": "kconvert.writers.context:Written"})
 
 __all__ = ["LAYOUTS", "LAYOUT_IO", "WRITERS", "Written", "write"]
