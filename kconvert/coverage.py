@@ -45,6 +45,7 @@ def matrix() -> list[Row]:
     from kconvert.writers.keras.writer import KERAS3_TARGET
     from kconvert.writers.lowering import rewritten_kinds
     from kconvert.writers.tfjs import dialect
+    from kconvert.writers.tfjs.writer import TFJS_TARGET
 
     def written(kind: str, emitters: Collection[str], rewritten: frozenset[str],
                 lacks: frozenset[str] = frozenset(), preprocessed: dict | None = None) -> str:
@@ -65,7 +66,7 @@ def matrix() -> list[Row]:
         aliases += tuple(operations.get(kind, ()))
         rows.append(Row(
             kind, aliases, "yes" if kind in kernels or kind == "InputLayer" else "no",
-            written(kind, dialect.RULES, frozenset()),
+            written(kind, dialect.RULES, rewritten_kinds(TFJS_TARGET) - frozenset(dialect.RULES)),
             written(kind, {*dl4j_layers.EMITTERS, *VERTEX_KINDS}, rewritten_kinds(DL4J_TARGET), DL4J_TARGET.lacks,
                     preprocessors.PREPROCESSOR_RULES),
             written(kind, {*keras_layers.EMITTERS, *GRAPH_KINDS, *OPERATIONS}, rewritten_kinds(KERAS3_TARGET),

@@ -68,31 +68,63 @@ def gru(**kw: Any) -> recurrent.GRU:
 REFUSED = {
     "gru-reset-after": (chain(gru(reset_after=True), shape=(None, 5, 4)), ["reset_after"]),
     "grouped-conv": (chain(conv.Conv2D(filters=4, kernel_size=(3, 3), groups=2), shape=(None, 8, 8, 4)), ["groups"]),
-    "causal-conv1d": (chain(conv.Conv1D(filters=2, kernel_size=(3,), padding="causal"), shape=(None, 9, 3)),
-                      ["causal"]),
-    "channels-first-conv1d": (chain(conv.Conv1D(filters=2, kernel_size=(3,), data_format="channels_first"),
-                                    shape=(None, 3, 9)), ["data_format"]),
     "output-padding": (chain(conv.Conv2DTranspose(filters=2, kernel_size=(3, 3), strides=(2, 2),
                                                   output_padding=(1, 1)), shape=(None, 4, 4, 2)), ["output_padding"]),
     "dilated-depthwise": (chain(conv.DepthwiseConv2D(kernel_size=(3, 3), dilation_rate=(2, 2)),
                                 shape=(None, 9, 9, 2)), ["dilation_rate"]),
     "bilinear": (chain(reshaping.UpSampling2D(size=(2, 2), interpolation="bilinear"), shape=(None, 4, 4, 1)),
                  ["interpolation"]),
-    "keepdims": (chain(pooling.GlobalAveragePooling2D(keepdims=True), shape=(None, 4, 4, 2)), ["keepdims"]),
-    "bn-axis-1": (chain(normalization.BatchNormalization(axis=(1,)), shape=(None, 3, 4, 4)), ["axis"]),
-    "bn-rank-5": (chain(normalization.BatchNormalization(), shape=(None, 2, 3, 4, 4)), ["rank 4"]),
-    "relu-threshold": (chain(act.ReLU(threshold=0.5)), ["threshold"]),
-    "elu-alpha": (chain(act.ELU(alpha=0.5)), ["alpha"]),
-    "softmax-axis": (chain(act.Softmax(axis=1), shape=(None, 3, 4)), ["last axis"]),
-    "subtract": (None, ["no Subtract layer"]),
-    "keras3-hard-sigmoid": (chain(core.Dense(units=2, activation="hard_sigmoid_relu6")), ["relu6(x + 3) / 6"]),
+    "bn-two-axes": (chain(normalization.BatchNormalization(axis=(1, 2)), shape=(None, 3, 4, 4)), ["axis"]),
+    "relu-negative-threshold": (chain(act.ReLU(threshold=-0.5)), ["threshold"]),
+    "relu-cap-below-threshold": (chain(act.ReLU(threshold=0.5, max_value=0.25)), ["threshold"]),
+    "softmax-two-axes": (chain(act.Softmax(axis=(1, 2)), shape=(None, 3, 4)), ["one axis"]),
     "exponential": (chain(core.Activation(activation="exponential")), ["exponential"]),
     "layer-norm-rms": (chain(normalization.LayerNormalization(rms_scaling=True)), ["rms_scaling"]),
-    "pool1d-channels-first": (chain(pooling.MaxPooling1D(pool_size=(2,), data_format="channels_first"),
-                                    shape=(None, 3, 8)), ["data_format"]),
-    "zero-padding-3d": (chain(reshaping.ZeroPadding3D(padding=((1, 1), (1, 1), (1, 1))), shape=(None, 2, 2, 2, 1)),
-                        ["no ZeroPadding3D"]),
+    "upsampling-1d-unknown-channels": (chain(reshaping.UpSampling1D(size=(2,)), shape=(None, 9, None)),
+                                       ["number of channels"]),
+    "padding-3d-unknown-width": (chain(reshaping.ZeroPadding3D(padding=((1, 1), (1, 1), (1, 1))),
+                                       shape=(None, 2, 2, None, 1)), ["height, width"]),
 }
+
+#: what tfjs-layers lacks, rewritten into layers it has: the classes written, and a fragment of the note
+REWRITTEN = {
+    "causal-conv1d": (chain(conv.Conv1D(filters=2, kernel_size=(3,), padding="causal"), shape=(None, 9, 3)),
+                      ["Reshape", "ZeroPadding2D", "Reshape", "Conv1D"], "causal Conv1D written as 2 zero step"),
+    "causal-conv1d-any-length": (chain(conv.Conv1D(filters=2, kernel_size=(3,), padding="causal"),
+                                       shape=(None, None, 3)),
+                                 ["Reshape", "ZeroPadding2D", "Reshape", "Conv1D"], "left padding"),
+    "channels-first-conv1d": (chain(conv.Conv1D(filters=2, kernel_size=(3,), data_format="channels_first"),
+                                    shape=(None, 3, 9)), ["Permute", "Conv1D", "Permute"], "between Permute"),
+    "keepdims": (chain(pooling.GlobalAveragePooling2D(keepdims=True), shape=(None, 4, 4, 2)),
+                 ["GlobalAveragePooling2D", "Reshape"], "with keepdims written as"),
+    "bn-axis-1": (chain(normalization.BatchNormalization(axis=(1,)), shape=(None, 3, 4, 4)),
+                  ["Permute", "BatchNormalization", "Permute"], "over axis 1"),
+    "bn-rank-5": (chain(normalization.BatchNormalization(), shape=(None, 2, 3, 4, 4)),
+                  ["Reshape", "BatchNormalization", "Reshape"], "rank-4 view"),
+    "relu-threshold": (chain(act.ReLU(threshold=0.5)), ["ThresholdedReLU"], "x == threshold"),
+    "elu-alpha": (chain(act.ELU(alpha=0.5)), ["ReLU", "Rescaling", "ReLU", "Rescaling", "Activation", "Rescaling",
+                                              "Add"], "elu(min(x, 0))"),
+    "softmax-axis": (chain(act.Softmax(axis=1), shape=(None, 3, 4)), ["Permute", "Softmax", "Permute"], "axis 1"),
+    "keras3-hard-sigmoid": (chain(core.Dense(units=2, activation="hard_sigmoid_relu6")), ["Dense"],
+                            "weights scaled by 0.833333"),
+    "hard-silu": (chain(core.Activation(activation="hard_silu")), ["Rescaling", "ReLU", "Multiply"],
+                  "gate and a Multiply"),
+    "pool1d-channels-first": (chain(pooling.MaxPooling1D(pool_size=(2,), data_format="channels_first"),
+                                    shape=(None, 3, 8)), ["Permute", "MaxPooling1D", "Permute"], "channels-last"),
+    "zero-padding-3d": (chain(reshaping.ZeroPadding3D(padding=((1, 1), (1, 1), (1, 1))), shape=(None, 2, 2, 2, 1)),
+                        ["Reshape", "ZeroPadding2D", "Reshape", "ZeroPadding2D", "Reshape"], "two 2-D"),
+    "subtract": (None, ["Rescaling", "Add"], "negated second"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REWRITTEN))
+def test_rewrites_into_stock_layers(tmp_path: Path, case: str) -> None:
+    """Each rewrite writes only classes tfjs-layers has, and says what it did (test_tfjs_node runs them)."""
+    m, classes, note = REWRITTEN[case]
+    document = written(m or _subtract(), tmp_path)
+    assert sorted(e["class_name"] for e in layer_configs(document) if e["class_name"] != "InputLayer") == \
+        sorted(classes)
+    assert any(note in n for n in document["_notes"]), document["_notes"]
 
 
 def _subtract() -> Model:

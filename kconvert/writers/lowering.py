@@ -9,12 +9,16 @@
   layers computing it.  Inside a recurrent cell, where no layer can be inserted, the gate weights
   are scaled instead: ``clip(0.2 z + 0.5) = relu6(1.2 z + 3) / 6``.
 * ``ThresholdedReLU``, gone from Keras 3, becomes ``ReLU(threshold=theta)``.
+* A target's own rewrites (:attr:`Target.rewrites`, one function per IR kind) replace settings or
+  kinds it lacks by layers it has (TF.js: a causal ``Conv1D`` as padding then a valid one).
 * Nested models are inlined for a target that cannot hold them: the inner layers join the outer
   graph, called once per call of the nested model (so a model used twice stays shared).
 
 The source model is left as it is: lowering returns a new model that shares untouched layers.
 A layer replaced by a chain hands its name to the chain's last layer, so graph references, output
-names and training settings keyed by output keep pointing at the same tensor.
+names and training settings keyed by output keep pointing at the same tensor.  Lowering runs in
+passes until nothing changes, so a rewrite may produce layers that are rewritten in turn, each
+with the shapes of the graph it sits in.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as np
 
 from kconvert.errors import IncompatibleKerasConfigurationException
 from kconvert.ir.graph import Call, Layer, Model, ShapeMap, TensorRef, fresh_name, map_refs
+from kconvert.ir.shapes import Shape
 from kconvert.ir.layer import LayerConfig
 from kconvert.ir.layers import activations as act
 from kconvert.ir.layers import core, merge, pooling
@@ -42,8 +47,21 @@ ACTIVATION_LAYERS: dict[str, Callable[[], list[LayerConfig]]] = {
     "leaky_relu": lambda: [act.LeakyReLU(negative_slope=0.2)],
     "relu6": lambda: [act.ReLU(max_value=6.0)],
 }
+#: activations that gate their input, ``x * gate(x)``: IR activation -> the gate's activation
+GATED_ACTIVATIONS = {"hard_silu": "hard_sigmoid_relu6", "silu": "sigmoid"}
 #: gate activations one can be turned into another by scaling the gate's pre-activation
 GATE_SCALES = {("hard_sigmoid", "hard_sigmoid_relu6"): 1.2, ("hard_sigmoid_relu6", "hard_sigmoid"): 1 / 1.2}
+#: per kind whose pre-activation is linear in its weights: the weights that scale it
+LINEAR_WEIGHTS = {kind: ("kernel", "bias") for kind in (
+    "Dense", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")}
+LINEAR_WEIGHTS.update({"DepthwiseConv1D": ("depthwise_kernel", "bias"),
+                       "DepthwiseConv2D": ("depthwise_kernel", "bias"),
+                       "SeparableConv1D": ("pointwise_kernel", "bias"),
+                       "SeparableConv2D": ("pointwise_kernel", "bias")})
+#: a rewrite of one IR kind for one target: the layers replacing ``layer``, or None to keep it
+Rewrite = Callable[["Lowering", Layer, set[str]], "list[Layer] | None"]
+#: passes after which lowering gives up (a rewrite that never settles is a bug)
+_MAX_PASSES = 16
 #: per recurrent kind: its gate blocks along the weights' last axis, and which use recurrent_activation
 GATES = {"LSTM": (4, (0, 1, 3)), "ConvLSTM2D": (4, (0, 1, 3)), "GRU": (3, (0, 1))}
 
@@ -59,23 +77,30 @@ class Target:
     lacks: frozenset[str] = frozenset()
     #: why nested models are inlined, or None when the target holds them
     inlines_models: str | None = None
+    #: the target's own rewrites, by IR kind
+    rewrites: Mapping[str, Rewrite] = field(default_factory=dict)
 
     def has(self, activation: str) -> bool:
         return activation in self.activations and activation not in self.ambiguous
 
 
 def rewritten_kinds(target: Target) -> frozenset[str]:
-    """The IR kinds :func:`lower` replaces by others for ``target`` (the coverage matrix reads this)."""
+    """The IR kinds :func:`lower` may replace by others for ``target`` (the coverage matrix reads this)."""
     return frozenset(COMPOSITIONS) | (target.lacks & {"ThresholdedReLU"}) | (
-        {"Model"} if target.inlines_models else set())
+        {"Model"} if target.inlines_models else set()) | frozenset(target.rewrites)
 
 
 def lower(model: Model, target: Target, ctx: WriteContext) -> Model:
     """``model`` with every layer ``target`` cannot express as is rewritten (see module docstring)."""
-    return _Lowering(target, ctx).model(model)
+    for _ in range(_MAX_PASSES):
+        lowered = Lowering(target, ctx).model(model)
+        if lowered is model:
+            return model
+        model = lowered
+    raise RuntimeError(f"lowering for {target.name} did not settle after {_MAX_PASSES} passes")
 
 
-class _Lowering:
+class Lowering:
     def __init__(self, target: Target, ctx: WriteContext) -> None:
         self.target = target
         self.ctx = ctx
@@ -154,6 +179,10 @@ class _Lowering:
                     f"{layer.kind} is rewritten for {self.target.name} from its weights, and the model has none "
                     "loaded: load the weights with the configuration"))
             return COMPOSITIONS[layer.kind](self, layer, taken)
+        rewrite = self.target.rewrites.get(layer.kind)
+        rewritten = rewrite(self, layer, taken) if rewrite is not None else None
+        if rewritten is not None:
+            return rewritten
         if layer.kind == "ThresholdedReLU" and "ThresholdedReLU" in self.target.lacks:
             self.note(layer, f"written as ReLU(threshold={c.theta}) ({self.target.name} has no ThresholdedReLU; "
                       "they differ only at x == theta exactly)")
@@ -163,7 +192,15 @@ class _Lowering:
         if layer.sublayers():
             return [self.wrapper(layer)]
         activation = getattr(c, "activation", None)
-        if activation is not None and not self.target.has(activation) and activation in ACTIVATION_LAYERS:
+        if activation is None or self.target.has(activation):
+            return [layer]
+        if layer.kind in LINEAR_WEIGHTS and layer.weights:
+            for (have, want), scale in GATE_SCALES.items():
+                if activation == want and self.target.has(have):
+                    return [self.scaled_activation(layer, have, 1 / scale)]
+        if activation in GATED_ACTIVATIONS:
+            return self.gated_activation(layer, activation, taken)
+        if activation in ACTIVATION_LAYERS:
             return self.split_activation(layer, activation, taken)
         return [layer]
 
@@ -182,7 +219,8 @@ class _Lowering:
             calls = [Call(inputs(lambda s, n=n: TensorRef(names[s], n), call), dict(call.kwargs) if i == 0 else {})
                      for n, call in enumerate(layer.calls)]
             built.append(Layer(name, config, weights, calls, layer.trainable, layer.dtype,
-                               source_class=layer.source_class or layer.kind))
+                               source_class=layer.source_class or layer.kind,
+                               weight_settings=layer.weight_settings if weights is layer.weights and weights else {}))
         return built
 
     def highway(self, layer: Layer, taken: set[str]) -> list[Layer]:
@@ -194,13 +232,13 @@ class _Lowering:
 
         steps = [
             ("transform", core.Dense(units=n, activation=c.activation, use_bias=c.use_bias),
-             dense_weights("kernel", "bias"), _layer_inputs),
+             dense_weights("kernel", "bias"), layer_inputs),
             ("gate", core.Dense(units=n, activation="sigmoid", use_bias=c.use_bias),
-             dense_weights("carry_kernel", "carry_bias"), _layer_inputs),
-            ("carry", core.Rescaling(scale=-1.0, offset=1.0), {}, _after("gate")),
-            ("gated", merge.Multiply(), {}, _after("gate", "transform")),
+             dense_weights("carry_kernel", "carry_bias"), layer_inputs),
+            ("carry", core.Rescaling(scale=-1.0, offset=1.0), {}, after("gate")),
+            ("gated", merge.Multiply(), {}, after("gate", "transform")),
             ("carried", merge.Multiply(), {}, lambda ref, call: [ref("carry"), *call.inputs]),
-            ("sum", merge.Add(), {}, _after("gated", "carried")),
+            ("sum", merge.Add(), {}, after("gated", "carried")),
         ]
         self.note(layer, "Keras 1 Highway written as Dense, Rescaling, Multiply and Add layers computing "
                   "t * h + (1 - t) * x")
@@ -213,9 +251,9 @@ class _Lowering:
         if c.use_bias:
             weights["bias"] = w["bias"].reshape((features * units,))
         steps = [
-            ("projections", core.Dense(units=features * units, use_bias=c.use_bias), weights, _layer_inputs),
-            ("features", core.Reshape(target_shape=(features, units)), {}, _after("projections")),
-            ("max", pooling.GlobalMaxPooling1D(), {}, _after("features")),
+            ("projections", core.Dense(units=features * units, use_bias=c.use_bias), weights, layer_inputs),
+            ("features", core.Reshape(target_shape=(features, units)), {}, after("projections")),
+            ("max", pooling.GlobalMaxPooling1D(), {}, after("features")),
         ]
         self.note(layer, f"Keras 1 MaxoutDense written as Dense({features * units}), Reshape and GlobalMaxPooling1D")
         return self.chain(layer, steps, taken)
@@ -224,10 +262,10 @@ class _Lowering:
         units = self.units_of(layer)
         w = layer.weights
         steps = [
-            ("units", core.Reshape(target_shape=(1, units.size)), {}, _layer_inputs),
-            ("beta", _per_unit(activation="softplus"), {"depthwise_kernel": units.kernel(w["beta"])}, _after("units")),
-            ("alpha", _per_unit(), {"depthwise_kernel": units.kernel(w["alpha"])}, _after("beta")),
-            ("shaped", core.Reshape(target_shape=units.shape), {}, _after("alpha")),
+            ("units", core.Reshape(target_shape=(1, units.size)), {}, layer_inputs),
+            ("beta", _per_unit(activation="softplus"), {"depthwise_kernel": units.kernel(w["beta"])}, after("units")),
+            ("alpha", _per_unit(), {"depthwise_kernel": units.kernel(w["alpha"])}, after("beta")),
+            ("shaped", core.Reshape(target_shape=units.shape), {}, after("alpha")),
         ]
         self.note(layer, "Keras 1 ParametricSoftplus written as alpha * softplus(beta * x) with per-unit "
                   "DepthwiseConv1D layers between Reshape layers")
@@ -245,17 +283,29 @@ class _Lowering:
             return out if bias is None else {**out, "bias": Weight.of(bias, "SReLU weights")}
 
         steps = [
-            ("units", core.Reshape(target_shape=(1, units.size)), {}, _layer_inputs),
-            ("above", _per_unit(activation="relu", use_bias=True), affine(ones, -t_right), _after("units")),
-            ("above_scaled", _per_unit(), affine(a_right - 1), _after("above")),
-            ("below", _per_unit(activation="relu", use_bias=True), affine(-ones, t_left), _after("units")),
-            ("below_scaled", _per_unit(), affine(1 - a_left), _after("below")),
-            ("sum", merge.Add(), {}, _after("units", "above_scaled", "below_scaled")),
-            ("shaped", core.Reshape(target_shape=units.shape), {}, _after("sum")),
+            ("units", core.Reshape(target_shape=(1, units.size)), {}, layer_inputs),
+            ("above", _per_unit(activation="relu", use_bias=True), affine(ones, -t_right), after("units")),
+            ("above_scaled", _per_unit(), affine(a_right - 1), after("above")),
+            ("below", _per_unit(activation="relu", use_bias=True), affine(-ones, t_left), after("units")),
+            ("below_scaled", _per_unit(), affine(1 - a_left), after("below")),
+            ("sum", merge.Add(), {}, after("units", "above_scaled", "below_scaled")),
+            ("shaped", core.Reshape(target_shape=units.shape), {}, after("sum")),
         ]
         self.note(layer, "Keras 1 SReLU written as x plus its two scaled hinges, with per-unit DepthwiseConv1D "
                   "layers between Reshape layers")
         return self.chain(layer, steps, taken)
+
+    def call_shapes(self, layer: Layer) -> list[Shape]:
+        """``layer``'s input shapes, the same for every call (a rewrite's layers serve all its calls)."""
+        per_call = [[self.shapes[(r.layer, r.node)][r.index] for r in call.inputs] for call in layer.calls]
+        if any(shapes != per_call[0] for shapes in per_call[1:]):
+            raise layer.context_error(IncompatibleKerasConfigurationException(
+                f"{layer.kind} is rewritten for {self.target.name} from its input shapes, and its calls' differ"))
+        return per_call[0]
+
+    def output_shapes(self, layer: Layer) -> list[Shape]:
+        """``layer``'s output shapes (of its first call)."""
+        return list(self.shapes[(layer.name, 0)])
 
     def units_of(self, layer: Layer) -> _Units:
         """The units a per-unit layer acts on: its input's shape, which must be fully known."""
@@ -274,16 +324,42 @@ class _Lowering:
         if layer.kind == "Activation":
             head: list[tuple[str, LayerConfig, dict[str, Weight], Callable]] = []
         else:
-            head = [("linear", replace(layer.config, activation="linear"), layer.weights, _layer_inputs)]
+            head = [("linear", replace(layer.config, activation="linear"), layer.weights, layer_inputs)]
         steps = list(head)
         for i, config in enumerate(configs):
-            steps.append((f"{activation}_{i}", config, {}, _after(steps[-1][0]) if steps else _layer_inputs))
+            steps.append((f"{activation}_{i}", config, {}, after(steps[-1][0]) if steps else layer_inputs))
         why = "spells it ambiguously" if activation in self.target.ambiguous else "lacks it"
         self.note(layer, f"activation {activation} written as {', '.join(type(c).__name__ for c in configs)} layers "
                   f"({self.target.name} {why})")
         lowered = self.chain(layer, steps, taken)
-        if head:
-            lowered[0].weight_settings, lowered[0].activity_regularizer = layer.weight_settings, None
+        lowered[-1].activity_regularizer = layer.activity_regularizer
+        return lowered
+
+    def scaled_activation(self, layer: Layer, activation: str, scale: float) -> Layer:
+        """``layer`` computing ``activation`` of its pre-activation times ``scale``, which its weights absorb."""
+        self.note(layer, f"activation {layer.config.activation} ({ACTIVATIONS[layer.config.activation]}) written as "
+                  f"{self.target.name}'s {self.target.activations[activation]!r} ({ACTIVATIONS[activation]}) on "
+                  f"weights scaled by {scale:.6g}: the same function")
+        weights = dict(layer.weights)
+        for name in LINEAR_WEIGHTS[layer.kind]:
+            if name in weights:
+                weights[name] = _scale_columns(weights[name], 1, (0,), scale)
+        return replace(layer, config=replace(layer.config, activation=activation), weights=weights)
+
+    def gated_activation(self, layer: Layer, activation: str, taken: set[str]) -> list[Layer]:
+        """``layer`` with a linear activation, then ``x * gate(x)`` as an Activation and a Multiply."""
+        gate = GATED_ACTIVATIONS[activation]
+        if layer.kind == "Activation":
+            steps: list[tuple[str, LayerConfig, dict[str, Weight], Callable]] = [
+                ("gate", core.Activation(activation=gate), {}, layer_inputs),
+                ("gated", merge.Multiply(), {}, lambda ref, call: [*call.inputs, ref("gate")])]
+        else:
+            steps = [("linear", replace(layer.config, activation="linear"), layer.weights, layer_inputs),
+                     ("gate", core.Activation(activation=gate), {}, after("linear")),
+                     ("gated", merge.Multiply(), {}, after("linear", "gate"))]
+        self.note(layer, f"activation {activation} ({ACTIVATIONS[activation]}) written as an Activation({gate}) "
+                  f"gate and a Multiply ({self.target.name} lacks it)")
+        lowered = self.chain(layer, steps, taken)
         lowered[-1].activity_regularizer = layer.activity_regularizer
         return lowered
 
@@ -350,9 +426,9 @@ def _scale_columns(weight: Weight, blocks: int, gates: Iterable[int], scale: flo
 
 
 #: IR kinds written as compositions of modern layers, whatever the target
-COMPOSITIONS: dict[str, Callable[[_Lowering, Layer, set[str]], list[Layer]]] = {
-    "Highway": _Lowering.highway, "MaxoutDense": _Lowering.maxout,
-    "ParametricSoftplus": _Lowering.parametric_softplus, "SReLU": _Lowering.srelu,
+COMPOSITIONS: dict[str, Callable[[Lowering, Layer, set[str]], list[Layer]]] = {
+    "Highway": Lowering.highway, "MaxoutDense": Lowering.maxout,
+    "ParametricSoftplus": Lowering.parametric_softplus, "SReLU": Lowering.srelu,
 }
 
 
@@ -379,12 +455,12 @@ def _per_unit(activation: str = "linear", use_bias: bool = False) -> DepthwiseCo
     return DepthwiseConv1D(kernel_size=(1,), activation=activation, use_bias=use_bias)
 
 
-def _layer_inputs(ref: Callable[[str], TensorRef], call: Call) -> list[TensorRef]:
+def layer_inputs(ref: Callable[[str], TensorRef], call: Call) -> list[TensorRef]:
     """A chain step fed what the replaced layer was fed."""
     return list(call.inputs)
 
 
-def _after(*steps: str) -> Callable[[Callable[[str], TensorRef], Call], list[TensorRef]]:
+def after(*steps: str) -> Callable[[Callable[[str], TensorRef], Call], list[TensorRef]]:
     """A chain step fed the outputs of earlier steps."""
     return lambda ref, call: [ref(step) for step in steps]
 

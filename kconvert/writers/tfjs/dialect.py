@@ -129,14 +129,18 @@ def permute(site: Site) -> None:
 
 @rule("Reshape")
 def reshape(site: Site) -> None:
-    """tfjs never resolves a -1 in the target shape (the batch size is unknown), so the layers after
-    it fail: write the size Keras infers."""
+    """tfjs never resolves a -1 in the target shape when it builds the model (the batch size is
+    unknown), so the layers after it fail: write the size Keras infers.  Where the input has an
+    unknown size too (a sequence's length), tfjs leaves that axis unknown, as Keras does, and
+    resolves it when it runs: the layers after it need the last axis only."""
     target = list(site.layer.config.target_shape)
     if -1 in target:
         known = site.inputs[0][1:]
         if any(d is None for d in known):
-            raise site.refuse("cannot resolve -1 in the target shape without a fully known input shape",
-                              key="target_shape")
+            if target[-1] == -1:
+                raise site.refuse("cannot resolve -1 in the last axis of the target shape without a fully known "
+                                  "input shape", key="target_shape")
+            return
         total = 1
         for d in known:
             total *= d  # type: ignore[operator]

@@ -1,5 +1,6 @@
 """Writing an IR model as a TF.js layers model: ``model.json`` plus binary weight shards.
 
+What tfjs-layers lacks is first rewritten into layers it has (:mod:`kconvert.writers.tfjs.rewrites`).
 Everything that can refuse the model (layers, options, masks, names, quantization patterns)
 runs before the first byte is written; weights then stream from the source file into the shards
 in chunks of at most :data:`kconvert.ir.weights.CHUNK_BYTES` (never a whole large tensor), inside
@@ -22,11 +23,16 @@ from kconvert.ir.weights import Weight
 from kconvert.writers.context import WriteContext, Written
 from kconvert.writers.output import atomic_directory
 from kconvert.writers.serialize import json_text
+from kconvert.writers.lowering import Target, lower
+from kconvert.writers.tfjs.dialect import TFJS
 from kconvert.writers.tfjs.naming import layer_names, weight_names
+from kconvert.writers.tfjs.rewrites import REWRITES
 from kconvert.writers.tfjs.quantization import QuantizationPlan, QuantizeSpec
 from kconvert.writers.tfjs.shards import ShardWriter
 from kconvert.writers.tfjs.topology import model_topology
 
+#: what TF.js expresses: its activations, and its rewrites of what tfjs-layers lacks
+TFJS_TARGET = Target("TF.js", TFJS.activations, rewrites=REWRITES)
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _INT32 = np.iinfo(np.int32)
 
@@ -58,6 +64,7 @@ def write_tfjs(model: Model, out_dir: str | os.PathLike[str], *, shard_size: int
     if shard_size < 1:
         raise ValueError("shard_size must be a positive number of bytes")
     ctx = WriteContext("tfjs", enforce_training_config)
+    model = lower(model, TFJS_TARGET, ctx)
     names = layer_names(model, ctx)
     topology = model_topology(model, names, ctx)
     entries = _plan_entries(model, names, QuantizationPlan.parse(quantize))
