@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine: creates .venv on first use (or when setup.cfg changes),
-# installs the TF.js harness's Node packages (when its lockfile changes), then runs what was asked.
+# installs the TF.js harness's Node packages (when its lockfile changes) and Chromium (once, where
+# apt-get can), then runs what was asked.
 #   ./dev.sh example   inspect a bundled example model, convert a Keras 1 one to a Keras 3 archive and
 #                      one to TF.js, verifying each in the real Keras / TF.js
 #   ./dev.sh test      run the whole test suite (a worker per core)
-#   ./dev.sh setup     only create .venv and install the TF.js harness (e.g. in a CI job)
+#   ./dev.sh setup     only create .venv and install the TF.js harness and Chromium (e.g. in a CI job)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -42,6 +43,34 @@ setup_node() {
     echo "$want" > "$stamp"
 }
 
+# Headless Chromium, in which converted models are also proven as a TF.js user's page runs them
+# (tests/test_tfjs_browser.py). Debian's package, installed once where apt-get and root (or
+# password-less sudo) are; any Chromium or Chrome already on the PATH, or $KCONVERT_CHROMIUM, does.
+setup_browser() {
+    local name sudo=""
+    for name in "${KCONVERT_CHROMIUM:-}" chromium chromium-browser google-chrome google-chrome-stable; do
+        if [ -n "$name" ] && command -v "$name" >/dev/null 2>&1; then
+            return
+        fi
+    done
+    if [ "$(id -u)" != 0 ]; then
+        if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; fi
+    fi
+    if ! command -v apt-get >/dev/null 2>&1 || { [ "$(id -u)" != 0 ] && [ -z "$sudo" ]; }; then
+        echo "dev.sh: Chromium not found and cannot be installed here (needs apt-get as root):" \
+            "browser tests skip (under CI=true they fail)" >&2
+        return
+    fi
+    echo "dev.sh: installing Chromium (apt-get install chromium)..." >&2
+    local log
+    log=$(mktemp)
+    if ! { $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+            -o DPkg::Lock::Timeout=300 --no-install-recommends chromium; } >"$log" 2>&1; then
+        echo "dev.sh: installing Chromium failed: $(tail -n 1 "$log")" >&2
+    fi
+    rm -f "$log"
+}
+
 case "${1:-}" in
     example)
         setup
@@ -55,6 +84,7 @@ case "${1:-}" in
     test)
         setup
         setup_node
+        setup_browser
         shift
         # one pytest worker per core (pytest-xdist); KCONVERT_TEST_WORKERS=0 runs in this process
         exec "$VENV/bin/python" -m pytest -q -n "${KCONVERT_TEST_WORKERS:-auto}" "$@"
@@ -62,6 +92,7 @@ case "${1:-}" in
     setup)
         setup
         setup_node
+        setup_browser
         ;;
     *)
         echo "usage: ./dev.sh example | test [pytest args] | setup" >&2
