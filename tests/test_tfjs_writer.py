@@ -67,7 +67,8 @@ def gru(**kw: Any) -> recurrent.GRU:
 
 REFUSED = {
     "gru-reset-after": (chain(gru(reset_after=True), shape=(None, 5, 4)), ["reset_after"]),
-    "grouped-conv": (chain(conv.Conv2D(filters=4, kernel_size=(3, 3), groups=2), shape=(None, 8, 8, 4)), ["groups"]),
+    "grouped-conv": (chain(conv.Conv2D(filters=4, kernel_size=(3, 3), groups=2), shape=(None, 8, 8, 4)),
+                     ["one group per input channel"]),
     "output-padding": (chain(conv.Conv2DTranspose(filters=2, kernel_size=(3, 3), strides=(2, 2),
                                                   output_padding=(1, 1)), shape=(None, 4, 4, 2)), ["output_padding"]),
     "dilated-depthwise": (chain(conv.DepthwiseConv2D(kernel_size=(3, 3), dilation_rate=(2, 2)),

@@ -106,6 +106,30 @@ def conv_1d(low: Lowering, layer: Layer, taken: set[str]) -> list[Layer] | None:
     return _as_2d_convolution(low, layer, taken)
 
 
+@rewrite("Conv2D")
+def conv_2d(low: Lowering, layer: Layer, taken: set[str]) -> list[Layer] | None:
+    """A convolution with one group per input channel (ConvNeXt's) is a DepthwiseConv2D: group ``c``
+    computes output channels ``c * m ... c * m + m - 1``, as depth multiplier ``m`` numbers them."""
+    c = layer.config
+    if c.groups == 1:
+        return None
+    (shape,) = low.call_shapes(layer)
+    channels = shape[1 if c.data_format == "channels_first" else -1]
+    if c.groups != channels:
+        raise _refuse(layer, f"has no grouped convolutions; only one group per input channel ({channels}) is written, "
+                      f"as a DepthwiseConv2D, and this layer has {c.groups}", key="groups")
+    multiplier = c.filters // c.groups
+    kernel = layer.weights["kernel"]
+    weights = {"depthwise_kernel": kernel.reshape((*kernel.shape[:2], channels, multiplier)),
+               **({"bias": layer.weights["bias"]} if c.use_bias else {})}
+    config = conv.DepthwiseConv2D(kernel_size=c.kernel_size, strides=c.strides, padding=c.padding,
+                                  data_format=c.data_format, dilation_rate=c.dilation_rate,
+                                  depth_multiplier=multiplier, activation=c.activation, use_bias=c.use_bias)
+    low.note(layer, f"Conv2D with {c.groups} groups (one per input channel) written as a DepthwiseConv2D with "
+             f"depth_multiplier {multiplier}")
+    return [replace(layer, config=config, weights=weights, weight_settings={})]
+
+
 #: 1-D convolutions TF.js lacks -> their 2-D form, and the weights gaining a width axis of 1
 _CONV_2D: dict[str, tuple[type[LayerConfig], tuple[str, ...]]] = {
     "SeparableConv1D": (conv.SeparableConv2D, ("depthwise_kernel", "pointwise_kernel")),
