@@ -1,7 +1,7 @@
 """The models Keras ships: every keras.applications family, built with ``weights=None`` in Keras 3
 and tf_keras, saved as ``.keras`` and ``.h5``, loads, runs in kconvert's runtime as Keras predicts,
-is written as ``.keras`` that Keras 3 loads in safe mode, and is written to TF.js and DL4J or
-refused naming the layer.  Also the helper layers the applications define for themselves
+is written as ``.keras`` that Keras 3 loads in safe mode and to TF.js that the real tfjs runs as
+Keras predicts, and is written to DL4J or refused naming the layer.  Also the helper layers the applications define for themselves
 (Normalization, LayerScale, StochasticDepth, CustomScaleLayer, Identity), pooling whose strides
 exceed its window, and tf.keras layer names holding '/'.
 """
@@ -18,6 +18,8 @@ import pytest
 
 import kconvert
 from kconvert.errors import IncompatibleKerasConfigurationException
+from kconvert.verification.tfjs_runner import run_tfjs_many
+from tests.conftest import require_tfjs
 from tests.helpers import randomize_weights
 
 keras = pytest.importorskip("keras")
@@ -183,6 +185,7 @@ def _written_or_refused(source: kconvert.Model, target: str, out: Path) -> str:
 @pytest.mark.parametrize("package", ["keras", "tf_keras"])
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_application(tmp_path: Path, family: str, package: str) -> None:
+    require_tfjs()
     k = keras if package == "keras" else tf_keras
     shape = FAMILIES[family]
     built = randomized(getattr(k.applications, family)(weights=None, input_shape=shape, classes=7,
@@ -200,8 +203,12 @@ def test_application(tmp_path: Path, family: str, package: str) -> None:
     back = keras.saving.load_model(written, safe_mode=True)
     np.testing.assert_allclose(predict(back, x), want, atol=ATOL, rtol=RTOL,
                                err_msg=f"{package} {family} written as .keras, in Keras 3")
-    for target in ("tfjs", "dl4j"):
-        _written_or_refused(source, target, tmp_path / target)
+    kconvert.write(source, "tfjs", tmp_path / "tfjs")
+    (run,) = run_tfjs_many([(tmp_path / "tfjs", [x], [])])
+    assert run.error is None, run.error
+    np.testing.assert_allclose(run.outputs[0], want, atol=ATOL, rtol=RTOL,
+                               err_msg=f"{package} {family} written to TF.js, in the real tfjs")
+    _written_or_refused(source, "dl4j", tmp_path / "dl4j")
     keras.backend.clear_session()
     tf_keras.backend.clear_session()
 

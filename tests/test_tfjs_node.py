@@ -129,6 +129,17 @@ def _attention(k: Any) -> Any:
     return k.Model([query, value], k.layers.Attention(use_scale=True)([query, value]))
 
 
+def _operations(k: Any) -> Any:
+    """keras.ops calls Keras 3 records as graph nodes: with constants, on two tensors, and unary."""
+    ops = k.ops
+    a, b = k.Input((5,)), k.Input((5,))
+    x = k.layers.Dense(5)(a)
+    terms = [x + 3.0, 2.0 * x, 1.0 - x, x - 0.5, ops.maximum(x, 0.0), ops.minimum(x, 0.0), x ** 2, ops.abs(x),
+             ops.negative(x), ops.sigmoid(x), ops.hard_silu(x), ops.relu6(x * 4.0), x - b, ops.maximum(x, b),
+             ops.minimum(x, b), x * b]
+    return k.Model([a, b], k.layers.Concatenate()(terms))
+
+
 #: models holding what tfjs-layers lacks, each rewritten into layers it has: (builder, input shapes)
 REWRITE_MODELS: dict[str, tuple[Any, list[tuple[int, ...]]]] = {
     "causal-conv1d": (lambda k: _sequential(k, (9, 4), k.layers.Conv1D(5, 3, padding="causal", dilation_rate=2,
@@ -162,6 +173,7 @@ REWRITE_MODELS: dict[str, tuple[Any, list[tuple[int, ...]]]] = {
         k, (9, 4), k.layers.SeparableConv1D(5, 3, depth_multiplier=2, padding="same"),
         k.layers.DepthwiseConv1D(3, strides=2), k.layers.Conv1DTranspose(3, 3, strides=2)), [(9, 4)]),
     "attention": (_attention, [(4, 6), (5, 6)]),
+    "operations": (_operations, [(5,), (5,)]),
     "one-group-per-channel": (lambda k: _sequential(k, (7, 7, 3), k.layers.Conv2D(6, 3, groups=3, padding="same")),
                               [(7, 7, 3)]),
 }

@@ -434,3 +434,85 @@ def attention(low: Lowering, layer: Layer, taken: set[str]) -> list[Layer]:
     low.note(layer, "Attention written as Dot, " + ("Rescaling, " if scale is not None else "") +
              "softmax Activation and Dot layers (TF.js has no Attention layer)")
     return low.chain(layer, steps, taken)
+
+
+# -- functional operations (keras.ops / tf.* nodes) -----------------------------------------------------
+
+#: two-tensor operations -> the merge layer computing them
+_MERGES: dict[str, Callable[[], LayerConfig]] = {
+    "add": merge.Add, "subtract": merge.Subtract, "multiply": merge.Multiply, "maximum": merge.Maximum,
+    "minimum": merge.Minimum}
+#: unary operations TF.js computes as an Activation of the same IR name
+_ACTIVATION_OPS = ("sigmoid", "tanh", "relu6", "hard_sigmoid_relu6", "hard_silu", "silu")
+
+
+@rewrite("BinaryOp")
+def binary_op(low: Lowering, layer: Layer, taken: set[str]) -> list[Layer]:
+    c = layer.config
+    if c.constant is None:
+        if c.op not in _MERGES:
+            raise _refuse(layer, f"has no layer computing {c.op} of two tensors", key="op")
+        config = _MERGES[c.op]()
+        low.note(layer, f"operation {c.op} of two tensors written as a {config.kind} layer")
+        return [replace(layer, config=config)]
+    k = float(c.constant)
+    affine = {"add": (1.0, k), "multiply": (k, 0.0), "subtract": (-1.0, k) if c.constant_first else (1.0, -k)}
+    if c.op in affine:
+        scale, offset = affine[c.op]
+        low.note(layer, f"operation {c.op} with the constant {k:.6g} written as Rescaling(scale={scale:.6g}, "
+                 f"offset={offset:.6g})")
+        return [replace(layer, config=core.Rescaling(scale=scale, offset=offset))]
+    if c.op in ("maximum", "minimum") and k == 0.0:
+        low.note(layer, f"operation {c.op}(x, 0) written as ReLU layers")
+        if c.op == "maximum":
+            return [replace(layer, config=act.ReLU())]
+        return low.chain(layer, _sequence(layer, [("negated", core.Rescaling(scale=-1.0), {}),
+                                                  ("positive", act.ReLU(), {}),
+                                                  ("negative", core.Rescaling(scale=-1.0), {})]), taken)
+    if c.op == "power" and k == 2.0 and not c.constant_first:
+        return _square(low, layer, taken)
+    raise _refuse(layer, f"has no layer computing {c.op} with the constant {k:.6g} exactly", key="op")
+
+
+def _square(low: Lowering, layer: Layer, taken: set[str]) -> list[Layer]:
+    low.note(layer, "x ** 2 written as a Multiply of x by itself")
+    return [replace(layer, config=merge.Multiply(), calls=[replace(call, inputs=[call.inputs[0]] * 2)
+                                                           for call in layer.calls])]
+
+
+@rewrite("UnaryOp")
+def unary_op(low: Lowering, layer: Layer, taken: set[str]) -> list[Layer]:
+    op = layer.config.op
+    if op in _ACTIVATION_OPS or op == "relu":
+        low.note(layer, f"operation {op} written as an Activation layer")
+        return [replace(layer, config=core.Activation(activation=op))]
+    if op == "negative":
+        low.note(layer, "operation negative written as Rescaling(scale=-1)")
+        return [replace(layer, config=core.Rescaling(scale=-1.0))]
+    if op == "square":
+        return _square(low, layer, taken)
+    if op == "abs":
+        low.note(layer, "operation abs written as relu(x) + relu(-x)")
+        return low.chain(layer, [
+            ("positive", act.ReLU(), {}, layer_inputs),
+            ("negated", core.Rescaling(scale=-1.0), {}, layer_inputs),
+            ("negative", act.ReLU(), {}, after("negated")),
+            ("sum", merge.Add(), {}, after("positive", "negative"))], taken)
+    raise _refuse(layer, f"has no layer computing {op}", key="op")
+
+
+@rewrite("Add", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot")
+def repeated_inputs(low: Lowering, layer: Layer, taken: set[str]) -> list[Layer] | None:
+    """tfjs frees a tensor once per consumer it counts, and counts a layer given the same tensor twice
+    once: with another consumer, the tensor is freed before the merge reads it.  A Rescaling(1)
+    copy (x * 1 + 0, the same values) gives the merge two tensors."""
+    if not any(len(set(call.inputs)) < len(call.inputs) for call in layer.calls):
+        return None
+    low.note(layer, f"{layer.kind} given the same tensor twice reads a Rescaling(1) copy of it (tfjs would free "
+             "the tensor before the merge reads it)")
+
+    def inputs(ref: Callable[[str], Any], call: Any) -> list[Any]:
+        return [ref("copy") if r in call.inputs[:i] else r for i, r in enumerate(call.inputs)]
+    copied = lambda ref, call: [next(r for i, r in enumerate(call.inputs) if r in call.inputs[:i])]  # noqa: E731
+    return low.chain(layer, [("copy", core.Rescaling(scale=1.0), {}, copied),
+                             ("merged", layer.config, layer.weights, inputs)], taken)
