@@ -350,12 +350,21 @@ def gru(site: Site) -> None:
 
 # -- classes of the companion module (kconvert-layers.js) ----------------------------------------
 
-@rule("LocallyConnected1D", "LocallyConnected2D")
+#: kinds written only with the companion module (the coverage matrix says "companion")
+COMPANION_KINDS: set[str] = set()
+
+
+def companion_rule(*kinds: str) -> Callable[[Rule], Rule]:
+    COMPANION_KINDS.update(kinds)
+    return rule(*kinds)
+
+
+@companion_rule("LocallyConnected1D", "LocallyConnected2D")
 def locally_connected(site: Site) -> None:
     site.needs_companion(site.layer.kind)
 
 
-@rule("MultiHeadAttention")
+@companion_rule("MultiHeadAttention")
 def multi_head_attention(site: Site) -> None:
     """Its inputs are listed positionally in the node (see :meth:`TfjsDialect.node`)."""
     c = site.layer.config
