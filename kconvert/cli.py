@@ -164,7 +164,8 @@ def parse_size(value: str) -> int:
                    "comma-separated wildcards (uint8:conv*/kernel,dense/*). Repeatable.")
 @click.option("--tfjs-companion", "companion", is_flag=True,
               help="TF.js: keep layers stock TF.js lacks (GRU with reset_after=True, MultiHeadAttention, "
-                   "LocallyConnected1D/2D) and write kconvert-layers.js beside model.json, which registers them "
+                   "LocallyConnected1D/2D, EinsumDense, Group/UnitNormalization) and write kconvert-layers.js "
+                   "beside model.json, which registers them "
                    "(load it after tf.min.js, or require(it).register(tf) in Node).")
 @click.option("--config-only", is_flag=True,
               help="dl4j: write configuration.json alone, without the model zip and its weights.")

@@ -24,7 +24,8 @@ def test_every_kind_has_a_row() -> None:
     assert all(getattr(r, t) in ("yes", "no", "rewritten", "preprocessor", "companion") for r in ROWS.values()
                for t in ("runtime", *coverage.TARGETS))
     assert {r.kind for r in ROWS.values() if r.tfjs == "companion"} == {
-        "MultiHeadAttention", "LocallyConnected1D", "LocallyConnected2D"}
+        "MultiHeadAttention", "LocallyConnected1D", "LocallyConnected2D", "EinsumDense", "GroupNormalization",
+        "UnitNormalization"}
 
 
 def test_the_readme_embeds_the_current_matrix(tmp_path: Path) -> None:

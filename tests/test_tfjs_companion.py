@@ -24,7 +24,7 @@ from kconvert.errors import IncompatibleKerasConfigurationException
 from kconvert.formats.tfjs import COMPANION_FILE
 from kconvert.schemas import validate
 from kconvert.verification.tfjs_runner import check_model_json, run_tfjs_many
-from tests.conftest import require_tfjs
+from tests.conftest import REALWORLD, require_shared, require_tfjs
 from tests.helpers import randomize_weights
 
 ATOL = 1e-4  # the issue's bar for TF.js against Keras
@@ -124,6 +124,25 @@ def _locally_connected_2d(data_format: str) -> Build:
     return build
 
 
+def _einsum_dense(k: Any, rng: np.random.Generator) -> tuple[Any, list[np.ndarray]]:
+    x = k.Input((4, 5, 6))
+    y = k.layers.EinsumDense("...b,bc->...c", output_shape=7, bias_axes="c", activation="tanh")(x)
+    y = k.layers.Reshape((20, 7))(y)
+    y = k.layers.EinsumDense("abc,cde->abde", output_shape=(20, 2, 4), bias_axes="de")(y)
+    y = k.layers.EinsumDense("abcd,cd->ab", output_shape=(20,), bias_axes="b", activation="relu")(y)
+    return k.Model(x, k.layers.EinsumDense("ab,bc->ac", output_shape=3)(y)), [
+        rng.normal(0, 1, (3, 4, 5, 6)).astype("float32")]
+
+
+def _normalizations(k: Any, rng: np.random.Generator) -> tuple[Any, list[np.ndarray]]:
+    x = k.Input((5, 6, 8))
+    y = k.layers.GroupNormalization(groups=4)(x)
+    y = k.layers.GroupNormalization(groups=5, axis=1, center=False, epsilon=0.01)(y)
+    y = k.layers.UnitNormalization(axis=[1, 2])(k.layers.Dense(4)(y))
+    y = k.layers.UnitNormalization()(k.layers.Dense(3)(y))
+    return k.Model(x, y), [rng.normal(0.5, 2, (2, 5, 6, 8)).astype("float32")]
+
+
 #: (flavour, name) -> model builder; every one needs the companion module
 MODELS: dict[tuple[str, str], Build] = {
     **{(f, "gru-last"): _gru() for f in ("keras", "tf_keras")},
@@ -139,6 +158,8 @@ MODELS: dict[tuple[str, str], Build] = {
     ("tf_keras", "transformer-key"): _transformer(key=True),
     **{(f, "attention-mask"): _attention_mask for f in ("keras", "tf_keras")},
     ("tf_keras", "locally-connected-1d"): _locally_connected_1d,
+    **{(f, "einsum-dense"): _einsum_dense for f in ("keras", "tf_keras")},
+    **{(f, "normalizations"): _normalizations for f in ("keras", "tf_keras")},
     # kconvert reads implementation=1 weights (implementations 2 and 3 are refused when reading)
     **{("tf_keras", f"locally-connected-2d-{fmt}"): _locally_connected_2d(fmt)
        for fmt in ("channels_last", "channels_first")},
@@ -273,3 +294,13 @@ def test_a_padding_mask_reaching_attention_is_refused(tmp_path: Path) -> None:
     with pytest.raises(IncompatibleKerasConfigurationException, match="mask"):
         kconvert.convert(tmp_path / "masked.keras", "tfjs", tmp_path / "out", companion=True)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_realworld_locally_connected_model_verifies_in_tfjs(tmp_path: Path) -> None:
+    """tf_keras's LocallyConnected2D from the real-world corpus (refused by stock TF.js), checked by
+    ``--verify`` against tf_keras."""
+    source = require_shared(REALWORLD) / "dl4j-test-resources" / "tfkeras" / "cnn2d_34.h5"
+    done = CliRunner().invoke(main, ["convert", str(source), str(tmp_path / "out"), "--to", "tfjs",
+                                     "--tfjs-companion", "--verify"])
+    assert done.exit_code == 0, done.output
+    assert "PASSED  target" in done.output and "@tensorflow/tfjs 4.22.0" in done.output

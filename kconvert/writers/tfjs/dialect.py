@@ -359,9 +359,17 @@ def companion_rule(*kinds: str) -> Callable[[Rule], Rule]:
     return rule(*kinds)
 
 
-@companion_rule("LocallyConnected1D", "LocallyConnected2D")
-def locally_connected(site: Site) -> None:
+@companion_rule("LocallyConnected1D", "LocallyConnected2D", "EinsumDense", "GroupNormalization")
+def companion_class(site: Site) -> None:
     site.needs_companion(site.layer.kind)
+
+
+@companion_rule("UnitNormalization")
+def unit_normalization(site: Site) -> None:
+    if site.layer.config.floor != 1e-12:
+        site.ctx.note("approximated", "the companion module floors the squared norm at 1e-12 (tf.keras's floor); "
+                      "results differ from Keras 3's only for vectors of norm below 1e-6", layer=site.layer.name)
+    site.needs_companion("UnitNormalization")
 
 
 @companion_rule("MultiHeadAttention")

@@ -1,7 +1,8 @@
 """The opt-in companion module ``kconvert-layers.js``: layer classes stock TF.js lacks.
 
 Stock ``@tensorflow/tfjs`` 4.x has no exact form of some Keras layers (GRU with
-``reset_after=True``, MultiHeadAttention, LocallyConnected1D/2D).  With ``companion=True`` the
+``reset_after=True``, MultiHeadAttention, LocallyConnected1D/2D, EinsumDense, GroupNormalization,
+UnitNormalization).  With ``companion=True`` the
 TF.js writer keeps them and writes this module beside ``model.json``; a page loads it after
 ``tf.min.js`` (it registers the classes with ``tf.serialization.registerClass`` itself), Node calls
 ``require("./kconvert-layers.js").register(tf)``.  The module is the same for every model (one

@@ -335,6 +335,166 @@
     return [MultiHeadAttention];
   }
 
+  // -- EinsumDense ----------------------------------------------------------------------------
+  // activation(einsum(equation, x, kernel) + bias) for the equations kconvert reads: "ab,bc->ac"
+  // or "...b,bc->...c"; kernel and bias shapes as Keras's _analyze_einsum_string derives them.
+  function defineEinsumDense(tf) {
+    const PLAIN = /^([a-zA-Z]+),([a-zA-Z]+)->([a-zA-Z]+)$/;
+    const ELIDED = /^\.\.\.([a-zA-Z]+),([a-zA-Z]+)->\.\.\.([a-zA-Z]+)$/;
+    const LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+    class EinsumDense extends tf.layers.Layer {
+      constructor(args) {
+        super(args);
+        this.equation = args.equation;
+        const match = PLAIN.exec(this.equation) || ELIDED.exec(this.equation);
+        if (match == null) throw new Error(`${this.name}: unsupported einsum equation ${this.equation}`);
+        [, this.inputLetters, this.kernelLetters, this.outputLetters] = match;
+        this.elided = !PLAIN.test(this.equation);
+        const partial = args.outputShape;
+        this.partialOutputShape = Array.isArray(partial) ? partial.slice() : [partial];
+        this.biasAxes = args.biasAxes == null ? null : args.biasAxes;
+        this.activationName = args.activation == null ? "linear" : args.activation;
+        this.activationLayer = tf.layers.activation({ activation: this.activationName });
+      }
+
+      analyze(shape) {
+        const inp = this.inputLetters;
+        const out = this.outputLetters;
+        const extra = shape.length - inp.length;
+        const offset = this.elided ? extra : 0;
+        const full = this.elided ? [shape[0], ...shape.slice(1, extra), ...this.partialOutputShape]
+          : [shape[0], ...this.partialOutputShape];
+        const inAt = {};
+        const outAt = {};
+        [...inp].forEach((c, i) => { inAt[c] = i + offset; });
+        [...out].forEach((c, i) => { outAt[c] = i + offset; });
+        for (const c of out) if (c in inAt) full[outAt[c]] = shape[inAt[c]];
+        const kernel = [...this.kernelLetters].map((c) => (c in outAt ? full[outAt[c]] : shape[inAt[c]]));
+        let bias = null;
+        if (this.biasAxes) {
+          const first = Math.min(...[...this.biasAxes].map((c) => out.indexOf(c)));
+          bias = [...out.slice(first)].map((c) => (this.biasAxes.includes(c) ? full[outAt[c]] : 1));
+        }
+        return { full, kernel, bias };
+      }
+
+      build(inputShape) {
+        const { kernel, bias } = this.analyze(Array.isArray(inputShape[0]) ? inputShape[0] : inputShape);
+        const zeros = tf.initializers.zeros();
+        this.kernel = this.addWeight("kernel", kernel, null, zeros, null, true);
+        this.bias = bias == null ? null : this.addWeight("bias", bias, null, zeros, null, true);
+        this.built = true;
+      }
+
+      computeOutputShape(inputShape) {
+        return this.analyze(Array.isArray(inputShape[0]) ? inputShape[0] : inputShape).full;
+      }
+
+      call(inputs) {
+        return tf.tidy(() => {
+          const x = single(inputs);
+          let equation = this.equation;
+          if (this.elided) {
+            const free = [...LETTERS].filter((c) => !equation.includes(c));
+            const batch = free.slice(0, x.rank - this.inputLetters.length).join("");
+            equation = `${batch}${this.inputLetters},${this.kernelLetters}->${batch}${this.outputLetters}`;
+          }
+          let y = tf.einsum(equation, x, this.kernel.read());
+          if (this.bias != null) y = tf.add(y, this.bias.read());
+          return this.activationLayer.apply(y);
+        });
+      }
+
+      getConfig() {
+        return Object.assign(super.getConfig(), {
+          equation: this.equation, outputShape: this.partialOutputShape, biasAxes: this.biasAxes,
+          activation: this.activationName,
+        });
+      }
+    }
+    EinsumDense.className = "EinsumDense";
+    return [EinsumDense];
+  }
+
+  // -- GroupNormalization / UnitNormalization -------------------------------------------------
+  // GroupNormalization: the channels of `axis` split into `groups` groups (as Keras reshapes them),
+  // each standardised over its channels and every other non-batch axis, then gamma and beta per
+  // channel.  UnitNormalization: x * rsqrt(max(sum(x^2 over axis), 1e-12)) (tf.keras's floor).
+  function defineNormalizations(tf) {
+    class GroupNormalization extends tf.layers.Layer {
+      constructor(args) {
+        super(args);
+        this.groups = args.groups == null ? 32 : args.groups;
+        this.axis = args.axis == null ? -1 : args.axis;
+        this.epsilon = args.epsilon == null ? 1e-3 : args.epsilon;
+        this.center = args.center == null ? true : args.center;
+        this.scale = args.scale == null ? true : args.scale;
+        this.supportsMasking = true;
+      }
+
+      build(inputShape) {
+        const shape = Array.isArray(inputShape[0]) ? inputShape[0] : inputShape;
+        const channels = shape[this.axis < 0 ? shape.length + this.axis : this.axis];
+        const zeros = tf.initializers.zeros();
+        this.gamma = this.scale ? this.addWeight("gamma", [channels], null, zeros, null, true) : null;
+        this.beta = this.center ? this.addWeight("beta", [channels], null, zeros, null, true) : null;
+        this.built = true;
+      }
+
+      call(inputs) {
+        return tf.tidy(() => {
+          const x = single(inputs);
+          const rank = x.rank;
+          const axis = this.axis < 0 ? rank + this.axis : this.axis;
+          const channels = x.shape[axis];
+          const split = [this.groups, channels / this.groups];
+          const grouped = tf.reshape(x, [...x.shape.slice(0, axis), ...split, ...x.shape.slice(axis + 1)]);
+          const reduce = [];
+          for (let i = 1; i <= rank; i++) if (i !== axis) reduce.push(i);
+          const { mean, variance } = tf.moments(grouped, reduce, true);
+          let out = tf.mul(tf.sub(grouped, mean), tf.rsqrt(tf.add(variance, this.epsilon)));
+          const shape = new Array(rank + 1).fill(1);
+          shape[axis] = split[0];
+          shape[axis + 1] = split[1];
+          if (this.gamma != null) out = tf.mul(out, tf.reshape(this.gamma.read(), shape));
+          if (this.beta != null) out = tf.add(out, tf.reshape(this.beta.read(), shape));
+          return tf.reshape(out, x.shape);
+        });
+      }
+
+      getConfig() {
+        return Object.assign(super.getConfig(), {
+          groups: this.groups, axis: this.axis, epsilon: this.epsilon, center: this.center, scale: this.scale,
+        });
+      }
+    }
+    GroupNormalization.className = "GroupNormalization";
+
+    class UnitNormalization extends tf.layers.Layer {
+      constructor(args) {
+        super(args);
+        this.axis = args.axis == null ? [-1] : (Array.isArray(args.axis) ? args.axis.slice() : [args.axis]);
+        this.supportsMasking = true;
+      }
+
+      call(inputs) {
+        return tf.tidy(() => {
+          const x = single(inputs);
+          const axes = this.axis.map((a) => (a < 0 ? x.rank + a : a));
+          const squares = tf.sum(tf.square(x), axes, true);
+          return tf.mul(x, tf.rsqrt(tf.maximum(squares, 1e-12)));
+        });
+      }
+
+      getConfig() {
+        return Object.assign(super.getConfig(), { axis: this.axis });
+      }
+    }
+    UnitNormalization.className = "UnitNormalization";
+    return [GroupNormalization, UnitNormalization];
+  }
+
   const REGISTERED = typeof Symbol === "function" ? Symbol.for("kconvert-layers") : "__kconvertLayers";
 
   /** Register the classes with `tf` (the @tensorflow/tfjs module or the global `tf`); returns their names. */
@@ -347,6 +507,8 @@
       ...defineLocallyConnected(tf, 1),
       ...defineLocallyConnected(tf, 2),
       ...defineMultiHeadAttention(tf),
+      ...defineEinsumDense(tf),
+      ...defineNormalizations(tf),
     ];
     for (const cls of classes) {
       cls[REGISTERED] = VERSION;
