@@ -105,7 +105,8 @@ def write(model: Model, to: str, output: str | os.PathLike[str], **options: Any)
     """Write a loaded ``model`` as target ``to`` (``"tfjs"``) at ``output``; see :mod:`kconvert.writers`.
 
     Options: ``overwrite``, ``enforce_training_config``, and the target's own (TF.js:
-    ``shard_size``, ``quantize``).  Nothing is left at ``output`` when writing fails.
+    ``shard_size``, ``quantize``, ``companion``: write ``kconvert-layers.js`` for the layers stock
+    TF.js lacks).  Nothing is left at ``output`` when writing fails.
     """
     from kconvert.writers import write as _write
 

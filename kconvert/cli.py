@@ -162,6 +162,11 @@ def parse_size(value: str) -> int:
 @click.option("--quantize", multiple=True, metavar="DTYPE[:PATTERNS]",
               help="TF.js: store float weights as uint8, uint16 or float16; all of them, or those matching "
                    "comma-separated wildcards (uint8:conv*/kernel,dense/*). Repeatable.")
+@click.option("--tfjs-companion", "companion", is_flag=True,
+              help="TF.js: keep layers stock TF.js lacks (GRU with reset_after=True, MultiHeadAttention, "
+                   "LocallyConnected1D/2D, EinsumDense, Group/UnitNormalization) and write kconvert-layers.js "
+                   "beside model.json, which registers them "
+                   "(load it after tf.min.js, or require(it).register(tf) in Node).")
 @click.option("--config-only", is_flag=True,
               help="dl4j: write configuration.json alone, without the model zip and its weights.")
 @click.option("--save-weights", is_flag=True,
@@ -185,8 +190,8 @@ def parse_size(value: str) -> int:
 @verbose_option
 def convert(sources: tuple[str, ...], output: str, target: str, weights: str | None, weights_by: str,
             enforce_training_config: bool, backend: str | None, debug: bool, overwrite: bool, shard_size: str,
-            quantize: tuple[str, ...], config_only: bool, save_weights: bool, layout: str | None, layout_io: str,
-            check: bool, atol: float, rtol: float, report_path: str | None, jobs: int | None,
+            quantize: tuple[str, ...], companion: bool, config_only: bool, save_weights: bool, layout: str | None,
+            layout_io: str, check: bool, atol: float, rtol: float, report_path: str | None, jobs: int | None,
             junit_path: str | None, quiet: bool, verbose: bool) -> None:
     """Convert SOURCE (any Keras file, or a TF.js model) to OUTPUT in the --to format.
 
@@ -209,8 +214,12 @@ def convert(sources: tuple[str, ...], output: str, target: str, weights: str | N
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--quantize") from None
         options["quantize"] = list(quantize) or None
+        if companion:
+            options["companion"] = True
     elif quantize or shard_size != "4MiB":
         raise click.BadParameter("only TF.js output has weight shards to size or quantize", param_hint="--to")
+    elif companion:
+        raise click.BadParameter("--tfjs-companion goes with --to tfjs", param_hint="--tfjs-companion")
     if config_only:
         if target != "dl4j":
             raise click.BadParameter("--config-only goes with --to dl4j", param_hint="--config-only")
@@ -268,6 +277,10 @@ def convert(sources: tuple[str, ...], output: str, target: str, weights: str | N
         if not quiet:
             click.echo(f"wrote {written.path} ({written.weights} weight tensors, {written.weight_bytes} bytes, "
                        f"{len(written.files)} files)")
+            if written.companion is not None:
+                from kconvert.writers.tfjs.companion import LOAD_HINT
+
+                click.echo(f"wrote {written.companion}: the model needs it; {LOAD_HINT}")
             for note in written.report.notes:
                 click.echo(f"  {note}")
         if verified is not None and (not quiet or not verified.passed):
@@ -322,6 +335,8 @@ def convert_batch(sources: tuple[str, ...], output: str, target: str, jobs: int 
         except (KConvertError, ValueError) as exc:
             return (exit_code(exc) if isinstance(exc, KConvertError) else EXIT_USAGE), str(exc), None
         message = f"-> {item.output} ({written.weights} weight tensors, {written.weight_bytes} bytes)"
+        if written.companion is not None:
+            message += f", with {written.companion.name}"
         if verified is not None:
             message += f"; {verification_line(verified)}"
         failed = verified is not None and not verified.passed

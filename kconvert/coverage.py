@@ -4,8 +4,9 @@ runtime and each writer handle it -- computed from the registries, so it cannot 
     python -m kconvert.coverage README.md    # rewrite the matrix embedded in the README
 
 A writer handles a kind "yes" (an emitter or rule for it), "rewritten" (lowered into other kinds
-computing the same function), "preprocessor" (DL4J: an input preprocessor), or "no" (refused,
-naming the layer).  "yes" means the kind is written; particular settings may still be refused.
+computing the same function), "preprocessor" (DL4J: an input preprocessor), "companion" (TF.js:
+only with the opt-in module kconvert-layers.js), or "no" (refused, naming the layer).  "yes" means
+the kind is written; particular settings may still be refused.
 """
 
 from __future__ import annotations
@@ -48,9 +49,12 @@ def matrix() -> list[Row]:
     from kconvert.writers.tfjs.writer import TFJS_TARGET
 
     def written(kind: str, emitters: Collection[str], rewritten: frozenset[str],
-                lacks: frozenset[str] = frozenset(), preprocessed: dict | None = None) -> str:
+                lacks: frozenset[str] = frozenset(), preprocessed: dict | None = None,
+                companion: Collection[str] = ()) -> str:
         if kind in rewritten:
             return "rewritten"
+        if kind in companion:
+            return "companion"
         if (kind in emitters or kind == "InputLayer") and kind not in lacks:  # every format has inputs
             return "yes"
         return "preprocessor" if preprocessed is not None and kind in preprocessed else "no"
@@ -66,7 +70,8 @@ def matrix() -> list[Row]:
         aliases += tuple(operations.get(kind, ()))
         rows.append(Row(
             kind, aliases, "yes" if kind in kernels or kind == "InputLayer" else "no",
-            written(kind, dialect.RULES, rewritten_kinds(TFJS_TARGET) - frozenset(dialect.RULES)),
+            written(kind, dialect.RULES, rewritten_kinds(TFJS_TARGET) - frozenset(dialect.RULES),
+                    companion=dialect.COMPANION_KINDS),
             written(kind, {*dl4j_layers.EMITTERS, *VERTEX_KINDS}, rewritten_kinds(DL4J_TARGET), DL4J_TARGET.lacks,
                     preprocessors.PREPROCESSOR_RULES),
             written(kind, {*keras_layers.EMITTERS, *GRAPH_KINDS, *OPERATIONS}, rewritten_kinds(KERAS3_TARGET),

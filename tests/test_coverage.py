@@ -21,8 +21,11 @@ ROWS = {row.kind: row for row in coverage.matrix()}
 
 def test_every_kind_has_a_row() -> None:
     assert set(ROWS) == set(LAYER_KINDS)
-    assert all(getattr(r, t) in ("yes", "no", "rewritten", "preprocessor") for r in ROWS.values()
+    assert all(getattr(r, t) in ("yes", "no", "rewritten", "preprocessor", "companion") for r in ROWS.values()
                for t in ("runtime", *coverage.TARGETS))
+    assert {r.kind for r in ROWS.values() if r.tfjs == "companion"} == {
+        "MultiHeadAttention", "LocallyConnected1D", "LocallyConnected2D", "EinsumDense", "GroupNormalization",
+        "UnitNormalization"}
 
 
 def test_the_readme_embeds_the_current_matrix(tmp_path: Path) -> None:

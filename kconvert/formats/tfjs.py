@@ -14,6 +14,11 @@ from typing import Any, Mapping
 import numpy as np
 
 MODEL_FILE = "model.json"  # a TF.js layers model directory's entry point
+#: the opt-in module beside model.json that registers layer classes stock TF.js lacks
+COMPANION_FILE = "kconvert-layers.js"
+#: a call argument of kconvert's TF.js nodes that list each distinct input tensor once (tfjs-layers
+#: frees a tensor a layer takes twice too early): the call's inputs as indices into the node's entries
+LISTED_INPUTS = "kconvert_inputs"
 DEFAULT_SHARD_SIZE = 4 * 1024 * 1024  # what the TF.js converter writes (4 MiB)
 #: dtypes a manifest entry may declare (what tfjs-core decodes for layers models)
 MANIFEST_DTYPES = ("float32", "int32", "bool")

@@ -2,8 +2,9 @@
 
 The harness (``tfjs_harness/``: its own ``package.json`` and lockfile, installed with
 ``npm ci``) loads each model from disk with ``tf.loadLayersModel`` on the pure-JavaScript CPU
-backend and predicts.  Several models share one Node process.  Every ``model.json`` is checked
-against ``schemas/tfjs-layers-model.schema.json`` before it is run.
+backend and predicts.  Several models share one Node process.  A model directory holding the
+companion module (``kconvert-layers.js``) has it loaded first, as a user's page would.  Every
+``model.json`` is checked against ``schemas/tfjs-layers-model.schema.json`` before it is run.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kconvert.formats.tfjs import MODEL_FILE
+from kconvert.formats.tfjs import COMPANION_FILE, MODEL_FILE
 from kconvert.verification import tfjs_install
 from kconvert.verification.tfjs_install import TfjsUnavailable
 
@@ -75,7 +76,8 @@ def run_tfjs_many(jobs: list[tuple[str | os.PathLike[str], list[np.ndarray], lis
         specs = []
         for i, (path, inputs, layers) in enumerate(jobs):
             specs.append({"model": str(Path(path).resolve()), "inputs": [_encode(x) for x in inputs],
-                          "layers": list(layers), "result": os.path.join(tmp, f"result{i}.json")})
+                          "layers": list(layers), "result": os.path.join(tmp, f"result{i}.json"),
+                          "companion": _companion(path)})
         job_file = os.path.join(tmp, "jobs.json")
         with open(job_file, "w") as fh:
             json.dump(specs, fh)
@@ -86,6 +88,13 @@ def run_tfjs_many(jobs: list[tuple[str | os.PathLike[str], list[np.ndarray], lis
         except subprocess.TimeoutExpired:
             crash = f"Node did not finish within {timeout:.0f} s"
         return [_collect(spec["result"], crash) for spec in specs]
+
+
+def _companion(path: str | os.PathLike[str]) -> str | None:
+    """The companion module (kconvert-layers.js) beside a model, which the harness loads first."""
+    p = Path(path).resolve()
+    module = (p if p.is_dir() else p.parent) / COMPANION_FILE
+    return str(module) if module.is_file() else None
 
 
 def _encode(x: np.ndarray) -> dict:

@@ -36,7 +36,9 @@ class Written:
     report: Report
     weights: int = 0  # tensors written
     weight_bytes: int = 0  # bytes of weight data written (after quantization)
+    companion: Path | None = None  # TF.js: the kconvert-layers.js module a loader must load first
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": str(self.path), "files": [str(f) for f in self.files], "weights": self.weights,
-                "weight_bytes": self.weight_bytes, "notes": self.report.to_list()}
+        out = {"path": str(self.path), "files": [str(f) for f in self.files], "weights": self.weights,
+               "weight_bytes": self.weight_bytes, "notes": self.report.to_list()}
+        return {**out, "companion": str(self.companion)} if self.companion else out

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kconvert.errors import IncompatibleKerasConfigurationException, KConvertError
+from kconvert.formats.tfjs import LISTED_INPUTS
 from kconvert.ir.graph import Call, Layer, Model, TensorRef
 from kconvert.ir.layers.core import InputLayer
 from kconvert.ir.layers.model import NestedModel
@@ -309,6 +310,8 @@ class _Builder:
                     raw_kwargs.update(entry[3])
         else:
             raise IncompatibleKerasConfigurationException(f"malformed inbound node {node!r}")
+        if LISTED_INPUTS in raw_kwargs:  # kconvert's TF.js nodes list each distinct tensor once
+            inputs = _listed_inputs(inputs, raw_kwargs.pop(LISTED_INPUTS))
         converted = self.converted[layer]
         for key in converted.tensor_kwargs:  # Keras 3 tensors, tf.keras [layer, node, tensor] lists
             value = raw_kwargs.get(key)
@@ -380,6 +383,13 @@ class _Builder:
                     call.kwargs["mask"] = [fix(r) for r in mask]
         inputs[:] = [fix(r) for r in inputs]
         outputs[:] = [fix(r) for r in outputs]
+
+
+def _listed_inputs(entries: list[TensorRef], order: Any) -> list[TensorRef]:
+    if not (isinstance(order, list) and all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < len(entries)
+                                            for i in order)):
+        raise IncompatibleKerasConfigurationException(f"malformed {LISTED_INPUTS} {_short(order)}", key=LISTED_INPUTS)
+    return [entries[i] for i in order]
 
 
 def node_entries(node: list[Any]) -> list[Any]:

@@ -4,7 +4,8 @@
 //   node predict.js JOBS.json
 //
 // JOBS.json is a list of {"model": dir-or-model.json, "inputs": [tensor...], "layers": [name...],
-// "result": path}; a tensor is {"shape": [...], "dtype": "float32"|"int32", "data": base64 of
+// "result": path, "companion": path-or-null}; "companion" is the kconvert-layers.js module written
+// beside the model, loaded (as a user would) before the model; a tensor is {"shape": [...], "dtype": "float32"|"int32", "data": base64 of
 // little-endian values}.  Each result file receives {"outputs": [tensor...], "activations":
 // {layer: tensor}} or {"error": message}: one model's failure does not stop the others.
 "use strict";
@@ -61,6 +62,7 @@ function fileHandler(modelPath) {
 }
 
 async function run(job) {
+  if (job.companion) require(path.resolve(job.companion)).register(tf);  // registering again is harmless
   const model = await tf.loadLayersModel(fileHandler(job.model));
   const inputs = job.inputs.map(decode);
   const probes = (job.layers || []).filter((name) => {

@@ -9,17 +9,19 @@ tfjs-layers 4.22 and loading probe models in it; the tests load every written mo
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from kconvert.errors import IncompatibleKerasConfigurationException, UnsupportedKerasConfigurationException
+from kconvert.formats.tfjs import LISTED_INPUTS
 from kconvert.ir.graph import Layer
 from kconvert.ir.shapes import Shape
 from kconvert.registry import registrar
 from kconvert.writers.context import WriteContext
-from kconvert.writers.keras.dialect import KERAS2_ACTIVATIONS, Keras2Dialect
+from kconvert.writers.keras.dialect import KERAS2_ACTIVATIONS, Keras2Dialect, Ref
 from kconvert.writers.keras.layers import is_mirrored
+from kconvert.writers.tfjs.companion import ASK_HINT, Companion
 
 
 class TfjsDialect(Keras2Dialect):
@@ -28,6 +30,24 @@ class TfjsDialect(Keras2Dialect):
 
     name = "TF.js"
     activations = {ir: name for ir, name in KERAS2_ACTIVATIONS.items() if ir != "exponential"}
+
+    def node(self, kind: str, inputs: Sequence[tuple[Ref, Shape, str]], kwargs: dict[str, Any]) -> Any:
+        """tfjs-layers connects only the tensors a node lists, not those among its call arguments,
+        and frees a tensor listed twice too early: MultiHeadAttention's node lists each distinct
+        input once, and every entry carries the call's inputs in Keras's order (query, value, key,
+        attention_mask) as indices into them (:data:`LISTED_INPUTS`), a flag saying that an
+        attention_mask is among them, and whether the mask is causal.  The companion class and
+        kconvert's reader read them."""
+        if "_inputs" not in kwargs:
+            return super().node(kind, inputs, kwargs)
+        names = kwargs.pop("_inputs")
+        distinct: list[Ref] = []
+        for ref, _, _ in inputs:
+            if ref not in distinct:
+                distinct.append(ref)
+        flags = {**kwargs, **({"attention_mask": True} if "attention_mask" in names else {}),
+                 LISTED_INPUTS: [distinct.index(ref) for ref, _, _ in inputs]}
+        return [[*ref, dict(flags)] for ref in distinct]
 
 
 TFJS = TfjsDialect()
@@ -50,6 +70,7 @@ class Site:
     entry: dict[str, Any]
     inputs: list[Shape]
     ctx: WriteContext
+    companion: Companion = field(default_factory=Companion)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -62,6 +83,14 @@ class Site:
     def refuse(self, reason: str, key: str | None = None) -> IncompatibleKerasConfigurationException:
         return self.layer.context_error(IncompatibleKerasConfigurationException(
             f"TF.js {reason}", key=key))  # type: ignore[return-value]
+
+    def needs_companion(self, what: str, key: str | None = None) -> None:
+        """Keep a layer only the companion module (kconvert-layers.js) runs; without it, refuse
+        and say how to ask for it."""
+        if not self.companion.enabled:
+            raise self.layer.context_error(IncompatibleKerasConfigurationException(
+                f"stock TF.js has no {what}; {ASK_HINT}", key=key))
+        self.companion.use(what, self.layer.name)
 
 
 Rule = Callable[[Site], None]
@@ -319,8 +348,42 @@ def softmax(site: Site) -> None:
 @rule("GRU")
 def gru(site: Site) -> None:
     if site.layer.config.reset_after:
-        raise site.refuse("GRU does not support reset_after=True (the tf.keras 2 default; "
-                          "CuDNNGRU weights are of this kind)", key="reset_after")
+        site.needs_companion("GRU with reset_after=True (the tf.keras 2 and Keras 3 default; CuDNNGRU weights "
+                             "are of this kind)", key="reset_after")
+
+
+# -- classes of the companion module (kconvert-layers.js) ----------------------------------------
+
+#: kinds written only with the companion module (the coverage matrix says "companion")
+COMPANION_KINDS: set[str] = set()
+
+
+def companion_rule(*kinds: str) -> Callable[[Rule], Rule]:
+    COMPANION_KINDS.update(kinds)
+    return rule(*kinds)
+
+
+@companion_rule("LocallyConnected1D", "LocallyConnected2D", "EinsumDense", "GroupNormalization")
+def companion_class(site: Site) -> None:
+    site.needs_companion(site.layer.kind)
+
+
+@companion_rule("UnitNormalization")
+def unit_normalization(site: Site) -> None:
+    if site.layer.config.floor != 1e-12:
+        site.ctx.note("approximated", "the companion module floors the squared norm at 1e-12 (tf.keras's floor); "
+                      "results differ from Keras 3's only for vectors of norm below 1e-6", layer=site.layer.name)
+    site.needs_companion("UnitNormalization")
+
+
+@companion_rule("MultiHeadAttention")
+def multi_head_attention(site: Site) -> None:
+    """Its inputs are listed positionally in the node (see :meth:`TfjsDialect.node`)."""
+    c = site.layer.config
+    if c.zero_masked_rows and c.with_attention_mask:
+        raise site.refuse("(with the companion module) gives a query row with no key left uniform weights; Keras 3 "
+                          "with dropout zeroes it", key="dropout")
+    site.needs_companion("MultiHeadAttention")
 
 
 @rule("ConvLSTM2D")

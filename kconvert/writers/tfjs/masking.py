@@ -16,7 +16,7 @@ from kconvert.writers.keras.masks import MASK_PASSING, RECURRENT
 
 #: kinds whose output depends on the mask they receive (in Keras or in tfjs-layers)
 _READERS = RECURRENT | {"Bidirectional", "Softmax", "GlobalAveragePooling1D", "Add", "Multiply", "Average",
-                         "Maximum", "Minimum", "Concatenate", "Dot", "Model"}
+                         "Maximum", "Minimum", "Concatenate", "Dot", "Model", "MultiHeadAttention"}
 
 
 def is_mask_source(layer: Layer) -> bool:

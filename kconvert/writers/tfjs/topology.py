@@ -10,19 +10,23 @@ from kconvert.ir.shapes import Shape
 from kconvert.writers.context import WriteContext
 from kconvert.writers.keras.config import ConfigWriter
 from kconvert.writers.keras.training import training_config
+from kconvert.writers.tfjs.companion import Companion
 from kconvert.writers.tfjs.dialect import TFJS, Site, adapt
 from kconvert.writers.tfjs.masking import check_masks
 
 
-def model_topology(model: Model, names: dict[int, str], ctx: WriteContext) -> dict[str, Any]:
+def model_topology(model: Model, names: dict[int, str], ctx: WriteContext,
+                   companion: Companion | None = None) -> dict[str, Any]:
     """``{keras_version, backend, model_config, training_config}``; refuses what TF.js cannot run as
     Keras does.  ``keras_version`` names the config's dialect, and the weights are in TensorFlow's
-    layout whatever backend trained them."""
+    layout whatever backend trained them.  ``companion`` (enabled) lets the layers its module
+    defines through, and records which the model uses."""
     check_masks(model)
     shapes = input_shapes(model)
+    companion = companion if companion is not None else Companion()
 
     def adapt_entry(layer: Layer, entry: dict[str, Any]) -> None:
-        adapt(Site(layer, entry, shapes[id(layer)], ctx))
+        adapt(Site(layer, entry, shapes[id(layer)], ctx, companion))
 
     writer = ConfigWriter(TFJS, names, adapt_entry)
     topology: dict[str, Any] = {"keras_version": TFJS.keras_version, "backend": "tensorflow",

@@ -17,17 +17,26 @@ from typing import Any
 import numpy as np
 
 from kconvert.errors import IncompatibleKerasConfigurationException
-from kconvert.formats.tfjs import DEFAULT_SHARD_SIZE, ITEM_SIZE, MODEL_FILE, quantization_entry, quantize_values
+from kconvert.formats.tfjs import (
+    COMPANION_FILE,
+    DEFAULT_SHARD_SIZE,
+    ITEM_SIZE,
+    MODEL_FILE,
+    quantization_entry,
+    quantize_values,
+)
 from kconvert.ir.graph import Model
 from kconvert.ir.weights import Weight
 from kconvert.writers.context import WriteContext, Written
+from kconvert.writers.lowering import Target, lower
 from kconvert.writers.output import atomic_directory
 from kconvert.writers.serialize import json_text
-from kconvert.writers.lowering import Target, lower
+from kconvert.writers.tfjs.companion import LOAD_HINT, Companion
+from kconvert.writers.tfjs.companion import source as companion_source
 from kconvert.writers.tfjs.dialect import TFJS
 from kconvert.writers.tfjs.naming import layer_names, weight_names
-from kconvert.writers.tfjs.rewrites import REWRITES
 from kconvert.writers.tfjs.quantization import QuantizationPlan, QuantizeSpec
+from kconvert.writers.tfjs.rewrites import REWRITES
 from kconvert.writers.tfjs.shards import ShardWriter
 from kconvert.writers.tfjs.topology import model_topology
 
@@ -53,11 +62,14 @@ class _Entry:
 
 def write_tfjs(model: Model, out_dir: str | os.PathLike[str], *, shard_size: int = DEFAULT_SHARD_SIZE,
                quantize: QuantizeSpec = None, overwrite: bool = False,
-               enforce_training_config: bool = False) -> Written:
+               enforce_training_config: bool = False, companion: bool = False) -> Written:
     """Write ``model`` to the directory ``out_dir`` for ``tf.loadLayersModel``.
 
     ``quantize``: ``"uint8"``, ``"uint16"`` or ``"float16"`` for every float weight, or with
     weight-name wildcards (``"uint8:conv*/kernel"``, a list of such, or a dict dtype -> patterns).
+    ``companion``: keep layers stock TF.js lacks and write the module that defines them,
+    ``kconvert-layers.js``, beside ``model.json`` when the model uses one (see
+    :mod:`kconvert.writers.tfjs.companion`).
     Raises :class:`IncompatibleKerasConfigurationException` for what TF.js cannot run as Keras does,
     and ``ValueError`` for a quantization pattern that matches no weight.
     """
@@ -66,7 +78,11 @@ def write_tfjs(model: Model, out_dir: str | os.PathLike[str], *, shard_size: int
     ctx = WriteContext("tfjs", enforce_training_config)
     model = lower(model, TFJS_TARGET, ctx)
     names = layer_names(model, ctx)
-    topology = model_topology(model, names, ctx)
+    extra = Companion(enabled=companion)
+    topology = model_topology(model, names, ctx, extra)
+    if extra.needed:
+        ctx.note("rewritten", f"{COMPANION_FILE} is written beside {MODEL_FILE}: stock TF.js has no "
+                 f"{', '.join(f'{what} (layer {layer!r})' for what, layer in extra.uses.items())}; {LOAD_HINT}")
     entries = _plan_entries(model, names, QuantizationPlan.parse(quantize))
     total = sum(e.nbytes for e in entries)
     if not entries and (model.param_count() or 0) > 0:
@@ -89,8 +105,12 @@ def write_tfjs(model: Model, out_dir: str | os.PathLike[str], *, shard_size: int
             "weightsManifest": manifest,
         }
         (staging / MODEL_FILE).write_text(json_text(document), encoding="utf-8")
+        if extra.needed:
+            (staging / COMPANION_FILE).write_text(companion_source(), encoding="utf-8")
     files = [out / MODEL_FILE, *(out / p.name for p in shard_files)]
-    return Written(out / MODEL_FILE, files, ctx.report, weights=len(entries), weight_bytes=total)
+    module = out / COMPANION_FILE if extra.needed else None
+    return Written(out / MODEL_FILE, files + ([module] if module else []), ctx.report, weights=len(entries),
+                   weight_bytes=total, companion=module)
 
 
 def _plan_entries(model: Model, names: dict[int, str], plan: QuantizationPlan) -> list[_Entry]:
