@@ -57,6 +57,8 @@ public final class Predict {
                 result = run(job);
                 result.put("dl4j", version);
             } catch (Throwable e) { // one bad model must not end the batch
+                System.err.println("kconvert harness: " + job.get("model").asText() + ":");
+                e.printStackTrace();
                 result = JSON.createObjectNode();
                 result.put("error", message(e));
             }
