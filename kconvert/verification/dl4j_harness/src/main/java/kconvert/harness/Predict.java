@@ -32,7 +32,7 @@ import org.nd4j.shade.jackson.databind.node.ObjectNode;
  * <p>Usage: {@code java kconvert.harness.Predict jobs.json}. The job file is a JSON list of
  * {@code {"model": path, "kind": "zip"|"keras", "weights": path?, "inputs": [npy...],
  * "layers": [name...], "out": dir, "result": path}}. A "zip" is a ModelSerializer zip restored as a
- * MultiLayerNetwork or ComputationGraph, as its configuration says; "keras" is a Keras file imported
+ * MultiLayerNetwork or ComputationGraph, as its configuration says (no inputs: only restored); "keras" is a Keras file imported
  * with DL4J's own KerasModelImport (enforceTrainingConfig=false). Each job writes its outputs (and
  * the named layers' activations) as float32 .npy files under "out" and then its "result" JSON:
  * {"outputs": [npy...], "activations": {name: npy}, "network": ..., "dl4j": version} or
@@ -80,9 +80,15 @@ public final class Predict {
             job.get("layers").forEach(n -> layers.add(n.asText()));
         }
         Object network = "keras".equals(job.path("kind").asText("zip")) ? importKeras(model, job) : restore(model);
+        ObjectNode result = JSON.createObjectNode();
+        result.put("network", network instanceof MultiLayerNetwork ? "MultiLayerNetwork" : "ComputationGraph");
+        result.putArray("outputs");
+        result.putObject("activations");
+        if (inputs.length == 0) { // only load (or import) it
+            return result;
+        }
         INDArray[] outputs;
         Map<String, INDArray> activations = new LinkedHashMap<>();
-        String kind;
         if (network instanceof MultiLayerNetwork) {
             MultiLayerNetwork net = (MultiLayerNetwork) network;
             if (inputs.length != 1) {
@@ -98,7 +104,6 @@ public final class Predict {
                     }
                 }
             }
-            kind = "MultiLayerNetwork";
         } else {
             ComputationGraph net = (ComputationGraph) network;
             outputs = net.output(false, inputs);
@@ -109,21 +114,18 @@ public final class Predict {
                     }
                 }
             }
-            kind = "ComputationGraph";
         }
         File out = new File(job.get("out").asText());
         out.mkdirs();
-        ObjectNode result = JSON.createObjectNode();
-        ArrayNode written = result.putArray("outputs");
+        ArrayNode written = (ArrayNode) result.get("outputs");
         for (int i = 0; i < outputs.length; i++) {
             written.add(write(outputs[i], new File(out, "output" + i + ".npy")));
         }
-        ObjectNode acts = result.putObject("activations");
+        ObjectNode acts = (ObjectNode) result.get("activations");
         int n = 0;
         for (Map.Entry<String, INDArray> e : activations.entrySet()) {
             acts.put(e.getKey(), write(e.getValue(), new File(out, "activation" + n++ + ".npy")));
         }
-        result.put("network", kind);
         return result;
     }
 
