@@ -26,6 +26,10 @@ import numpy as np
 from kconvert.verification import dl4j_install
 from kconvert.verification.dl4j_install import IMPLEMENTATION, Dl4jUnavailable
 
+#: seconds one model may take (DL4J's Keras import can loop forever on some files)
+PER_MODEL_TIMEOUT = 300.0
+_TIMED_OUT = "a model ran past its time"
+
 __all__ = ["IMPLEMENTATION", "Dl4jRun", "Dl4jUnavailable", "import_keras_many", "run_dl4j", "run_dl4j_many",
            "unavailable_reason"]
 
@@ -46,20 +50,21 @@ def unavailable_reason() -> str | None:
 
 
 def run_dl4j(path: str | os.PathLike[str], inputs: list[np.ndarray], layers: list[str] = (),
-             timeout: float = 600.0) -> Dl4jRun:
+             timeout: float = PER_MODEL_TIMEOUT) -> Dl4jRun:
     """Run one DL4J model zip on ``inputs``; ``layers`` asks for those layers' activations."""
     return run_dl4j_many([(path, inputs, list(layers))], timeout)[0]
 
 
 def run_dl4j_many(jobs: list[tuple[str | os.PathLike[str], list[np.ndarray], list[str]]],
-                  timeout: float = 1800.0) -> list[Dl4jRun]:
-    """Run several DL4J model zips, each on its inputs, in one JVM."""
+                  timeout: float = PER_MODEL_TIMEOUT) -> list[Dl4jRun]:
+    """Run several DL4J model zips, each on its inputs (none: only restore it), in one JVM;
+    ``timeout`` bounds each model's time."""
     return _run([{"kind": "zip", "model": str(Path(path).resolve()), "layers": list(layers)}
                  for path, _, layers in jobs], [inputs for _, inputs, _ in jobs], timeout)
 
 
 def import_keras_many(jobs: list[tuple[str | os.PathLike[str], str | None, bool, list[np.ndarray]]],
-                      timeout: float = 1800.0) -> list[Dl4jRun]:
+                      timeout: float = PER_MODEL_TIMEOUT) -> list[Dl4jRun]:
     """Import Keras files with DL4J's own ``KerasModelImport`` (enforceTrainingConfig=false) and run
     them: each job is (model file, weights file or None, Sequential?, inputs)."""
     specs = [{"kind": "keras", "model": str(Path(path).resolve()), "sequential": sequential,
@@ -81,15 +86,20 @@ def _run(specs: list[dict[str, Any]], inputs: list[list[np.ndarray]], timeout: f
                 spec["inputs"].append(os.path.join(tmp, f"job{i}-input{j}.npy"))
                 np.save(spec["inputs"][-1], np.ascontiguousarray(x, dtype="<f4"))  # DL4J takes indices as floats
             spec["out"] = os.path.join(tmp, f"job{i}")
+            spec["timeout_s"] = max(1, int(timeout))
             spec["result"] = os.path.join(tmp, f"result{i}.json")
         crashes: dict[int, str] = {}
         start, stalled = 0, False
         while start < len(specs):
-            crash = _jvm(specs[start:], tmp, env, timeout)
+            crash = _jvm(specs[start:], tmp, env, timeout * (len(specs) - start) + 120)
             done = [os.path.exists(s["result"]) for s in specs]
             if crash is None or all(done[start:]):
                 break
-            failed = done.index(False, start)  # the model the JVM died on; go on after it
+            failed = done.index(False, start)
+            if crash == _TIMED_OUT:  # the harness reported the model that ran too long: go on after it
+                start, stalled = failed, False
+                continue
+            # the model the JVM died on: go on after it
             if failed == start and stalled:  # twice no model at all: the JVM itself cannot run
                 crashes.update((i, crash) for i in range(start, len(specs)))
                 break
@@ -109,8 +119,8 @@ def _jvm(specs: list[dict[str, Any]], tmp: str, env: dict[str, str], timeout: fl
                               text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return f"Deeplearning4j did not finish within {timeout:.0f} s"
-    if done.returncode == 0:
-        return None
+    if done.returncode in (0, 3):
+        return None if done.returncode == 0 else _TIMED_OUT
     lines = [line for line in done.stderr.strip().splitlines() if not line.startswith("SLF4J:")]
     return f"the JVM running Deeplearning4j ended with status {done.returncode}: " + \
         (lines[-1].strip() if lines else "no message")

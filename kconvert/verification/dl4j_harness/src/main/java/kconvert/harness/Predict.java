@@ -11,6 +11,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipFile;
 
@@ -30,16 +36,19 @@ import org.nd4j.shade.jackson.databind.node.ObjectNode;
  * Runs models in the real Deeplearning4j for kconvert's verification: one JVM, many models.
  *
  * <p>Usage: {@code java kconvert.harness.Predict jobs.json}. The job file is a JSON list of
- * {@code {"model": path, "kind": "zip"|"keras", "weights": path?, "inputs": [npy...],
- * "layers": [name...], "out": dir, "result": path}}. A "zip" is a ModelSerializer zip restored as a
+ * {@code {"model": path, "kind": "zip"|"keras", "weights": path?, "sequential": bool?,
+ * "inputs": [npy...], "layers": [name...], "out": dir, "result": path, "timeout_s": n?}}. A "zip" is a ModelSerializer zip restored as a
  * MultiLayerNetwork or ComputationGraph, as its configuration says (no inputs: only restored); "keras" is a Keras file imported
  * with DL4J's own KerasModelImport (enforceTrainingConfig=false). Each job writes its outputs (and
  * the named layers' activations) as float32 .npy files under "out" and then its "result" JSON:
  * {"outputs": [npy...], "activations": {name: npy}, "network": ..., "dl4j": version} or
- * {"error": message}. A job's failure is caught and reported; the next job still runs.
+ * {"error": message}. A job's failure is caught and reported; the next job still runs. A job that
+ * runs past its timeout (300 s by default) is reported as such and the JVM exits with status 3.
  */
 public final class Predict {
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** The exit status after a model ran past its "timeout_s" (its result says so). */
+    private static final int TIMED_OUT = 3;
 
     private Predict() {
     }
@@ -51,22 +60,44 @@ public final class Predict {
         }
         String version = version();
         JsonNode jobs = JSON.readTree(new File(args[0]));
+        ExecutorService worker = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "kconvert-model");
+            t.setDaemon(true);
+            return t;
+        });
         for (JsonNode job : jobs) {
             ObjectNode result;
+            long timeout = job.path("timeout_s").asLong(300);
+            Future<ObjectNode> running = worker.submit(() -> run(job));
             try {
-                result = run(job);
+                result = running.get(timeout, TimeUnit.SECONDS);
                 result.put("dl4j", version);
-            } catch (Throwable e) { // one bad model must not end the batch
+            } catch (TimeoutException e) {
+                // a model that never finishes (DL4J's import can loop): report it, and end this JVM,
+                // whose worker thread cannot be stopped; the caller starts another for the rest
+                ObjectNode failed = JSON.createObjectNode();
+                failed.put("error", "did not finish within " + timeout + " s");
+                write(job, failed);
+                System.out.flush();
+                Runtime.getRuntime().halt(TIMED_OUT);
+                return;
+            } catch (ExecutionException e) { // one bad model must not end the batch
+                Throwable cause = e.getCause();
                 System.err.println("kconvert harness: " + job.get("model").asText() + ":");
-                e.printStackTrace();
+                cause.printStackTrace();
                 result = JSON.createObjectNode();
-                result.put("error", message(e));
+                result.put("error", message(cause));
             }
-            Path target = Path.of(job.get("result").asText());
-            Path staged = target.resolveSibling(target.getFileName() + ".partial");
-            Files.writeString(staged, JSON.writeValueAsString(result), StandardCharsets.UTF_8);
-            Files.move(staged, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            write(job, result);
         }
+    }
+
+    /** The job's result file, written whole or not at all. */
+    private static void write(JsonNode job, ObjectNode result) throws Exception {
+        Path target = Path.of(job.get("result").asText());
+        Path staged = target.resolveSibling(target.getFileName() + ".partial");
+        Files.writeString(staged, JSON.writeValueAsString(result), StandardCharsets.UTF_8);
+        Files.move(staged, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 
     private static ObjectNode run(JsonNode job) throws Exception {
