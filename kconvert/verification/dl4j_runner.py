@@ -115,7 +115,9 @@ def _jvm(specs: list[dict[str, Any]], tmp: str, env: dict[str, str], timeout: fl
     with open(job_file, "w") as fh:
         json.dump(specs, fh)
     try:
-        done = subprocess.run(["java", "-Xss4m", dl4j_install.MAIN_CLASS, job_file], capture_output=True,
+        # a JVM that crashes writes its hs_err file into the scratch directory, not the caller's
+        command = ["java", "-Xss4m", f"-XX:ErrorFile={tmp}/hs_err_%p.log", dl4j_install.MAIN_CLASS, job_file]
+        done = subprocess.run(command, capture_output=True,
                               text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return f"Deeplearning4j did not finish within {timeout:.0f} s"
