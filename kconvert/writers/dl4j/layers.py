@@ -205,7 +205,9 @@ def dropout(ctx: EmitContext) -> Emitted:
         ctx.unsupported("spatial dropout of channels-last data (DL4J's SpatialDropout drops along axis 1): written "
                         "as element-wise dropout of the same rate", "data_format")
         spatial = False
-    config = ctx.plain("DropoutLayer")
+    # a DropoutLayer is a BaseLayer to DL4J: without an updater, regularization and weight init,
+    # a MultiLayerNetwork's configuration is taken for the legacy format and fails to deserialize
+    config = {k: v for k, v in ctx.base("DropoutLayer", 0, 0).items() if k not in ("nin", "nout")}
     config["idropout"] = {"@class": DROPOUTS + ("SpatialDropout" if spatial else "Dropout"), "p": 1.0 - c.rate}
     return Emitted(config)
 
@@ -309,7 +311,8 @@ def conv1d(ctx: EmitContext) -> Emitted:
         raise ctx.error("a channels_first Conv1D", "data_format")
     config = ctx.base("Convolution1DLayer", ctx.inputs[0][2], c.filters, c.activation, hasBias=c.use_bias,
                       rnnDataFormat="NWC", **_conv_keys(ctx))
-    return Emitted(config, [*_bias(ctx, c.use_bias), ctx.block("W", "kernel", lambda k: k.transpose((2, 1, 0)))])
+    # W [k, in, out]: Keras's layout, which DL4J 1.0.0-M1 and later hand to the conv1d op (YXIO)
+    return Emitted(config, [*_bias(ctx, c.use_bias), ctx.block("W", "kernel")])
 
 
 def _pooling(ctx: EmitContext, class_name: str, pooling: str, **keys: Any) -> Emitted:
