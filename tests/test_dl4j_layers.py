@@ -20,7 +20,10 @@ import numpy as np
 import pytest
 
 import kconvert
+from kconvert.errors import IncompatibleKerasConfigurationException
 from kconvert.schemas import validate
+from kconvert.verification.inputs import generate_inputs
+from tests.conftest import REALWORLD, require_shared
 from tests.helpers import randomize_weights
 
 keras = pytest.importorskip("keras")
@@ -87,6 +90,17 @@ def _models() -> dict[str, tuple[Any, list[np.ndarray]]]:
     free = keras.Input((6, 5))
     out["activations_only"] = keras.Model(free, L.Activation("tanh")(L.Dropout(0.2)(free))), [x(6, 5)]
 
+    # a Bidirectional returning its last step: both directions side by side, the backward one reversed in time
+    words = keras.Input((7, 4))
+    b = L.Bidirectional(L.LSTM(3))(words)
+    c = L.Bidirectional(L.SimpleRNN(3), merge_mode="ave")(L.Conv1D(3, 2)(words))
+    out["bidirectional_last_step"] = keras.Model(words, L.Concatenate()([b, c])), [x(7, 4)]
+
+    # DenseNet121 and ResNet50 start with ZeroPadding2D, which records no input size
+    padded = keras.Input((7, 7, 2))
+    z = L.Conv2D(3, 3, strides=2)(L.ZeroPadding2D(((1, 2), (2, 1)))(padded))
+    out["padding_first"] = keras.Model(padded, L.MaxPooling2D()(z)), [x(7, 7, 2)]
+
     # InceptionResNetV2's residual scale
     res = keras.Input((6, 6, 3))
     a = L.Conv2D(3, 1)(res)
@@ -109,3 +123,37 @@ def test_new_layers_round_trip(tmp_path: Path, name: str) -> None:
     (got,) = kconvert.run(kconvert.load(written.files[-1]), xs, device="cpu")
     np.testing.assert_allclose(got, want, atol=ATOL, rtol=RTOL, err_msg=name)
     assert np.ptp(want) > 1e-3
+
+
+#: real-world files Deeplearning4j export refused before these layers: mixed image layouts, no layer
+#: recording the input size, PReLU, a softmax over a sequence, Cropping3D, MaxPooling1D, RepeatVector,
+#: batch normalization over a sequence, Bidirectionals returning their last step
+REALWORLD_FILES = ["tfkeras/adv_act_1.h5", "tfkeras/adv_act_2.h5", "tfkeras/adv_act_4.h5", "tfkeras/adv_act_5.h5",
+                   "tfkeras/cnn2d_55.h5", "weights/simpleconv2d.hdf5", "tfkeras/cnn3d_18.h5",
+                   "tfkeras/issue_9349.hdf5", "tfkeras/rnn_130.h5", "weights/issue_9560.h5",
+                   "weights/bidirectional_lstm_no_return_sequences_tensorflow_1.h5",
+                   "weights/bidirectional_lstm_no_return_sequences_theano_2.h5"]
+
+
+@pytest.mark.parametrize("name", REALWORLD_FILES)
+def test_realworld_files_now_written(tmp_path: Path, name: str) -> None:
+    source = kconvert.load(require_shared(REALWORLD / "dl4j-test-resources" / name))
+    written = kconvert.write(source, "dl4j", tmp_path / "out")
+    xs = generate_inputs(source, 2, 0)
+    want = kconvert.run(source, xs, device="cpu")
+    got = kconvert.run(kconvert.load(written.files[-1]), xs, device="cpu")
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, atol=ATOL, rtol=RTOL, err_msg=name)
+
+
+@pytest.mark.parametrize("make,fragment", [
+    (lambda L: L.GRU(3), "GRU"),
+    (lambda L: L.Normalization(axis=None, mean=0.5, variance=2.0), "Normalization keeping statistics"),
+])
+def test_what_dl4j_cannot_compute_is_refused(tmp_path: Path, make: Any, fragment: str) -> None:
+    inp = keras.Input((5, 3))
+    model = keras.Model(inp, make(keras.layers)(inp))
+    model.save(tmp_path / "m.keras")
+    with pytest.raises(IncompatibleKerasConfigurationException, match=fragment) as info:
+        kconvert.convert(tmp_path / "m.keras", "dl4j", tmp_path / "out")
+    assert info.value.layer and not (tmp_path / "out").exists()

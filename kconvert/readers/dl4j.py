@@ -36,7 +36,7 @@ from kconvert.formats.dl4j import (
 from kconvert.ir.graph import Call, Layer, Model, ShapeMap, TensorRef, call_shapes
 from kconvert.ir.layer import LayerConfig
 from kconvert.ir.layers import activations as act
-from kconvert.ir.layers import conv, core, merge, noise, normalization, pooling, recurrent, reshaping, wrappers
+from kconvert.ir.layers import conv, core, merge, noise, normalization, ops, pooling, recurrent, reshaping, wrappers
 from kconvert.ir.report import Provenance, Report
 from kconvert.ir.shapes import Shape
 from kconvert.ir.weights import Weight, warn_if_not_finite
@@ -778,6 +778,10 @@ class _Builder:
                 config: LayerConfig = merge.Concatenate(axis=_Keys(body).integer("mergeAxis", 1, minimum=0))
             elif kind == "ElementWiseVertex" and isinstance(op, str) and op in _ELEMENTWISE:
                 config = _ELEMENTWISE[op]()
+            elif kind == "rnn.ReverseTimeSeriesVertex":  # NCW sequences reversed in time
+                if body.get("maskArrayInputName"):
+                    raise IncompatibleKerasConfigurationException("a time reversal following a mask", layer=name)
+                config = ops.GetItem(items=(ops.Index("slice"), ops.Index("slice"), ops.Index("slice", step=-1)))
             elif kind == "PreprocessorVertex":
                 ((_, config, _),) = self.preprocess(body.get("preProcessor") or {}, name)
             else:

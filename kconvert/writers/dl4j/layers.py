@@ -9,7 +9,7 @@ NHWC / NWC formats, so a converted model takes the same input arrays as its sour
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -197,6 +197,13 @@ def activation_layer(ctx: EmitContext) -> Emitted:
     return Emitted(ctx.plain("ActivationLayer", activationFn=fn))
 
 
+def _dropout_layer(ctx: EmitContext) -> dict[str, Any]:
+    """A DropoutLayer: a BaseLayer, so with an updater and an activation (DL4J 1.0.0-M2.1's
+    MultiLayerConfiguration reader takes a BaseLayer without an updater for a 0.x configuration and
+    fails reading it as one)."""
+    return ctx.plain("DropoutLayer", activationFn=ctx.activation("linear"), iupdater=ctx.updater)
+
+
 @emitter("GaussianNoise", "GaussianDropout", "AlphaDropout")
 def noise_layer(ctx: EmitContext) -> Emitted:
     """Training-time noise as DL4J's dropouts of the same parameters (identity at inference)."""
@@ -210,7 +217,7 @@ def noise_layer(ctx: EmitContext) -> Emitted:
             ctx.unsupported("AlphaDropout with a noise_shape: written as element-wise alpha dropout", "noise_shape")
         idropout = {"@class": DROPOUTS + "AlphaDropout", "p": 1.0 - c.rate, "pSchedule": None,
                     "alpha": _SELU_ALPHA, "lambda": _SELU_LAMBDA}
-    config = ctx.plain("DropoutLayer")
+    config = _dropout_layer(ctx)
     config["idropout"] = idropout
     return Emitted(config)
 
@@ -236,7 +243,7 @@ def prelu(ctx: EmitContext) -> Emitted:
 def repeat_vector(ctx: EmitContext) -> Emitted:
     n_in = ctx.inputs[0][-1]
     config = ctx.plain("misc.RepeatVector", n=ctx.layer.config.n, dataFormat="NWC", nin=n_in, nout=n_in,
-                       activationFn=ctx.activation("linear"))
+                       activationFn=ctx.activation("linear"), iupdater=ctx.updater)  # a BaseLayer: see _dropout_layer
     return Emitted(config)
 
 
@@ -249,7 +256,7 @@ def dropout(ctx: EmitContext) -> Emitted:
         ctx.unsupported("spatial dropout of channels-last data (DL4J's SpatialDropout drops along axis 1): written "
                         "as element-wise dropout of the same rate", "data_format")
         spatial = False
-    config = ctx.plain("DropoutLayer")
+    config = _dropout_layer(ctx)
     config["idropout"] = {"@class": DROPOUTS + ("SpatialDropout" if spatial else "Dropout"), "p": 1.0 - c.rate}
     return Emitted(config)
 
@@ -260,7 +267,8 @@ def batch_normalization(ctx: EmitContext) -> Emitted:
     axis = tuple(a % len(shape) for a in c.axis)
     rank = len(shape)
     if rank == 3 and axis == (2,):  # the features of a sequence: at every time step
-        return _per_time_step(ctx, batch_normalization(ctx.sub(ctx.layer, [(shape[0], shape[2])])))
+        per_step = replace(ctx.layer, config=replace(c, axis=(1,)))
+        return _per_time_step(ctx, batch_normalization(ctx.sub(per_step, [(shape[0], shape[2])])))
     if rank == 2 and axis == (1,):
         fmt = "NCHW"
     elif rank == 4 and axis in ((3,), (1,)):

@@ -11,6 +11,9 @@ Each rule computes exactly what the layer computes:
   (DL4J's ``collapseDimensions = false`` restores the axes after the channels only).
 * 1D pooling, padding, cropping and upsampling over Keras's (batch, time, features) run as their 2D
   forms over (batch, time, 1, features) between two Reshapes: DL4J's 1D layers read NCW only.
+* A ``Bidirectional`` returning its last step only is its two layers side by side, the backward one
+  reading the input reversed in time (DL4J's ReverseTimeSeriesVertex, over NCW between Permutes), then
+  merged: DL4J's LastTimeStep over a Bidirectional would take the backward layer's first step.
 * ``Cropping3D`` and ``ZeroPadding3D`` of channels-last volumes run channels-first between two
   Permutes: DL4J's 3D cropping and padding layers have no data format (NCDHW only).
 """
@@ -26,7 +29,7 @@ import numpy as np
 from kconvert.errors import IncompatibleKerasConfigurationException
 from kconvert.ir.graph import Call, Layer, Model, ShapeMap, TensorRef, fresh_name
 from kconvert.ir.layer import LayerConfig
-from kconvert.ir.layers import core, merge, normalization, pooling, reshaping
+from kconvert.ir.layers import core, merge, normalization, ops, pooling, reshaping
 from kconvert.ir.shapes import Shape
 from kconvert.ir.weights import Weight
 from kconvert.registry import registrar
@@ -212,3 +215,27 @@ def volume_channels_first(site: _Site) -> list[Step] | None:
     return [("ncdhw", core.Permute(dims=(4, 1, 2, 3)), {}, [_INPUT]),
             ("ncdhw_out", replace(c, data_format="channels_first"), {}, ["ncdhw"]),
             ("ndhwc", core.Permute(dims=(2, 3, 4, 1)), {}, ["ncdhw_out"])]
+
+
+#: Keras merge mode -> the IR merge of the two directions' outputs
+_MERGES: dict[str, Callable[[], LayerConfig]] = {
+    "concat": lambda: merge.Concatenate(axis=-1), "sum": merge.Add, "mul": merge.Multiply, "ave": merge.Average}
+#: x[:, :, ::-1]: a (batch, features, time) sequence reversed in time
+REVERSE_TIME = ops.GetItem(items=(ops.Index("slice"), ops.Index("slice"), ops.Index("slice", step=-1)))
+
+
+@rewrite("Bidirectional")
+def bidirectional_last_step(site: _Site) -> list[Step] | None:
+    c = site.layer.config
+    forward, backward = c.forward, c.backward
+    if forward.config.return_sequences or c.merge_mode not in _MERGES or getattr(forward.config, "return_state",
+                                                                                   False):
+        return None
+    if forward.config.go_backwards or not backward.config.go_backwards:
+        return None  # refused by the emitter with its reason
+    return [("forward", forward.config, forward.weights, [_INPUT]),
+            ("ncw", core.Permute(dims=(2, 1)), {}, [_INPUT]),
+            ("reversed", REVERSE_TIME, {}, ["ncw"]),
+            ("nwc", core.Permute(dims=(2, 1)), {}, ["reversed"]),
+            ("backward", replace(backward.config, go_backwards=False), backward.weights, ["nwc"]),
+            ("merged", _MERGES[c.merge_mode](), {}, ["forward", "backward"])]

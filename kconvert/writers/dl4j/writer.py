@@ -38,7 +38,7 @@ from kconvert.schemas import validate
 from kconvert.writers.context import WriteContext, Written
 from kconvert.writers.dl4j.layers import DL4J_ACTIVATIONS, EMITTERS, EmitContext, Emitted, Params, inexpressible
 from kconvert.writers.dl4j.preprocessors import PREPROCESSOR_RULES, compose, preprocessors
-from kconvert.writers.dl4j.rewrites import rewrite_for_dl4j
+from kconvert.writers.dl4j.rewrites import REVERSE_TIME, rewrite_for_dl4j
 from kconvert.writers.keras.graph import is_chain, keras_layers
 from kconvert.writers.lowering import Target, lower
 from kconvert.writers.output import atomic_directory
@@ -325,6 +325,11 @@ class _Builder:
                 pieces.append(_Piece(layer.name, None, []))
             elif layer.kind in _ELEMENTWISE:
                 vertices[layer.name] = {"@class": GRAPH + "ElementWiseVertex", "op": _ELEMENTWISE[layer.kind]}
+                pieces.append(_Piece(layer.name, None, []))
+            elif layer.kind == "GetItem":
+                if layer.config != REVERSE_TIME or len(self._inputs(layer)[0]) != 3:
+                    raise inexpressible(layer, f"the subscript {layer.config.items}")
+                vertices[layer.name] = {"@class": GRAPH + "rnn.ReverseTimeSeriesVertex", "maskArrayInputName": None}
                 pieces.append(_Piece(layer.name, None, []))
             elif layer.kind == "Concatenate":
                 rank = len(self._inputs(layer)[0])
