@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine: creates .venv on first use (or when setup.cfg changes),
-# installs the TF.js harness's Node packages (when its lockfile changes), then runs what was asked.
+# installs the TF.js harness's Node packages (when its lockfile changes) and builds the
+# Deeplearning4j harness (when its pom or sources change), then runs what was asked.
 #   ./dev.sh example   inspect a bundled example model, convert a Keras 1 one to a Keras 3 archive and
 #                      one to TF.js, verifying each in the real Keras / TF.js
 #   ./dev.sh test      run the whole test suite (a worker per core)
-#   ./dev.sh setup     only create .venv and install the TF.js harness (e.g. in a CI job)
+#   ./dev.sh setup     only create .venv and install the TF.js and DL4J harnesses (e.g. in a CI job)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -42,10 +43,33 @@ setup_node() {
     echo "$want" > "$stamp"
 }
 
+# The real Deeplearning4j (1.0.0-M2.1, Maven Central) that DL4J exports are proven in; offline
+# (mvn -o) once its jars are in ~/.m2.  The stamp is the hash dl4j_install.source_hash computes.
+DL4J=kconvert/verification/dl4j_harness
+setup_dl4j() {
+    local want stamp="$DL4J/target/.kconvert-setup"
+    if ! command -v java >/dev/null 2>&1 || ! command -v mvn >/dev/null 2>&1; then
+        echo "dev.sh: java or mvn not found: DL4J exports cannot be checked in Deeplearning4j (tests needing it skip; under CI=true they fail)" >&2
+        return
+    fi
+    want=$(cd "$DL4J" && cat pom.xml $(find src -type f | LC_ALL=C sort) | sha256sum | cut -d' ' -f1)
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        return
+    fi
+    echo "dev.sh: building the Deeplearning4j harness (Maven)..." >&2
+    local goals=(package dependency:build-classpath -Dmdep.outputFile=target/classpath.txt)
+    if ! (cd "$DL4J" && { mvn -q -B -o "${goals[@]}" >/dev/null 2>&1 || mvn -q -B "${goals[@]}" >&2; }); then
+        echo "dev.sh: building the Deeplearning4j harness failed (see above): DL4J tests skip; under CI=true they fail" >&2
+        return
+    fi
+    echo "$want" > "$stamp"
+}
+
 case "${1:-}" in
     example)
         setup
         setup_node
+        setup_dl4j
         "$VENV/bin/kconvert" inspect tests/fixtures/generated/tfkeras/functional.h5
         "$VENV/bin/kconvert" tests/fixtures/keras1/highway_maxout.h5 --to keras build/example.keras \
             --overwrite --verify
@@ -55,6 +79,7 @@ case "${1:-}" in
     test)
         setup
         setup_node
+        setup_dl4j
         shift
         # one pytest worker per core (pytest-xdist); KCONVERT_TEST_WORKERS=0 runs in this process
         exec "$VENV/bin/python" -m pytest -q -n "${KCONVERT_TEST_WORKERS:-auto}" "$@"
@@ -62,6 +87,7 @@ case "${1:-}" in
     setup)
         setup
         setup_node
+        setup_dl4j
         ;;
     *)
         echo "usage: ./dev.sh example | test [pytest args] | setup" >&2

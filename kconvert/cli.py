@@ -111,7 +111,7 @@ def main() -> None:
     kconvert verify MODEL --target OUT     compare a conversion with its source
     kconvert check OUT [--source MODEL]    validate an export (CI: --report, --junit)
     kconvert formats                       what is read, run and written, per layer kind
-    kconvert setup                         install the TF.js harness (also done on first use)
+    kconvert setup                         install the TF.js and DL4J harnesses (also done on first use)
 
     \b
     Several models at once: kconvert DIR_OR_MODELS... OUT_DIR --to tfjs [--jobs N]
@@ -468,14 +468,18 @@ def formats(fmt: str | None) -> None:
 
 @main.command()
 def setup() -> None:
-    """Install what checking TF.js output needs (the pinned @tensorflow/tfjs, with npm, into a
-    per-user cache; it also happens on first use).  Exit 4 when Node.js or npm is missing or fails."""
-    from kconvert.verification import tfjs_install
+    """Install what checking TF.js and DL4J output needs (the pinned @tensorflow/tfjs, with npm; the
+    Deeplearning4j harness, with Maven; each into a per-user cache; it also happens on first use).
+    Exit 4 when Node.js or npm is missing or fails; a missing Java or Maven is said in one line."""
+    from kconvert.verification import dl4j_install, tfjs_install
 
     def body() -> None:
         if shutil.which("node") is None:
             raise tfjs_install.TfjsUnavailable("Node.js is not installed (TF.js models are run with node)")
         click.echo(f"TF.js harness: {tfjs_install.harness() or tfjs_install.install()}")
+        reason = dl4j_install.missing()
+        click.echo(f"Deeplearning4j harness: {reason}" if reason else
+                   f"Deeplearning4j harness: {dl4j_install.harness() or dl4j_install.install()}")
     run_guarded(False, body)
 
 

@@ -40,6 +40,17 @@ def require_tfjs() -> None:
         pytest.skip(reason)
 
 
+def require_dl4j() -> None:
+    """Skip (or fail under CI, where ./dev.sh builds it) when the Deeplearning4j harness cannot run."""
+    from kconvert.verification.dl4j_runner import unavailable_reason
+
+    reason = unavailable_reason()
+    if reason:
+        if in_ci():
+            pytest.fail(f"{reason} -- required under CI=true", pytrace=False)
+        pytest.skip(reason)
+
+
 def require_shared(path: Path = SHARED_FIXTURES) -> Path:
     """Return ``path`` if present; otherwise skip (or fail under CI)."""
     if path.exists():

@@ -364,17 +364,18 @@ class _Builder:
         return {"strides": spec.integers("stride", [1] * rank)[:rank], "padding": padding}
 
     def convolution(self, spec: _Spec, shape: Shape) -> list:
-        """Convolution1DLayer, ConvolutionLayer, Convolution3D: ``b``, then ``W`` [out, in, *kernel] 'c'."""
+        """ConvolutionLayer, Convolution3D: ``b``, then ``W`` [out, in, *kernel] 'c'; Convolution1DLayer:
+        ``W`` [k, in, out], Keras's layout (DL4J 1.0.0-M1 and later run it as the conv1d op's YXIO)."""
         rank = _CONVOLUTION_RANKS[spec.cls]
         n_in, n_out = spec.integer("nin"), spec.integer("nout")
         kernel = spec.integers("kernelSize")[:rank]
         has_bias = spec.flag("hasBias", True)
         weights = {"bias": self.take(n_out, (n_out,))} if has_bias else {}
-        size = n_out * n_in * int(np.prod(kernel))
-        if rank == 1 and "rnnDataFormat" in spec.body:  # 1.0.0-M1 and later: Keras's [k, in, out]
-            weights["kernel"] = self.take(size, (*kernel, n_in, n_out))
+        if rank == 1:
+            weights["kernel"] = self.take(n_out * n_in * kernel[0], (kernel[0], n_in, n_out))
         else:
-            weights["kernel"] = self.take(size, (n_out, n_in, *kernel)).transpose(*range(2, rank + 2), 1, 0)
+            w = self.take(n_out * n_in * int(np.prod(kernel)), (n_out, n_in, *kernel))
+            weights["kernel"] = w.transpose(*range(2, rank + 2), 1, 0)
         common = {"filters": n_out, "kernel_size": kernel, "dilation_rate": spec.integers("dilation", [1] * 3)[:rank],
                   "activation": _activation(spec), "use_bias": has_bias, **self._window(spec, rank)}
         if rank == 1:

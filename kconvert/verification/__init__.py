@@ -161,7 +161,29 @@ def _run_kconvert_readable(path: str, inputs: list[np.ndarray], layers: list[str
         return TargetRun(runtime(inputs), activations, "kconvert's runtime")
 
 
-#: verifiers of converted targets, tried in order
+def _is_dl4j_zip(path: str) -> bool:
+    from kconvert.readers.dl4j import is_dl4j_zip
+
+    return Path(path).is_file() and is_dl4j_zip(path)
+
+
+def _run_dl4j(path: str, inputs: list[np.ndarray], layers: list[str], device: str | None, dtype: str) -> TargetRun:
+    """The zip in the real Deeplearning4j; where it cannot run (no Java, no harness), in kconvert's
+    own reader and runtime instead, which the reference string then says."""
+    from kconvert.errors import KConvertError
+    from kconvert.verification.dl4j_runner import run_dl4j, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason:
+        run = _run_kconvert_readable(path, inputs, layers, device, dtype)
+        run.implementation = f"kconvert's reader, not Deeplearning4j: {reason}"
+        return run
+    done = run_dl4j(path, inputs, layers)
+    if done.error:
+        raise KConvertError(done.error, file=path)
+    return TargetRun(done.outputs, done.activations, done.implementation or "Deeplearning4j")
+
+
 def _keras_target(name: str) -> Callable[..., Any]:
     def call(*args: Any) -> Any:
         from kconvert.verification import keras_target
@@ -173,6 +195,7 @@ def _keras_target(name: str) -> Callable[..., Any]:
 #: verifiers of converted targets
 TARGET_RUNNERS: list[TargetRunner] = [
     TargetRunner("TF.js (@tensorflow/tfjs in Node)", _is_tfjs, _run_tfjs),
+    TargetRunner("Deeplearning4j (on the JVM)", _is_dl4j_zip, _run_dl4j),
     TargetRunner("Keras 3", _keras_target("accepts_keras3"), _keras_target("run_keras3")),
     TargetRunner("tf_keras", _keras_target("accepts_tf_keras"), _keras_target("run_tf_keras")),
     TargetRunner("kconvert's runtime", lambda path: Path(path).is_file(), _run_kconvert_readable, fallback=True),

@@ -201,7 +201,7 @@ def _dropout_layer(ctx: EmitContext) -> dict[str, Any]:
     """A DropoutLayer: a BaseLayer, so with an updater and an activation (DL4J 1.0.0-M2.1's
     MultiLayerConfiguration reader takes a BaseLayer without an updater for a 0.x configuration and
     fails reading it as one)."""
-    return ctx.plain("DropoutLayer", activationFn=ctx.activation("linear"), iupdater=ctx.updater)
+    return {k: v for k, v in ctx.base("DropoutLayer", 0, 0).items() if k not in ("nin", "nout")}
 
 
 @emitter("GaussianNoise", "GaussianDropout", "AlphaDropout")

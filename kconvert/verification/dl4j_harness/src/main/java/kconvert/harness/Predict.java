@@ -1,0 +1,183 @@
+package kconvert.harness;
+
+import java.io.File;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipFile;
+
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.modelimport.keras.KerasModelImport;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.util.ModelSerializer;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.shade.jackson.databind.JsonNode;
+import org.nd4j.shade.jackson.databind.ObjectMapper;
+import org.nd4j.shade.jackson.databind.node.ArrayNode;
+import org.nd4j.shade.jackson.databind.node.ObjectNode;
+
+/**
+ * Runs models in the real Deeplearning4j for kconvert's verification: one JVM, many models.
+ *
+ * <p>Usage: {@code java kconvert.harness.Predict jobs.json}. The job file is a JSON list of
+ * {@code {"model": path, "kind": "zip"|"keras", "weights": path?, "inputs": [npy...],
+ * "layers": [name...], "out": dir, "result": path}}. A "zip" is a ModelSerializer zip restored as a
+ * MultiLayerNetwork or ComputationGraph, as its configuration says (no inputs: only restored); "keras" is a Keras file imported
+ * with DL4J's own KerasModelImport (enforceTrainingConfig=false). Each job writes its outputs (and
+ * the named layers' activations) as float32 .npy files under "out" and then its "result" JSON:
+ * {"outputs": [npy...], "activations": {name: npy}, "network": ..., "dl4j": version} or
+ * {"error": message}. A job's failure is caught and reported; the next job still runs.
+ */
+public final class Predict {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private Predict() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        if (args.length != 1) {
+            System.err.println("usage: Predict jobs.json");
+            System.exit(2);
+        }
+        String version = version();
+        JsonNode jobs = JSON.readTree(new File(args[0]));
+        for (JsonNode job : jobs) {
+            ObjectNode result;
+            try {
+                result = run(job);
+                result.put("dl4j", version);
+            } catch (Throwable e) { // one bad model must not end the batch
+                System.err.println("kconvert harness: " + job.get("model").asText() + ":");
+                e.printStackTrace();
+                result = JSON.createObjectNode();
+                result.put("error", message(e));
+            }
+            Path target = Path.of(job.get("result").asText());
+            Path staged = target.resolveSibling(target.getFileName() + ".partial");
+            Files.writeString(staged, JSON.writeValueAsString(result), StandardCharsets.UTF_8);
+            Files.move(staged, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        }
+    }
+
+    private static ObjectNode run(JsonNode job) throws Exception {
+        String model = job.get("model").asText();
+        INDArray[] inputs = new INDArray[job.get("inputs").size()];
+        for (int i = 0; i < inputs.length; i++) {
+            inputs[i] = Nd4j.createFromNpyFile(new File(job.get("inputs").get(i).asText())).castTo(DataType.FLOAT);
+        }
+        List<String> layers = new ArrayList<>();
+        if (job.has("layers")) {
+            job.get("layers").forEach(n -> layers.add(n.asText()));
+        }
+        Object network = "keras".equals(job.path("kind").asText("zip")) ? importKeras(model, job) : restore(model);
+        ObjectNode result = JSON.createObjectNode();
+        result.put("network", network instanceof MultiLayerNetwork ? "MultiLayerNetwork" : "ComputationGraph");
+        result.putArray("outputs");
+        result.putObject("activations");
+        if (inputs.length == 0) { // only load (or import) it
+            return result;
+        }
+        INDArray[] outputs;
+        Map<String, INDArray> activations = new LinkedHashMap<>();
+        if (network instanceof MultiLayerNetwork) {
+            MultiLayerNetwork net = (MultiLayerNetwork) network;
+            if (inputs.length != 1) {
+                throw new IllegalArgumentException("a MultiLayerNetwork takes one input, given " + inputs.length);
+            }
+            outputs = new INDArray[] {net.output(inputs[0], false)};
+            if (!layers.isEmpty()) {
+                List<INDArray> acts = net.feedForward(inputs[0], false);
+                for (int i = 0; i < net.getnLayers(); i++) {
+                    String name = net.getLayerWiseConfigurations().getConf(i).getLayer().getLayerName();
+                    if (layers.contains(name)) {
+                        activations.put(name, acts.get(i + 1));
+                    }
+                }
+            }
+        } else {
+            ComputationGraph net = (ComputationGraph) network;
+            outputs = net.output(false, inputs);
+            if (!layers.isEmpty()) {
+                for (Map.Entry<String, INDArray> e : net.feedForward(inputs, false).entrySet()) {
+                    if (layers.contains(e.getKey())) {
+                        activations.put(e.getKey(), e.getValue());
+                    }
+                }
+            }
+        }
+        File out = new File(job.get("out").asText());
+        out.mkdirs();
+        ArrayNode written = (ArrayNode) result.get("outputs");
+        for (int i = 0; i < outputs.length; i++) {
+            written.add(write(outputs[i], new File(out, "output" + i + ".npy")));
+        }
+        ObjectNode acts = (ObjectNode) result.get("activations");
+        int n = 0;
+        for (Map.Entry<String, INDArray> e : activations.entrySet()) {
+            acts.put(e.getKey(), write(e.getValue(), new File(out, "activation" + n++ + ".npy")));
+        }
+        return result;
+    }
+
+    /** A ModelSerializer zip, restored as the network its configuration describes. */
+    private static Object restore(String path) throws Exception {
+        boolean graph;
+        try (ZipFile zip = new ZipFile(path)) {
+            ZipEntry entry = zip.getEntry("configuration.json");
+            if (entry == null) {
+                throw new IllegalArgumentException("no configuration.json in the zip");
+            }
+            try (InputStream in = zip.getInputStream(entry)) {
+                graph = JSON.readTree(in).has("vertices");
+            }
+        }
+        File file = new File(path);
+        return graph ? ModelSerializer.restoreComputationGraph(file, false)
+                : ModelSerializer.restoreMultiLayerNetwork(file, false);
+    }
+
+    /** DL4J's own Keras import: a Sequential model as a MultiLayerNetwork, else a ComputationGraph. */
+    private static Object importKeras(String path, JsonNode job) throws Exception {
+        String weights = job.hasNonNull("weights") ? job.get("weights").asText() : null;
+        boolean sequential = job.path("sequential").asBoolean(false);
+        if (weights == null) {
+            return sequential ? KerasModelImport.importKerasSequentialModelAndWeights(path, false)
+                    : KerasModelImport.importKerasModelAndWeights(path, false);
+        }
+        return sequential ? KerasModelImport.importKerasSequentialModelAndWeights(path, weights, false)
+                : KerasModelImport.importKerasModelAndWeights(path, weights, false);
+    }
+
+    private static String write(INDArray array, File file) throws Exception {
+        Nd4j.writeAsNumpy(array.castTo(DataType.FLOAT).dup('c'), file);
+        return file.getPath();
+    }
+
+    private static String message(Throwable e) {
+        String text = e.getClass().getSimpleName() + ": " + e.getMessage();
+        Throwable cause = e.getCause();
+        while (cause != null && cause != cause.getCause()) {
+            text += " (caused by " + cause.getClass().getSimpleName() + ": " + cause.getMessage() + ")";
+            cause = cause.getCause();
+        }
+        return text.replace('\n', ' ');
+    }
+
+    private static String version() throws Exception {
+        Properties p = new Properties();
+        try (InputStream in = Predict.class.getResourceAsStream("/kconvert-harness.properties")) {
+            p.load(in);
+        }
+        return "Deeplearning4j " + p.getProperty("dl4j.version");
+    }
+}

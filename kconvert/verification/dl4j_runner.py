@@ -1,0 +1,127 @@
+"""Running Deeplearning4j models in the real Deeplearning4j (1.0.0-M2.1, on the JVM) as a
+verification target.
+
+The harness (``dl4j_harness/``, see :mod:`kconvert.verification.dl4j_install`) restores each
+ModelSerializer zip as the MultiLayerNetwork or ComputationGraph its configuration describes and
+calls ``output()``; arrays travel as float32 ``.npy`` files.  Starting the JVM and ND4J's native
+backend costs seconds, so many models share one JVM; a model that fails is reported with DL4J's
+exception and the others still run (should the JVM itself die, it is restarted after that model).
+
+A zip written by kconvert takes the arrays its source takes (Keras's channels-last layouts are
+written as DL4J's NHWC / NWC formats), so inputs are passed as they are.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kconvert.verification import dl4j_install
+from kconvert.verification.dl4j_install import IMPLEMENTATION, Dl4jUnavailable
+
+__all__ = ["IMPLEMENTATION", "Dl4jRun", "Dl4jUnavailable", "import_keras_many", "run_dl4j", "run_dl4j_many",
+           "unavailable_reason"]
+
+
+@dataclass
+class Dl4jRun:
+    outputs: list[np.ndarray] = field(default_factory=list)
+    activations: dict[str, np.ndarray] = field(default_factory=dict)
+    implementation: str | None = None  # "Deeplearning4j 1.0.0-M2.1"
+    network: str | None = None  # MultiLayerNetwork | ComputationGraph
+    error: str | None = None
+
+
+def unavailable_reason() -> str | None:
+    """None when models can be run (the harness builds itself on first use where Maven is);
+    otherwise what is missing and how to install it."""
+    return dl4j_install.missing()
+
+
+def run_dl4j(path: str | os.PathLike[str], inputs: list[np.ndarray], layers: list[str] = (),
+             timeout: float = 600.0) -> Dl4jRun:
+    """Run one DL4J model zip on ``inputs``; ``layers`` asks for those layers' activations."""
+    return run_dl4j_many([(path, inputs, list(layers))], timeout)[0]
+
+
+def run_dl4j_many(jobs: list[tuple[str | os.PathLike[str], list[np.ndarray], list[str]]],
+                  timeout: float = 1800.0) -> list[Dl4jRun]:
+    """Run several DL4J model zips, each on its inputs, in one JVM."""
+    return _run([{"kind": "zip", "model": str(Path(path).resolve()), "layers": list(layers)}
+                 for path, _, layers in jobs], [inputs for _, inputs, _ in jobs], timeout)
+
+
+def import_keras_many(jobs: list[tuple[str | os.PathLike[str], str | None, bool, list[np.ndarray]]],
+                      timeout: float = 1800.0) -> list[Dl4jRun]:
+    """Import Keras files with DL4J's own ``KerasModelImport`` (enforceTrainingConfig=false) and run
+    them: each job is (model file, weights file or None, Sequential?, inputs)."""
+    specs = [{"kind": "keras", "model": str(Path(path).resolve()), "sequential": sequential,
+              "weights": str(Path(weights).resolve()) if weights else None}
+             for path, weights, sequential, _ in jobs]
+    return _run(specs, [inputs for *_, inputs in jobs], timeout)
+
+
+def _run(specs: list[dict[str, Any]], inputs: list[list[np.ndarray]], timeout: float) -> list[Dl4jRun]:
+    reason = unavailable_reason()
+    if reason:
+        raise Dl4jUnavailable(reason)
+    harness = dl4j_install.harness() or dl4j_install.install()
+    env = dict(os.environ, CLASSPATH=dl4j_install.classpath(harness))
+    with tempfile.TemporaryDirectory(prefix="kconvert-dl4j-") as tmp:
+        for i, (spec, xs) in enumerate(zip(specs, inputs)):
+            spec["inputs"] = []
+            for j, x in enumerate(xs):
+                spec["inputs"].append(os.path.join(tmp, f"job{i}-input{j}.npy"))
+                np.save(spec["inputs"][-1], np.ascontiguousarray(x, dtype="<f4"))  # DL4J takes indices as floats
+            spec["out"] = os.path.join(tmp, f"job{i}")
+            spec["result"] = os.path.join(tmp, f"result{i}.json")
+        crashes: dict[int, str] = {}
+        start, stalled = 0, False
+        while start < len(specs):
+            crash = _jvm(specs[start:], tmp, env, timeout)
+            done = [os.path.exists(s["result"]) for s in specs]
+            if crash is None or all(done[start:]):
+                break
+            failed = done.index(False, start)  # the model the JVM died on; go on after it
+            if failed == start and stalled:  # twice no model at all: the JVM itself cannot run
+                crashes.update((i, crash) for i in range(start, len(specs)))
+                break
+            stalled = failed == start
+            crashes[failed] = crash
+            start = failed + 1
+        return [_collect(spec["result"], crashes.get(i)) for i, spec in enumerate(specs)]
+
+
+def _jvm(specs: list[dict[str, Any]], tmp: str, env: dict[str, str], timeout: float) -> str | None:
+    """Run the harness on ``specs``; None when the JVM ended normally, else why it did not."""
+    job_file = os.path.join(tmp, "jobs.json")
+    with open(job_file, "w") as fh:
+        json.dump(specs, fh)
+    try:
+        done = subprocess.run(["java", "-Xss4m", dl4j_install.MAIN_CLASS, job_file], capture_output=True,
+                              text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return f"Deeplearning4j did not finish within {timeout:.0f} s"
+    if done.returncode == 0:
+        return None
+    lines = [line for line in done.stderr.strip().splitlines() if not line.startswith("SLF4J:")]
+    return f"the JVM running Deeplearning4j ended with status {done.returncode}: " + \
+        (lines[-1].strip() if lines else "no message")
+
+
+def _collect(result: str, crash: str | None) -> Dl4jRun:
+    if not os.path.exists(result):
+        return Dl4jRun(error=crash or "Deeplearning4j produced no result")
+    with open(result) as fh:
+        data = json.load(fh)
+    if "error" in data:
+        return Dl4jRun(error=f"Deeplearning4j could not load or run the model: {data['error']}")
+    return Dl4jRun([np.load(p) for p in data["outputs"]], {k: np.load(p) for k, p in data["activations"].items()},
+                   data["dl4j"], data["network"])
