@@ -157,3 +157,22 @@ def test_what_dl4j_cannot_compute_is_refused(tmp_path: Path, make: Any, fragment
     with pytest.raises(IncompatibleKerasConfigurationException, match=fragment) as info:
         kconvert.convert(tmp_path / "m.keras", "dl4j", tmp_path / "out")
     assert info.value.layer and not (tmp_path / "out").exists()
+
+
+def test_new_layers_in_real_dl4j(tmp_path: Path) -> None:
+    """Every model above, loaded and run by the real Deeplearning4j 1.0.0-M2.1, computes what Keras
+    predicts (skipped without Java and the harness)."""
+    from kconvert.verification.dl4j_runner import IMPLEMENTATION, run_dl4j_many
+    from tests.conftest import require_dl4j
+
+    require_dl4j()
+    jobs, expected = [], []
+    for name, (model, xs) in _models().items():
+        randomize_weights(model, np.random.default_rng(4))
+        model.save(tmp_path / f"{name}.keras")
+        written = kconvert.convert(tmp_path / f"{name}.keras", "dl4j", tmp_path / name)
+        jobs.append((written.files[-1], xs, []))
+        expected.append((name, model.predict(xs[0], verbose=0)))
+    for (name, want), run in zip(expected, run_dl4j_many(jobs)):
+        assert run.error is None and run.implementation == IMPLEMENTATION, (name, run.error)
+        np.testing.assert_allclose(run.outputs[0].reshape(want.shape), want, atol=1e-4, rtol=1e-4, err_msg=name)
