@@ -38,6 +38,7 @@ def matrix() -> list[Row]:
     from kconvert.runtime.inventory import kernel_kinds
     from kconvert.writers.dl4j import layers as dl4j_layers
     from kconvert.writers.dl4j import preprocessors
+    from kconvert.writers.dl4j.rewrites import REWRITES
     from kconvert.writers.dl4j.writer import DL4J_TARGET, VERTEX_KINDS
     from kconvert.writers.keras import layers as keras_layers
     from kconvert.writers.keras.config import GRAPH_KINDS
@@ -58,6 +59,8 @@ def matrix() -> list[Row]:
 
     operations = operation_spellings()
     kernels = kernel_kinds()
+    # the DL4J writer's own rewrites of kinds it has no emitter for (see writers/dl4j/rewrites.py)
+    dl4j_rewritten = rewritten_kinds(DL4J_TARGET) | frozenset(set(REWRITES) - set(dl4j_layers.EMITTERS))
     rows = []
     for kind in sorted(LAYER_KINDS):
         converter = KERAS_LAYERS.get(kind)
@@ -66,7 +69,7 @@ def matrix() -> list[Row]:
         rows.append(Row(
             kind, aliases, "yes" if kind in kernels or kind == "InputLayer" else "no",
             written(kind, dialect.RULES, frozenset()),
-            written(kind, {*dl4j_layers.EMITTERS, *VERTEX_KINDS}, rewritten_kinds(DL4J_TARGET), DL4J_TARGET.lacks,
+            written(kind, {*dl4j_layers.EMITTERS, *VERTEX_KINDS}, dl4j_rewritten, DL4J_TARGET.lacks,
                     preprocessors.PREPROCESSOR_RULES),
             written(kind, {*keras_layers.EMITTERS, *GRAPH_KINDS, *OPERATIONS}, rewritten_kinds(KERAS3_TARGET),
                     KERAS3_TARGET.lacks)))
