@@ -71,6 +71,16 @@ _DECLARING_KINDS = frozenset({"Dense", "Conv1D", "Conv2D", "Conv3D", "SeparableC
                               "Conv2DTranspose", "Conv3DTranspose", "BatchNormalization", "LSTM", "PeepholeLSTM",
                               "SimpleRNN", "Bidirectional", "TimeDistributed", "Embedding", "Flatten", "Reshape",
                               "PReLU"})
+#: why Deeplearning4j 1.0.0-M2.1 has no equivalent of a Keras layer kind
+_ABSENT = {
+    "GRU": "DL4J has no GRU layer", "ConvLSTM2D": "DL4J has no convolutional LSTM",
+    "LayerNormalization": "DL4J has no layer normalization layer (a DenseLayer's hasLayerNorm normalizes "
+                          "its own pre-activations only)",
+    "Attention": "DL4J's attention layers and AttentionVertex learn query, key and value projections; Keras's "
+                 "Attention has none",
+    "LocallyConnected2D": "DL4J's LocallyConnected2D is a SameDiff layer kconvert does not write",
+    "LocallyConnected1D": "DL4J's LocallyConnected1D is a SameDiff layer kconvert does not write",
+}
 #: kinds written as graph vertices rather than layers
 VERTEX_KINDS = frozenset(_ELEMENTWISE) | {"Concatenate"}
 
@@ -267,7 +277,8 @@ class _Builder:
             raise inexpressible(layer, "a layer called more than once (shared weights)")
         fn = EMITTERS.get(layer.kind)
         if fn is None:
-            raise inexpressible(layer, f"layer kind {layer.kind}")
+            why = _ABSENT.get(layer.kind)
+            raise inexpressible(layer, f"layer kind {layer.kind}" + (f" ({why})" if why else ""))
         emitted = fn(EmitContext(layer, self._inputs(layer), self.updater, self.ctx))
         if layer.name in self.losses:
             self._as_output_layer(layer, emitted)
