@@ -71,6 +71,9 @@ _DECLARING_KINDS = frozenset({"Dense", "Conv1D", "Conv2D", "Conv3D", "SeparableC
                               "Conv2DTranspose", "Conv3DTranspose", "BatchNormalization", "LSTM", "PeepholeLSTM",
                               "SimpleRNN", "Bidirectional", "TimeDistributed", "Embedding", "Flatten", "Reshape",
                               "PReLU"})
+#: IR kinds written as DL4J DropoutLayers
+_DROPOUT_KINDS = frozenset({"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
+                            "GaussianDropout", "AlphaDropout"})
 #: why Deeplearning4j 1.0.0-M2.1 has no equivalent of a Keras layer kind
 _ABSENT = {
     "GRU": "DL4J has no GRU layer", "ConvLSTM2D": "DL4J has no convolutional LSTM",
@@ -106,6 +109,10 @@ def write_dl4j(model: Model, output: str | os.PathLike[str], *, overwrite: bool 
     lowered = _one_layout(rewrite_for_dl4j(lower(model, DL4J_TARGET, ctx)), ctx)
     updater, losses = _training(lowered, ctx)
     pieces, config = _Builder(lowered, updater, losses, ctx).build()
+    if _chained_dropouts(lowered):
+        # DL4J 1.0.0-M2.1 fails its workspace validation on a DropoutLayer reading another one's output
+        # (each returns its input as it is at inference): run without workspaces, which only costs memory
+        config["inferenceWorkspaceMode"] = config["trainingWorkspaceMode"] = "NONE"
     validate(config, "dl4j-computationgraph" if "vertices" in config else "dl4j-multilayer")
     text = json.dumps(config, indent=2, sort_keys=True, allow_nan=False)
     count = 0
@@ -117,6 +124,14 @@ def write_dl4j(model: Model, output: str | os.PathLike[str], *, overwrite: bool 
     files = [out / CONFIGURATION] + ([] if config_only else [out / MODEL_ZIP])
     weights = 0 if config_only else sum(len(p.params) for p in pieces)
     return Written(out, files, ctx.report, weights=weights, weight_bytes=4 * count)
+
+
+def _chained_dropouts(model: Model) -> bool:
+    """Whether a layer written as a DropoutLayer reads another one's output."""
+    by_name = {layer.name: layer for layer in model.layers}
+    return any(layer.kind in _DROPOUT_KINDS and any(by_name[ref.layer].kind in _DROPOUT_KINDS
+                                                     for call in layer.calls for ref in call.inputs)
+               for layer in model.layers)
 
 
 def _image_formats(model: Model) -> dict[str, Layer]:
