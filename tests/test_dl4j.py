@@ -266,7 +266,7 @@ def test_keras_models_round_trip(tmp_path: Path, flavour: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["dense", "batchnorm", "bidirectional", "branching_merge", "conv1d", "conv2d_tf",
-                                  "lstm_per_gate", "simple_rnn"])
+                                  "lstm_per_gate", "simple_rnn", "pooling1d", "highway_maxout"])
 def test_keras1_models_round_trip(tmp_path: Path, name: str) -> None:
     source = kconvert.load(KERAS1 / f"{name}.h5")
     written = kconvert.write(source, "dl4j", tmp_path / "out")
@@ -304,8 +304,7 @@ def test_training_configuration_follows_the_flag(tmp_path: Path) -> None:
     assert layers[0]["iupdater"]["@class"].endswith(("Sgd", "Nesterovs"))
 
 
-@pytest.mark.parametrize("name,fragment", [("gru_per_gate", "GRU"), ("pooling1d", "over a (batch, time, features)"),
-                                           ("highway_maxout", "Rescaling")])
+@pytest.mark.parametrize("name,fragment", [("gru_per_gate", "GRU")])
 def test_refusals_name_the_layer(tmp_path: Path, name: str, fragment: str) -> None:
     source = kconvert.load(KERAS1 / f"{name}.h5")
     with pytest.raises(IncompatibleKerasConfigurationException, match=re.escape(fragment)) as info:

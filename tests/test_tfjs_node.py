@@ -152,11 +152,13 @@ REWRITE_MODELS: dict[str, tuple[Any, list[tuple[int, ...]]]] = {
         k.layers.GlobalAveragePooling1D(data_format="channels_first")), [(4, 9)]),
     "padding-1d": (lambda k: _sequential(k, (9, 4), k.layers.ZeroPadding1D((2, 1)), k.layers.Cropping1D((1, 3)),
                                          k.layers.UpSampling1D(2)), [(9, 4)]),
-    "keepdims": (lambda k: _sequential(k, (6, 6, 3), k.layers.Conv2D(4, 3), k.layers.GlobalAveragePooling2D(keepdims=True),
-                                       k.layers.Conv2D(2, 1), k.layers.Flatten()), [(6, 6, 3)]),
+    "keepdims": (lambda k: _sequential(k, (6, 6, 3), k.layers.Conv2D(4, 3),
+                                       k.layers.GlobalAveragePooling2D(keepdims=True), k.layers.Conv2D(2, 1),
+                                       k.layers.Flatten()), [(6, 6, 3)]),
     "volumes": (lambda k: _sequential(
-        k, (5, 6, 7, 2), k.layers.ZeroPadding3D(((1, 2), (0, 1), (2, 0))), k.layers.Cropping3D(((1, 0), (2, 1), (0, 3))),
-        k.layers.UpSampling3D((2, 1, 3)), k.layers.BatchNormalization(), k.layers.GlobalMaxPooling3D()),
+        k, (5, 6, 7, 2), k.layers.ZeroPadding3D(((1, 2), (0, 1), (2, 0))),
+        k.layers.Cropping3D(((1, 0), (2, 1), (0, 3))), k.layers.UpSampling3D((2, 1, 3)),
+        k.layers.BatchNormalization(), k.layers.GlobalMaxPooling3D()),
         [(5, 6, 7, 2)]),
     "volumes-channels-first": (lambda k: _sequential(
         k, (2, 5, 6, 7), k.layers.GlobalAveragePooling3D(data_format="channels_first", keepdims=True),

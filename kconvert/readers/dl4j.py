@@ -36,7 +36,7 @@ from kconvert.formats.dl4j import (
 from kconvert.ir.graph import Call, Layer, Model, ShapeMap, TensorRef, call_shapes
 from kconvert.ir.layer import LayerConfig
 from kconvert.ir.layers import activations as act
-from kconvert.ir.layers import conv, core, merge, noise, normalization, pooling, recurrent, reshaping, wrappers
+from kconvert.ir.layers import conv, core, merge, noise, normalization, ops, pooling, recurrent, reshaping, wrappers
 from kconvert.ir.report import Provenance, Report
 from kconvert.ir.shapes import Shape
 from kconvert.ir.weights import Weight, warn_if_not_finite
@@ -384,6 +384,40 @@ class _Builder:
         fmt = "channels_last" if self.channels_last(spec) else "channels_first"
         return [(spec.name, (conv.Conv2D if rank == 2 else conv.Conv3D)(**common, data_format=fmt), weights)]
 
+    def deconvolution(self, spec: _Spec, shape: Shape) -> list:
+        """Deconvolution2D (``b``, ``W`` [in, out, kh, kw]) and Deconvolution3D (``b``, ``W`` [kd, kh, kw,
+        out, in], Keras's own layout), 'c'."""
+        rank = 3 if spec.cls == "Deconvolution3D" else 2
+        n_in, n_out = spec.integer("nin"), spec.integer("nout")
+        kernel = spec.integers("kernelSize")[:rank]
+        has_bias = spec.flag("hasBias", True)
+        weights = {"bias": self.take(n_out, (n_out,))} if has_bias else {}
+        size = n_out * n_in * int(np.prod(kernel))
+        weights["kernel"] = (self.take(size, (*kernel, n_out, n_in)) if rank == 3 else
+                             self.take(size, (n_in, n_out, *kernel)).transpose(2, 3, 1, 0))
+        fmt = "channels_last" if self.channels_last(spec) else "channels_first"
+        config = (conv.Conv3DTranspose if rank == 3 else conv.Conv2DTranspose)(
+            filters=n_out, kernel_size=kernel, dilation_rate=spec.integers("dilation", [1] * 3)[:rank],
+            activation=_activation(spec), use_bias=has_bias, data_format=fmt, **self._window(spec, rank))
+        return [(spec.name, config, weights)]
+
+    def prelu(self, spec: _Spec, shape: Shape) -> list:
+        """PReLULayer: ``W``, alpha in the input's shape with the shared axes of size 1, 'f'."""
+        dims = spec.integers("inputShape")
+        shared = spec.integers("sharedAxes") if spec.get("sharedAxes") else ()
+        if any(not 1 <= a <= len(dims) for a in shared):
+            raise spec.error(f"shared axes {list(shared)} outside the input's {len(dims)} axes", "sharedAxes")
+        alpha_shape = tuple(1 if i + 1 in shared else d for i, d in enumerate(dims))
+        alpha = self.take(int(np.prod(alpha_shape)), alpha_shape, "F")
+        return [(spec.name, act.PReLU(shared_axes=tuple(shared)), {"alpha": alpha})]
+
+    def repeat_vector(self, spec: _Spec, shape: Shape) -> list:
+        entry = [(spec.name, core.RepeatVector(n=spec.integer("n")), {})]
+        if spec.text("dataFormat", "NCW") == "NCW":
+            return [(f"{spec.name}_nwc", core.RepeatVector(n=spec.integer("n")), {}),
+                    (spec.name, core.Permute(dims=(2, 1)), {})]
+        return entry
+
     def depthwise(self, spec: _Spec, shape: Shape) -> list:
         """SeparableConvolution2D (``b``, depthwise ``W`` [dm, in, kh, kw], pointwise ``pW`` [out, in*dm, 1, 1])
         and DepthwiseConvolution2D (``b``, ``W`` [kh, kw, in, dm], Keras's own layout), all 'c'."""
@@ -558,6 +592,20 @@ class _Builder:
         if cls == "convolutional.Cropping2D":
             t, b, left, r = _four(spec, "cropping")
             return [(spec.name, reshaping.Cropping2D(cropping=((t, b), (left, r)), data_format=fmt), {})]
+        if cls in ("ZeroPadding3DLayer", "convolutional.Cropping3D"):  # NCDHW only
+            amounts = spec.integers("padding" if cls == "ZeroPadding3DLayer" else "cropping", minimum=0)
+            if len(amounts) != 6:
+                raise spec.error(f"expected 6 amounts, got {list(amounts)}")
+            pairs = (tuple(amounts[0:2]), tuple(amounts[2:4]), tuple(amounts[4:6]))
+            config3d = (reshaping.ZeroPadding3D(padding=pairs, data_format="channels_first")
+                        if cls == "ZeroPadding3DLayer" else
+                        reshaping.Cropping3D(cropping=pairs, data_format="channels_first"))
+            return [(spec.name, config3d, {})]
+        if cls == "Upsampling3D":
+            size = spec.integers("size", [2, 2, 2])
+            size = size * 3 if len(size) == 1 else size[:3]
+            fmt3d = "channels_last" if spec.get("dataFormat") == "NDHWC" else "channels_first"
+            return [(spec.name, reshaping.UpSampling3D(size=size, data_format=fmt3d), {})]
         if cls == "Upsampling2D":
             size = spec.integers("size", [2, 2])
             size = size * 2 if len(size) == 1 else size[:2]
@@ -599,9 +647,13 @@ class _Builder:
         if cls == "BatchNormalization" and self.cnn_format(spec) != "NHWC":
             return (None, n_in)  # a first BatchNormalization is taken to read features, not NCHW images
         if cls in ("ConvolutionLayer", "BatchNormalization", "SeparableConvolution2D", "DepthwiseConvolution2D",
-                   "Convolution3D"):
-            spatial = (None,) * (3 if cls == "Convolution3D" else 2)
+                   "Convolution3D", "Deconvolution2D", "Deconvolution3D"):
+            spatial = (None,) * (3 if cls in ("Convolution3D", "Deconvolution3D") else 2)
             return (None, *spatial, n_in) if self.channels_last(spec) else (None, n_in, *spatial)
+        if cls == "PReLULayer":
+            return (None, *spec.integers("inputShape"))
+        if cls == "misc.RepeatVector":
+            return (None, n_in)
         if cls == "EmbeddingSequenceLayer":
             length = spec.integer("inputLength", -1, minimum=-1)
             return (None, length if length > 0 and not spec.flag("inferInputLength", False) else None)
@@ -677,7 +729,16 @@ class _Builder:
                 "the topological order does not list exactly the inputs and vertices", key="topologicalOrderStr")
         chain = _Chain([TensorRef(i) for i in inputs])
         produced: dict[str, TensorRef] = {}
+        types = document.get("networkInputTypes")
+        if isinstance(types, list) and len(types) == len(inputs) and all(types):
+            for name, raw in zip(inputs, types):
+                try:
+                    produced[name] = chain.add(_input(name, _input_type_shape(raw)))
+                except KConvertError as exc:
+                    raise exc.with_context(layer=name, key="networkInputTypes") from None
         for name in inputs:
+            if name in produced:
+                continue
             consumer = next((v for v in order if name in vertex_inputs.get(v, [])), None)
             kind, body = raw_vertices.get(consumer, ("", {})) if consumer else ("", {})
             shape = _preprocessor_input(body.get("preProcessor")) if kind == "PreprocessorVertex" else None
@@ -718,6 +779,10 @@ class _Builder:
                 config: LayerConfig = merge.Concatenate(axis=_Keys(body).integer("mergeAxis", 1, minimum=0))
             elif kind == "ElementWiseVertex" and isinstance(op, str) and op in _ELEMENTWISE:
                 config = _ELEMENTWISE[op]()
+            elif kind == "rnn.ReverseTimeSeriesVertex":  # NCW sequences reversed in time
+                if body.get("maskArrayInputName"):
+                    raise IncompatibleKerasConfigurationException("a time reversal following a mask", layer=name)
+                config = ops.GetItem(items=(ops.Index("slice"), ops.Index("slice"), ops.Index("slice", step=-1)))
             elif kind == "PreprocessorVertex":
                 ((_, config, _),) = self.preprocess(body.get("preProcessor") or {}, name)
             else:
@@ -767,9 +832,39 @@ def _dropout(spec: _Spec, shape: Shape) -> LayerConfig:
     if cls == "SpatialDropout" and 3 <= len(shape) <= 5:
         spatial = (noise.SpatialDropout1D, noise.SpatialDropout2D, noise.SpatialDropout3D)[len(shape) - 3]
         return spatial(rate=rate, data_format="channels_first")
+    if cls == "AlphaDropout":
+        return noise.AlphaDropout(rate=rate)
+    if cls == "GaussianDropout":
+        return noise.GaussianDropout(rate=_Keys(body).number("rate"))
+    if cls == "GaussianNoise":
+        return noise.GaussianNoise(stddev=_Keys(body).number("stddev"))
     if cls not in ("Dropout", "SpatialDropout"):
         raise spec.error(f"dropout {cls}: not supported")
     return noise.Dropout(rate=rate)
+
+
+def _input_type_shape(raw: Any) -> Shape:
+    """A network input's shape from its InputType JSON (-1 or absent: unknown), in the array layout
+    the InputType's format names."""
+    cls, body = _java_object(raw, "an input type", "org.deeplearning4j.nn.conf.inputs.InputType$InputType")
+    keys = _Keys(body)
+
+    def dim(key: str) -> int | None:
+        value = keys.integer(key, -1, minimum=-1)
+        return None if value <= 0 else value
+    if cls == "FeedForward":
+        return (None, dim("size"))
+    if cls == "Recurrent":
+        if keys.text("format", "NCW") == "NWC":
+            return (None, dim("timeSeriesLength"), dim("size"))
+        return (None, dim("size"), dim("timeSeriesLength"))
+    if cls == "Convolutional":
+        h, w, c = dim("height"), dim("width"), dim("channels")
+        return (None, h, w, c) if keys.text("format", "NCHW") == "NHWC" else (None, c, h, w)
+    if cls == "Convolutional3D":
+        d, h, w, c = dim("depth"), dim("height"), dim("width"), dim("channels")
+        return (None, d, h, w, c) if keys.text("dataFormat", "NCDHW") == "NDHWC" else (None, c, d, h, w)
+    raise IncompatibleKerasConfigurationException(f"input type {cls}: not supported")
 
 
 def _four(spec: _Spec, key: str) -> tuple[int, ...]:
@@ -863,4 +958,7 @@ _LAYERS: dict[str, Callable[[_Builder, _Spec, Shape], list]] = {
     "ActivationLayer": _Builder.simple, "DropoutLayer": _Builder.simple, "ZeroPaddingLayer": _Builder.simple,
     "convolutional.Cropping2D": _Builder.simple, "Upsampling2D": _Builder.simple,
     "ZeroPadding1DLayer": _Builder.simple, "convolutional.Cropping1D": _Builder.simple,
+    "ZeroPadding3DLayer": _Builder.simple, "convolutional.Cropping3D": _Builder.simple, "Upsampling3D": _Builder.simple,
+    "Deconvolution2D": _Builder.deconvolution, "Deconvolution3D": _Builder.deconvolution,
+    "PReLULayer": _Builder.prelu, "misc.RepeatVector": _Builder.repeat_vector,
 }

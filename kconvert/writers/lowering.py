@@ -30,12 +30,12 @@ import numpy as np
 
 from kconvert.errors import IncompatibleKerasConfigurationException
 from kconvert.ir.graph import Call, Layer, Model, ShapeMap, TensorRef, fresh_name, map_refs
-from kconvert.ir.shapes import Shape
 from kconvert.ir.layer import LayerConfig
 from kconvert.ir.layers import activations as act
 from kconvert.ir.layers import core, merge, pooling
 from kconvert.ir.layers.conv import DepthwiseConv1D
 from kconvert.ir.layers.model import NestedModel
+from kconvert.ir.shapes import Shape
 from kconvert.ir.values import ACTIVATIONS
 from kconvert.ir.weights import Weight
 from kconvert.writers.context import WriteContext

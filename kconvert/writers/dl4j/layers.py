@@ -9,7 +9,7 @@ NHWC / NWC formats, so a converted model takes the same input arrays as its sour
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -190,10 +190,61 @@ def activation_layer(ctx: EmitContext) -> Emitted:
         fn = {"@class": ACTIVATIONS + "ActivationThresholdedReLU", "theta": c.theta}
     else:
         rank = len(ctx.inputs[0])
-        if rank != 2 or c.axis not in (-1, 1, (-1,), (1,)):
+        axes = tuple(a % rank for a in (c.axis if isinstance(c.axis, tuple) else (c.axis,)))
+        if axes != (rank - 1,):  # ND4J's softmax runs over the last axis
             raise ctx.error(f"a softmax over axis {c.axis} of a rank-{rank} input", "axis")
         fn = ctx.activation("softmax")
     return Emitted(ctx.plain("ActivationLayer", activationFn=fn))
+
+
+def _dropout_layer(ctx: EmitContext) -> dict[str, Any]:
+    """A DropoutLayer: a BaseLayer, so with an updater and an activation (DL4J 1.0.0-M2.1's
+    MultiLayerConfiguration reader takes a BaseLayer without an updater for a 0.x configuration and
+    fails reading it as one)."""
+    return {k: v for k, v in ctx.base("DropoutLayer", 0, 0).items() if k not in ("nin", "nout")}
+
+
+@emitter("GaussianNoise", "GaussianDropout", "AlphaDropout")
+def noise_layer(ctx: EmitContext) -> Emitted:
+    """Training-time noise as DL4J's dropouts of the same parameters (identity at inference)."""
+    c, kind = ctx.layer.config, ctx.layer.kind
+    if kind == "GaussianNoise":
+        idropout = {"@class": DROPOUTS + "GaussianNoise", "stddev": c.stddev, "stddevSchedule": None}
+    elif kind == "GaussianDropout":
+        idropout = {"@class": DROPOUTS + "GaussianDropout", "rate": c.rate, "rateSchedule": None}
+    else:
+        if c.noise_shape is not None:
+            ctx.unsupported("AlphaDropout with a noise_shape: written as element-wise alpha dropout", "noise_shape")
+        idropout = {"@class": DROPOUTS + "AlphaDropout", "p": 1.0 - c.rate, "pSchedule": None,
+                    "alpha": _SELU_ALPHA, "lambda": _SELU_LAMBDA}
+    config = _dropout_layer(ctx)
+    config["idropout"] = idropout
+    return Emitted(config)
+
+
+#: SELU's constants, AlphaDropout's defaults in DL4J and Keras
+_SELU_ALPHA, _SELU_LAMBDA = 1.6732632423543772, 1.0507009873554804
+
+
+@emitter("PReLU")
+def prelu(ctx: EmitContext) -> Emitted:
+    """PReLULayer: ``inputShape`` without the batch axis, Keras's 1-based ``sharedAxes``, and ``W``,
+    alpha in the shape of the input with the shared axes of size 1."""
+    c, shape = ctx.layer.config, ctx.inputs[0]
+    if any(d is None for d in shape[1:]):
+        raise ctx.error(f"a PReLU over an input of unknown size {shape}")
+    dims = [int(d) for d in shape[1:]]  # type: ignore[arg-type]
+    units = int(np.prod([1 if i + 1 in c.shared_axes else d for i, d in enumerate(dims)]))
+    config = ctx.base("PReLULayer", units, units, inputShape=dims, sharedAxes=list(c.shared_axes) or None)
+    return Emitted(config, [ctx.block("W", "alpha", order="F")])
+
+
+@emitter("RepeatVector")
+def repeat_vector(ctx: EmitContext) -> Emitted:
+    n_in = ctx.inputs[0][-1]
+    config = ctx.plain("misc.RepeatVector", n=ctx.layer.config.n, dataFormat="NWC", nin=n_in, nout=n_in,
+                       activationFn=ctx.activation("linear"), iupdater=ctx.updater)  # a BaseLayer: see _dropout_layer
+    return Emitted(config)
 
 
 @emitter("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D")
@@ -205,9 +256,7 @@ def dropout(ctx: EmitContext) -> Emitted:
         ctx.unsupported("spatial dropout of channels-last data (DL4J's SpatialDropout drops along axis 1): written "
                         "as element-wise dropout of the same rate", "data_format")
         spatial = False
-    # a DropoutLayer is a BaseLayer to DL4J: without an updater, regularization and weight init,
-    # a MultiLayerNetwork's configuration is taken for the legacy format and fails to deserialize
-    config = {k: v for k, v in ctx.base("DropoutLayer", 0, 0).items() if k not in ("nin", "nout")}
+    config = _dropout_layer(ctx)
     config["idropout"] = {"@class": DROPOUTS + ("SpatialDropout" if spatial else "Dropout"), "p": 1.0 - c.rate}
     return Emitted(config)
 
@@ -217,6 +266,9 @@ def batch_normalization(ctx: EmitContext) -> Emitted:
     c, shape = ctx.layer.config, ctx.inputs[0]
     axis = tuple(a % len(shape) for a in c.axis)
     rank = len(shape)
+    if rank == 3 and axis == (2,):  # the features of a sequence: at every time step
+        per_step = replace(ctx.layer, config=replace(c, axis=(1,)))
+        return _per_time_step(ctx, batch_normalization(ctx.sub(per_step, [(shape[0], shape[2])])))
     if rank == 2 and axis == (1,):
         fmt = "NCHW"
     elif rank == 4 and axis in ((3,), (1,)):
@@ -304,14 +356,38 @@ def depthwise_conv2d(ctx: EmitContext) -> Emitted:
     return Emitted(config, [*_bias(ctx, c.use_bias), ctx.block("W", "depthwise_kernel")])
 
 
+@emitter("Conv2DTranspose")
+def conv2d_transpose(ctx: EmitContext) -> Emitted:
+    c = ctx.layer.config
+    if c.output_padding is not None:
+        raise ctx.error("a transposed convolution with output_padding", "output_padding")
+    config = ctx.base("Deconvolution2D", _channels(ctx), c.filters, c.activation, hasBias=c.use_bias,
+                      cnn2dDataFormat=_cnn_format(c.data_format), **_conv_keys(ctx))
+    # bias first, then the kernel as [in, out, kh, kw]
+    return Emitted(config, [*_bias(ctx, c.use_bias), ctx.block("W", "kernel", lambda k: k.transpose((3, 2, 0, 1)))])
+
+
+@emitter("Conv3DTranspose")
+def conv3d_transpose(ctx: EmitContext) -> Emitted:
+    c = ctx.layer.config
+    if c.output_padding is not None:
+        raise ctx.error("a transposed convolution with output_padding", "output_padding")
+    keys = _conv_keys(ctx)
+    config = ctx.base("Deconvolution3D", _channels(ctx), c.filters, c.activation, hasBias=c.use_bias,
+                      dataFormat=_cnn3d_format(c.data_format), **keys)
+    # bias first, then the kernel in Keras's own [kd, kh, kw, out, in] layout
+    return Emitted(config, [*_bias(ctx, c.use_bias), ctx.block("W", "kernel")])
+
+
 @emitter("Conv1D")
 def conv1d(ctx: EmitContext) -> Emitted:
+    """Convolution1DLayer over NWC, or over NCW (DL4J's native recurrent layout) for channels_first."""
     c = ctx.layer.config
-    if c.data_format != "channels_last":
-        raise ctx.error("a channels_first Conv1D", "data_format")
-    config = ctx.base("Convolution1DLayer", ctx.inputs[0][2], c.filters, c.activation, hasBias=c.use_bias,
-                      rnnDataFormat="NWC", **_conv_keys(ctx))
-    # W [k, in, out]: Keras's layout, which DL4J 1.0.0-M1 and later hand to the conv1d op (YXIO)
+    last = c.data_format == "channels_last"
+    config = ctx.base("Convolution1DLayer", ctx.inputs[0][2 if last else 1], c.filters, c.activation,
+                      hasBias=c.use_bias, rnnDataFormat="NWC" if last else "NCW", **_conv_keys(ctx))
+    # bias, then the kernel in Keras's own [k, in, out] layout (DL4J 1.0.0-M1 and later run the conv1d op,
+    # checked in 1.0.0-M2.1; earlier versions stored [out, in, k, 1])
     return Emitted(config, [*_bias(ctx, c.use_bias), ctx.block("W", "kernel")])
 
 
@@ -361,11 +437,33 @@ def pad_or_crop_2d(ctx: EmitContext) -> Emitted:
     return Emitted(ctx.plain("convolutional.Cropping2D", cropping=amounts, dataFormat=fmt))
 
 
-@emitter("MaxPooling1D", "AveragePooling1D", "ZeroPadding1D", "Cropping1D")
-def sequence_window(ctx: EmitContext) -> Emitted:
-    """DL4J's 1D pooling, padding and cropping layers read NCW sequences only; kconvert writes
-    sequences as NWC (Keras's layout), which only its recurrent and Conv1D layers declare."""
-    raise ctx.error(f"{ctx.layer.kind} over a (batch, time, features) sequence")
+@emitter("MaxPooling1D", "AveragePooling1D")
+def pooling1d(ctx: EmitContext) -> Emitted:
+    """Subsampling1DLayer, which reads NCW sequences only: channels_first pooling (channels-last
+    pooling is rewritten as 2D pooling, see ``rewrites``)."""
+    if ctx.layer.config.data_format != "channels_first":
+        raise ctx.error(f"{ctx.layer.kind} over a (batch, time, features) sequence")
+    return _pooling(ctx, "Subsampling1DLayer", "MAX" if ctx.layer.kind.startswith("Max") else "AVG",
+                    cnn2dDataFormat="NCHW")
+
+
+@emitter("ZeroPadding3D", "Cropping3D")
+def pad_or_crop_3d(ctx: EmitContext) -> Emitted:
+    """DL4J's 3D padding and cropping read NCDHW only (channels-last ones are rewritten between Permutes)."""
+    c = ctx.layer.config
+    if c.data_format != "channels_first":
+        raise ctx.error(f"a channels_last {ctx.layer.kind}")
+    padding = ctx.layer.kind == "ZeroPadding3D"
+    amounts = [a for pair in (c.padding if padding else c.cropping) for a in pair]
+    if padding:
+        return Emitted(ctx.plain("ZeroPadding3DLayer", padding=amounts))
+    return Emitted(ctx.plain("convolutional.Cropping3D", cropping=amounts))
+
+
+@emitter("UpSampling3D")
+def upsampling3d(ctx: EmitContext) -> Emitted:
+    c = ctx.layer.config
+    return Emitted(ctx.plain("Upsampling3D", size=list(c.size), dataFormat=_cnn3d_format(c.data_format)))
 
 
 @emitter("UpSampling2D")

@@ -61,10 +61,8 @@ def flatten(layer: Layer, shape: Shape) -> list[Preprocessor]:
         h, w, c = dims
         steps.append({"@class": PREPROCESSORS + "CnnToFeedForwardPreProcessor", "inputHeight": h, "inputWidth": w,
                       "numChannels": c, "format": "NHWC"})
-    elif len(dims) == 2:
-        length, depth = dims
-        steps.append({"@class": KERAS_PREPROCESSORS + "KerasFlattenRnnPreprocessor", "depth": depth,
-                      "tsLength": length})
+    elif len(dims) == 2:  # a C-order reshape of NWC (KerasFlattenRnnPreprocessor expects NCW and transposes)
+        steps.append(_reshape(dims, (dims[0] * dims[1],)))
     elif len(dims) == 4:
         d, h, w, c = dims
         steps.append({"@class": PREPROCESSORS + "Cnn3DToFeedForwardPreProcessor", "inputDepth": d,

@@ -32,17 +32,19 @@ from kconvert.formats.dl4j import (
 )
 from kconvert.ir.graph import Layer, Model
 from kconvert.ir.layers.core import InputLayer
+from kconvert.ir.layout import to_channels_last
 from kconvert.ir.shapes import Shape
 from kconvert.schemas import validate
 from kconvert.writers.context import WriteContext, Written
 from kconvert.writers.dl4j.layers import DL4J_ACTIVATIONS, EMITTERS, EmitContext, Emitted, Params, inexpressible
 from kconvert.writers.dl4j.preprocessors import PREPROCESSOR_RULES, compose, preprocessors
+from kconvert.writers.dl4j.rewrites import DL4J_REWRITES, REVERSE_TIME
 from kconvert.writers.keras.graph import is_chain, keras_layers
 from kconvert.writers.lowering import Target, lower
 from kconvert.writers.output import atomic_directory
 
 DL4J_TARGET = Target("Deeplearning4j", {a: a for a in DL4J_ACTIVATIONS},
-                     inlines_models="Deeplearning4j configurations have no sub-networks")
+                     inlines_models="Deeplearning4j configurations have no sub-networks", rewrites=DL4J_REWRITES)
 #: IR merge kinds -> ElementWiseVertex op
 _ELEMENTWISE = {"Add": "Add", "Subtract": "Subtract", "Multiply": "Product", "Average": "Average",
                 "Maximum": "Max"}
@@ -59,6 +61,29 @@ _CONF_DEFAULTS = {"cacheMode": "NONE", "dataType": "FLOAT", "epochCount": 0, "it
 _NETWORK_DEFAULTS = {"backpropType": "Standard", "cacheMode": "NONE", "dataType": "FLOAT", "epochCount": 0,
                      "inferenceWorkspaceMode": "ENABLED", "iterationCount": 0, "tbpttBackLength": 20,
                      "tbpttFwdLength": 20, "trainingWorkspaceMode": "ENABLED", "validateOutputLayerConfig": True}
+#: IR kinds whose DL4J layers keep their input's shape and declare no input size
+_SHAPE_KEEPING_KINDS = frozenset({"Activation", "Dropout", "ReLU", "LeakyReLU", "ELU", "ThresholdedReLU", "Softmax",
+                                  "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
+                                  "GaussianDropout", "AlphaDropout"})
+#: IR kinds whose DL4J layer (or preprocessor) records the size of its input, so that a reader can
+#: derive a network's input shape from it
+_DECLARING_KINDS = frozenset({"Dense", "Conv1D", "Conv2D", "Conv3D", "SeparableConv2D", "DepthwiseConv2D",
+                              "Conv2DTranspose", "Conv3DTranspose", "BatchNormalization", "LSTM", "PeepholeLSTM",
+                              "SimpleRNN", "Bidirectional", "TimeDistributed", "Embedding", "Flatten", "Reshape",
+                              "PReLU"})
+#: IR kinds written as DL4J DropoutLayers
+_DROPOUT_KINDS = frozenset({"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
+                            "GaussianDropout", "AlphaDropout"})
+#: why Deeplearning4j 1.0.0-M2.1 has no equivalent of a Keras layer kind
+_ABSENT = {
+    "GRU": "DL4J has no GRU layer", "ConvLSTM2D": "DL4J has no convolutional LSTM",
+    "LayerNormalization": "DL4J has no layer normalization layer (a DenseLayer's hasLayerNorm normalizes "
+                          "its own pre-activations only)",
+    "Attention": "DL4J's attention layers and AttentionVertex learn query, key and value projections; Keras's "
+                 "Attention has none",
+    "LocallyConnected2D": "DL4J's LocallyConnected2D is a SameDiff layer kconvert does not write",
+    "LocallyConnected1D": "DL4J's LocallyConnected1D is a SameDiff layer kconvert does not write",
+}
 #: kinds written as graph vertices rather than layers
 VERTEX_KINDS = frozenset(_ELEMENTWISE) | {"Concatenate"}
 
@@ -81,9 +106,13 @@ def write_dl4j(model: Model, output: str | os.PathLike[str], *, overwrite: bool 
     if model.lacks_weights and not config_only:
         raise IncompatibleKerasConfigurationException(
             f"model '{model.name}' has no weights loaded (a configuration only): use --config-only")
-    lowered = lower(model, DL4J_TARGET, ctx)
+    lowered = _one_layout(lower(model, DL4J_TARGET, ctx), ctx)
     updater, losses = _training(lowered, ctx)
     pieces, config = _Builder(lowered, updater, losses, ctx).build()
+    if _chained_dropouts(lowered):
+        # DL4J 1.0.0-M2.1 fails its workspace validation on a DropoutLayer reading another one's output
+        # (each returns its input as it is at inference): run without workspaces, which only costs memory
+        config["inferenceWorkspaceMode"] = config["trainingWorkspaceMode"] = "NONE"
     validate(config, "dl4j-computationgraph" if "vertices" in config else "dl4j-multilayer")
     text = json.dumps(config, indent=2, sort_keys=True, allow_nan=False)
     count = 0
@@ -95,6 +124,61 @@ def write_dl4j(model: Model, output: str | os.PathLike[str], *, overwrite: bool 
     files = [out / CONFIGURATION] + ([] if config_only else [out / MODEL_ZIP])
     weights = 0 if config_only else sum(len(p.params) for p in pieces)
     return Written(out, files, ctx.report, weights=weights, weight_bytes=4 * count)
+
+
+def _chained_dropouts(model: Model) -> bool:
+    """Whether a layer written as a DropoutLayer reads another one's output."""
+    by_name = {layer.name: layer for layer in model.layers}
+    return any(layer.kind in _DROPOUT_KINDS and any(by_name[ref.layer].kind in _DROPOUT_KINDS
+                                                     for call in layer.calls for ref in call.inputs)
+               for layer in model.layers)
+
+
+def _image_formats(model: Model) -> dict[str, Layer]:
+    """The data formats of the layers reading images, each with one layer using it."""
+    shapes = model.shapes()
+    return {layer.config.data_format: layer for layer in model.layers
+            if getattr(layer.config, "data_format", None) and len(layer.calls) == 1
+            and len(shapes[(layer.calls[0].inputs[0].layer, layer.calls[0].inputs[0].node)][
+                layer.calls[0].inputs[0].index]) == 4}
+
+
+def _one_layout(model: Model, ctx: WriteContext) -> Model:
+    """A model whose image layers disagree on the layout, rewritten channels-last throughout (its
+    inputs and outputs keep their layout): a DL4J configuration records no image size to reconcile
+    the two layouts with, and the rewrite computes the same function."""
+    if len(_image_formats(model)) < 2:
+        return model
+    relaid = lower(to_channels_last(model), DL4J_TARGET, ctx)
+    ctx.note("rewritten", "image layers in both layouts: rewritten channels_last throughout, with Permute layers "
+             "where the layout changes", severity="info")
+    return relaid
+
+
+def _input_type(shape: Shape, fmt: str) -> dict[str, Any]:
+    """A network input's shape as DL4J's InputType JSON (-1: unknown).  DL4J 1.0.0-M2.1 does not
+    store input types in a configuration and ignores the key; kconvert's reader takes input shapes
+    from it where no layer declares its input size."""
+    dims = [-1 if d is None else int(d) for d in shape[1:]]
+    prefix = "org.deeplearning4j.nn.conf.inputs.InputType$InputType"
+    if len(dims) == 1:
+        return {"@class": prefix + "FeedForward", "size": dims[0], "timeDistributedFormat": None}
+    if len(dims) == 2:
+        return {"@class": prefix + "Recurrent", "size": dims[1], "timeSeriesLength": dims[0], "format": "NWC"}
+    if len(dims) == 3:
+        if fmt == "channels_first":
+            return {"@class": prefix + "Convolutional", "channels": dims[0], "height": dims[1], "width": dims[2],
+                    "format": "NCHW"}
+        return {"@class": prefix + "Convolutional", "height": dims[0], "width": dims[1], "channels": dims[2],
+                "format": "NHWC"}
+    if len(dims) == 4:
+        if fmt == "channels_first":
+            return {"@class": prefix + "Convolutional3D", "channels": dims[0], "depth": dims[1], "height": dims[2],
+                    "width": dims[3], "dataFormat": "NCDHW"}
+        return {"@class": prefix + "Convolutional3D", "depth": dims[0], "height": dims[1], "width": dims[2],
+                "channels": dims[3], "dataFormat": "NDHWC"}
+    raise IncompatibleKerasConfigurationException(f"a network input of shape {shape}: Deeplearning4j cannot "
+                                                  "express it")
 
 
 def _write_zip(path: Path, text: str, pieces: list[_Piece]) -> int:
@@ -175,23 +259,30 @@ class _Builder:
         self.shapes = model.shapes()
 
     def build(self) -> tuple[list[_Piece], dict[str, Any]]:
-        formats = {layer.config.data_format: layer for layer in self.model.layers
-                   if getattr(layer.config, "data_format", None) and len(self._inputs(layer)[0]) == 4}
+        formats = _image_formats(self.model)
         if len(formats) > 1:
             raise formats["channels_first"].context_error(IncompatibleKerasConfigurationException(
-                "the model's image layers disagree on the layout (channels_first and channels_last): a "
-                "Deeplearning4j configuration records no image size to reconcile them with; convert with --layout "
-                "channels_last --layout-io channels_last for one layout"))
-        inputs = {ref.layer for ref in self.model.inputs}
-        for layer in self.model.layers:
-            if layer.kind == "Permute" and any(ref.layer in inputs for ref in layer.calls[0].inputs):
-                raise layer.context_error(IncompatibleKerasConfigurationException(
-                    "a permutation of a network input: a Deeplearning4j configuration records no input shape, and "
-                    "a permuted one cannot be read back from the layers after it (after --layout channels_last, add "
-                    "--layout-io channels_last: the network then takes channels-last images)"))
-        if is_chain(self.model) and self.model.layers[-1].kind not in PREPROCESSOR_RULES:
+                "the model's image layers disagree on the layout (channels_first and channels_last) even after "
+                "the channels-last rewrite: Deeplearning4j cannot express it"))
+        if is_chain(self.model) and self.model.layers[-1].kind not in PREPROCESSOR_RULES and self._sized():
             return self._multilayer()
-        return self._graph()  # where a preprocessor has no layer to run in front of
+        # where a preprocessor has no layer to run in front of, or the input's shape must be recorded
+        return self._graph()
+
+    def _sized(self) -> bool:
+        """Whether a MultiLayerConfiguration lets a reader derive the input shape: its first layer
+        declares it (a rank-2 input of activations and dropout aside), not a preprocessor."""
+        rank = len(self.model.input_layers[0].config.batch_shape)
+        first = next((layer for layer in self.model.layers[1:] if layer.kind not in _SHAPE_KEEPING_KINDS), None)
+        return first.kind in _DECLARING_KINDS if first is not None else rank == 2
+
+    def _input_type(self, name: str) -> dict[str, Any]:
+        """The InputType of network input ``name``, in the layout of the first layer reading it."""
+        shape = self.shapes[(name, 0)][0]
+        fmt = next((getattr(layer.config, "data_format", None) for layer in self.model.layers
+                    if any(ref.layer == name for call in layer.calls for ref in call.inputs)
+                    and getattr(layer.config, "data_format", None)), "channels_last")
+        return _input_type(shape, fmt)
 
     def _inputs(self, layer: Layer) -> list[Shape]:
         return [self.shapes[(r.layer, r.node)][r.index] for r in layer.calls[0].inputs]
@@ -201,7 +292,8 @@ class _Builder:
             raise inexpressible(layer, "a layer called more than once (shared weights)")
         fn = EMITTERS.get(layer.kind)
         if fn is None:
-            raise inexpressible(layer, f"layer kind {layer.kind}")
+            why = _ABSENT.get(layer.kind)
+            raise inexpressible(layer, f"layer kind {layer.kind}" + (f" ({why})" if why else ""))
         emitted = fn(EmitContext(layer, self._inputs(layer), self.updater, self.ctx))
         if layer.name in self.losses:
             self._as_output_layer(layer, emitted)
@@ -237,13 +329,6 @@ class _Builder:
                 pending = []
             confs.append(self._conf(emitted))
             pieces.append(_Piece(layer.name, emitted.config, emitted.params))
-        source = self.model.input_layers[0]
-        rank = len(source.config.batch_shape)
-        shape_keeping = ("ActivationLayer", "DropoutLayer")  # the layers that declare no input size
-        if rank != 2 and all(c["layer"]["@class"].endswith(shape_keeping) for c in confs):
-            raise source.context_error(IncompatibleKerasConfigurationException(
-                f"no layer of the network declares its input size and the input has rank {rank}: a "
-                "Deeplearning4j configuration records no input shape to read it back by"))
         return pieces, {**_NETWORK_DEFAULTS, "confs": confs, "inputPreProcessors": preprocessors_by_layer}
 
     def _graph(self) -> tuple[list[_Piece], dict[str, Any]]:
@@ -266,6 +351,11 @@ class _Builder:
                 pieces.append(_Piece(layer.name, None, []))
             elif layer.kind in _ELEMENTWISE:
                 vertices[layer.name] = {"@class": GRAPH + "ElementWiseVertex", "op": _ELEMENTWISE[layer.kind]}
+                pieces.append(_Piece(layer.name, None, []))
+            elif layer.kind == "GetItem":
+                if layer.config != REVERSE_TIME or len(self._inputs(layer)[0]) != 3:
+                    raise inexpressible(layer, f"the subscript {layer.config.items}")
+                vertices[layer.name] = {"@class": GRAPH + "rnn.ReverseTimeSeriesVertex", "maskArrayInputName": None}
                 pieces.append(_Piece(layer.name, None, []))
             elif layer.kind == "Concatenate":
                 rank = len(self._inputs(layer)[0])
@@ -291,7 +381,8 @@ class _Builder:
         variables = [f"{p.name}_{block.key}" for p in pieces for block in p.params]
         config = {**_NETWORK_DEFAULTS, "defaultConfiguration": {**_CONF_DEFAULTS, "layer": None,
                                                                 "variables": variables},
-                  "networkInputs": inputs, "networkOutputs": outputs, "vertexInputs": vertex_inputs,
+                  "networkInputs": inputs, "networkInputTypes": [self._input_type(name) for name in inputs],
+                  "networkOutputs": outputs, "vertexInputs": vertex_inputs,
                   "vertices": vertices, "topologicalOrder": [index[n] for n in names], "topologicalOrderStr": names}
         return pieces, config
 

@@ -24,7 +24,7 @@ from kconvert.ir.graph import Layer
 from kconvert.ir.layer import LayerConfig
 from kconvert.ir.layers import activations as act
 from kconvert.ir.layers import conv, core, merge, normalization, pooling, reshaping
-from kconvert.ir.shapes import Shape, norm_axis, split_channels
+from kconvert.ir.shapes import norm_axis, split_channels
 from kconvert.ir.weights import Weight
 from kconvert.registry import registrar
 from kconvert.writers.lowering import Lowering, Rewrite, after, layer_inputs
@@ -321,7 +321,7 @@ def normalization_layer(low: Lowering, layer: Layer, taken: set[str]) -> list[La
     if axes == ():
         std = max(float(np.sqrt(variance[0])), 1e-7)
         scale, offset = (std, float(mean[0])) if c.invert else (1 / std, -float(mean[0]) / std)
-        low.note(layer, f"Normalization of every value by one mean and variance written as a Rescaling (TF.js has "
+        low.note(layer, "Normalization of every value by one mean and variance written as a Rescaling (TF.js has "
                  "no Normalization)")
         return [replace(layer, config=core.Rescaling(scale=scale, offset=offset), weights={})]
     if axes != (len(shape) - 1,) or channels is None:
@@ -426,7 +426,7 @@ def attention(low: Lowering, layer: Layer, taken: set[str]) -> list[Layer]:
         raise _refuse(layer, "writes Attention without masks only", key="mask")
     scale = float(layer.weights["scale"].numpy()) if c.use_scale else None
     steps: list[Step] = [("scores", merge.Dot(axes=(2, 2)), {},
-                          lambda ref, call: [call.inputs[0], call.inputs[2] if len(call.inputs) > 2 else call.inputs[1]])]
+                          lambda ref, call: [call.inputs[0], call.inputs[-1]])]  # the key, else the value
     if scale is not None:
         steps.append(("scaled", core.Rescaling(scale=scale), {}, after("scores")))
     steps += [("weights", core.Activation(activation="softmax"), {}, after(steps[-1][0])),
