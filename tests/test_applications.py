@@ -2,9 +2,8 @@
 and tf_keras, saved as ``.keras`` and ``.h5``, loads, runs in kconvert's runtime as Keras predicts,
 is written as ``.keras`` that Keras 3 loads in safe mode and to TF.js that the real tfjs runs as
 Keras predicts, and is written to DL4J or refused naming the layer.  Also the helper layers the
-applications define for themselves
-(Normalization, LayerScale, StochasticDepth, CustomScaleLayer, Identity), pooling whose strides
-exceed its window, and tf.keras layer names holding '/'.
+applications define for themselves (Normalization, LayerScale, StochasticDepth, CustomScaleLayer,
+Identity), pooling whose strides exceed its window, and tf.keras layer names holding '/'.
 """
 
 from __future__ import annotations

@@ -76,6 +76,29 @@ def test_mobilenet_v2_in_headless_chromium(mobilenet: tuple[Path, np.ndarray, np
     assert np.ptp(want) > 0.1  # logits that differ: the comparison means something
 
 
+def test_a_companion_model_in_headless_chromium(tmp_path: Path) -> None:
+    """A GRU(reset_after=True) encoder with a transformer block (Keras 3): written with the companion
+    module, which the page loads after tf.min.js, and computing what Keras predicts."""
+    require_browser()
+    keras = pytest.importorskip("keras")
+    L = keras.layers
+    tokens = keras.Input((6,), dtype="int32")
+    x = L.Embedding(20, 8)(tokens)
+    x = L.GRU(8, return_sequences=True)(x)
+    x = L.LayerNormalization()(L.Add()([x, L.MultiHeadAttention(2, 4)(x, x)]))
+    model = keras.Model(tokens, L.Dense(3)(L.GlobalAveragePooling1D()(x)))
+    randomize_weights(model, np.random.default_rng(8))
+    model.save(tmp_path / "encoder.keras")
+    written = kconvert.convert(tmp_path / "encoder.keras", "tfjs", tmp_path / "web", companion=True)
+    assert written.companion is not None
+    ids = np.random.default_rng(9).integers(0, 20, (3, 6)).astype("int32")
+    run = run_in_browser(tmp_path / "web", [ids], backends=("cpu",), timeout=120)
+    assert run.companion
+    want = model.predict(ids, verbose=0)
+    np.testing.assert_allclose(run.outputs[0], want, atol=ATOL, rtol=RTOL)
+    assert np.ptp(want) > 1e-3
+
+
 # -- the page around the model ------------------------------------------------------------------------
 
 

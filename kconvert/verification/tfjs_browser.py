@@ -30,12 +30,10 @@ from typing import Any
 import numpy as np
 
 from kconvert.errors import KConvertError
-from kconvert.formats.tfjs import MODEL_FILE
+from kconvert.formats.tfjs import COMPANION_FILE, MODEL_FILE
 from kconvert.verification import tfjs_install
 from kconvert.verification.tfjs_runner import _decode, _encode
 
-#: the companion module a model directory may hold; it registers its classes against the global ``tf``
-COMPANION_FILE = "kconvert-layers.js"
 #: the page script (beside the Node harness, so that it ships with it)
 PAGE_SCRIPT = tfjs_install.PACKAGED / "browser.js"
 BUNDLE = Path("node_modules") / "@tensorflow" / "tfjs" / "dist" / "tf.min.js"
