@@ -32,6 +32,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from tests.helpers import stored_predictions  # noqa: E402  (the corpus's *_inputs_and_outputs.h5 files)
+
 CORPUS = ROOT.parent / "shared" / "fixtures" / "keras-realworld"
 ATOL = RTOL = 1e-4
 
@@ -64,16 +66,6 @@ def full_models(corpus: Path) -> list[tuple[Path, bool]]:
     return out
 
 
-def stored(path: Path) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
-    io = path.with_name(path.name.replace("_model.h5", "_inputs_and_outputs.h5"))
-    if io == path or not io.exists():
-        return None
-    with h5py.File(io, "r") as f:
-        if "predictions" not in f:
-            return None
-        return [f["inputs"][n][()] for n in f["inputs"]], [f["predictions"][n][()] for n in f["predictions"]]
-
-
 def prepare(corpus: Path, scratch: Path) -> list[Case]:
     """Inputs and references for each file, and kconvert's DL4J export of it."""
     import kconvert
@@ -90,7 +82,7 @@ def prepare(corpus: Path, scratch: Path) -> list[Case]:
             case.kconvert_status = f"unread: {exc}"
             continue
         models[case.name] = model
-        saved = stored(path)
+        saved = stored_predictions(path)
         case.inputs = saved[0] if saved else generate_inputs(model, 2, 0)
         if saved:
             case.reference, case.expected = "stored", saved[1]

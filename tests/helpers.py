@@ -177,6 +177,18 @@ def randomize_weights(model: Any, rng: np.random.Generator) -> None:
     model.set_weights(values)
 
 
+def assert_tfjs_run_matches(run: Any, expected: Sequence[np.ndarray], atol: float, rtol: float,
+                            min_range: float = 1e-4) -> None:
+    """A run in the real tfjs gave ``expected`` (Keras's outputs), which must not be constant."""
+    assert run.error is None, run.error
+    assert run.implementation == "@tensorflow/tfjs 4.22.0"
+    assert len(run.outputs) == len(expected)
+    for got, want in zip(run.outputs, expected):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, atol=atol, rtol=rtol)
+        assert np.ptp(want) > min_range, "degenerate reference"
+
+
 def stored_predictions(path: Path) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
     """The inputs and Keras's predictions the real-world corpus stores beside ``*_model.h5`` files
     (``*_inputs_and_outputs.h5``), or None."""

@@ -14,7 +14,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -27,7 +26,7 @@ from kconvert.verification.dl4j_runner import IMPLEMENTATION, run_dl4j_many
 from kconvert.verification.inputs import generate_inputs
 from kconvert.verification.keras_reference import run_many
 from tests.conftest import FIXTURES, REALWORLD, SHARED_FIXTURES, require_dl4j, require_shared, require_tfjs
-from tests.helpers import randomize_weights
+from tests.helpers import randomize_weights, stored_predictions
 from tests.test_dl4j import _zoo
 from tests.zoo import ZOO
 
@@ -178,13 +177,6 @@ def test_without_java_verify_falls_back_to_kconvert(tmp_path: Path, monkeypatch:
 
 # -- the real-world corpus --------------------------------------------------------------------------------
 
-def _stored_predictions(io: Path) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
-    with h5py.File(io, "r") as f:
-        if "predictions" not in f:
-            return None
-        return ([f["inputs"][n][()] for n in f["inputs"]], [f["predictions"][n][()] for n in f["predictions"]])
-
-
 def realworld_exports(tmp: Path) -> tuple[list[tuple[str, Any, Path, Path, list[np.ndarray], Any]], dict[str, str]]:
     """Every real-world model kconvert reads, exported for DL4J: (name, model, source, zip,
     inputs, stored predictions or None); and the refusals with their reasons."""
@@ -201,8 +193,7 @@ def realworld_exports(tmp: Path) -> tuple[list[tuple[str, Any, Path, Path, list[
         except IncompatibleKerasConfigurationException as exc:
             refused[name] = exc.reason
             continue
-        io = path.with_name(path.name.replace("_model.h5", "_inputs_and_outputs.h5"))
-        stored = _stored_predictions(io) if io != path and io.exists() else None
+        stored = stored_predictions(path)
         xs = stored[0] if stored else generate_inputs(model, 2, 0)
         cases.append((name, model, path, Path(written.files[-1]), xs, stored[1] if stored else None))
     return cases, refused

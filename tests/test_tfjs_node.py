@@ -13,7 +13,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -25,7 +24,7 @@ from kconvert.verification.inputs import generate_inputs
 from kconvert.verification.keras_reference import run_many
 from kconvert.verification.tfjs_runner import check_model_json, run_tfjs_many
 from tests.conftest import REALWORLD, ROOT, require_shared, require_tfjs
-from tests.helpers import randomize_weights
+from tests.helpers import assert_tfjs_run_matches, randomize_weights, stored_predictions
 from tests.zoo import ZOO
 
 ATOL = 1e-4  # the issue's bar for TF.js against Keras
@@ -69,13 +68,7 @@ def zoo_results(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str
 @pytest.mark.parametrize("name", sorted(ZOO))
 def test_zoo_matches_keras_in_tfjs(zoo_results: dict, flavour: str, name: str) -> None:
     run, expected = zoo_results[(flavour, name)]
-    assert run.error is None, run.error
-    assert run.implementation == "@tensorflow/tfjs 4.22.0"
-    assert len(run.outputs) == len(expected)
-    for got, want in zip(run.outputs, expected):
-        assert got.shape == want.shape
-        np.testing.assert_allclose(got, want, atol=ATOL, rtol=RTOL)
-        assert np.ptp(want) > 1e-4, "degenerate reference"
+    assert_tfjs_run_matches(run, expected, ATOL, RTOL)
 
 
 @pytest.mark.slow
@@ -213,13 +206,6 @@ def test_rewrites_match_keras_in_tfjs(tmp_path: Path) -> None:
 REFUSAL_REASONS = ("has no LocallyConnected2D", "writes Attention over (batch, steps, features) inputs only")
 
 
-def _stored_predictions(io: Path) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
-    with h5py.File(io, "r") as f:
-        if "predictions" not in f:
-            return None
-        return ([f["inputs"][n][()] for n in f["inputs"]], [f["predictions"][n][()] for n in f["predictions"]])
-
-
 @pytest.mark.slow
 def test_realworld_files_in_tfjs(tmp_path: Path) -> None:
     """Every real-world model kconvert reads is converted or refused for a known TF.js limitation;
@@ -241,8 +227,7 @@ def test_realworld_files_in_tfjs(tmp_path: Path) -> None:
             refusals[name] = exc.reason
             continue
         check_model_json(out / "model.json")
-        io = path.with_name(path.name.replace("_model.h5", "_inputs_and_outputs.h5"))
-        stored = _stored_predictions(io) if io != path and io.exists() else None
+        stored = stored_predictions(path)
         xs = stored[0] if stored else generate_inputs(model, 2, 0)
         jobs.append((out, xs, []))
         cases.append((name, model, path, xs, stored[1] if stored else None))
