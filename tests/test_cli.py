@@ -156,8 +156,9 @@ def test_convert_exit_codes(tmp_path: Path) -> None:
     assert code == 0 and not (tmp_path / "busy" / "keep.txt").exists()
     code, _, err = run(str(tmp_path / "missing.h5"), "--to", "tfjs", str(tmp_path / "a"))
     assert code == EXIT_UNREADABLE and "no such file" in err
-    code, _, err = run(str(GENERATED / "keras3" / "cnn1d.keras"), "--to", "tfjs", str(tmp_path / "b"))
-    assert code == EXIT_INCOMPATIBLE and err.startswith("kconvert: error: ") and "TF.js" in err
+    code, _, err = run(str(ROOT / "tests" / "fixtures" / "keras1" / "locally_connected1d.h5"), "--to", "tfjs",
+                       str(tmp_path / "b"))
+    assert code == EXIT_INCOMPATIBLE and err.startswith("kconvert: error: ") and "--tfjs-companion" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "b").exists()
     code, _, err = run(f"{MLP}.h5", "--to", "tfjs", str(tmp_path / "c"), "--enforce-training-config")
     assert code == EXIT_INCOMPATIBLE and "MaxNorm" in err and not (tmp_path / "c").exists()

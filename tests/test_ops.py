@@ -150,16 +150,28 @@ def test_tf_keras_operations_are_written_for_keras3(tf_keras_file: Any, tmp_path
         np.testing.assert_allclose(a, b, atol=ATOL, rtol=RTOL)
 
 
-def small_ops_model(tmp_path: Path) -> Path:
+def small_ops_model(tmp_path: Path, op: Any = lambda x: keras.ops.add(x, 2.0)) -> Path:
     x = keras.Input((4,), name="x")
-    y = keras.layers.Dense(3, name="dense")(keras.ops.add(x, 2.0))
+    y = keras.layers.Dense(3, name="dense")(op(x))
     path = tmp_path / "small.keras"
     keras.Model(x, y).save(path)
     return path
 
 
+def test_tfjs_writes_operations_as_layers_and_refuses_the_rest_by_layer(tmp_path: Path) -> None:
+    """x + 2 is a Rescaling in TF.js (test_tfjs_node runs such rewrites); 2 / x has no exact layer."""
+    written = kconvert.write(kconvert.load(small_ops_model(tmp_path)), "tfjs", tmp_path / "tfjs")
+    assert any("operation add with the constant 2 written as Rescaling" in n.message
+               for n in written.report.by_category("rewritten"))
+    (tmp_path / "divide").mkdir()
+    model = kconvert.load(small_ops_model(tmp_path / "divide", lambda x: keras.ops.divide(2.0, x)))
+    err = raises_exactly(IncompatibleKerasConfigurationException,
+                         lambda: kconvert.write(model, "tfjs", tmp_path / "refused"), "layer 'divide", "(Divide)")
+    assert "\n" not in str(err) and "has no layer computing divide with the constant 2" in str(err)
+    assert not (tmp_path / "refused").exists()
+
+
 @pytest.mark.parametrize("to,output,what", [
-    ("tfjs", "tfjs", "has no safe equivalent in TF.js"),
     ("dl4j", "m.zip", "has no safe equivalent"),
     ("h5", "m.h5", "has no safe equivalent in a legacy HDF5 file"),
 ])

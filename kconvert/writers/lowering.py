@@ -242,7 +242,7 @@ class Lowering:
         ]
         self.note(layer, "Keras 1 Highway written as Dense, Rescaling, Multiply and Add layers computing "
                   "t * h + (1 - t) * x")
-        return self.lower_each(self.chain(layer, steps, taken), taken)
+        return self.chain(layer, steps, taken)  # the next pass lowers its layers' activations
 
     def maxout(self, layer: Layer, taken: set[str]) -> list[Layer]:
         c, w = layer.config, layer.weights
@@ -362,9 +362,6 @@ class Lowering:
         lowered = self.chain(layer, steps, taken)
         lowered[-1].activity_regularizer = layer.activity_regularizer
         return lowered
-
-    def lower_each(self, layers: list[Layer], taken: set[str]) -> list[Layer]:
-        return [out for layer in layers for out in self.layer(layer, taken)]
 
     # -- inside recurrent cells and wrappers ---------------------------------------------------------
 
