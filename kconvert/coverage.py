@@ -44,7 +44,6 @@ def matrix() -> list[Row]:
     from kconvert.writers.keras.config import GRAPH_KINDS
     from kconvert.writers.keras.operations import OPERATIONS
     from kconvert.writers.keras.writer import KERAS3_TARGET
-    from kconvert.writers.lowering import rewritten_kinds
     from kconvert.writers.tfjs import dialect
     from kconvert.writers.tfjs.writer import TFJS_TARGET
 
@@ -64,7 +63,7 @@ def matrix() -> list[Row]:
     operations = operation_spellings()
     kernels = kernel_kinds()
     # kinds a writer rewrites whole (a kind it also writes is rewritten for some settings only)
-    dl4j_rewritten = rewritten_kinds(DL4J_TARGET) - frozenset(dl4j_layers.EMITTERS) - frozenset(VERTEX_KINDS)
+    dl4j_rewritten = DL4J_TARGET.rewritten_kinds() - frozenset(dl4j_layers.EMITTERS) - frozenset(VERTEX_KINDS)
     rows = []
     for kind in sorted(LAYER_KINDS):
         converter = KERAS_LAYERS.get(kind)
@@ -72,11 +71,11 @@ def matrix() -> list[Row]:
         aliases += tuple(operations.get(kind, ()))
         rows.append(Row(
             kind, aliases, "yes" if kind in kernels or kind == "InputLayer" else "no",
-            written(kind, dialect.RULES, rewritten_kinds(TFJS_TARGET) - frozenset(dialect.RULES),
+            written(kind, dialect.CHECKS, TFJS_TARGET.rewritten_kinds() - frozenset(dialect.CHECKS),
                     companion=dialect.COMPANION_KINDS),
             written(kind, {*dl4j_layers.EMITTERS, *VERTEX_KINDS}, dl4j_rewritten, DL4J_TARGET.lacks,
                     preprocessors.PREPROCESSOR_RULES),
-            written(kind, {*keras_layers.EMITTERS, *GRAPH_KINDS, *OPERATIONS}, rewritten_kinds(KERAS3_TARGET),
+            written(kind, {*keras_layers.EMITTERS, *GRAPH_KINDS, *OPERATIONS}, KERAS3_TARGET.rewritten_kinds(),
                     KERAS3_TARGET.lacks)))
     return rows
 

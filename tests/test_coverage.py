@@ -37,12 +37,12 @@ def test_the_readme_embeds_the_current_matrix(tmp_path: Path) -> None:
 def test_the_matrix_is_computed_from_the_registries(monkeypatch: pytest.MonkeyPatch) -> None:
     from kconvert.readers.keras.layer import KERAS_LAYERS
     from kconvert.runtime import inventory
-    from kconvert.writers.tfjs.dialect import RULES
+    from kconvert.writers.tfjs.dialect import CHECKS
 
     assert ROWS["Dense"].runtime == ROWS["Dense"].tfjs == "yes"
     kinds = inventory.kernel_kinds() - {"Dense"}
     monkeypatch.setattr(inventory, "kernel_kinds", lambda: kinds)
-    monkeypatch.delitem(RULES, "Dense")
+    monkeypatch.delitem(CHECKS, "Dense")
     monkeypatch.setitem(KERAS_LAYERS, "DenseAlias", KERAS_LAYERS["Dense"])
     row = {r.kind: r for r in coverage.matrix()}["Dense"]
     assert (row.runtime, row.tfjs, row.keras_classes) == ("no", "no", ("Dense", "DenseAlias"))

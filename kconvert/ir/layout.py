@@ -31,7 +31,7 @@ from kconvert.ir.layers.merge import Concatenate
 from kconvert.ir.report import Report
 from kconvert.ir.shapes import Shape, norm_axis
 from kconvert.ir.weights import Weight
-from kconvert.registry import registrar
+from kconvert.rewrite.rules import RuleBook, Site
 
 Perm = tuple[int, ...]
 IO = Literal["original", "channels_last"]
@@ -130,19 +130,15 @@ class Decision:
 
 
 @dataclass
-class Site:
-    """A layer as a rule sees it, at its first call: the layouts its inputs arrive in and the
-    source shapes of its inputs and outputs."""
+class LayoutSite(Site):
+    """A layer as a layout rule sees it, at one call: also the layouts its inputs arrive in."""
 
-    layer: Layer
     given: list[Layout]
-    inputs: list[Shape]
-    outputs: list[Shape]
     relayout: Callable[[Model], Model]  # the pass itself, for nested models
 
-    @property
-    def config(self) -> Any:
-        return self.layer.config
+    @staticmethod
+    def at(layer: Layer, given: list[Layout], inputs: list[Shape], relayout: Callable[[Model], Model]) -> "LayoutSite":
+        return LayoutSite(layer, [inputs], "the channels_last layout", given, relayout)
 
     def keep(self) -> Decision:
         """The layer as it is, on inputs and outputs in their source layout."""
@@ -154,10 +150,9 @@ class Site:
         return Decision(config or self.config, [layout] * len(self.inputs), [layout] * len(self.outputs), **changes)
 
 
-Rule = Callable[[Site], "Decision | None"]
-#: IR kind -> the rule deciding how it is rewritten (None from a rule: keep the layer as it is)
-RULES: dict[str, Rule] = {}
-rule = registrar(RULES, "a layout rule")
+#: per IR kind, the rule deciding how it is rewritten (None from a rule: keep the layer as it is)
+LAYOUT_RULES: RuleBook[LayoutSite, Decision] = RuleBook("the channels_last layout")
+rule = LAYOUT_RULES.rule
 
 
 def data_format(layer: Layer) -> str | None:
@@ -240,11 +235,10 @@ class _Relayout:
     def call(self, layer: Layer, node: int, keep: bool) -> None:
         source_call = layer.calls[node]
         inputs = [self.source.shape_of(r) for r in source_call.inputs]
-        outputs = self.shapes[(layer.name, node)]
-        site = Site(layer, [self.tensors[r][1] for r in source_call.inputs], inputs, outputs, to_channels_last)
+        site = LayoutSite.at(layer, [self.tensors[r][1] for r in source_call.inputs], inputs, to_channels_last)
         if layer.name not in self.layers:
             idle = all(g.is_identity for g in site.given) and not _holds_channels_first(layer)
-            decision = None if keep or idle or layer.kind not in RULES else RULES[layer.kind](site)
+            decision = None if keep or idle else LAYOUT_RULES.apply(site)
             if decision is not None:
                 self.decisions[layer.name] = decision
                 self.rewritten.append(layer.name)
@@ -362,7 +356,7 @@ def _cf_to_cl(c: Any, inputs: Sequence[Shape],
 
 
 @rule(*_SPATIAL)
-def spatial(site: Site) -> Decision | None:
+def spatial(site: LayoutSite) -> Decision | None:
     """channels_first -> channels_last: the same window over the same spatial axes; kernels are
     stored spatial-first whatever the data format, so weights stay (except locally connected ones)."""
     found = _cf_to_cl(site.config, site.inputs, site.outputs)
@@ -375,7 +369,7 @@ def spatial(site: Site) -> Decision | None:
     return Decision(config, inputs, outputs)
 
 
-def _locally_connected_weights(site: Site) -> dict[str, Weight]:
+def _locally_connected_weights(site: LayoutSite) -> dict[str, Weight]:
     """A locally connected kernel flattens each window in the activations' own axis order, and a
     channels_first bias holds (filters, positions...) in the memory of its (positions..., filters)."""
     weights = dict(site.layer.weights)
@@ -396,7 +390,7 @@ def _locally_connected_weights(site: Site) -> dict[str, Weight]:
 
 
 @rule("ConvLSTM2D")
-def conv_lstm(site: Site) -> Decision | None:
+def conv_lstm(site: LayoutSite) -> Decision | None:
     c = site.config
     if c.data_format != "channels_first" or len(site.inputs) > 1 or c.activation in _AXIS_ACTIVATIONS:
         return None  # initial states would need their own layout
@@ -407,7 +401,7 @@ def conv_lstm(site: Site) -> Decision | None:
 
 
 @rule("Flatten")
-def flatten(site: Site) -> Decision | None:
+def flatten(site: LayoutSite) -> Decision | None:
     """Keras flattens a channels_first tensor in channels-last order: after the rewrite that is a
     plain flatten.  A plain flatten of a permuted tensor yields the source's features in another
     order, which the layers after it absorb (a Dense kernel's rows)."""
@@ -423,7 +417,7 @@ def flatten(site: Site) -> Decision | None:
 
 
 @rule("Reshape")
-def reshape(site: Site) -> Decision | None:
+def reshape(site: LayoutSite) -> Decision | None:
     """A reshape that keeps the channel axis first and regroups the spatial axes regroups them the
     same way channels-last; one to a single axis is a flatten."""
     c, given, shape, out = site.config, site.given[0], site.inputs[0], site.outputs[0]
@@ -437,7 +431,7 @@ def reshape(site: Site) -> Decision | None:
 
 
 @rule("Permute")
-def permute(site: Site) -> Decision | None:
+def permute(site: LayoutSite) -> Decision | None:
     """Composed with the layout it is given; the output is in the source layout."""
     given = site.given[0]
     if given.flattened is not None or given.is_identity:
@@ -452,18 +446,18 @@ _ELEMENTWISE = ("ReLU", "LeakyReLU", "ELU", "ThresholdedReLU", "ActivityRegulari
 
 
 @rule(*_ELEMENTWISE)
-def elementwise(site: Site) -> Decision:
+def elementwise(site: LayoutSite) -> Decision:
     return site.passing(site.given[0])
 
 
 @rule("Activation")
-def activation(site: Site) -> Decision | None:
+def activation(site: LayoutSite) -> Decision | None:
     given = site.given[0]
     return site.passing(given) if site.config.activation not in _AXIS_ACTIVATIONS or given.keeps_last_axis() else None
 
 
 @rule("Dropout")
-def dropout(site: Site) -> Decision | None:
+def dropout(site: LayoutSite) -> Decision | None:
     c, given = site.config, site.given[0]
     if c.noise_shape is None:
         return site.passing(given)
@@ -473,7 +467,7 @@ def dropout(site: Site) -> Decision | None:
 
 
 @rule("Rescaling")
-def rescaling(site: Site) -> Decision | None:
+def rescaling(site: LayoutSite) -> Decision | None:
     """Per-channel factors apply to the last axis, which must stay last."""
     c, given = site.config, site.given[0]
     per_channel = isinstance(c.scale, tuple) or isinstance(c.offset, tuple)
@@ -481,14 +475,14 @@ def rescaling(site: Site) -> Decision | None:
 
 
 @rule("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
-def merge(site: Site) -> Decision | None:
+def merge(site: LayoutSite) -> Decision | None:
     """Inputs of one rank, brought into the layout most of them have, merge in it."""
     layout = _common(site)
     return site.passing(layout) if layout is not None else None
 
 
 @rule("Concatenate")
-def concatenate(site: Site) -> Decision | None:
+def concatenate(site: LayoutSite) -> Decision | None:
     layout = _common(site, flattened=False)
     if layout is None:
         return None
@@ -504,7 +498,7 @@ def _common(site: Site, flattened: bool = True) -> Layout | None:
 
 
 @rule("Softmax")
-def softmax(site: Site) -> Decision | None:
+def softmax(site: LayoutSite) -> Decision | None:
     c, given = site.config, site.given[0]
     axes = c.axis if isinstance(c.axis, tuple) else (c.axis,)
     if given.flattened is not None:
@@ -514,7 +508,7 @@ def softmax(site: Site) -> Decision | None:
 
 
 @rule("BatchNormalization", "LayerNormalization")
-def normalization(site: Site) -> Decision | None:
+def normalization(site: LayoutSite) -> Decision | None:
     """One normalised axis follows its permutation; over flattened features the parameters are
     permuted (a mean and variance over all features do not depend on their order)."""
     c, given = site.config, site.given[0]
@@ -526,7 +520,7 @@ def normalization(site: Site) -> Decision | None:
 
 
 @rule("Dense")
-def dense(site: Site) -> Decision | None:
+def dense(site: LayoutSite) -> Decision | None:
     """Over flattened features, the kernel's rows follow them; over a permuted tensor whose last
     axis stays last, nothing changes."""
     given = site.given[0]
@@ -537,7 +531,7 @@ def dense(site: Site) -> Decision | None:
     return site.passing(given) if given.keeps_last_axis() and not given.is_identity else None
 
 
-def _gathered(site: Site, layout: Layout, names: Sequence[str], what: str) -> Decision:
+def _gathered(site: LayoutSite, layout: Layout, names: Sequence[str], what: str) -> Decision:
     """``site``'s layer over features in ``layout``'s order: the named weights' first axis permuted."""
     index = layout.gather()
     weights = {name: w if name not in names else w.gather(index, "features reordered")
@@ -547,7 +541,7 @@ def _gathered(site: Site, layout: Layout, names: Sequence[str], what: str) -> De
 
 
 @rule("PReLU", "ParametricSoftplus", "SReLU")
-def per_unit(site: Site) -> Decision | None:
+def per_unit(site: LayoutSite) -> Decision | None:
     """Per-unit parameters are laid out like one sample of the input: they are permuted with it."""
     c, given = site.config, site.given[0]
     if given.flattened is not None:
@@ -559,15 +553,15 @@ def per_unit(site: Site) -> Decision | None:
 
 
 @rule("TimeDistributed")
-def time_distributed(site: Site) -> Decision | None:
+def time_distributed(site: LayoutSite) -> Decision | None:
     """The wrapped layer's rule, on each time step: layouts that keep the time axis in place."""
     c, given = site.config, site.given[0]
     inner = c.layer
-    if given.flattened is not None or given.perm[1] != 1 or inner.kind not in RULES:
+    if given.flattened is not None or given.perm[1] != 1:
         return None
-    step = Site(inner, [Layout((0, *(p - 1 for p in given.perm[2:])))], [_step(site.inputs[0])],
-                [_step(site.outputs[0])], site.relayout)
-    found = RULES[inner.kind](step)
+    step = LayoutSite.at(inner, [Layout((0, *(p - 1 for p in given.perm[2:])))], [_step(site.inputs[0])],
+                         site.relayout)
+    found = LAYOUT_RULES.apply(step)
     if found is None or any(lay.flattened is not None for lay in (*found.inputs, *found.outputs)):
         return None
     layer = found.applied_to(inner)
@@ -580,13 +574,13 @@ def _step(shape: Shape) -> Shape:
 
 
 @rule("Bidirectional")
-def bidirectional(site: Site) -> Decision | None:
+def bidirectional(site: LayoutSite) -> Decision | None:
     """Both directions rewritten alike.  Keras concatenates them along the last axis, which the
     rewrite moves: such a layer returns both directions, and a Concatenate along that axis follows."""
     c = site.config
-    if len(site.inputs) > 1 or c.forward.kind not in RULES:
+    if len(site.inputs) > 1:
         return None  # initial states would need their own layout
-    found = [RULES[sub.kind](Site(sub, site.given, site.inputs, sub.config.output_shapes(site.inputs), site.relayout))
+    found = [LAYOUT_RULES.apply(LayoutSite.at(sub, site.given, site.inputs, site.relayout))
              for sub in (c.forward, c.backward)]
     fw, bw = found
     if fw is None or bw is None or (fw.inputs, fw.outputs) != (bw.inputs, bw.outputs) or len(fw.outputs) != 1:
@@ -602,7 +596,7 @@ def bidirectional(site: Site) -> Decision | None:
 
 
 @rule("Model")
-def nested(site: Site) -> Decision | None:
+def nested(site: LayoutSite) -> Decision | None:
     """A nested model is rewritten on its own, keeping its inputs' and outputs' layout."""
     inner = site.relayout(site.config.model)
     if inner is site.config.model:
@@ -612,4 +606,4 @@ def nested(site: Site) -> Decision | None:
     return kept
 
 
-__all__ = ["Layout", "RULES", "channels_last", "channels_last_io", "data_format", "to_channels_last"]
+__all__ = ["LAYOUT_RULES", "Layout", "channels_last", "channels_last_io", "data_format", "to_channels_last"]

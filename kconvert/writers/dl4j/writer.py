@@ -34,17 +34,17 @@ from kconvert.ir.graph import Layer, Model
 from kconvert.ir.layers.core import InputLayer
 from kconvert.ir.layout import to_channels_last
 from kconvert.ir.shapes import Shape
+from kconvert.rewrite.lowering import Target, lower
 from kconvert.schemas import validate
 from kconvert.writers.context import WriteContext, Written
 from kconvert.writers.dl4j.layers import DL4J_ACTIVATIONS, EMITTERS, EmitContext, Emitted, Params, inexpressible
 from kconvert.writers.dl4j.preprocessors import PREPROCESSOR_RULES, compose, preprocessors
-from kconvert.writers.dl4j.rewrites import DL4J_REWRITES, REVERSE_TIME
+from kconvert.writers.dl4j.rewrites import DL4J_RULES, REVERSE_TIME
 from kconvert.writers.keras.graph import is_chain, keras_layers
-from kconvert.writers.lowering import Target, lower
 from kconvert.writers.output import atomic_directory
 
-DL4J_TARGET = Target("Deeplearning4j", {a: a for a in DL4J_ACTIVATIONS},
-                     inlines_models="Deeplearning4j configurations have no sub-networks", rewrites=DL4J_REWRITES)
+DL4J_TARGET = Target("Deeplearning4j", {a: a for a in DL4J_ACTIVATIONS}, DL4J_RULES,
+                     inlines_models="Deeplearning4j configurations have no sub-networks")
 #: IR merge kinds -> ElementWiseVertex op
 _ELEMENTWISE = {"Add": "Add", "Subtract": "Subtract", "Multiply": "Product", "Average": "Average",
                 "Maximum": "Max"}

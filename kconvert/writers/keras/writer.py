@@ -3,7 +3,7 @@
 The configuration is written from the IR, never by instantiating Keras: writing needs h5py and
 numpy only.  ``.keras`` archives, JSON and YAML use the Keras 3 dialect; ``.h5`` files the tf.keras
 2 dialect, which tf_keras and Keras 3's legacy loader both read.  What a target cannot express as
-is, is first lowered into modern layers (:mod:`kconvert.writers.lowering`).
+is, is first lowered into modern layers (:mod:`kconvert.rewrite.lowering`).
 """
 
 from __future__ import annotations
@@ -22,20 +22,22 @@ from kconvert.errors import IncompatibleKerasConfigurationException
 from kconvert.formats.keras3 import ARCHIVE_CONFIG, ARCHIVE_METADATA, ARCHIVE_WEIGHTS, weights_beside
 from kconvert.ir.graph import Model, fresh_name, renamed
 from kconvert.ir.layers.model import NestedModel
+from kconvert.rewrite import compositions as shared
+from kconvert.rewrite.lowering import Target, lower
+from kconvert.rewrite.rules import RuleBook
 from kconvert.writers.context import WriteContext, Written
 from kconvert.writers.keras.config import ConfigWriter
 from kconvert.writers.keras.dialect import KERAS2_ACTIVATIONS, KERAS3, Keras2Dialect
 from kconvert.writers.keras.training import training_config
 from kconvert.writers.keras.weights import write_legacy_weights, write_v3_weights
-from kconvert.writers.lowering import Target, lower
 from kconvert.writers.output import atomic_files
 from kconvert.writers.serialize import json_text, yaml_text
 
 Format = Literal["keras", "h5", "json", "yaml"]
 #: the extensions keras.saving.load_model recognises each format by
 _LOADED_BY_SUFFIX: dict[str, tuple[str, ...]] = {"keras": (".keras",), "h5": (".h5", ".hdf5")}
-#: layer classes Keras 3 no longer has
-_GONE_IN_KERAS3 = frozenset({"ThresholdedReLU", "LocallyConnected1D", "LocallyConnected2D"})
+#: layer classes Keras 3 no longer has, and no rule rewrites
+_GONE_IN_KERAS3 = frozenset({"LocallyConnected1D", "LocallyConnected2D"})
 
 
 class LegacyH5Dialect(Keras2Dialect):
@@ -64,12 +66,15 @@ class LegacyH5Dialect(Keras2Dialect):
 
 
 LEGACY_H5 = LegacyH5Dialect()
-KERAS3_TARGET = Target("Keras 3", KERAS3.activations, lacks=_GONE_IN_KERAS3)
+#: what both Keras targets rewrite: Keras 1 layers, ThresholdedReLU (gone from Keras 3), activations they lack
+KERAS_RULES: RuleBook = RuleBook("Keras")
+KERAS_RULES.include(shared.thresholded_relu, *shared.EVERY_TARGET)
+KERAS3_TARGET = Target("Keras 3", KERAS3.activations, KERAS_RULES, lacks=_GONE_IN_KERAS3)
 _H5_HARD_SIGMOID = ("hard_sigmoid inside a recurrent cell is written as tf.keras 2 defines it (0.2 x + 0.5); Keras 3 "
                     "reads the name in legacy HDF5 files as relu6(x + 3) / 6, so load this file with tf_keras, or "
                     "write a .keras archive, which expresses it exactly")
 LEGACY_H5_TARGET = Target(
-    LEGACY_H5.name, KERAS2_ACTIVATIONS, lacks=_GONE_IN_KERAS3, ambiguous={"hard_sigmoid": _H5_HARD_SIGMOID},
+    LEGACY_H5.name, KERAS2_ACTIVATIONS, KERAS_RULES, lacks=_GONE_IN_KERAS3, ambiguous={"hard_sigmoid": _H5_HARD_SIGMOID},
     inlines_models="tf.keras 2 and Keras 3 number a nested model's calls differently in legacy HDF5 files")
 
 

@@ -63,7 +63,7 @@ _VARIANCE_SCALING_DISTRIBUTIONS = ("normal", "uniform", "truncated_normal")
 
 
 @dataclass
-class Site:
+class Emission:
     """One layer being written: its IR, its emitted config (to adjust) and its input shapes."""
 
     layer: Layer
@@ -93,17 +93,18 @@ class Site:
         self.companion.use(what, self.layer.name)
 
 
-Rule = Callable[[Site], None]
-RULES: dict[str, Rule] = {}
+Rule = Callable[[Emission], None]
+#: the IR kinds tfjs-layers has a class for, each with the check and adjustment of its emitted config
+CHECKS: dict[str, Rule] = {}
 
 
-rule = registrar(RULES, "a TF.js rule")
+rule = registrar(CHECKS, "a TF.js check")
 
 
-def adapt(site: Site) -> None:
+def adapt(site: Emission) -> None:
     """Check and adjust one emitted layer for tfjs-layers."""
     layer = site.layer
-    check = RULES.get(layer.kind)
+    check = CHECKS.get(layer.kind)
     if check is None:
         raise site.refuse(f"has no {layer.source_class or layer.kind} layer")
     check(site)
@@ -116,16 +117,17 @@ def adapt(site: Site) -> None:
 
 
 @rule("Dense", "Dropout", "SpatialDropout1D", "Activation", "RepeatVector", "Masking", "Embedding",
-      "GaussianNoise", "GaussianDropout", "AlphaDropout", "ThresholdedReLU", "PReLU", "LeakyReLU", "Add",
-      "Multiply", "Average", "Maximum", "Minimum", "MaxPooling2D", "MaxPooling3D", "AveragePooling2D",
-      "AveragePooling3D", "ZeroPadding2D", "Cropping2D", "LayerNormalization", "Rescaling", "SimpleRNN", "LSTM",
-      "Model")
-def as_is(site: Site) -> None:
-    """Read by tfjs-layers as tf.keras 2 writes it."""
+      "GaussianNoise", "GaussianDropout", "AlphaDropout", "ThresholdedReLU", "PReLU", "LeakyReLU", "ReLU", "ELU",
+      "Add", "Multiply", "Average", "Maximum", "Minimum", "MaxPooling1D", "AveragePooling1D", "MaxPooling2D",
+      "MaxPooling3D", "AveragePooling2D", "AveragePooling3D", "ZeroPadding2D", "Cropping2D", "LayerNormalization",
+      "Rescaling", "SimpleRNN", "LSTM", "Flatten", "Model")
+def as_is(site: Emission) -> None:
+    """Read by tfjs-layers as tf.keras 2 writes it (what it reads differently was rewritten before:
+    :mod:`kconvert.writers.tfjs.rewrites`)."""
 
 
 @rule("InputLayer")
-def input_layer(site: Site) -> None:
+def input_layer(site: Emission) -> None:
     c = site.layer.config
     if c.sparse or c.ragged:
         raise site.refuse("has no sparse or ragged inputs", key="sparse" if c.sparse else "ragged")
@@ -138,26 +140,14 @@ def input_layer(site: Site) -> None:
         site.config.pop(key, None)
 
 
-@rule("Flatten")
-def flatten(site: Site) -> None:
-    """tfjs refuses to flatten a rank-2 input (Keras 3 lets it pass through): reshape it to itself."""
-    if site.rank == 2:
-        size = site.inputs[0][1]
-        if size is None:
-            raise site.refuse("cannot flatten a rank-2 input of unknown size")
-        site.entry["class_name"] = "Reshape"
-        site.config.pop("data_format", None)
-        site.config["target_shape"] = [size]
-
-
 @rule("Permute")
-def permute(site: Site) -> None:
+def permute(site: Emission) -> None:
     if len(site.layer.config.dims) >= 10:  # tfjs validates dims with a lexicographic sort
         raise site.refuse("rejects permutations of 10 or more axes", key="dims")
 
 
 @rule("Reshape")
-def reshape(site: Site) -> None:
+def reshape(site: Emission) -> None:
     """tfjs never resolves a -1 in the target shape when it builds the model (the batch size is
     unknown), so the layers after it fail: write the size Keras infers.  Where the input has an
     unknown size too (a sequence's length), tfjs leaves that axis unknown, as Keras does, and
@@ -180,42 +170,32 @@ def reshape(site: Site) -> None:
         site.config["target_shape"] = target
 
 
-def _groups(site: Site) -> None:
+def _groups(site: Emission) -> None:
     if getattr(site.layer.config, "groups", 1) != 1:
-        raise site.refuse("has no grouped convolutions; groups would be ignored", key="groups")
+        raise site.refuse("has no grouped convolutions (one group per input channel is written as a DepthwiseConv2D); "
+                          "groups would be ignored", key="groups")
 
 
-def _no_dilation(site: Site, what: str) -> None:
+def _no_dilation(site: Emission, what: str) -> None:
     if any(d != 1 for d in site.layer.config.dilation_rate):
         raise site.refuse(f"ignores dilation_rate in {what}; the output would differ",
                           key="dilation_rate")
 
 
-def _strided_dilation(site: Site) -> None:
+def _strided_dilation(site: Emission) -> None:
     c = site.layer.config
     if any(s != 1 for s in c.strides) and any(d != 1 for d in c.dilation_rate):
         raise site.refuse("cannot combine strides and dilation in one convolution", key="strides")
 
 
-@rule("Conv1D")
-def conv_1d(site: Site) -> None:
-    c = site.layer.config
-    if c.padding == "causal":
-        raise site.refuse("cannot run causal padding in Conv1D", key="padding")
-    if c.data_format == "channels_first":
-        raise site.refuse("does not transpose channels_first Conv1D outputs back", key="data_format")
-    _groups(site)
-    _strided_dilation(site)
-
-
-@rule("Conv2D", "Conv3D")
-def conv(site: Site) -> None:
+@rule("Conv1D", "Conv2D", "Conv3D")
+def conv(site: Emission) -> None:
     _groups(site)
     _strided_dilation(site)
 
 
 @rule("Conv2DTranspose", "Conv3DTranspose")
-def conv_transpose(site: Site) -> None:
+def conv_transpose(site: Emission) -> None:
     c = site.layer.config
     if c.output_padding is not None:
         raise site.refuse("ignores output_padding in transposed convolutions", key="output_padding")
@@ -224,7 +204,7 @@ def conv_transpose(site: Site) -> None:
 
 
 @rule("SeparableConv2D")
-def separable_conv(site: Site) -> None:
+def separable_conv(site: Emission) -> None:
     c = site.layer.config
     if c.data_format == "channels_first" and c.use_bias:
         raise site.refuse("adds a channels_first SeparableConv2D's bias on the wrong axis",
@@ -235,60 +215,24 @@ def separable_conv(site: Site) -> None:
 
 
 @rule("DepthwiseConv2D")
-def depthwise_conv(site: Site) -> None:
+def depthwise_conv(site: Emission) -> None:
     _no_dilation(site, "DepthwiseConv2D")
 
 
 @rule("UpSampling2D")
-def upsampling(site: Site) -> None:
+def upsampling(site: Emission) -> None:
     if site.layer.config.interpolation != "nearest":
         raise site.refuse(f"{site.layer.config.interpolation} upsampling samples pixels differently "
                           "from Keras (no half-pixel centres)", key="interpolation")
 
 
-@rule("MaxPooling1D", "AveragePooling1D")
-def pooling_1d(site: Site) -> None:
-    if site.layer.config.data_format != "channels_last":
-        raise site.refuse("ignores data_format in 1D pooling", key="data_format")
-
-
 @rule("GlobalAveragePooling1D", "GlobalMaxPooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling2D")
-def global_pooling(site: Site) -> None:
-    c = site.layer.config
-    if c.keepdims:
-        raise site.refuse("ignores keepdims in global pooling", key="keepdims")
-    if c.rank == 1 and c.data_format != "channels_last":
-        raise site.refuse("ignores data_format in 1D global pooling", key="data_format")
-    site.config.pop("keepdims", None)
-
-
-@rule("SpatialDropout2D", "SpatialDropout3D")
-def spatial_dropout(site: Site) -> None:
-    """No such classes in tfjs; a Dropout whose noise is shared over the spatial axes is the same layer."""
-    c = site.layer.config
-    spatial = [1] * (site.rank - 2)
-    channels = site.inputs[0][1 if c.data_format == "channels_first" else -1]
-    shape = [None, channels, *spatial] if c.data_format == "channels_first" else [None, *spatial, channels]
-    site.entry["class_name"] = "Dropout"
-    site.config.pop("data_format", None)
-    site.config["noise_shape"] = shape
-
-
-@rule("ActivityRegularization")
-def activity_regularization(site: Site) -> None:
-    """Identity at inference; only its training penalty has no TF.js equivalent."""
-    c = site.layer.config
-    site.ctx.unsupported(UnsupportedKerasConfigurationException(
-        f"TF.js has no ActivityRegularization; it is written as a linear Activation and its penalty "
-        f"(l1={c.l1}, l2={c.l2}) is dropped", layer=site.layer.name))
-    site.entry["class_name"] = "Activation"
-    for key in ("l1", "l2"):
-        site.config.pop(key, None)
-    site.config["activation"] = "linear"
+def global_pooling(site: Emission) -> None:
+    site.config.pop("keepdims", None)  # always False here (rewritten); tfjs-layers has no such key
 
 
 @rule("Concatenate")
-def concatenate(site: Site) -> None:
+def concatenate(site: Emission) -> None:
     """tfjs concatenates on the last axis for every negative axis: write a positive one."""
     axis = site.layer.config.axis
     if axis < -1:
@@ -296,7 +240,7 @@ def concatenate(site: Site) -> None:
 
 
 @rule("Dot")
-def dot(site: Site) -> None:
+def dot(site: Emission) -> None:
     if any(len(shape) > 3 for shape in site.inputs):
         raise site.refuse("Dot takes inputs of rank 3 at most", key="axes")
     if site.layer.config.normalize:
@@ -304,49 +248,14 @@ def dot(site: Site) -> None:
                       "results differ for vectors whose norm is below 3e-4", layer=site.layer.name, key="normalize")
 
 
-@rule("BatchNormalization")
-def batch_normalization(site: Site) -> None:
-    axis = site.layer.config.axis
-    if len(axis) != 1 or axis[0] not in (-1, site.rank - 1):
-        raise site.refuse("normalizes correctly only over the last axis (its CPU kernel "
-                          f"misapplies axis {list(axis)})", key="axis")
-    if site.rank > 4:
-        raise site.refuse("batch normalization takes inputs of rank 4 at most", key="axis")
-    site.config["axis"] = -1
-
-
-@rule("ReLU")
-def relu(site: Site) -> None:
-    """tfjs's ReLU reads only max_value; a leaky one without cap or threshold is its LeakyReLU."""
-    c = site.layer.config
-    if c.negative_slope != 0 and c.threshold == 0 and c.max_value is None:
-        site.entry["class_name"] = "LeakyReLU"
-        site.config["alpha"] = site.config.pop("negative_slope")
-        for key in ("max_value", "threshold"):
-            site.config.pop(key, None)
-        return
-    if c.negative_slope != 0 or c.threshold != 0:
-        raise site.refuse("ReLU reads only max_value; negative_slope and threshold would be ignored",
-                          key="negative_slope" if c.negative_slope else "threshold")
-
-
-@rule("ELU")
-def elu(site: Site) -> None:
-    if site.layer.config.alpha != 1.0:
-        raise site.refuse("ELU supports only alpha=1", key="alpha")
-
-
-@rule("Softmax")
-def softmax(site: Site) -> None:
-    axis = site.layer.config.axis
-    axes = axis if isinstance(axis, tuple) else (axis,)
-    if [a % site.rank for a in axes] != [site.rank - 1]:
-        raise site.refuse("Softmax runs only over the last axis", key="axis")
+@rule("BatchNormalization", "Softmax")
+def last_axis(site: Emission) -> None:
+    """Over the last axis (others were rewritten), written -1: tfjs's CPU kernel misapplies others."""
     site.config["axis"] = -1
 
 
 @rule("GRU")
-def gru(site: Site) -> None:
+def gru(site: Emission) -> None:
     if site.layer.config.reset_after:
         site.needs_companion("GRU with reset_after=True (the tf.keras 2 and Keras 3 default; CuDNNGRU weights "
                              "are of this kind)", key="reset_after")
@@ -364,12 +273,12 @@ def companion_rule(*kinds: str) -> Callable[[Rule], Rule]:
 
 
 @companion_rule("LocallyConnected1D", "LocallyConnected2D", "EinsumDense", "GroupNormalization")
-def companion_class(site: Site) -> None:
+def companion_class(site: Emission) -> None:
     site.needs_companion(site.layer.kind)
 
 
 @companion_rule("UnitNormalization")
-def unit_normalization(site: Site) -> None:
+def unit_normalization(site: Emission) -> None:
     if site.layer.config.floor != 1e-12:
         site.ctx.note("approximated", "the companion module floors the squared norm at 1e-12 (tf.keras's floor); "
                       "results differ from Keras 3's only for vectors of norm below 1e-6", layer=site.layer.name)
@@ -377,7 +286,7 @@ def unit_normalization(site: Site) -> None:
 
 
 @companion_rule("MultiHeadAttention")
-def multi_head_attention(site: Site) -> None:
+def multi_head_attention(site: Emission) -> None:
     """Its inputs are listed positionally in the node (see :meth:`TfjsDialect.node`)."""
     c = site.layer.config
     if c.zero_masked_rows and c.with_attention_mask:
@@ -387,23 +296,23 @@ def multi_head_attention(site: Site) -> None:
 
 
 @rule("ConvLSTM2D")
-def conv_lstm(site: Site) -> None:
+def conv_lstm(site: Emission) -> None:
     _strided_dilation(site)
 
 
 @rule("TimeDistributed")
-def time_distributed(site: Site) -> None:
+def time_distributed(site: Emission) -> None:
     """The wrapped layer was adapted when it was emitted."""
 
 
 @rule("Bidirectional")
-def bidirectional(site: Site) -> None:
+def bidirectional(site: Emission) -> None:
     if not is_mirrored(site.layer.config):
         raise site.refuse("ignores backward_layer and mirrors the forward layer; this backward layer "
                           "differs from it", key="backward_layer")
 
 
-def _weight_settings(site: Site) -> None:
+def _weight_settings(site: Emission) -> None:
     """Initializers TF.js knows (others are dropped: they do not affect a trained model), L1L2
     regularizers with both terms, and no constraints: TF.js applies constraints when it loads
     weights, which could alter trained values."""

@@ -11,7 +11,7 @@ from kconvert.writers.context import WriteContext
 from kconvert.writers.keras.config import ConfigWriter
 from kconvert.writers.keras.training import training_config
 from kconvert.writers.tfjs.companion import Companion
-from kconvert.writers.tfjs.dialect import TFJS, Site, adapt
+from kconvert.writers.tfjs.dialect import TFJS, Emission, adapt
 from kconvert.writers.tfjs.masking import check_masks
 
 
@@ -26,7 +26,7 @@ def model_topology(model: Model, names: dict[int, str], ctx: WriteContext,
     companion = companion if companion is not None else Companion()
 
     def adapt_entry(layer: Layer, entry: dict[str, Any]) -> None:
-        adapt(Site(layer, entry, shapes[id(layer)], ctx, companion))
+        adapt(Emission(layer, entry, shapes[id(layer)], ctx, companion))
 
     writer = ConfigWriter(TFJS, names, adapt_entry)
     topology: dict[str, Any] = {"keras_version": TFJS.keras_version, "backend": "tensorflow",

@@ -1,6 +1,6 @@
 """Writing an IR model as a TF.js layers model: ``model.json`` plus binary weight shards.
 
-What tfjs-layers lacks is first rewritten into layers it has (:mod:`kconvert.writers.tfjs.rewrites`).
+What tfjs-layers lacks is first rewritten into layers it has (its rules: :mod:`kconvert.writers.tfjs.rewrites`).
 Everything that can refuse the model (layers, options, masks, names, quantization patterns)
 runs before the first byte is written; weights then stream from the source file into the shards
 in chunks of at most :data:`kconvert.ir.weights.CHUNK_BYTES` (never a whole large tensor), inside
@@ -27,8 +27,8 @@ from kconvert.formats.tfjs import (
 )
 from kconvert.ir.graph import Model
 from kconvert.ir.weights import Weight
+from kconvert.rewrite.lowering import Target, lower
 from kconvert.writers.context import WriteContext, Written
-from kconvert.writers.lowering import Target, lower
 from kconvert.writers.output import atomic_directory
 from kconvert.writers.serialize import json_text
 from kconvert.writers.tfjs.companion import LOAD_HINT, Companion
@@ -36,12 +36,12 @@ from kconvert.writers.tfjs.companion import source as companion_source
 from kconvert.writers.tfjs.dialect import TFJS
 from kconvert.writers.tfjs.naming import layer_names, weight_names
 from kconvert.writers.tfjs.quantization import QuantizationPlan, QuantizeSpec
-from kconvert.writers.tfjs.rewrites import REWRITES
+from kconvert.writers.tfjs.rewrites import TFJS_RULES
 from kconvert.writers.tfjs.shards import ShardWriter
 from kconvert.writers.tfjs.topology import model_topology
 
 #: what TF.js expresses: its activations, and its rewrites of what tfjs-layers lacks
-TFJS_TARGET = Target("TF.js", TFJS.activations, rewrites=REWRITES)
+TFJS_TARGET = Target("TF.js", TFJS.activations, TFJS_RULES)
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _INT32 = np.iinfo(np.int32)
 

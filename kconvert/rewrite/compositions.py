@@ -1,0 +1,491 @@
+"""Rewrites every target may share: layers and settings as compositions of common layers.
+
+Each rule here computes exactly what the layer computes, moving, padding, copying or scaling
+values; none approximates.  A target opts in to a rule by including it in its
+:class:`~kconvert.rewrite.rules.RuleBook` (see ``rules.py`` of each writer).
+
+* Keras 1's ``Highway``, ``MaxoutDense``, ``ParametricSoftplus`` and ``SReLU`` have no modern
+  class, but are compositions of modern layers (Dense, Rescaling, Multiply, Add; Dense, Reshape,
+  GlobalMaxPooling1D).  Their per-unit weights become the kernels and biases of kernel-size-1
+  DepthwiseConv1D layers over the flattened units, which scale and shift each unit exactly.
+* An activation the target lacks, or spells ambiguously (``hard_sigmoid`` is ``0.2 x + 0.5``
+  in Keras 2 and TF.js but ``relu6(x + 3) / 6`` in Keras 3), becomes a linear layer followed by
+  layers computing it.  Inside a recurrent cell, where no layer can be inserted, the gate weights
+  are scaled instead: ``clip(0.2 z + 0.5) = relu6(1.2 z + 3) / 6``.
+* ``x * scale + offset`` per feature (Rescaling, Normalization, LayerScale) is an inference
+  BatchNormalization with zero mean, unit variance and no epsilon; a Normalization is one with
+  its own mean and variance (``(x - mean) / sqrt(max(variance, 1e-14))`` is Keras's
+  ``(x - mean) / max(sqrt(variance), 1e-7)``), computed as both targets' BatchNormalization does.
+* Global pooling with ``keepdims`` is global pooling then a Reshape to the kept size-1 axes.
+* A 1-D window layer over (steps, channels) is its 2-D form over (steps, 1, channels) between
+  Reshapes (an unknown number of steps stays -1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from kconvert.errors import IncompatibleKerasConfigurationException
+from kconvert.ir.layer import LayerConfig
+from kconvert.ir.layers import activations as act
+from kconvert.ir.layers import conv, core, merge, normalization, pooling, reshaping
+from kconvert.ir.layers.conv import DepthwiseConv1D
+from kconvert.ir.shapes import norm_axis
+from kconvert.ir.values import ACTIVATIONS
+from kconvert.ir.weights import Weight
+from kconvert.rewrite.lowering import TargetSite
+from kconvert.rewrite.rules import ARGS, ANY, Arg, Out, Rewrite, Step, rule
+
+#: activations as layers applied after a linear layer: IR activation -> the layer chain
+ACTIVATION_LAYERS: dict[str, Callable[[], list[LayerConfig]]] = {
+    "hard_sigmoid": lambda: [core.Rescaling(scale=0.2, offset=0.5), act.ReLU(max_value=1.0)],
+    "hard_sigmoid_relu6": lambda: [core.Rescaling(scale=1 / 6, offset=0.5), act.ReLU(max_value=1.0)],
+    "leaky_relu": lambda: [act.LeakyReLU(negative_slope=0.2)],
+    "relu6": lambda: [act.ReLU(max_value=6.0)],
+}
+#: activations that gate their input, ``x * gate(x)``: IR activation -> the gate's activation
+GATED_ACTIVATIONS = {"hard_silu": "hard_sigmoid_relu6", "silu": "sigmoid"}
+#: gate activations one can be turned into another by scaling the gate's pre-activation
+GATE_SCALES = {("hard_sigmoid", "hard_sigmoid_relu6"): 1.2, ("hard_sigmoid_relu6", "hard_sigmoid"): 1 / 1.2}
+
+
+def sequence(*steps: tuple[str, LayerConfig] | tuple[str, LayerConfig, Any]) -> list[Step]:
+    """Steps applied one after the other to the layer's inputs: (name, config[, weights])."""
+    return [Step(name, config, *rest) for name, config, *rest in steps]
+
+
+def _weighted(site: TargetSite) -> None:
+    if not site.layer.weights:  # each composition is computed from the layer's weights
+        raise site.layer.context_error(IncompatibleKerasConfigurationException(
+            f"{site.kind} is rewritten for {site.target} from its weights, and the model has none loaded: load "
+            "the weights with the configuration"))
+
+
+# -- Keras 1 layers without a modern class -------------------------------------------------------------
+
+@rule("Highway")
+def highway(site: TargetSite) -> Rewrite:
+    _weighted(site)
+    c, w = site.config, site.layer.weights
+    n = w["kernel"].shape[-1]
+
+    def dense_weights(kernel: str, bias: str) -> dict[str, Weight]:
+        return {"kernel": w[kernel], **({"bias": w[bias]} if c.use_bias else {})}
+
+    return Rewrite.chain([
+        Step("transform", core.Dense(units=n, activation=c.activation, use_bias=c.use_bias),
+             dense_weights("kernel", "bias"), (ARGS,)),
+        Step("gate", core.Dense(units=n, activation="sigmoid", use_bias=c.use_bias),
+             dense_weights("carry_kernel", "carry_bias"), (ARGS,)),
+        Step("carry", core.Rescaling(scale=-1.0, offset=1.0), inputs=(Out("gate"),)),
+        Step("gated", merge.Multiply(), inputs=(Out("gate"), Out("transform"))),
+        Step("carried", merge.Multiply(), inputs=(Out("carry"), ARGS)),
+        Step("sum", merge.Add(), inputs=(Out("gated"), Out("carried")))],
+        "Keras 1 Highway written as Dense, Rescaling, Multiply and Add layers computing t * h + (1 - t) * x")
+
+
+@rule("MaxoutDense")
+def maxout(site: TargetSite) -> Rewrite:
+    _weighted(site)
+    c, w = site.config, site.layer.weights
+    features, fan_in, units = w["kernel"].shape
+    weights = {"kernel": w["kernel"].transpose((1, 0, 2)).reshape((fan_in, features * units))}
+    if c.use_bias:
+        weights["bias"] = w["bias"].reshape((features * units,))
+    return Rewrite.chain(sequence(
+        ("projections", core.Dense(units=features * units, use_bias=c.use_bias), weights),
+        ("features", core.Reshape(target_shape=(features, units))),
+        ("max", pooling.GlobalMaxPooling1D())),
+        f"Keras 1 MaxoutDense written as Dense({features * units}), Reshape and GlobalMaxPooling1D")
+
+
+@rule("ParametricSoftplus")
+def parametric_softplus(site: TargetSite) -> Rewrite:
+    _weighted(site)
+    units = _Units.of(site)
+    w = site.layer.weights
+    return Rewrite.chain(sequence(
+        ("units", core.Reshape(target_shape=(1, units.size))),
+        ("beta", _per_unit(activation="softplus"), {"depthwise_kernel": units.kernel(w["beta"])}),
+        ("alpha", _per_unit(), {"depthwise_kernel": units.kernel(w["alpha"])}),
+        ("shaped", core.Reshape(target_shape=units.shape))),
+        "Keras 1 ParametricSoftplus written as alpha * softplus(beta * x) with per-unit DepthwiseConv1D layers "
+        "between Reshape layers")
+
+
+@rule("SReLU")
+def srelu(site: TargetSite) -> Rewrite:
+    """x + (a_right - 1) relu(x - t_right') - (a_left - 1) relu(t_left - x), t_right' = t_left + |t_right|."""
+    _weighted(site)
+    units = _Units.of(site)
+    t_left, a_left, a_right = (units.values(site.layer.weights[k]) for k in ("t_left", "a_left", "a_right"))
+    t_right = t_left + np.abs(units.values(site.layer.weights["t_right"]))
+    ones = np.ones_like(t_left)
+
+    def affine(kernel: np.ndarray, bias: np.ndarray | None = None) -> dict[str, Weight]:
+        out = {"depthwise_kernel": Weight.of(kernel.reshape(1, -1, 1), "SReLU weights")}
+        return out if bias is None else {**out, "bias": Weight.of(bias, "SReLU weights")}
+
+    return Rewrite.chain([
+        Step("units", core.Reshape(target_shape=(1, units.size))),
+        Step("above", _per_unit(activation="relu", use_bias=True), affine(ones, -t_right), (Out("units"),)),
+        Step("above_scaled", _per_unit(), affine(a_right - 1)),
+        Step("below", _per_unit(activation="relu", use_bias=True), affine(-ones, t_left), (Out("units"),)),
+        Step("below_scaled", _per_unit(), affine(1 - a_left)),
+        Step("sum", merge.Add(), inputs=(Out("units"), Out("above_scaled"), Out("below_scaled"))),
+        Step("shaped", core.Reshape(target_shape=units.shape))],
+        "Keras 1 SReLU written as x plus its two scaled hinges, with per-unit DepthwiseConv1D layers between "
+        "Reshape layers")
+
+
+@dataclass(frozen=True)
+class _Units:
+    """The units of a per-unit layer: per-unit weights broadcast to ``shape``, then flattened."""
+
+    shape: tuple[int, ...]
+
+    @staticmethod
+    def of(site: TargetSite) -> "_Units":
+        """The units ``site``'s layer acts on: its input's shape, which must be fully known."""
+        shapes = {tuple(s[1:]) for call in site.calls for s in call}
+        shape = tuple(site.calls[0][0][1:])
+        if any(d is None for d in shape) or len(shapes) > 1:
+            raise site.layer.context_error(IncompatibleKerasConfigurationException(
+                f"{site.kind} needs a fully known input shape (got {shape}) to be written as modern layers"))
+        return _Units(shape)  # type: ignore[arg-type]
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    def values(self, weight: Weight) -> np.ndarray:
+        return np.broadcast_to(weight.numpy(), self.shape).reshape(-1).astype(np.float32)
+
+    def kernel(self, weight: Weight) -> Weight:
+        """A per-unit weight as the (1, units, 1) kernel of a DepthwiseConv1D."""
+        return weight.derive(lambda a: np.broadcast_to(a, self.shape).reshape(1, -1, 1), (1, self.size, 1),
+                             "per-unit weights as a DepthwiseConv1D kernel")
+
+
+def _per_unit(activation: str = "linear", use_bias: bool = False) -> DepthwiseConv1D:
+    return DepthwiseConv1D(kernel_size=(1,), activation=activation, use_bias=use_bias)
+
+
+@rule("ThresholdedReLU")
+def thresholded_relu(site: TargetSite) -> Rewrite:
+    """For targets without ThresholdedReLU (Keras 3)."""
+    theta = site.config.theta
+    return Rewrite.to(act.ReLU(threshold=theta), f"written as ReLU(threshold={theta}) ({site.target} has no "
+                      "ThresholdedReLU; they differ only at x == theta exactly)")
+
+
+# -- activations --------------------------------------------------------------------------------------
+
+@rule(ANY)
+def activation(site: TargetSite) -> Rewrite | None:
+    """A layer's activation the target lacks or spells ambiguously, as layers or scaled weights."""
+    c, target = site.config, site.spec
+    name = getattr(c, "activation", None)
+    if name is None or target.has(name) or site.layer.sublayers() or c.kind in GATES:
+        return None
+    if c.kind in LINEAR_WEIGHTS and site.layer.weights:
+        for (have, want), scale in GATE_SCALES.items():
+            if name == want and target.has(have):
+                return _scaled_activation(site, have, 1 / scale)
+    if name in GATED_ACTIVATIONS:
+        return _gated_activation(site, name)
+    if name in ACTIVATION_LAYERS:
+        return _split_activation(site, name)
+    return None
+
+
+def _linear_head(site: TargetSite) -> list[Step]:
+    """The layer itself with a linear activation (nothing for an Activation layer)."""
+    if site.kind == "Activation":
+        return []
+    return [Step("linear", replace(site.config, activation="linear"), site.layer.weights)]
+
+
+def _split_activation(site: TargetSite, name: str) -> Rewrite:
+    """The layer with a linear activation, then the layers computing ``name``."""
+    configs = ACTIVATION_LAYERS[name]()
+    steps = _linear_head(site) + [Step(f"{name}_{i}", config) for i, config in enumerate(configs)]
+    why = "spells it ambiguously" if name in site.spec.ambiguous else "lacks it"
+    return Rewrite.chain(steps, f"activation {name} written as {', '.join(type(c).__name__ for c in configs)} "
+                         f"layers ({site.target} {why})")
+
+
+def _scaled_activation(site: TargetSite, name: str, scale: float) -> Rewrite:
+    """The layer computing ``name`` of its pre-activation times ``scale``, which its weights absorb."""
+    c = site.config
+    weights = dict(site.layer.weights)
+    for weight in LINEAR_WEIGHTS[site.kind]:
+        if weight in weights:
+            weights[weight] = _scale_columns(weights[weight], 1, (0,), scale)
+    return Rewrite.to(replace(c, activation=name),
+                   f"activation {c.activation} ({ACTIVATIONS[c.activation]}) written as {site.target}'s "
+                   f"{site.spec.activations[name]!r} ({ACTIVATIONS[name]}) on weights scaled by {scale:.6g}: the "
+                   "same function", weights, keeps_settings=True)
+
+
+def _gated_activation(site: TargetSite, name: str) -> Rewrite:
+    """The layer with a linear activation, then ``x * gate(x)`` as an Activation and a Multiply."""
+    gate = GATED_ACTIVATIONS[name]
+    if site.kind == "Activation":
+        steps = [Step("gate", core.Activation(activation=gate), inputs=(ARGS,)),
+                 Step("gated", merge.Multiply(), inputs=(ARGS, Out("gate")))]
+    else:
+        steps = [*_linear_head(site), Step("gate", core.Activation(activation=gate)),
+                 Step("gated", merge.Multiply(), inputs=(Out("linear"), Out("gate")))]
+    return Rewrite.chain(steps, f"activation {name} ({ACTIVATIONS[name]}) written as an Activation({gate}) gate "
+                         f"and a Multiply ({site.target} lacks it)")
+
+
+# -- inside recurrent cells and wrappers ----------------------------------------------------------------
+
+#: per linear kind: the weights that scale its pre-activation
+LINEAR_WEIGHTS = {kind: ("kernel", "bias") for kind in (
+    "Dense", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")}
+LINEAR_WEIGHTS.update({"DepthwiseConv1D": ("depthwise_kernel", "bias"),
+                       "DepthwiseConv2D": ("depthwise_kernel", "bias"),
+                       "SeparableConv1D": ("pointwise_kernel", "bias"),
+                       "SeparableConv2D": ("pointwise_kernel", "bias")})
+#: per recurrent kind: its gate blocks along the weights' last axis, and which use recurrent_activation
+GATES = {"LSTM": (4, (0, 1, 3)), "ConvLSTM2D": (4, (0, 1, 3)), "GRU": (3, (0, 1)), "SimpleRNN": (1, ())}
+
+
+@rule("LSTM", "GRU", "ConvLSTM2D", "SimpleRNN", keeps_kind=True)
+def recurrent(site: TargetSite) -> Rewrite | None:
+    """A gate activation the target lacks, as one it has on gate weights scaled to compute the same."""
+    layer = _recurrent(site, site.layer)
+    if layer is site.layer:
+        return None
+    return Rewrite.to(layer.config, _gate_note(site, layer), layer.weights, keeps_settings=True)
+
+
+@rule("Bidirectional", "TimeDistributed", keeps_kind=True)
+def wrapped_recurrent(site: TargetSite) -> Rewrite | None:
+    """:func:`recurrent` for the recurrent layers a wrapper holds."""
+    subs = {id(sub): _recurrent(site, sub) if sub.kind in GATES else sub for sub in site.layer.sublayers()}
+    if all(subs[id(s)] is s for s in site.layer.sublayers()):
+        return None
+    c = site.config
+    if site.kind == "Bidirectional":
+        config = replace(c, forward=subs[id(c.forward)], backward=subs[id(c.backward)])
+    else:
+        config = replace(c, layer=subs[id(c.layer)])
+    changed = next(sub for sub in subs.values() if all(sub is not s for s in site.layer.sublayers()))
+    return Rewrite.to(config, _gate_note(site, changed))
+
+
+def _recurrent(site: TargetSite, layer: Any) -> Any:
+    c, target = layer.config, site.spec
+    if not target.has(c.activation) and c.activation in ACTIVATION_LAYERS:
+        raise layer.context_error(IncompatibleKerasConfigurationException(
+            f"a recurrent layer's activation {c.activation} cannot be expressed in {target.name}", key="activation"))
+    gate = getattr(c, "recurrent_activation", None)
+    if gate is None or target.has(gate):
+        return layer
+    for (have, want), scale in GATE_SCALES.items():
+        if gate == have and target.has(want):
+            return replace(layer, config=replace(c, recurrent_activation=want), weights=_scaled_gates(layer, scale))
+    if gate in target.ambiguous:
+        site.ctx.note("approximated", target.ambiguous[gate], layer=layer.name, key="recurrent_activation",
+                      severity="warning")
+    return layer
+
+
+def _gate_note(site: TargetSite, changed: Any) -> str:
+    have = next(h for (h, w) in GATE_SCALES if w == changed.config.recurrent_activation)
+    want = changed.config.recurrent_activation
+    return (f"recurrent_activation {have} ({ACTIVATIONS[have]}) written as {site.target}'s "
+            f"{site.spec.activations[want]!r} ({ACTIVATIONS[want]}) on gate weights scaled by "
+            f"{GATE_SCALES[(have, want)]:.6g}: the same function")
+
+
+def _scaled_gates(layer: Any, scale: float) -> dict[str, Weight]:
+    """The layer's weights with the columns of the gates using recurrent_activation multiplied."""
+    blocks, gates = GATES[layer.kind]
+    out = dict(layer.weights)
+    for name in ("kernel", "recurrent_kernel", "bias"):
+        if name in out:
+            out[name] = _scale_columns(out[name], blocks, gates, scale)
+    return out
+
+
+def _scale_columns(weight: Weight, blocks: int, gates: Iterable[int], scale: float) -> Weight:
+    width = weight.shape[-1] // blocks
+    factors = np.ones(weight.shape[-1], dtype=np.float64)
+    for g in gates:
+        factors[g * width:(g + 1) * width] = scale
+
+    def scaled(a: np.ndarray, columns: slice = slice(None)) -> np.ndarray:
+        return (a * factors[columns]).astype(a.dtype)
+    return weight.derive(scaled, weight.shape, f"gate columns scaled by {scale:.6g}",
+                         lambda index: scaled(weight.take(index), index[-1]))
+
+
+# -- per-feature affine maps as BatchNormalization -----------------------------------------------------
+
+#: the smallest standard deviation Keras's Normalization divides by, squared
+MIN_VARIANCE = 1e-14
+
+
+def as_batch_normalization(site: TargetSite, what: str, gamma: Any = 1.0, beta: Any = 0.0, mean: Any = 0.0,
+                           variance: Any = 1.0) -> Rewrite:
+    """The layer as an inference BatchNormalization over the last axis with no epsilon, computing
+    ``gamma * (x - mean) / sqrt(variance) + beta`` per feature."""
+    n = _features(site)
+
+    def vector(values: Any, name: str) -> Weight:
+        return Weight.of(np.broadcast_to(np.asarray(values, np.float32), (n,)).copy(), f"{site.kind} as {name}")
+
+    weights = {"gamma": vector(gamma, "gamma"), "beta": vector(beta, "beta"),
+               "moving_mean": vector(mean, "moving_mean"), "moving_variance": vector(variance, "moving_variance")}
+    return Rewrite.to(normalization.BatchNormalization(axis=(-1,), epsilon=0.0),
+                      f"{site.kind} written as a BatchNormalization computing {what} ({site.target} has no "
+                      f"{site.kind})", weights)
+
+
+def _features(site: TargetSite) -> int:
+    n = site.shape[-1]
+    if n is None:
+        raise site.refuse(f"writes {site.kind} per feature of the last axis, and its size is unknown")
+    return int(n)
+
+
+@rule("Normalization")
+def normalization_layer(site: TargetSite) -> Rewrite:
+    """(x - mean) / max(sqrt(variance), 1e-7), or with invert mean + x * that, per last-axis feature;
+    one mean and variance for every value is a Rescaling."""
+    c, shape = site.config, site.shape
+    if c.mean is not None:
+        mean, variance = (np.asarray(v, np.float64).reshape(-1) for v in (c.mean, c.variance))
+    elif "mean" in site.layer.weights:
+        mean, variance = (site.layer.weights[k].numpy().astype(np.float64).reshape(-1) for k in ("mean", "variance"))
+    else:  # a configuration alone (--config-only): the statistics are not written
+        mean, variance = np.zeros(1), np.ones(1)
+    axes = tuple(sorted(norm_axis(a, len(shape)) for a in c.axis))
+    if axes == ():
+        std = max(float(np.sqrt(variance[0])), 1e-7)
+        scale, offset = (std, float(mean[0])) if c.invert else (1 / std, -float(mean[0]) / std)
+        return Rewrite.to(core.Rescaling(scale=scale, offset=offset), "Normalization of every value by one mean "
+                          f"and variance written as a Rescaling ({site.target} has no Normalization)", {})
+    if axes != (len(shape) - 1,):
+        raise site.refuse(f"writes Normalization per feature of the last axis only (axes {list(c.axis)})", key="axis")
+    variance = np.maximum(variance, MIN_VARIANCE)
+    if c.invert:
+        return as_batch_normalization(site, "mean + x * std", gamma=np.sqrt(variance), beta=mean)
+    return as_batch_normalization(site, "(x - mean) / std", mean=mean, variance=variance)
+
+
+@rule("LayerScale")
+def layer_scale(site: TargetSite) -> Rewrite:
+    return as_batch_normalization(site, "x * gamma", gamma=site.layer.weights["gamma"].numpy())
+
+
+@rule("CustomScaleLayer")
+def custom_scale(site: TargetSite) -> Rewrite:
+    """inputs[0] + inputs[1] * scale (InceptionResNetV2's residuals)."""
+    if site.inputs[0] != site.inputs[1]:
+        raise site.refuse("writes a CustomScaleLayer over inputs of one shape only (its Add would broadcast)")
+    scale = site.config.scale
+    return Rewrite.chain([Step("scaled", core.Rescaling(scale=scale), inputs=(Arg(1),)),
+                          Step("sum", merge.Add(), inputs=(Arg(0), Out("scaled")))],
+                         f"CustomScaleLayer written as a Rescaling({scale:.6g}) of its second input and an Add")
+
+
+# -- pooling and 1-D layers ---------------------------------------------------------------------------
+
+@rule("GlobalAveragePooling1D", "GlobalMaxPooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
+      "GlobalAveragePooling3D", "GlobalMaxPooling3D")
+def keepdims_pooling(site: TargetSite) -> Rewrite | None:
+    c = site.config
+    if not c.keepdims:
+        return None
+    kept = site.known(site.outputs[0][1:], "number of channels")
+    return Rewrite.chain(sequence(("pooled", replace(c, keepdims=False)), ("kept", core.Reshape(target_shape=kept))),
+                         f"{site.kind} with keepdims written as {site.kind} and a Reshape to {kept} ({site.target} "
+                         "ignores keepdims)")
+
+
+def reshape_to(*dims: int | None) -> core.Reshape:
+    """A Reshape to ``dims``; one unknown size (a sequence's length) becomes -1."""
+    if sum(d is None for d in dims) > 1:
+        raise ValueError(f"two unknown sizes in {dims}")
+    return core.Reshape(target_shape=tuple(-1 if d is None else d for d in dims))
+
+
+#: 1-D kinds -> their 2-D form over (steps, 1, channels), built from the 1-D configuration
+PLANAR: dict[str, Callable[[Any], LayerConfig]] = {
+    "MaxPooling1D": lambda c: pooling.MaxPooling2D(pool_size=(c.pool_size[0], 1), strides=(c.strides[0], 1),
+                                                   padding=c.padding),
+    "AveragePooling1D": lambda c: pooling.AveragePooling2D(pool_size=(c.pool_size[0], 1),
+                                                           strides=(c.strides[0], 1), padding=c.padding),
+    "ZeroPadding1D": lambda c: reshaping.ZeroPadding2D(padding=(tuple(c.padding[0]), (0, 0))),
+    "Cropping1D": lambda c: reshaping.Cropping2D(cropping=(tuple(c.cropping[0]), (0, 0))),
+    "UpSampling1D": lambda c: reshaping.UpSampling2D(size=(c.size[0], 1)),
+}
+
+
+@rule(*PLANAR)
+def planar(site: TargetSite) -> Rewrite | None:
+    """A channels-last 1-D layer over (steps, channels) as its 2-D form over (steps, 1, channels)."""
+    if getattr(site.config, "data_format", "channels_last") != "channels_last":
+        return None
+    ((steps, channels),) = [s[1:] for s in site.inputs]
+    site.known((channels,), "number of channels")
+    ((out_steps, _),) = [s[1:] for s in site.outputs]
+    return Rewrite.chain(sequence(("as_2d", reshape_to(steps, 1, channels)),
+                                  ("2d", PLANAR[site.kind](site.config)),
+                                  ("as_1d", reshape_to(out_steps, channels))),
+                         f"{site.kind} written as its 2-D form over (steps, 1, channels) between Reshape layers "
+                         f"({site.target} has no {site.kind})")
+
+
+#: 1-D convolutions -> their 2-D form, and the weights gaining a width axis of 1
+_PLANAR_CONVOLUTIONS: dict[str, tuple[type[LayerConfig], tuple[str, ...]]] = {
+    "SeparableConv1D": (conv.SeparableConv2D, ("depthwise_kernel", "pointwise_kernel")),
+    "DepthwiseConv1D": (conv.DepthwiseConv2D, ("depthwise_kernel",)),
+    "Conv1DTranspose": (conv.Conv2DTranspose, ("kernel",)),
+}
+
+
+@rule(*_PLANAR_CONVOLUTIONS)
+def planar_convolution(site: TargetSite) -> Rewrite | None:
+    """A channels-last, non-causal 1-D convolution as its 2-D form over (steps, 1, channels)."""
+    c = site.config
+    if c.data_format != "channels_last" or c.padding == "causal":
+        return None
+    ((steps, channels),) = [s[1:] for s in site.inputs]
+    site.known((channels,), "number of channels")
+    ((out_steps, out_channels),) = [s[1:] for s in site.outputs]
+    cls, kernels = _PLANAR_CONVOLUTIONS[site.kind]
+    fields = {f: getattr(c, f) for f in ("activation", "use_bias", "padding", "filters", "depth_multiplier",
+                                         "output_padding") if hasattr(c, f)}
+    if fields.get("output_padding") is not None:
+        fields["output_padding"] = (*fields["output_padding"], 0)
+    config = cls(kernel_size=(c.kernel_size[0], 1), strides=(c.strides[0], 1), dilation_rate=(c.dilation_rate[0], 1),
+                 **fields)
+    weights = {name: w.reshape((w.shape[0], 1, *w.shape[1:])) if name in kernels else w
+               for name, w in site.layer.weights.items()}
+    return Rewrite.chain(sequence(("as_2d", reshape_to(steps, 1, channels)), ("2d", config, weights),
+                                  ("as_1d", reshape_to(out_steps, out_channels))),
+                         f"{site.kind} written as {cls.kind} over (steps, 1, channels) between Reshape layers "
+                         f"({site.target} has no {site.kind})")
+
+
+@rule("Identity", "StochasticDepth")
+def identity(site: TargetSite) -> Rewrite:
+    return Rewrite.to(core.Activation(activation="linear"),
+                      f"{site.kind} (the identity at inference) written as a linear Activation")
+
+
+#: the Keras 1 compositions every target includes
+KERAS1 = (highway, maxout, parametric_softplus, srelu)
+#: what every target's lowering does: Keras 1 compositions, activations and recurrent gates it lacks
+EVERY_TARGET = (*KERAS1, recurrent, wrapped_recurrent, activation)
