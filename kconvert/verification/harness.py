@@ -1,21 +1,30 @@
-"""What the Node (TF.js) and Maven (Deeplearning4j) harnesses share: where they are cached and how
-they are installed.
+"""What the Node (TF.js) and Maven (Deeplearning4j) harnesses share: where they are cached, how
+they are installed, how a process runs many models, and how its results come back.
 
 A harness ships inside the package as sources; a pip-installed kconvert may live in a read-only
 site-packages, so it is installed on first use (or by ``kconvert setup``) into a per-user cache
 directory named by the hash of what pins it, so that a kconvert pinning other packages or sources
 gets its own.  It is installed into a staging directory beside that one first and renamed into
-place, so a failed or interrupted install never leaves a half-installed harness behind.
+place, so a failed or interrupted install never leaves a half-installed harness behind.  Starting
+Node or a JVM costs seconds, so one process runs a list of jobs (``jobs.json``) and writes each
+model's result to its own file, read back whatever became of the process.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
 
 
 def cache_root() -> Path:
@@ -63,3 +72,50 @@ def install(target: Path, packaged: Path, files: Iterable[Path], build: Callable
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def run_jobs(command: list[str], specs: list[dict[str, Any]], directory: str, timeout: float, runtime: str,
+             crash: Callable[[subprocess.CompletedProcess[str]], str | None],
+             env: dict[str, str] | None = None) -> str | None:
+    """Write ``specs`` to ``directory/jobs.json`` and run ``command`` on it; None when the process
+    ended normally (as ``crash`` judges it), else why it did not."""
+    job_file = os.path.join(directory, "jobs.json")
+    with open(job_file, "w") as fh:
+        json.dump(specs, fh)
+    try:
+        done = subprocess.run([*command, job_file], capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return f"{runtime} did not finish within {timeout:.0f} s"
+    return crash(done)
+
+
+Run = TypeVar("Run", bound="HarnessRun")
+
+
+@dataclass
+class HarnessRun(ABC):
+    """What a harness made of one model: its outputs and the activations asked for, or an error."""
+
+    #: the runtime's name in messages
+    RUNTIME: ClassVar[str]
+
+    outputs: list[np.ndarray] = field(default_factory=list)
+    activations: dict[str, np.ndarray] = field(default_factory=dict)
+    implementation: str | None = None
+    error: str | None = None
+
+    @classmethod
+    def collect(cls: type[Run], result: str, crash: str | None) -> Run:
+        """The run recorded in the ``result`` file; without one, the process's ``crash``."""
+        if not os.path.exists(result):
+            return cls(error=crash or f"{cls.RUNTIME} produced no result")
+        with open(result) as fh:
+            data = json.load(fh)
+        if "error" in data:
+            return cls(error=f"{cls.RUNTIME} could not load or run the model: {data['error']}")
+        return cls.read(data)
+
+    @classmethod
+    @abstractmethod
+    def read(cls: type[Run], data: dict[str, Any]) -> Run:
+        """The run from a result file that reports no error."""
