@@ -3,10 +3,9 @@
 The harness (``dl4j_harness/``: a Maven ``pom.xml`` pinning Deeplearning4j 1.0.0-M2.1 and one
 Java program) ships inside the package as sources.  A development checkout builds it beside them
 (``./dev.sh``: ``target/harness.jar`` and ``target/classpath.txt``, the resolved jars in
-``~/.m2``); a pip-installed kconvert builds it on first use (or by ``kconvert setup``) into a
-per-user cache directory named by the sources' hash, in a staging directory first so that a failed
-or interrupted build never leaves a half-built harness behind.  A build records the sources' hash
-(``target/.kconvert-setup``), so a stale jar is never run.
+``~/.m2``); elsewhere it is built into the per-user cache (see
+:mod:`kconvert.verification.harness`), in a directory named by the sources' hash.  A build records
+the sources' hash (``target/.kconvert-setup``), so a stale jar is never run.
 """
 
 from __future__ import annotations
@@ -15,12 +14,10 @@ import hashlib
 import os
 import shutil
 import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 from kconvert.errors import KConvertError
-from kconvert.verification.tfjs_install import cache_root
+from kconvert.verification import harness as base
 
 #: the harness as packaged (built in place in a development checkout)
 PACKAGED = Path(__file__).parent / "dl4j_harness"
@@ -55,7 +52,7 @@ def source_hash(directory: Path = PACKAGED) -> str:
 
 
 def cached_harness() -> Path:
-    return cache_root() / f"dl4j-harness-{source_hash()[:12]}"
+    return base.cached("dl4j-harness", source_hash())
 
 
 def built(directory: Path) -> bool:
@@ -76,12 +73,9 @@ def harness() -> Path | None:
 
 def missing() -> str | None:
     """None when DL4J models can be run; otherwise what is missing and how to get it."""
-    if shutil.which("java") is None:
-        return "Java is not installed (Deeplearning4j models are run with java)"
-    if harness() is None and shutil.which("mvn") is None:
-        return "the Deeplearning4j harness is not built and Maven (mvn) is not found to build it: install Maven, " \
-               "then run 'kconvert setup'"
-    return None
+    return base.missing("java", "Java is not installed (Deeplearning4j models are run with java)", "mvn",
+                        "the Deeplearning4j harness is not built and Maven (mvn) is not found to build it: install "
+                        "Maven, then run 'kconvert setup'", harness)
 
 
 def classpath(directory: Path) -> str:
@@ -111,22 +105,6 @@ def install(announce: bool = True) -> Path:
     target = cached_harness()
     if built(target):
         return target
-    if announce:
-        print(f"kconvert: building the Deeplearning4j harness ({IMPLEMENTATION}, Maven) into {target} (once)",
-              file=sys.stderr, flush=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
-    try:
-        for path in sources():
-            copy = staging / path.relative_to(PACKAGED)
-            copy.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, copy)
-        build(staging)
-        try:
-            os.rename(staging, target)
-        except OSError:  # another process built it meanwhile
-            if not built(target):
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
+    return base.install(target, PACKAGED, sources(), build, built,
+                        f"kconvert: building the Deeplearning4j harness ({IMPLEMENTATION}, Maven) into {target} (once)"
+                        if announce else None)

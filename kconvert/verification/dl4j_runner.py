@@ -13,7 +13,6 @@ written as DL4J's NHWC / NWC formats), so inputs are passed as they are.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import tempfile
@@ -25,6 +24,7 @@ import numpy as np
 
 from kconvert.verification import dl4j_install
 from kconvert.verification.dl4j_install import IMPLEMENTATION, Dl4jUnavailable
+from kconvert.verification.harness import HarnessRun, run_jobs
 
 #: seconds one model may take (DL4J's Keras import can loop forever on some files)
 PER_MODEL_TIMEOUT = 300.0
@@ -35,12 +35,17 @@ __all__ = ["IMPLEMENTATION", "Dl4jRun", "Dl4jUnavailable", "import_keras_many", 
 
 
 @dataclass
-class Dl4jRun:
-    outputs: list[np.ndarray] = field(default_factory=list)
-    activations: dict[str, np.ndarray] = field(default_factory=dict)
-    implementation: str | None = None  # "Deeplearning4j 1.0.0-M2.1"
-    network: str | None = None  # MultiLayerNetwork | ComputationGraph
-    error: str | None = None
+class Dl4jRun(HarnessRun):
+    """``implementation``: "Deeplearning4j 1.0.0-M2.1"."""
+
+    RUNTIME = "Deeplearning4j"
+
+    network: str | None = field(default=None, kw_only=True)  # MultiLayerNetwork | ComputationGraph
+
+    @classmethod
+    def read(cls, data: dict[str, Any]) -> Dl4jRun:
+        return cls([np.load(p) for p in data["outputs"]], {k: np.load(p) for k, p in data["activations"].items()},
+                   data["dl4j"], network=data["network"])
 
 
 def unavailable_reason() -> str | None:
@@ -91,7 +96,9 @@ def _run(specs: list[dict[str, Any]], inputs: list[list[np.ndarray]], timeout: f
         crashes: dict[int, str] = {}
         start, stalled = 0, False
         while start < len(specs):
-            crash = _jvm(specs[start:], tmp, env, timeout * (len(specs) - start) + 120)
+            # a JVM that crashes writes its hs_err file into the scratch directory, not the caller's
+            crash = run_jobs(["java", "-Xss4m", f"-XX:ErrorFile={tmp}/hs_err_%p.log", dl4j_install.MAIN_CLASS],
+                             specs[start:], tmp, timeout * (len(specs) - start) + 120, "Deeplearning4j", _crash, env)
             done = [os.path.exists(s["result"]) for s in specs]
             if crash is None or all(done[start:]):
                 break
@@ -106,34 +113,14 @@ def _run(specs: list[dict[str, Any]], inputs: list[list[np.ndarray]], timeout: f
             stalled = failed == start
             crashes[failed] = crash
             start = failed + 1
-        return [_collect(spec["result"], crashes.get(i)) for i, spec in enumerate(specs)]
+        return [Dl4jRun.collect(spec["result"], crashes.get(i)) for i, spec in enumerate(specs)]
 
 
-def _jvm(specs: list[dict[str, Any]], tmp: str, env: dict[str, str], timeout: float) -> str | None:
-    """Run the harness on ``specs``; None when the JVM ended normally, else why it did not."""
-    job_file = os.path.join(tmp, "jobs.json")
-    with open(job_file, "w") as fh:
-        json.dump(specs, fh)
-    try:
-        # a JVM that crashes writes its hs_err file into the scratch directory, not the caller's
-        command = ["java", "-Xss4m", f"-XX:ErrorFile={tmp}/hs_err_%p.log", dl4j_install.MAIN_CLASS, job_file]
-        done = subprocess.run(command, capture_output=True,
-                              text=True, timeout=timeout, env=env)
-    except subprocess.TimeoutExpired:
-        return f"Deeplearning4j did not finish within {timeout:.0f} s"
+def _crash(done: subprocess.CompletedProcess[str]) -> str | None:
+    """None when the JVM ended normally, :data:`_TIMED_OUT` when the harness stopped a model that ran past
+    its time, else the JVM's status and last message."""
     if done.returncode in (0, 3):
         return None if done.returncode == 0 else _TIMED_OUT
     lines = [line for line in done.stderr.strip().splitlines() if not line.startswith("SLF4J:")]
     return f"the JVM running Deeplearning4j ended with status {done.returncode}: " + \
         (lines[-1].strip() if lines else "no message")
-
-
-def _collect(result: str, crash: str | None) -> Dl4jRun:
-    if not os.path.exists(result):
-        return Dl4jRun(error=crash or "Deeplearning4j produced no result")
-    with open(result) as fh:
-        data = json.load(fh)
-    if "error" in data:
-        return Dl4jRun(error=f"Deeplearning4j could not load or run the model: {data['error']}")
-    return Dl4jRun([np.load(p) for p in data["outputs"]], {k: np.load(p) for k, p in data["activations"].items()},
-                   data["dl4j"], data["network"])

@@ -2,24 +2,19 @@
 
 The harness (``tfjs_harness/``: ``package.json``, a lockfile pinning ``@tensorflow/tfjs``, and
 ``predict.js``) ships inside the package, but its Node packages do not: a development checkout
-installs them beside it (``./dev.sh``), while a pip-installed kconvert may live in a read-only
-site-packages.  So the harness is installed on first use (or by ``kconvert setup``) into a
-per-user cache directory, named by the lockfile's hash so that a kconvert pinning another tfjs
-gets its own, and installed into a staging directory first so a failed or interrupted ``npm ci``
-never leaves a half-installed harness behind.
+installs them beside it (``./dev.sh``); elsewhere ``npm ci`` installs them into the per-user cache
+(see :mod:`kconvert.verification.harness`), in a directory named by the lockfile's hash.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 from kconvert.errors import KConvertError
+from kconvert.verification import harness as base
 
 #: the harness as packaged (with its node_modules in a development checkout)
 PACKAGED = Path(__file__).parent / "tfjs_harness"
@@ -31,16 +26,8 @@ class TfjsUnavailable(KConvertError):
     """Node.js or the harness's packages are missing."""
 
 
-def cache_root() -> Path:
-    """``$KCONVERT_CACHE_DIR``, else ``$XDG_CACHE_HOME/kconvert``, else ``~/.cache/kconvert``."""
-    if os.environ.get("KCONVERT_CACHE_DIR"):
-        return Path(os.environ["KCONVERT_CACHE_DIR"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kconvert"
-
-
 def cached_harness() -> Path:
-    lock = (PACKAGED / "package-lock.json").read_bytes()
-    return cache_root() / f"tfjs-harness-{hashlib.sha256(lock).hexdigest()[:12]}"
+    return base.cached("tfjs-harness", hashlib.sha256((PACKAGED / "package-lock.json").read_bytes()).hexdigest())
 
 
 def installed(directory: Path) -> bool:
@@ -69,12 +56,9 @@ def _refresh(directory: Path) -> None:
 
 def missing() -> str | None:
     """None when TF.js models can be run; otherwise what is missing and how to get it."""
-    if shutil.which("node") is None:
-        return "Node.js is not installed (TF.js targets are run with node)"
-    if harness() is None and shutil.which("npm") is None:
-        return "the TF.js harness is not installed and npm is not found to install it: install npm, then run " \
-               "'kconvert setup'"
-    return None
+    return base.missing("node", "Node.js is not installed (TF.js targets are run with node)", "npm",
+                        "the TF.js harness is not installed and npm is not found to install it: install npm, then run "
+                        "'kconvert setup'", harness)
 
 
 def install(announce: bool = True) -> Path:
@@ -87,24 +71,14 @@ def install(announce: bool = True) -> Path:
     npm = shutil.which("npm")
     if npm is None:
         raise TfjsUnavailable("npm is not found: install Node.js with npm to run TF.js models")
-    if announce:
-        print(f"kconvert: installing the TF.js harness (@tensorflow/tfjs, pinned) into {target} (once)",
-              file=sys.stderr, flush=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
-    try:
-        for name in FILES:
-            shutil.copyfile(PACKAGED / name, staging / name)
+
+    def npm_ci(staging: Path) -> None:
         done = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error", "--prefer-offline"],
                               cwd=staging, capture_output=True, text=True, timeout=900)
         if done.returncode or not installed(staging):
             last = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
             raise TfjsUnavailable(f"installing the TF.js harness with npm failed: {last}", file=str(target))
-        try:
-            os.rename(staging, target)
-        except OSError:  # another process installed it meanwhile
-            if not installed(target):
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
+
+    return base.install(target, PACKAGED, [PACKAGED / name for name in FILES], npm_ci, installed,
+                        f"kconvert: installing the TF.js harness (@tensorflow/tfjs, pinned) into {target} (once)"
+                        if announce else None)

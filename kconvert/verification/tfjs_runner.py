@@ -10,26 +10,31 @@ companion module (``kconvert-layers.js``) has it loaded first, as a user's page 
 from __future__ import annotations
 
 import base64
-import json
 import os
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from kconvert.formats.tfjs import COMPANION_FILE, MODEL_FILE
 from kconvert.verification import tfjs_install
+from kconvert.verification.harness import HarnessRun, run_jobs
 from kconvert.verification.tfjs_install import TfjsUnavailable
 
 
 @dataclass
-class TfjsRun:
-    outputs: list[np.ndarray] = field(default_factory=list)
-    activations: dict[str, np.ndarray] = field(default_factory=dict)
-    implementation: str | None = None  # "@tensorflow/tfjs 4.22.0"
-    error: str | None = None
+class TfjsRun(HarnessRun):
+    """``implementation``: "@tensorflow/tfjs 4.22.0"."""
+
+    RUNTIME = "TF.js"
+
+    @classmethod
+    def read(cls, data: dict[str, Any]) -> TfjsRun:
+        return cls([_decode(t) for t in data["outputs"]], {k: _decode(t) for k, t in data["activations"].items()},
+                   f"@tensorflow/tfjs {data['tfjs']}")
 
 
 def unavailable_reason() -> str | None:
@@ -78,16 +83,13 @@ def run_tfjs_many(jobs: list[tuple[str | os.PathLike[str], list[np.ndarray], lis
             specs.append({"model": str(Path(path).resolve()), "inputs": [_encode(x) for x in inputs],
                           "layers": list(layers), "result": os.path.join(tmp, f"result{i}.json"),
                           "companion": _companion(path)})
-        job_file = os.path.join(tmp, "jobs.json")
-        with open(job_file, "w") as fh:
-            json.dump(specs, fh)
-        try:
-            done = subprocess.run(["node", str(harness / "predict.js"), job_file], capture_output=True, text=True,
-                                  timeout=timeout)
-            crash = done.stderr.strip().splitlines()[-1] if done.returncode else None
-        except subprocess.TimeoutExpired:
-            crash = f"Node did not finish within {timeout:.0f} s"
-        return [_collect(spec["result"], crash) for spec in specs]
+        crash = run_jobs(["node", str(harness / "predict.js")], specs, tmp, timeout, "Node", _crash)
+        return [TfjsRun.collect(spec["result"], crash) for spec in specs]
+
+
+def _crash(done: subprocess.CompletedProcess[str]) -> str | None:
+    """Node's last line of stderr when it failed."""
+    return done.stderr.strip().splitlines()[-1] if done.returncode else None
 
 
 def _companion(path: str | os.PathLike[str]) -> str | None:
@@ -107,14 +109,3 @@ def _encode(x: np.ndarray) -> dict:
 def _decode(t: dict) -> np.ndarray:
     dtype = "<i4" if t["dtype"] == "int32" else "<f4"
     return np.frombuffer(base64.b64decode(t["data"]), dtype=dtype).reshape(t["shape"])
-
-
-def _collect(result: str, crash: str | None) -> TfjsRun:
-    if not os.path.exists(result):
-        return TfjsRun(error=crash or "TF.js produced no result")
-    with open(result) as fh:
-        data = json.load(fh)
-    if "error" in data:
-        return TfjsRun(error=f"TF.js could not load or run the model: {data['error']}")
-    return TfjsRun([_decode(t) for t in data["outputs"]], {k: _decode(t) for k, t in data["activations"].items()},
-                   f"@tensorflow/tfjs {data['tfjs']}")
