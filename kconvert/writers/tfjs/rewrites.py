@@ -79,8 +79,10 @@ def conv_2d(site: TargetSite) -> Rewrite | None:
     """A convolution with one group per input channel (ConvNeXt's) is a DepthwiseConv2D: group ``c``
     computes output channels ``c * m ... c * m + m - 1``, as depth multiplier ``m`` numbers them."""
     c = site.config
+    if c.groups == 1:
+        return None
     channels = site.shape[1 if c.data_format == "channels_first" else -1]
-    if c.groups == 1 or c.groups != channels:
+    if c.groups != channels:
         return None  # other grouped convolutions are refused by the dialect
     multiplier = c.filters // c.groups
     kernel = site.layer.weights["kernel"]
