@@ -9,7 +9,7 @@ kind means adding one class here and one function in each format that supports i
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal, Sequence
 
 from kconvert.ir.shapes import Shape, ShapeError
 
@@ -30,6 +30,32 @@ class LayerConfig:
     max_inputs: ClassVar[int | None] = 1
     #: True for layers that only act during training (Dropout, GaussianNoise...): identity at inference.
     training_only: ClassVar[bool] = False
+
+    # -- kind traits: facts about a kind that every pass reads here instead of keeping a list of kinds --
+    #: the number of spatial axes the layer works over, placed by its ``data_format`` (Conv2D: 2); None
+    #: for layers without spatial axes
+    rank: ClassVar[int | None] = None
+    #: True for layers that carry a state along the time axis (SimpleRNN, LSTM, GRU, ConvLSTM2D...)
+    recurrent: ClassVar[bool] = False
+    #: for gated recurrent layers: the number of gate blocks along the last axis of the kernel, the
+    #: recurrent kernel and the bias, and the blocks that use ``recurrent_activation`` (the others use
+    #: ``activation``); None for layers without gates
+    gates: ClassVar[tuple[int, tuple[int, ...]] | None] = None
+    #: the weights that scale the layer's pre-activation linearly (scaling them scales it): a kernel and
+    #: its bias; empty where the pre-activation is not linear in a kernel
+    linear_weights: ClassVar[tuple[str, ...]] = ()
+    #: True for layers Keras hands the padding mask they receive on to, unchanged, as their output's
+    #: mask (``supports_masking`` with the default ``compute_mask``, in tf.keras 2 and Keras 3 alike);
+    #: layers that compute masks themselves (Embedding, recurrent and merge layers) are False
+    passes_mask: ClassVar[bool] = False
+    #: True for layers that compute each value from that value alone, the same way at every position
+    #: (in training too): any permutation of the non-batch axes commutes with them
+    elementwise: ClassVar[bool] = False
+    #: what a pooling layer takes over each window (or over all positions): None for other layers
+    reduction: ClassVar[Literal["max", "average"] | None] = None
+    #: for helper layers keras.applications defines for itself: the module, within the Keras package,
+    #: that defines and registers it ("applications.convnext"); None for keras.layers' own layers
+    application_module: ClassVar[str | None] = None
 
     def output_shapes(self, inputs: Sequence[Shape]) -> list[Shape]:
         return [self.output_shape(inputs[0])]
@@ -65,6 +91,14 @@ class LayerConfig:
 
 
 LAYER_KINDS: dict[str, type[LayerConfig]] = {}
+
+
+def kinds_where(trait: Callable[[type[LayerConfig]], Any]) -> tuple[str, ...]:
+    """The registered kinds whose class has ``trait``, e.g. ``kinds_where(lambda c: c.recurrent)``:
+    registries keyed by kind name register by trait rather than by a list of names."""
+    import kconvert.ir.layers  # noqa: F401  (registers every kind)
+
+    return tuple(kind for kind, cls in LAYER_KINDS.items() if trait(cls))
 
 
 def layer_kind(cls: type[LayerConfig]) -> type[LayerConfig]:

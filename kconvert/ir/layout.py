@@ -25,8 +25,9 @@ from typing import Any, Literal
 import numpy as np
 
 from kconvert.ir.graph import Call, Layer, Model, ShapeMap, TensorRef, fresh_name, map_refs
-from kconvert.ir.layer import LayerConfig
+from kconvert.ir.layer import LayerConfig, kinds_where
 from kconvert.ir.layers import core
+from kconvert.ir.layers.conv import LocallyConnected
 from kconvert.ir.layers.merge import Concatenate
 from kconvert.ir.report import Report
 from kconvert.ir.shapes import Shape, norm_axis
@@ -334,15 +335,6 @@ class _Relayout:
 
 # -- rules --------------------------------------------------------------------------------------------
 
-#: kinds with a data_format whose channels_first form becomes channels_last as it is
-_SPATIAL = ("Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
-            "SeparableConv1D", "SeparableConv2D", "DepthwiseConv1D", "DepthwiseConv2D",
-            "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D",
-            "AveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
-            "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
-            "Cropping1D", "Cropping2D", "Cropping3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D",
-            "UpSampling1D", "UpSampling2D", "UpSampling3D", "SpatialDropout1D", "SpatialDropout2D",
-            "SpatialDropout3D", "LocallyConnected1D", "LocallyConnected2D")
 #: activations over the last axis, which a permutation moving that axis changes
 _AXIS_ACTIVATIONS = frozenset({"softmax", "log_softmax"})
 
@@ -355,7 +347,7 @@ def _cf_to_cl(c: Any, inputs: Sequence[Shape],
             [Layout(channels_last(len(s))) for s in outputs])
 
 
-@rule(*_SPATIAL)
+@rule(*kinds_where(lambda c: c.rank is not None and not c.recurrent))
 def spatial(site: LayoutSite) -> Decision | None:
     """channels_first -> channels_last: the same window over the same spatial axes; kernels are
     stored spatial-first whatever the data format, so weights stay (except locally connected ones)."""
@@ -363,7 +355,7 @@ def spatial(site: LayoutSite) -> Decision | None:
     if found is None:
         return None
     config, inputs, outputs = found
-    if site.layer.kind.startswith("LocallyConnected"):
+    if isinstance(site.config, LocallyConnected):
         return Decision(config, inputs, outputs, _locally_connected_weights(site), "kernel windows and bias "
                         "reordered channels-last")
     return Decision(config, inputs, outputs)
@@ -440,12 +432,7 @@ def permute(site: LayoutSite) -> Decision | None:
     return Decision(core.Permute(dims=dims[1:]), [given], [Layout.of_rank(len(site.outputs[0]))])
 
 
-#: layers computing each value from the value alone (at inference)
-_ELEMENTWISE = ("ReLU", "LeakyReLU", "ELU", "ThresholdedReLU", "ActivityRegularization", "GaussianNoise",
-                "GaussianDropout", "AlphaDropout", "StochasticDepth", "Identity")
-
-
-@rule(*_ELEMENTWISE)
+@rule(*kinds_where(lambda c: c.elementwise))
 def elementwise(site: LayoutSite) -> Decision:
     return site.passing(site.given[0])
 
@@ -456,7 +443,7 @@ def activation(site: LayoutSite) -> Decision | None:
     return site.passing(given) if site.config.activation not in _AXIS_ACTIVATIONS or given.keeps_last_axis() else None
 
 
-@rule("Dropout")
+@rule("Dropout", "AlphaDropout")
 def dropout(site: LayoutSite) -> Decision | None:
     c, given = site.config, site.given[0]
     if c.noise_shape is None:

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from kconvert.errors import IncompatibleKerasConfigurationException
-from kconvert.ir.layer import LayerConfig
+from kconvert.ir.layer import LayerConfig, kinds_where
 from kconvert.ir.layers import activations as act
 from kconvert.ir.layers import conv, core, merge, normalization, pooling, reshaping
 from kconvert.ir.layers.conv import DepthwiseConv1D
@@ -190,9 +190,9 @@ def activation(site: TargetSite) -> Rewrite | None:
     """A layer's activation the target lacks or spells ambiguously, as layers or scaled weights."""
     c, target = site.config, site.spec
     name = getattr(c, "activation", None)
-    if name is None or target.has(name) or site.layer.sublayers() or c.kind in GATES:
+    if name is None or target.has(name) or site.layer.sublayers() or c.recurrent:
         return None
-    if c.kind in LINEAR_WEIGHTS and site.layer.weights:
+    if c.linear_weights and site.layer.weights:
         for (have, want), scale in GATE_SCALES.items():
             if name == want and target.has(have):
                 return _scaled_activation(site, have, 1 / scale)
@@ -223,7 +223,7 @@ def _scaled_activation(site: TargetSite, name: str, scale: float) -> Rewrite:
     """The layer computing ``name`` of its pre-activation times ``scale``, which its weights absorb."""
     c = site.config
     weights = dict(site.layer.weights)
-    for weight in LINEAR_WEIGHTS[site.kind]:
+    for weight in c.linear_weights:
         if weight in weights:
             weights[weight] = _scale_columns(weights[weight], 1, (0,), scale)
     return Rewrite.to(replace(c, activation=name),
@@ -247,18 +247,12 @@ def _gated_activation(site: TargetSite, name: str) -> Rewrite:
 
 # -- inside recurrent cells and wrappers ----------------------------------------------------------------
 
-#: per linear kind: the weights that scale its pre-activation
-LINEAR_WEIGHTS = {kind: ("kernel", "bias") for kind in (
-    "Dense", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")}
-LINEAR_WEIGHTS.update({"DepthwiseConv1D": ("depthwise_kernel", "bias"),
-                       "DepthwiseConv2D": ("depthwise_kernel", "bias"),
-                       "SeparableConv1D": ("pointwise_kernel", "bias"),
-                       "SeparableConv2D": ("pointwise_kernel", "bias")})
-#: per recurrent kind: its gate blocks along the weights' last axis, and which use recurrent_activation
-GATES = {"LSTM": (4, (0, 1, 3)), "ConvLSTM2D": (4, (0, 1, 3)), "GRU": (3, (0, 1)), "SimpleRNN": (1, ())}
+#: the weights whose gate columns scale a gate's pre-activation (a layer with others, such as
+#: PeepholeLSTM's peephole_kernel, is not scaled)
+_GATE_WEIGHTS = frozenset({"kernel", "recurrent_kernel", "bias"})
 
 
-@rule("LSTM", "GRU", "ConvLSTM2D", "SimpleRNN", keeps_kind=True)
+@rule(*kinds_where(lambda c: c.recurrent), keeps_kind=True)
 def recurrent(site: TargetSite) -> Rewrite | None:
     """A gate activation the target lacks, as one it has on gate weights scaled to compute the same."""
     layer = _recurrent(site, site.layer)
@@ -270,7 +264,7 @@ def recurrent(site: TargetSite) -> Rewrite | None:
 @rule("Bidirectional", "TimeDistributed", keeps_kind=True)
 def wrapped_recurrent(site: TargetSite) -> Rewrite | None:
     """:func:`recurrent` for the recurrent layers a wrapper holds."""
-    subs = {id(sub): _recurrent(site, sub) if sub.kind in GATES else sub for sub in site.layer.sublayers()}
+    subs = {id(sub): _recurrent(site, sub) if sub.config.recurrent else sub for sub in site.layer.sublayers()}
     if all(subs[id(s)] is s for s in site.layer.sublayers()):
         return None
     c = site.config
@@ -291,7 +285,7 @@ def _recurrent(site: TargetSite, layer: Any) -> Any:
     if gate is None or target.has(gate):
         return layer
     for (have, want), scale in GATE_SCALES.items():
-        if gate == have and target.has(want):
+        if gate == have and target.has(want) and c.gates is not None and set(layer.weights) <= _GATE_WEIGHTS:
             return replace(layer, config=replace(c, recurrent_activation=want), weights=_scaled_gates(layer, scale))
     if gate in target.ambiguous:
         site.ctx.note("approximated", target.ambiguous[gate], layer=layer.name, key="recurrent_activation",
@@ -309,7 +303,7 @@ def _gate_note(site: TargetSite, changed: Any) -> str:
 
 def _scaled_gates(layer: Any, scale: float) -> dict[str, Weight]:
     """The layer's weights with the columns of the gates using recurrent_activation multiplied."""
-    blocks, gates = GATES[layer.kind]
+    blocks, gates = layer.config.gates
     out = dict(layer.weights)
     for name in ("kernel", "recurrent_kernel", "bias"):
         if name in out:

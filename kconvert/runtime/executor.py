@@ -108,13 +108,13 @@ class Executor:
             outputs, out_masks = result  # type: ignore[misc]
         else:
             outputs = result  # type: ignore[assignment]
-            if spec.mask == "keep":
-                out_masks = [masks[0] if masks else None] * len(outputs)
-            elif spec.mask == "all":
+            if spec.mask == "all":
                 present = [m for m in masks if m is not None]
                 combined = None if not present else tf.reduce_all(tf.stack(
                     [tf.cast(m, tf.bool) for m in present]), axis=0)
                 out_masks = [combined] * len(outputs)
+            elif layer.config.passes_mask:
+                out_masks = [masks[0] if masks else None] * len(outputs)
             else:
                 out_masks = [None] * len(outputs)
         return list(outputs), list(out_masks)

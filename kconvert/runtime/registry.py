@@ -2,7 +2,8 @@
 
 A kernel receives a :class:`Step` (the layer, its input tensors and masks, call arguments and
 access to its weights as tensors) and returns its output tensors.  How Keras masks flow through a
-layer is declared with the registration (``mask=``) unless the kernel computes masks itself.
+layer follows from the IR (:attr:`~kconvert.ir.layer.LayerConfig.passes_mask`) unless the registration
+declares another rule (``mask=``).
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ if TYPE_CHECKING:
     from kconvert.runtime.executor import Executor
 
 Mask = Union[tf.Tensor, None]
-#: how output masks follow from input masks:
-#: drop -> none; keep -> the first input's mask on every output; all -> the AND of the inputs' masks;
-#: custom -> the kernel returns ``(outputs, masks)`` itself
-MaskRule = Literal["drop", "keep", "all", "custom"]
+#: how output masks follow from input masks, where the IR's ``passes_mask`` does not say it (the first
+#: input's mask on every output, or none): all -> the AND of the inputs' masks; custom -> the kernel
+#: returns ``(outputs, masks)`` itself
+MaskRule = Literal["all", "custom"]
 KernelResult = Union[list[tf.Tensor], tuple[list[tf.Tensor], list[Mask]]]
 KernelFn = Callable[["Step"], KernelResult]
 
@@ -68,14 +69,14 @@ class Step:
 @dataclass(frozen=True)
 class Kernel:
     fn: KernelFn
-    mask: MaskRule = "drop"
+    mask: MaskRule | None = None
     integer_inputs: bool = False  # takes integer tensors as they are (Embedding); others get floats
 
 
 KERNELS: dict[str, Kernel] = {}
 
 
-def kernel(*kinds: str, mask: MaskRule = "drop", integer_inputs: bool = False) -> Callable[[KernelFn], KernelFn]:
+def kernel(*kinds: str, mask: MaskRule | None = None, integer_inputs: bool = False) -> Callable[[KernelFn], KernelFn]:
     """Register a kernel for one or more IR layer kinds (refusing duplicates)."""
     def register(fn: KernelFn) -> KernelFn:
         register_kinds(KERNELS, kinds, Kernel(fn, mask, integer_inputs), "a runtime kernel")

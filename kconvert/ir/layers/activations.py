@@ -9,6 +9,10 @@ from kconvert.ir.shapes import Shape, ShapeError, norm_axis
 
 
 class _Elementwise(LayerConfig):
+    """An activation function applied to each value: Keras passes masks through it."""
+
+    passes_mask = True
+
     def output_shape(self, shape: Shape) -> Shape:
         return shape
 
@@ -31,6 +35,7 @@ class ReLU(_Elementwise):
     """``min(max_value, x)`` for ``x >= threshold``, ``negative_slope * (x - threshold)`` below."""
 
     kind = "ReLU"
+    elementwise = True
     max_value: float | None = None
     negative_slope: float = 0.0
     threshold: float = 0.0
@@ -40,6 +45,7 @@ class ReLU(_Elementwise):
 @dataclass(frozen=True, kw_only=True)
 class LeakyReLU(_Elementwise):
     kind = "LeakyReLU"
+    elementwise = True
     negative_slope: float = 0.3
 
 
@@ -47,6 +53,7 @@ class LeakyReLU(_Elementwise):
 @dataclass(frozen=True, kw_only=True)
 class ELU(_Elementwise):
     kind = "ELU"
+    elementwise = True
     alpha: float = 1.0
 
 
@@ -56,6 +63,7 @@ class ThresholdedReLU(_Elementwise):
     """``x if x > theta else 0``."""
 
     kind = "ThresholdedReLU"
+    elementwise = True
     theta: float = 1.0
 
 
@@ -63,6 +71,7 @@ class ThresholdedReLU(_Elementwise):
 @dataclass(frozen=True, kw_only=True)
 class Softmax(LayerConfig):
     kind = "Softmax"
+    passes_mask = True
     axis: int | tuple[int, ...] = -1
 
     def output_shape(self, shape: Shape) -> Shape:

@@ -19,6 +19,7 @@ class LayerScale(LayerConfig):
     """ConvNeXt's learned per-channel scale: ``x * gamma`` over the last axis."""
 
     kind = "LayerScale"
+    application_module = "applications.convnext"
     projection_dim: int
     init_values: float = 1e-6  # gamma's initial value (training only)
 
@@ -38,6 +39,8 @@ class StochasticDepth(LayerConfig):
 
     kind = "StochasticDepth"
     training_only = True
+    elementwise = True
+    application_module = "applications.convnext"
     rate: float
 
     def output_shape(self, shape: Shape) -> Shape:
@@ -50,6 +53,7 @@ class CustomScaleLayer(LayerConfig):
     """InceptionResNetV2's residual: ``inputs[0] + inputs[1] * scale``."""
 
     kind = "CustomScaleLayer"
+    application_module = "applications.inception_resnet_v2"
     min_inputs = 2
     max_inputs = 2
     scale: float

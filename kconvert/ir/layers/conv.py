@@ -80,6 +80,7 @@ class _Filtered(_Windowed):
 
 @dataclass(frozen=True, kw_only=True)
 class _Conv(_Filtered):
+    linear_weights = ("kernel", "bias")
     groups: int = 1
 
     def weight_shapes(self, inputs: list[Shape]) -> dict[str, Shape]:
@@ -118,6 +119,7 @@ class Conv3D(_Conv):
 class _ConvTranspose(_Filtered):
     """Transposed convolution; kernel is (spatial..., filters, input channels)."""
 
+    linear_weights = ("kernel", "bias")
     output_padding: tuple[int, ...] | None = None
 
     def output_shape(self, shape: Shape) -> Shape:
@@ -160,6 +162,7 @@ class Conv3DTranspose(_ConvTranspose):
 class _SeparableConv(_Filtered):
     """Depthwise convolution (``depth_multiplier`` maps per channel) then a 1x1 pointwise one."""
 
+    linear_weights = ("pointwise_kernel", "bias")
     depth_multiplier: int = 1
 
     def weight_shapes(self, inputs: list[Shape]) -> dict[str, Shape]:
@@ -191,6 +194,7 @@ class SeparableConv2D(_SeparableConv):
 class _DepthwiseConv(_Windowed):
     """Per-channel convolution producing ``depth_multiplier`` maps per input channel."""
 
+    linear_weights = ("depthwise_kernel", "bias")
     depth_multiplier: int = 1
     activation: str = "linear"
     use_bias: bool = True
@@ -223,7 +227,7 @@ class DepthwiseConv2D(_DepthwiseConv):
 
 
 @dataclass(frozen=True, kw_only=True)
-class _LocallyConnected(_Filtered):
+class LocallyConnected(_Filtered):
     """A convolution whose kernel is not shared across positions (Keras implementation 1 layout).
 
     kernel: (output positions, window size * input channels, filters), where each window is
@@ -255,13 +259,13 @@ class _LocallyConnected(_Filtered):
 
 @layer_kind
 @dataclass(frozen=True, kw_only=True)
-class LocallyConnected1D(_LocallyConnected):
+class LocallyConnected1D(LocallyConnected):
     kind = "LocallyConnected1D"
     rank = 1
 
 
 @layer_kind
 @dataclass(frozen=True, kw_only=True)
-class LocallyConnected2D(_LocallyConnected):
+class LocallyConnected2D(LocallyConnected):
     kind = "LocallyConnected2D"
     rank = 2

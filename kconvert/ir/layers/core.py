@@ -35,6 +35,8 @@ class Dense(LayerConfig):
     """``activation(x @ kernel + bias)`` on the last axis; kernel is (input_dim, units)."""
 
     kind = "Dense"
+    linear_weights = ("kernel", "bias")
+    passes_mask = True
     units: int
     activation: str = "linear"
     use_bias: bool = True
@@ -55,6 +57,7 @@ class Dense(LayerConfig):
 @dataclass(frozen=True, kw_only=True)
 class Activation(LayerConfig):
     kind = "Activation"
+    passes_mask = True
     activation: str
 
     def output_shape(self, shape: Shape) -> Shape:
@@ -80,6 +83,8 @@ class ActivityRegularization(LayerConfig):
 
     kind = "ActivityRegularization"
     training_only = True
+    passes_mask = True
+    elementwise = True
     l1: float = 0.0
     l2: float = 0.0
 
@@ -236,6 +241,7 @@ class Identity(LayerConfig):
     """Returns its input (Keras 3's Identity layer; ConvNeXt's stochastic depth at rate 0)."""
 
     kind = "Identity"
+    elementwise = True
 
     def output_shape(self, shape: Shape) -> Shape:
         return shape

@@ -11,6 +11,7 @@ from kconvert.ir.shapes import Shape, require_rank
 
 class _TrainingNoise(LayerConfig):
     training_only = True
+    passes_mask = True
 
     def output_shape(self, shape: Shape) -> Shape:
         return shape
@@ -64,6 +65,7 @@ class SpatialDropout3D(_SpatialDropout):
 @dataclass(frozen=True, kw_only=True)
 class GaussianNoise(_TrainingNoise):
     kind = "GaussianNoise"
+    elementwise = True
     stddev: float
     seed: int | None = None
 
@@ -72,6 +74,7 @@ class GaussianNoise(_TrainingNoise):
 @dataclass(frozen=True, kw_only=True)
 class GaussianDropout(_TrainingNoise):
     kind = "GaussianDropout"
+    elementwise = True
     rate: float
     seed: int | None = None
 

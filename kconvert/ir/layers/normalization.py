@@ -27,6 +27,7 @@ class BatchNormalization(LayerConfig):
     """
 
     kind = "BatchNormalization"
+    passes_mask = True
     axis: tuple[int, ...] = (-1,)
     momentum: float = 0.99
     epsilon: float = 1e-3
@@ -60,6 +61,7 @@ class LayerNormalization(LayerConfig):
     """
 
     kind = "LayerNormalization"
+    passes_mask = True
     axis: tuple[int, ...] = (-1,)
     epsilon: float = 1e-3
     center: bool = True
@@ -134,6 +136,7 @@ class GroupNormalization(LayerConfig):
     (``(x - mean) * rsqrt(variance + epsilon)``), then scaled and shifted per channel."""
 
     kind = "GroupNormalization"
+    passes_mask = True
     groups: int
     axis: int = -1
     epsilon: float = 1e-3
@@ -158,6 +161,7 @@ class UnitNormalization(LayerConfig):
     norm at 1e-12 (``floor`` 1e-24), tf.keras the squared norm at 1e-12."""
 
     kind = "UnitNormalization"
+    passes_mask = True
     axis: tuple[int, ...] = (-1,)
     floor: float = 1e-24
 

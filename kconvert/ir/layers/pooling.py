@@ -46,6 +46,7 @@ class _Pooling(LayerConfig):
 @dataclass(frozen=True, kw_only=True)
 class MaxPooling1D(_Pooling):
     kind = "MaxPooling1D"
+    reduction = "max"
     rank = 1
 
 
@@ -53,6 +54,7 @@ class MaxPooling1D(_Pooling):
 @dataclass(frozen=True, kw_only=True)
 class MaxPooling2D(_Pooling):
     kind = "MaxPooling2D"
+    reduction = "max"
     rank = 2
 
 
@@ -60,6 +62,7 @@ class MaxPooling2D(_Pooling):
 @dataclass(frozen=True, kw_only=True)
 class MaxPooling3D(_Pooling):
     kind = "MaxPooling3D"
+    reduction = "max"
     rank = 3
 
 
@@ -67,6 +70,7 @@ class MaxPooling3D(_Pooling):
 @dataclass(frozen=True, kw_only=True)
 class AveragePooling1D(_Pooling):
     kind = "AveragePooling1D"
+    reduction = "average"
     rank = 1
 
 
@@ -74,6 +78,7 @@ class AveragePooling1D(_Pooling):
 @dataclass(frozen=True, kw_only=True)
 class AveragePooling2D(_Pooling):
     kind = "AveragePooling2D"
+    reduction = "average"
     rank = 2
 
 
@@ -81,6 +86,7 @@ class AveragePooling2D(_Pooling):
 @dataclass(frozen=True, kw_only=True)
 class AveragePooling3D(_Pooling):
     kind = "AveragePooling3D"
+    reduction = "average"
     rank = 3
 
 
@@ -104,6 +110,7 @@ class _GlobalPooling(LayerConfig):
 @dataclass(frozen=True, kw_only=True)
 class GlobalMaxPooling1D(_GlobalPooling):
     kind = "GlobalMaxPooling1D"
+    reduction = "max"
     rank = 1
 
 
@@ -111,6 +118,7 @@ class GlobalMaxPooling1D(_GlobalPooling):
 @dataclass(frozen=True, kw_only=True)
 class GlobalMaxPooling2D(_GlobalPooling):
     kind = "GlobalMaxPooling2D"
+    reduction = "max"
     rank = 2
 
 
@@ -118,6 +126,7 @@ class GlobalMaxPooling2D(_GlobalPooling):
 @dataclass(frozen=True, kw_only=True)
 class GlobalMaxPooling3D(_GlobalPooling):
     kind = "GlobalMaxPooling3D"
+    reduction = "max"
     rank = 3
 
 
@@ -125,6 +134,7 @@ class GlobalMaxPooling3D(_GlobalPooling):
 @dataclass(frozen=True, kw_only=True)
 class GlobalAveragePooling1D(_GlobalPooling):
     kind = "GlobalAveragePooling1D"
+    reduction = "average"
     rank = 1
 
 
@@ -132,6 +142,7 @@ class GlobalAveragePooling1D(_GlobalPooling):
 @dataclass(frozen=True, kw_only=True)
 class GlobalAveragePooling2D(_GlobalPooling):
     kind = "GlobalAveragePooling2D"
+    reduction = "average"
     rank = 2
 
 
@@ -139,4 +150,5 @@ class GlobalAveragePooling2D(_GlobalPooling):
 @dataclass(frozen=True, kw_only=True)
 class GlobalAveragePooling3D(_GlobalPooling):
     kind = "GlobalAveragePooling3D"
+    reduction = "average"
     rank = 3

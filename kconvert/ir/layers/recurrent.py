@@ -23,9 +23,9 @@ class _Recurrent(LayerConfig):
     ``return_state`` the final states follow the output.
     """
 
-    gates: ClassVar[int]
     n_states: ClassVar[int] = 1
     max_inputs = None
+    recurrent = True
 
     units: int
     activation: str = "tanh"
@@ -50,11 +50,15 @@ class _Recurrent(LayerConfig):
         states = [(shape[0], self.units)] * self.n_states if self.return_state else []
         return [out, *states]
 
+    def _blocks(self) -> int:
+        """The blocks of ``units`` columns along the weights' last axis: one per gate, or one."""
+        return self.gates[0] if self.gates else 1
+
     def _bias_shape(self) -> Shape:
-        return (self.gates * self.units,)
+        return (self._blocks() * self.units,)
 
     def weight_shapes(self, inputs: list[Shape]) -> dict[str, Shape]:
-        n = self.gates * self.units
+        n = self._blocks() * self.units
         out: dict[str, Shape] = {"kernel": (inputs[0][-1], n), "recurrent_kernel": (self.units, n)}
         if self.use_bias:
             out["bias"] = self._bias_shape()
@@ -65,14 +69,13 @@ class _Recurrent(LayerConfig):
 @dataclass(frozen=True, kw_only=True)
 class SimpleRNN(_Recurrent):
     kind = "SimpleRNN"
-    gates = 1
 
 
 @layer_kind
 @dataclass(frozen=True, kw_only=True)
 class GRU(_Recurrent):
     kind = "GRU"
-    gates = 3
+    gates = (3, (0, 1))
     recurrent_activation: str = "sigmoid"
     reset_after: bool = False
 
@@ -84,7 +87,7 @@ class GRU(_Recurrent):
 @dataclass(frozen=True, kw_only=True)
 class LSTM(_Recurrent):
     kind = "LSTM"
-    gates = 4
+    gates = (4, (0, 1, 3))
     n_states = 2
     recurrent_activation: str = "sigmoid"
     unit_forget_bias: bool = True
@@ -120,6 +123,8 @@ class ConvLSTM2D(_Windowed):
     kind = "ConvLSTM2D"
     rank = 2
     max_inputs = None
+    recurrent = True
+    gates = (4, (0, 1, 3))
 
     filters: int
     activation: str = "tanh"

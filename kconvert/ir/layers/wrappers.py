@@ -22,6 +22,7 @@ class TimeDistributed(LayerConfig):
     """Apply ``layer`` to every slice along axis 1 (time)."""
 
     kind = "TimeDistributed"
+    passes_mask = True
     layer: "Layer"
 
     def _inner_input(self, shape: Shape) -> Shape:

@@ -30,29 +30,29 @@ def keras_relu(x: tf.Tensor, negative_slope: float = 0.0, max_value: float | Non
     return y
 
 
-@kernel("ReLU", mask="keep")
+@kernel("ReLU")
 def relu(step: Step) -> list[tf.Tensor]:
     c = step.config
     return [keras_relu(step.x, c.negative_slope, c.max_value, c.threshold)]
 
 
-@kernel("LeakyReLU", mask="keep")
+@kernel("LeakyReLU")
 def leaky_relu(step: Step) -> list[tf.Tensor]:
     return [tf.nn.leaky_relu(step.x, alpha=step.config.negative_slope)]
 
 
-@kernel("ELU", mask="keep")
+@kernel("ELU")
 def elu(step: Step) -> list[tf.Tensor]:
     x = step.x
     return [tf.where(x > 0, x, step.config.alpha * (tf.exp(x) - 1.0))]
 
 
-@kernel("ThresholdedReLU", mask="keep")
+@kernel("ThresholdedReLU")
 def thresholded_relu(step: Step) -> list[tf.Tensor]:
     return [step.x * tf.cast(step.x > step.config.theta, step.x.dtype)]
 
 
-@kernel("Softmax", mask="keep")
+@kernel("Softmax")
 def softmax(step: Step) -> list[tf.Tensor]:
     axis = step.config.axis
     if isinstance(axis, int):
@@ -60,17 +60,17 @@ def softmax(step: Step) -> list[tf.Tensor]:
     return [tf.exp(step.x - tf.reduce_logsumexp(step.x, axis=list(axis), keepdims=True))]
 
 
-@kernel("PReLU", mask="keep")
+@kernel("PReLU")
 def prelu(step: Step) -> list[tf.Tensor]:
     return [tf.nn.relu(step.x) - step.w("alpha") * tf.nn.relu(-step.x)]
 
 
-@kernel("ParametricSoftplus", mask="keep")
+@kernel("ParametricSoftplus")
 def parametric_softplus(step: Step) -> list[tf.Tensor]:
     return [tf.nn.softplus(step.w("beta") * step.x) * step.w("alpha")]
 
 
-@kernel("SReLU", mask="keep")
+@kernel("SReLU")
 def srelu(step: Step) -> list[tf.Tensor]:
     t_left, a_left = step.w("t_left"), step.w("a_left")
     t_right = t_left + tf.abs(step.w("t_right"))

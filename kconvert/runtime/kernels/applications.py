@@ -6,7 +6,7 @@ from kconvert.runtime.quiet_start import tf
 from kconvert.runtime.registry import Step, kernel
 
 
-@kernel("LayerScale", mask="keep")
+@kernel("LayerScale")
 def layer_scale(step: Step) -> list[tf.Tensor]:
     return [step.x * step.w("gamma")]
 

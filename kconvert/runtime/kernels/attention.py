@@ -89,7 +89,7 @@ def multi_head_attention(step: Step) -> tuple[list[tf.Tensor], list[Mask]]:
     return [out], [q_mask]
 
 
-@kernel("EinsumDense", mask="drop")
+@kernel("EinsumDense")
 def einsum_dense(step: Step) -> list[tf.Tensor]:
     """``activation(einsum(equation, x, kernel) + bias)``; the bias is stored broadcastable."""
     c = step.config

@@ -14,7 +14,7 @@ def dense_product(x: tf.Tensor, kernel_: tf.Tensor) -> tf.Tensor:
     return tf.tensordot(x, kernel_, axes=[[x.shape.rank - 1], [0]])
 
 
-@kernel("Dense", mask="keep")
+@kernel("Dense")
 def dense(step: Step) -> list[tf.Tensor]:
     y = dense_product(step.x, step.w("kernel"))
     if step.config.use_bias:
@@ -22,13 +22,13 @@ def dense(step: Step) -> list[tf.Tensor]:
     return [activation(step.config.activation)(y)]
 
 
-@kernel("Activation", mask="keep")
+@kernel("Activation")
 def activation_layer(step: Step) -> list[tf.Tensor]:
     return [activation(step.config.activation)(step.x)]
 
 
 @kernel("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
-        "GaussianDropout", "AlphaDropout", "ActivityRegularization", "StochasticDepth", "Identity", mask="keep")
+        "GaussianDropout", "AlphaDropout", "ActivityRegularization", "StochasticDepth", "Identity")
 def inference_identity(step: Step) -> list[tf.Tensor]:
     """Training-only layers are the identity at inference."""
     return [tf.identity(step.x)]
@@ -90,7 +90,7 @@ def embedding(step: Step) -> tuple[list[tf.Tensor], list]:
     return [out], [tf.not_equal(ids, 0) if step.config.mask_zero else None]
 
 
-@kernel("Rescaling", mask="keep")
+@kernel("Rescaling")
 def rescaling(step: Step) -> list[tf.Tensor]:
     scale = tf.constant(step.config.scale, step.x.dtype)
     offset = tf.constant(step.config.offset, step.x.dtype)

@@ -28,7 +28,7 @@ def _param_shape(rank: int, axes: tuple[int, ...], x: tf.Tensor) -> list[int]:
     return [x.shape[i] if i in norm else 1 for i in range(rank)]
 
 
-@kernel("BatchNormalization", mask="keep")
+@kernel("BatchNormalization")
 def batch_normalization(step: Step) -> list[tf.Tensor]:
     x, c = step.x, step.config
     shape = _param_shape(x.shape.rank, c.axis, x)
@@ -39,7 +39,7 @@ def batch_normalization(step: Step) -> list[tf.Tensor]:
     return [normalize(x, param("moving_mean"), param("moving_variance"), param("beta"), param("gamma"), c.epsilon)]
 
 
-@kernel("LayerNormalization", mask="keep")
+@kernel("LayerNormalization")
 def layer_normalization(step: Step) -> list[tf.Tensor]:
     x, c = step.x, step.config
     axes = [a % x.shape.rank for a in c.axis]
@@ -57,7 +57,7 @@ def layer_normalization(step: Step) -> list[tf.Tensor]:
 KERAS_EPSILON = 1e-7
 
 
-@kernel("Normalization", mask="keep")
+@kernel("Normalization")
 def normalization(step: Step) -> list[tf.Tensor]:
     x, c = step.x, step.config
     rank = x.shape.rank
@@ -73,7 +73,7 @@ def normalization(step: Step) -> list[tf.Tensor]:
     return [mean + x * std if c.invert else (x - mean) / std]
 
 
-@kernel("GroupNormalization", mask="keep")
+@kernel("GroupNormalization")
 def group_normalization(step: Step) -> list[tf.Tensor]:
     """Channels split into (groups, channels per group) at ``axis``, as Keras reshapes them."""
     x, c = step.x, step.config
@@ -94,7 +94,7 @@ def group_normalization(step: Step) -> list[tf.Tensor]:
     return [tf.reshape(out, dynamic)]
 
 
-@kernel("UnitNormalization", mask="keep")
+@kernel("UnitNormalization")
 def unit_normalization(step: Step) -> list[tf.Tensor]:
     x, c = step.x, step.config
     squares = tf.reduce_sum(tf.square(x), axis=list(c.axis), keepdims=True)

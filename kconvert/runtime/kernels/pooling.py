@@ -14,7 +14,7 @@ def pooling(step: Step) -> list[tf.Tensor]:
     (``MaxPooling2D(1, strides=2)`` in ResNet50V2)."""
     c = step.config
     x = to_channels_last(step.x, c.data_format)
-    pool = tf.nn.max_pool if step.layer.kind.startswith("Max") else tf.nn.avg_pool
+    pool = tf.nn.max_pool if c.reduction == "max" else tf.nn.avg_pool
     y = pool(x, ksize=list(c.pool_size), strides=list(c.strides), padding=c.padding.upper())
     return [from_channels_last(y, c.data_format)]
 
@@ -26,7 +26,7 @@ def global_pooling(step: Step) -> list[tf.Tensor]:
     c = step.config
     x = to_channels_last(step.x, c.data_format)
     axes = list(range(1, x.shape.rank - 1))
-    if step.layer.kind.startswith("GlobalMax"):
+    if c.reduction == "max":
         y = tf.reduce_max(x, axis=axes, keepdims=c.keepdims)
     elif step.mask is not None and x.shape.rank == 3:
         weights = tf.cast(step.mask, x.dtype)[..., None]

@@ -6,7 +6,7 @@ from kconvert.runtime.quiet_start import tf
 from kconvert.runtime.registry import Mask, Step, kernel
 
 
-@kernel("TimeDistributed", mask="keep")
+@kernel("TimeDistributed")
 def time_distributed(step: Step) -> list[tf.Tensor]:
     x = step.x
     shape = tf.shape(x)

@@ -17,6 +17,7 @@ import numpy as np
 from kconvert.errors import IncompatibleKerasConfigurationException, UnsupportedKerasConfigurationException
 from kconvert.formats.dl4j import ACTIVATIONS, DROPOUTS, LAYERS, WEIGHT_INITS
 from kconvert.ir.graph import Layer
+from kconvert.ir.layers.recurrent import LSTM, SimpleRNN
 from kconvert.ir.shapes import Shape
 from kconvert.ir.weights import Weight
 from kconvert.registry import registrar
@@ -251,7 +252,7 @@ def repeat_vector(ctx: EmitContext) -> Emitted:
 def dropout(ctx: EmitContext) -> Emitted:
     """DL4J's dropout keeps ``p`` (Keras drops ``rate``)."""
     c = ctx.layer.config
-    spatial = ctx.layer.kind.startswith("Spatial")
+    spatial = c.rank is not None
     if spatial and c.data_format == "channels_last":
         ctx.unsupported("spatial dropout of channels-last data (DL4J's SpatialDropout drops along axis 1): written "
                         "as element-wise dropout of the same rate", "data_format")
@@ -391,10 +392,15 @@ def conv1d(ctx: EmitContext) -> Emitted:
     return Emitted(config, [*_bias(ctx, c.use_bias), ctx.block("W", "kernel")])
 
 
-def _pooling(ctx: EmitContext, class_name: str, pooling: str, **keys: Any) -> Emitted:
+def _pooling_type(ctx: EmitContext) -> str:
+    """DL4J's PoolingType for the layer's reduction."""
+    return "MAX" if ctx.layer.config.reduction == "max" else "AVG"
+
+
+def _pooling(ctx: EmitContext, class_name: str, **keys: Any) -> Emitted:
     c = ctx.layer.config
     n = max(2, len(c.pool_size))
-    return Emitted(ctx.plain(class_name, poolingType=pooling, kernelSize=_window(c.pool_size),
+    return Emitted(ctx.plain(class_name, poolingType=_pooling_type(ctx), kernelSize=_window(c.pool_size),
                              stride=_window(c.strides),
                              padding=[0] * n, dilation=[1] * n, convolutionMode=_CONVOLUTION_MODES[c.padding],
                              pnorm=0, eps=1e-8, avgPoolIncludePadInDivisor=False, cudnnAllowFallback=True, **keys))
@@ -402,13 +408,13 @@ def _pooling(ctx: EmitContext, class_name: str, pooling: str, **keys: Any) -> Em
 
 @emitter("MaxPooling2D", "AveragePooling2D")
 def pooling2d(ctx: EmitContext) -> Emitted:
-    return _pooling(ctx, "SubsamplingLayer", "MAX" if ctx.layer.kind.startswith("Max") else "AVG",
+    return _pooling(ctx, "SubsamplingLayer",
                     cnn2dDataFormat=_cnn_format(ctx.layer.config.data_format))
 
 
 @emitter("MaxPooling3D", "AveragePooling3D")
 def pooling3d(ctx: EmitContext) -> Emitted:
-    return _pooling(ctx, "Subsampling3DLayer", "MAX" if ctx.layer.kind.startswith("Max") else "AVG",
+    return _pooling(ctx, "Subsampling3DLayer",
                     dataFormat=_cnn3d_format(ctx.layer.config.data_format))
 
 
@@ -421,7 +427,7 @@ def global_pooling(ctx: EmitContext) -> Emitted:
     rank = len(ctx.inputs[0]) - 2
     last = c.data_format == "channels_last"
     dims = list(range(1, rank + 1)) if last else list(range(2, rank + 2))
-    return Emitted(ctx.plain("GlobalPoolingLayer", poolingType="MAX" if "Max" in ctx.layer.kind else "AVG",
+    return Emitted(ctx.plain("GlobalPoolingLayer", poolingType=_pooling_type(ctx),
                              poolingDimensions=dims, collapseDimensions=True, pnorm=2))
 
 
@@ -443,7 +449,7 @@ def pooling1d(ctx: EmitContext) -> Emitted:
     pooling is rewritten as 2D pooling, see ``rewrites``)."""
     if ctx.layer.config.data_format != "channels_first":
         raise ctx.error(f"{ctx.layer.kind} over a (batch, time, features) sequence")
-    return _pooling(ctx, "Subsampling1DLayer", "MAX" if ctx.layer.kind.startswith("Max") else "AVG",
+    return _pooling(ctx, "Subsampling1DLayer",
                     cnn2dDataFormat="NCHW")
 
 
@@ -488,7 +494,6 @@ def embedding(ctx: EmitContext) -> Emitted:
     return Emitted(config, [ctx.block("W", "embeddings", order="F")])
 
 
-_LSTMS = frozenset({"LSTM", "PeepholeLSTM"})
 #: peephole_kernel rows (input, forget, output) in the order GravesLSTM appends them to RW
 _PEEPHOLE_ORDER = [1, 2, 0]
 
@@ -496,7 +501,7 @@ _PEEPHOLE_ORDER = [1, 2, 0]
 def _recurrent_params(ctx: EmitContext, layer: Layer, prefix: str = "") -> Params:
     """``W``, ``RW`` (GravesLSTM: then its peephole columns), ``b``; LSTM gate blocks reordered."""
     sub = ctx.sub(layer)
-    lstm = layer.kind in _LSTMS
+    lstm = isinstance(layer.config, LSTM)
 
     def gates(w: Weight) -> Weight:
         if not lstm:
@@ -520,7 +525,7 @@ def _recurrent_config(ctx: EmitContext, layer: Layer) -> dict[str, Any]:
         raise ctx.error("a stateful, backwards or state-returning recurrent layer")
     sub = ctx.sub(layer)
     n_in = ctx.inputs[0][-1]
-    if layer.kind in _LSTMS:
+    if isinstance(layer.config, LSTM):
         return sub.base("GravesLSTM" if layer.kind == "PeepholeLSTM" else "LSTM", n_in, c.units, c.activation,
                         forgetGateBiasInit=1.0, helperAllowFallback=True,
                         gateActivationFn=sub.activation(c.recurrent_activation, "recurrent_activation"),
@@ -549,7 +554,7 @@ _MERGE_MODES = {"concat": "CONCAT", "sum": "ADD", "mul": "MUL", "ave": "AVERAGE"
 def bidirectional(ctx: EmitContext) -> Emitted:
     c = ctx.layer.config
     forward, backward = c.forward, c.backward
-    if forward.kind not in (*_LSTMS, "SimpleRNN") or c.merge_mode not in _MERGE_MODES:
+    if not isinstance(forward.config, (LSTM, SimpleRNN)) or c.merge_mode not in _MERGE_MODES:
         raise ctx.error(f"Bidirectional over {forward.kind} with merge_mode {c.merge_mode}")
     if not forward.config.return_sequences:
         raise ctx.error("a Bidirectional returning its last step only (DL4J's LastTimeStep would take the backward "

@@ -71,9 +71,6 @@ _DECLARING_KINDS = frozenset({"Dense", "Conv1D", "Conv2D", "Conv3D", "SeparableC
                               "Conv2DTranspose", "Conv3DTranspose", "BatchNormalization", "LSTM", "PeepholeLSTM",
                               "SimpleRNN", "Bidirectional", "TimeDistributed", "Embedding", "Flatten", "Reshape",
                               "PReLU"})
-#: IR kinds written as DL4J DropoutLayers
-_DROPOUT_KINDS = frozenset({"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
-                            "GaussianDropout", "AlphaDropout"})
 #: why Deeplearning4j 1.0.0-M2.1 has no equivalent of a Keras layer kind
 _ABSENT = {
     "GRU": "DL4J has no GRU layer", "ConvLSTM2D": "DL4J has no convolutional LSTM",
@@ -127,10 +124,11 @@ def write_dl4j(model: Model, output: str | os.PathLike[str], *, overwrite: bool 
 
 
 def _chained_dropouts(model: Model) -> bool:
-    """Whether a layer written as a DropoutLayer reads another one's output."""
+    """Whether a layer written as a DropoutLayer (of the written layers, the training-only ones) reads
+    another one's output."""
     by_name = {layer.name: layer for layer in model.layers}
-    return any(layer.kind in _DROPOUT_KINDS and any(by_name[ref.layer].kind in _DROPOUT_KINDS
-                                                     for call in layer.calls for ref in call.inputs)
+    return any(layer.config.training_only and any(by_name[ref.layer].config.training_only
+                                                   for call in layer.calls for ref in call.inputs)
                for layer in model.layers)
 
 

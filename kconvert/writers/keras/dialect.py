@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from kconvert.ir.layer import LAYER_KINDS
 from kconvert.ir.shapes import Shape
 
 #: IR activation -> its tf.keras 2 name (IR activations missing here have no tf.keras 2 spelling)
@@ -34,11 +35,6 @@ KERAS3_ACTIVATIONS = {
 #: Keras 3 modules of the objects kconvert writes
 _MODULES = {"layer": "keras.layers", "initializer": "keras.initializers", "regularizer": "keras.regularizers",
             "constraint": "keras.constraints", "optimizer": "keras.optimizers", "loss": "keras.losses"}
-_RECURRENT = frozenset({"SimpleRNN", "GRU", "LSTM", "ConvLSTM2D", "Bidirectional"})
-#: layers keras.applications defines for itself, and where Keras 3 registers them
-_APPLICATION_LAYERS = {"LayerScale": "keras.src.applications.convnext",
-                       "StochasticDepth": "keras.src.applications.convnext",
-                       "CustomScaleLayer": "keras.src.applications.inception_resnet_v2"}
 
 Ref = list[Any]  # [layer name, node index, tensor index]
 
@@ -102,8 +98,10 @@ class Keras3Dialect(Keras2Dialect):
         return 1 if output and not sequential else 0
 
     def obj(self, family: str, class_name: str, config: dict[str, Any]) -> dict[str, Any]:
-        if family == "layer" and class_name in _APPLICATION_LAYERS:
-            return {"module": _APPLICATION_LAYERS[class_name], "class_name": class_name, "config": config,
+        # keras.applications' helper layers: the IR kind of each is named as its Keras class
+        application = LAYER_KINDS[class_name].application_module if class_name in LAYER_KINDS else None
+        if family == "layer" and application is not None:
+            return {"module": f"keras.src.{application}", "class_name": class_name, "config": config,
                     "registered_name": class_name}
         return {"module": _MODULES[family], "class_name": class_name, "config": config, "registered_name": None}
 
@@ -135,7 +133,7 @@ class Keras3Dialect(Keras2Dialect):
         if "_inputs" in kwargs:  # MultiHeadAttention(query, value, key=..., attention_mask=...)
             names = kwargs.pop("_inputs")
             return {"args": tensors[:2], "kwargs": {**dict(zip(names[2:], tensors[2:])), **kwargs}}
-        if kind in _RECURRENT and len(tensors) > 1:  # RNN(x, initial_state=[...])
+        if (LAYER_KINDS[kind].recurrent or kind == "Bidirectional") and len(tensors) > 1:  # RNN(x, initial_state=[...])
             return {"args": [tensors[0]], "kwargs": {**kwargs, "initial_state": tensors[1:]}}
         return {"args": [tensors[0] if len(tensors) == 1 else tensors], "kwargs": kwargs}
 

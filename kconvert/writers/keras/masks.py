@@ -10,14 +10,6 @@ from __future__ import annotations
 
 from kconvert.ir.graph import Call, Model, TensorRef
 
-#: kinds that pass the mask they receive on unchanged (Keras 2 and 3)
-MASK_PASSING = frozenset({
-    "Dropout", "SpatialDropout1D", "Activation", "Dense", "BatchNormalization", "LayerNormalization",
-    "GaussianNoise", "GaussianDropout", "AlphaDropout", "PReLU", "ReLU", "LeakyReLU", "ELU", "ThresholdedReLU",
-    "TimeDistributed",
-})
-RECURRENT = frozenset({"SimpleRNN", "GRU", "LSTM", "ConvLSTM2D"})
-
 
 def is_implicit(model: Model, call: Call) -> bool:
     """Whether ``call``'s explicit mask is ``ids != 0`` for the ids of an ``Embedding(mask_zero)``
@@ -34,8 +26,8 @@ def is_implicit(model: Model, call: Call) -> bool:
         layer = model.layer(ref.layer)
         if layer.kind == "Embedding" and layer.config.mask_zero:
             return layer.calls[ref.node].inputs[0] == ids
-        passes = layer.kind in MASK_PASSING or (
-            layer.kind in RECURRENT and layer.config.return_sequences and ref.index == 0)
+        passes = layer.config.passes_mask or (
+            layer.config.recurrent and layer.config.return_sequences and ref.index == 0)
         if not passes or not layer.calls:
             return False
         upstream = layer.calls[ref.node]

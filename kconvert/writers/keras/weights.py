@@ -25,10 +25,9 @@ from kconvert.writers.keras.graph import is_chain, keras_layers
 HDF5_OBJECT_HEADER_LIMIT = 64512
 #: weights Keras creates non-trainable
 NON_TRAINABLE = frozenset({"moving_mean", "moving_variance"})
-RECURRENT = frozenset({"SimpleRNN", "GRU", "LSTM", "ConvLSTM2D"})
-#: the cell class (and so the weight scope) of each recurrent kind
 #: MultiHeadAttention's projections: canonical weight prefix -> the EinsumDense's name in Keras
 _MHA_PROJECTIONS = {"query": "query", "key": "key", "value": "value", "output": "attention_output"}
+#: the cell class (and so the weight scope) Keras names for each recurrent kind it has
 _CELLS = {"SimpleRNN": "simple_rnn_cell", "GRU": "gru_cell", "LSTM": "lstm_cell", "ConvLSTM2D": "conv_lstm_cell"}
 
 
@@ -71,7 +70,7 @@ def _split(layer: Layer, scope: str) -> tuple[list[tuple[str, Weight]], list[tup
     elif layer.kind == "TimeDistributed":
         trainable, frozen = _split(layer.config.layer, scope)
     else:
-        cell = f"{_CELLS[layer.kind]}/" if layer.kind in RECURRENT else ""
+        cell = f"{_CELLS[layer.kind]}/" if layer.kind in _CELLS else ""
         for name, weight in layer.weights.items():
             if layer.kind == "MultiHeadAttention":  # query_kernel -> query/kernel, as tf.keras names it
                 prefix, _, rest = name.rpartition("_")
@@ -130,7 +129,7 @@ def _object(group: h5py.Group, layer: Layer) -> None:
                                                              if n.startswith(f"{key}_")])
         for key in ("_softmax", "_dropout_layer"):
             _vars(group.create_group(key), key.strip("_"), [])
-    elif layer.kind in RECURRENT:
+    elif layer.kind in _CELLS:
         _vars(group, layer.name, [])
         _vars(group.create_group("cell"), _CELLS[layer.kind], list(layer.weights.values()))
     else:

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from kconvert.errors import IncompatibleKerasConfigurationException
 from kconvert.ir.graph import Layer, Model, TensorRef
-from kconvert.writers.keras.masks import MASK_PASSING, RECURRENT
 
-#: kinds whose output depends on the mask they receive (in Keras or in tfjs-layers)
-_READERS = RECURRENT | {"Bidirectional", "Softmax", "GlobalAveragePooling1D", "Add", "Multiply", "Average",
-                         "Maximum", "Minimum", "Concatenate", "Dot", "Model", "MultiHeadAttention"}
+#: kinds besides recurrent ones whose output depends on the mask they receive (in Keras or in tfjs-layers)
+_READERS = frozenset({"Bidirectional", "Softmax", "GlobalAveragePooling1D", "Add", "Multiply", "Average",
+                         "Maximum", "Minimum", "Concatenate", "Dot", "Model", "MultiHeadAttention"})
 
 
 def is_mask_source(layer: Layer) -> bool:
@@ -26,7 +25,7 @@ def is_mask_source(layer: Layer) -> bool:
 def _reads_masks(layer: Layer) -> bool:
     if layer.kind == "TimeDistributed":
         return _reads_masks(layer.config.layer)
-    return layer.kind in _READERS
+    return layer.config.recurrent or layer.kind in _READERS
 
 
 def check_masks(model: Model) -> None:
@@ -55,7 +54,7 @@ def check_masks(model: Model) -> None:
                           "none")
         if not receives:
             continue
-        if layer.kind in RECURRENT:
+        if layer.config.recurrent:
             if layer.config.zero_output_for_mask and layer.config.return_sequences:
                 raise _refuse(layer, "zero_output_for_mask: TF.js repeats the last output at masked steps")
             if layer.config.return_sequences:
@@ -64,7 +63,7 @@ def check_masks(model: Model) -> None:
             if layer.config.forward.config.return_sequences:
                 raise _refuse(layer, "a masked Bidirectional with return_sequences: TF.js repeats the last output at "
                               "masked steps where Keras writes zeros")
-        elif layer.kind in MASK_PASSING and not _reads_masks(layer):
+        elif layer.config.passes_mask and not _reads_masks(layer):
             masked.add((layer.name, node, 0))
         elif _reads_masks(layer):
             raise _refuse(layer, "TF.js mishandles the padding mask this layer receives")

@@ -105,14 +105,14 @@ def spatial_3d(site: TargetSite) -> Rewrite | None:
     (d, h, w, channels) = site.shape[1:]
     site.known((h, w, channels), "height, width and number of channels")
     (d2, h2, w2, _) = site.outputs[0][1:]
-    two_d = site.kind.replace("3D", "2D")
+    two_d = _spatial_2d(site.config, (0, 1))
     return Rewrite.chain(sequence(
         ("depth_height", reshape_to(d, h, w * channels)),  # type: ignore[operator]
-        ("2d_depth_height", _spatial_2d(site.config, (0, 1))),
+        ("2d_depth_height", two_d),
         ("width", reshape_to(_mul(d2, h2), w, channels)),
         ("2d_width", _spatial_2d(site.config, (None, 2))),
         ("as_3d", reshape_to(d2, h2, w2, channels))),
-        f"{site.kind} written as two 2-D {two_d} layers between Reshape layers (TF.js has no {site.kind})")
+        f"{site.kind} written as two 2-D {two_d.kind} layers between Reshape layers (TF.js has no {site.kind})")
 
 
 def _spatial_2d(config: LayerConfig, placed: tuple[int | None, int | None]) -> LayerConfig:
@@ -135,10 +135,6 @@ def pooling_1d(site: TargetSite) -> Rewrite | None:
     return _channels_first(site)
 
 
-#: global 3-D pooling -> the 1-D pooling of the same reduction
-_GLOBAL_1D = {"GlobalAveragePooling3D": pooling.GlobalAveragePooling1D, "GlobalMaxPooling3D": pooling.GlobalMaxPooling1D}
-
-
 @rule("GlobalAveragePooling1D", "GlobalMaxPooling1D", "GlobalAveragePooling3D", "GlobalMaxPooling3D")
 def global_pooling(site: TargetSite) -> Rewrite | None:
     """channels_first 1-D and 3-D pooling runs channels-last; 3-D pooling (which TF.js lacks) pools
@@ -151,7 +147,7 @@ def global_pooling(site: TargetSite) -> Rewrite | None:
     if c.rank == 3:
         (d, h, w, channels) = site.shape[1:]
         site.known((h, w, channels), "height, width and number of channels")
-        one_d = _GLOBAL_1D[site.kind]()
+        one_d = (pooling.GlobalMaxPooling1D if c.reduction == "max" else pooling.GlobalAveragePooling1D)()
         return Rewrite.chain(sequence(("cells", reshape_to(_mul(d, _mul(h, w)), channels)), ("pooled", one_d)),
                              f"{site.kind} written as a Reshape to (cells, channels) and {one_d.kind} (TF.js has no "
                              f"{site.kind})")

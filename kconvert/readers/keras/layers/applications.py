@@ -7,20 +7,15 @@ is read as Keras's own, with a note.
 
 from __future__ import annotations
 
+from kconvert.ir.layer import LayerConfig
 from kconvert.ir.layers import applications
 from kconvert.readers.keras.layer import Converted, KerasLayerConfig, keras_layer, ordered
 
-#: Keras 3 and tf_keras application modules defining each helper layer
-_MODULES = {
-    "LayerScale": "applications.convnext",
-    "StochasticDepth": "applications.convnext",
-    "CustomScaleLayer": "applications.inception_resnet_v2",
-}
-
-
-def _from_keras_applications(cfg: KerasLayerConfig, class_name: str) -> None:
+def _from_keras_applications(cfg: KerasLayerConfig, kind: type[LayerConfig]) -> None:
+    """Refuse a helper layer that a module other than its Keras 3 or tf_keras application module defines."""
+    class_name = kind.kind
     module = cfg.node.get("module")
-    allowed = {f"{package}.{_MODULES[class_name]}" for package in ("keras.src", "tf_keras.src", "keras")}
+    allowed = {f"{package}.{kind.application_module}" for package in ("keras.src", "tf_keras.src", "keras")}
     if module is None:
         cfg.note("assumed", f"the file records no module for {class_name}: read as keras.applications' own layer")
     elif module not in allowed:
@@ -30,7 +25,7 @@ def _from_keras_applications(cfg: KerasLayerConfig, class_name: str) -> None:
 
 @keras_layer("LayerScale")
 def layer_scale(cfg: KerasLayerConfig) -> Converted:
-    _from_keras_applications(cfg, "LayerScale")
+    _from_keras_applications(cfg, applications.LayerScale)
     config = applications.LayerScale(projection_dim=cfg.integer("projection_dim"),
                                       init_values=cfg.number("init_values", 1e-6))
     return Converted(config, ordered("gamma"))
@@ -38,11 +33,11 @@ def layer_scale(cfg: KerasLayerConfig) -> Converted:
 
 @keras_layer("StochasticDepth")
 def stochastic_depth(cfg: KerasLayerConfig) -> applications.StochasticDepth:
-    _from_keras_applications(cfg, "StochasticDepth")
+    _from_keras_applications(cfg, applications.StochasticDepth)
     return applications.StochasticDepth(rate=cfg.number("drop_path_rate", minimum=0.0))
 
 
 @keras_layer("CustomScaleLayer", "Custom>CustomScaleLayer")
 def custom_scale(cfg: KerasLayerConfig) -> applications.CustomScaleLayer:
-    _from_keras_applications(cfg, "CustomScaleLayer")
+    _from_keras_applications(cfg, applications.CustomScaleLayer)
     return applications.CustomScaleLayer(scale=cfg.number("scale"))
