@@ -12,7 +12,7 @@ from kconvert.readers.context import Limits
 
 #: the bounds on a configuration's sizes (any more is a hostile or corrupt file)
 LIMITS = Limits()
-REQUIRED: Any = object()
+_REQUIRED: Any = object()
 #: 0.x wrapper names -> @class short names
 _LEGACY_LAYERS = {"dense": "DenseLayer", "output": "OutputLayer", "rnnoutput": "RnnOutputLayer",
                   "convolution": "ConvolutionLayer", "convolution1d": "Convolution1DLayer",
@@ -38,7 +38,7 @@ class Keys:
     def get(self, key: str, default: Any = None) -> Any:
         value = self.body.get(key)
         if value is None:
-            if default is REQUIRED:
+            if default is _REQUIRED:
                 raise self.error("required key is missing", key)
             return default
         return value
@@ -49,11 +49,11 @@ class Keys:
         except ValueError as exc:
             raise self.error(str(exc), key) from None
 
-    def integer(self, key: str, default: Any = REQUIRED, minimum: int = 1) -> int:
+    def integer(self, key: str, default: Any = _REQUIRED, minimum: int = 1) -> int:
         value = self.get(key, default)
-        return value if value is default and default is not REQUIRED else self._integer(value, key, minimum)
+        return value if value is default and default is not _REQUIRED else self._integer(value, key, minimum)
 
-    def integers(self, key: str, default: Any = REQUIRED, minimum: int = 1) -> tuple[int, ...]:
+    def integers(self, key: str, default: Any = _REQUIRED, minimum: int = 1) -> tuple[int, ...]:
         value = self.get(key, default)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             value = [value]
@@ -61,19 +61,19 @@ class Keys:
             raise self.error(f"expected a list of integers, got {value!r}", key)
         return tuple(self._integer(v, key, minimum) for v in value)
 
-    def number(self, key: str, default: Any = REQUIRED) -> float:
+    def number(self, key: str, default: Any = _REQUIRED) -> float:
         value = self.get(key, default)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise self.error(f"expected a finite number, got {value!r}", key)
         return float(value)
 
-    def flag(self, key: str, default: Any = REQUIRED) -> bool:
+    def flag(self, key: str, default: Any = _REQUIRED) -> bool:
         value = self.get(key, default)
         if not isinstance(value, bool):
             raise self.error(f"expected true or false, got {value!r}", key)
         return value
 
-    def text(self, key: str, default: Any = REQUIRED) -> str:
+    def text(self, key: str, default: Any = _REQUIRED) -> str:
         value = self.get(key, default)
         if not isinstance(value, str):
             raise self.error(f"expected a string, got {value!r}", key)
