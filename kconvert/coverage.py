@@ -82,9 +82,9 @@ def matrix() -> list[Row]:
 
 def dl4j_classes() -> list[str]:
     """The Deeplearning4j layer classes the DL4J reader reads."""
-    from kconvert.readers.dl4j import _LAYERS
+    from kconvert.readers.dl4j import DL4J_LAYERS
 
-    return sorted(_LAYERS)
+    return sorted(DL4J_LAYERS)
 
 
 def render_text(rows: list[Row]) -> str:

@@ -1,5 +1,6 @@
 """Deeplearning4j's formats, shared by its reader and writer: ND4J's binary array encoding
-(``coefficients.bin``), the model zip's member names and the Java class names DL4J's JSON uses.
+(``coefficients.bin``), the model zip's member names, the Java class names DL4J's JSON uses and
+the tables between DL4J's vertex ops and modes and the IR's layers.
 
 An ND4J array (``Nd4j.write``) is two big-endian buffers back to back, each
 ``UTF(allocation mode) LENGTH UTF(dtype) elements``: first the shape information
@@ -17,6 +18,8 @@ import struct
 import numpy as np
 
 from kconvert.errors import InputReadError
+from kconvert.ir.layer import LayerConfig
+from kconvert.ir.layers import merge, ops
 
 CONFIGURATION, COEFFICIENTS, UPDATER_STATE, NO_PARAMS = (
     "configuration.json", "coefficients.bin", "updaterState.bin", "noParams.marker")
@@ -31,6 +34,19 @@ DROPOUTS = "org.deeplearning4j.nn.conf.dropout."
 LOSSES = "org.nd4j.linalg.lossfunctions.impl."
 UPDATERS = "org.nd4j.linalg.learning.config."
 WEIGHT_INITS = "org.deeplearning4j.nn.weights."
+
+#: ElementWiseVertex op -> the IR merge layer computing it
+ELEMENTWISE_MERGES: dict[str, type[LayerConfig]] = {
+    "Add": merge.Add, "Subtract": merge.Subtract, "Product": merge.Multiply, "Average": merge.Average,
+    "Max": merge.Maximum}
+#: IR merge kind -> ElementWiseVertex op
+ELEMENTWISE_OPS: dict[str, str] = {cls.kind: op for op, cls in ELEMENTWISE_MERGES.items()}
+#: Bidirectional mode -> the IR's (Keras's) merge_mode of the two directions
+BIDIRECTIONAL_MERGE_MODES: dict[str, str] = {"CONCAT": "concat", "ADD": "sum", "MUL": "mul", "AVERAGE": "ave"}
+#: the IR's merge_mode -> Bidirectional mode
+BIDIRECTIONAL_MODES: dict[str, str] = {ir: mode for mode, ir in BIDIRECTIONAL_MERGE_MODES.items()}
+#: x[:, :, ::-1]: a (batch, features, time) sequence reversed in time, DL4J's ReverseTimeSeriesVertex
+REVERSE_TIME = ops.GetItem(items=(ops.Index("slice"), ops.Index("slice"), ops.Index("slice", step=-1)))
 
 _INT_LENGTH_MODES = frozenset({"DIRECT", "HEAP", "JAVACPP"})
 _LONG_LENGTH_MODES = frozenset({"LONG_SHAPE", "MIXED_DATA_TYPES"})

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from kconvert.errors import IncompatibleKerasConfigurationException, UnsupportedKerasConfigurationException
-from kconvert.formats.dl4j import ACTIVATIONS, DROPOUTS, LAYERS, WEIGHT_INITS
+from kconvert.formats.dl4j import ACTIVATIONS, BIDIRECTIONAL_MODES, DROPOUTS, LAYERS, WEIGHT_INITS
 from kconvert.ir.graph import Layer
 from kconvert.ir.layers.recurrent import LSTM, SimpleRNN
 from kconvert.ir.shapes import Shape
@@ -547,14 +547,11 @@ def recurrent(ctx: EmitContext) -> Emitted:
     return Emitted(config, _recurrent_params(ctx, ctx.layer))
 
 
-_MERGE_MODES = {"concat": "CONCAT", "sum": "ADD", "mul": "MUL", "ave": "AVERAGE"}
-
-
 @emitter("Bidirectional")
 def bidirectional(ctx: EmitContext) -> Emitted:
     c = ctx.layer.config
     forward, backward = c.forward, c.backward
-    if not isinstance(forward.config, (LSTM, SimpleRNN)) or c.merge_mode not in _MERGE_MODES:
+    if not isinstance(forward.config, (LSTM, SimpleRNN)) or c.merge_mode not in BIDIRECTIONAL_MODES:
         raise ctx.error(f"Bidirectional over {forward.kind} with merge_mode {c.merge_mode}")
     if not forward.config.return_sequences:
         raise ctx.error("a Bidirectional returning its last step only (DL4J's LastTimeStep would take the backward "
@@ -565,6 +562,6 @@ def bidirectional(ctx: EmitContext) -> Emitted:
     bwd = _recurrent_config(ctx, backward)
     units = forward.config.units
     config = {"@class": LAYERS + "recurrent.Bidirectional", "layerName": ctx.layer.name, "fwd": fwd, "bwd": bwd,
-              "mode": _MERGE_MODES[c.merge_mode], "nin": ctx.inputs[0][-1],
+              "mode": BIDIRECTIONAL_MODES[c.merge_mode], "nin": ctx.inputs[0][-1],
               "nout": 2 * units if c.merge_mode == "concat" else units}
     return Emitted(config, _recurrent_params(ctx, forward, "f") + _recurrent_params(ctx, backward, "b"))

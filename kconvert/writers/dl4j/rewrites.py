@@ -21,7 +21,8 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from kconvert.ir.layer import LayerConfig
-from kconvert.ir.layers import core, merge, ops
+from kconvert.formats.dl4j import REVERSE_TIME
+from kconvert.ir.layers import core, merge
 from kconvert.rewrite import compositions as shared
 from kconvert.rewrite.compositions import sequence
 from kconvert.rewrite.lowering import TargetSite
@@ -63,8 +64,6 @@ def volume_channels_first(site: TargetSite) -> Rewrite | None:
 #: Keras merge mode -> the IR merge of the two directions' outputs
 _MERGES: dict[str, Callable[[], LayerConfig]] = {
     "concat": lambda: merge.Concatenate(axis=-1), "sum": merge.Add, "mul": merge.Multiply, "ave": merge.Average}
-#: x[:, :, ::-1]: a (batch, features, time) sequence reversed in time
-REVERSE_TIME = ops.GetItem(items=(ops.Index("slice"), ops.Index("slice"), ops.Index("slice", step=-1)))
 
 
 @rule("Bidirectional")

@@ -22,11 +22,13 @@ from kconvert.errors import IncompatibleKerasConfigurationException, Unsupported
 from kconvert.formats.dl4j import (
     COEFFICIENTS,
     CONFIGURATION,
+    ELEMENTWISE_OPS,
     GRAPH,
     LAYERS,
     LOSSES,
     MODEL_ZIP,
     NO_PARAMS,
+    REVERSE_TIME,
     UPDATERS,
     write_row_header,
 )
@@ -39,15 +41,12 @@ from kconvert.schemas import validate
 from kconvert.writers.context import WriteContext, Written
 from kconvert.writers.dl4j.layers import DL4J_ACTIVATIONS, EMITTERS, EmitContext, Emitted, Params, inexpressible
 from kconvert.writers.dl4j.preprocessors import PREPROCESSOR_RULES, compose, preprocessors
-from kconvert.writers.dl4j.rewrites import DL4J_RULES, REVERSE_TIME
+from kconvert.writers.dl4j.rewrites import DL4J_RULES
 from kconvert.writers.keras.graph import is_chain, keras_layers
 from kconvert.writers.output import atomic_directory
 
 DL4J_TARGET = Target("Deeplearning4j", {a: a for a in DL4J_ACTIVATIONS}, DL4J_RULES,
                      inlines_models="Deeplearning4j configurations have no sub-networks")
-#: IR merge kinds -> ElementWiseVertex op
-_ELEMENTWISE = {"Add": "Add", "Subtract": "Subtract", "Multiply": "Product", "Average": "Average",
-                "Maximum": "Max"}
 #: Keras loss -> DL4J loss class
 _LOSSES = {"categorical_crossentropy": "LossMCXENT", "sparse_categorical_crossentropy": "LossSparseMCXENT",
            "binary_crossentropy": "LossBinaryXENT", "mean_squared_error": "LossMSE", "mse": "LossMSE",
@@ -82,7 +81,7 @@ _ABSENT = {
     "LocallyConnected1D": "DL4J's LocallyConnected1D is a SameDiff layer kconvert does not write",
 }
 #: kinds written as graph vertices rather than layers
-VERTEX_KINDS = frozenset(_ELEMENTWISE) | {"Concatenate"}
+VERTEX_KINDS = frozenset(ELEMENTWISE_OPS) | {"Concatenate"}
 
 
 @dataclass
@@ -347,8 +346,8 @@ class _Builder:
                 vertices[layer.name] = {"@class": GRAPH + "PreprocessorVertex",
                                         "preProcessor": compose(preprocessors(layer, self._inputs(layer)[0]))}
                 pieces.append(_Piece(layer.name, None, []))
-            elif layer.kind in _ELEMENTWISE:
-                vertices[layer.name] = {"@class": GRAPH + "ElementWiseVertex", "op": _ELEMENTWISE[layer.kind]}
+            elif layer.kind in ELEMENTWISE_OPS:
+                vertices[layer.name] = {"@class": GRAPH + "ElementWiseVertex", "op": ELEMENTWISE_OPS[layer.kind]}
                 pieces.append(_Piece(layer.name, None, []))
             elif layer.kind == "GetItem":
                 if layer.config != REVERSE_TIME or len(self._inputs(layer)[0]) != 3:

@@ -1,0 +1,36 @@
+"""A DL4J ``MultiLayerConfiguration`` (``confs``) as a sequential IR model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kconvert.errors import IncompatibleKerasConfigurationException, InputReadError
+from kconvert.ir.graph import Model, TensorRef
+from kconvert.readers.dl4j.layer import Parameters
+from kconvert.readers.dl4j.layers.core import SHAPE_KEEPING
+from kconvert.readers.dl4j.network import Chain, input_shape
+from kconvert.readers.dl4j.preprocessors import preprocess
+from kconvert.readers.dl4j.spec import Keys, layer_spec, strings
+
+
+def read_multilayer(document: dict[str, Any], params: Parameters) -> Model:
+    """The layers in order, each behind the preprocessor ``inputPreProcessors`` gives its index."""
+    confs = document.get("confs")
+    if not isinstance(confs, list) or not confs:
+        raise InputReadError("a MultiLayerConfiguration without layers (confs)", file=params.display)
+    if not all(isinstance(conf, dict) for conf in confs):
+        raise IncompatibleKerasConfigurationException("a layer configuration that is not an object", key="confs")
+    specs = [layer_spec(conf.get("layer"), f"layer{i}") for i, conf in enumerate(confs)]
+    preprocessors = Keys(document).get("inputPreProcessors", {})
+    if not isinstance(preprocessors, dict):
+        raise IncompatibleKerasConfigurationException("expected an object", key="inputPreProcessors")
+    chain = Chain([TensorRef("input")])
+    # layers that keep their input's shape declare no size: the first one that does decides
+    first = next((i for i, spec in enumerate(specs) if spec.cls not in SHAPE_KEEPING or str(i) in preprocessors), 0)
+    current = chain.add_input("input", input_shape(specs[first], preprocessors.get(str(first))))
+    for i, (spec, conf) in enumerate(zip(specs, confs)):
+        spec.variables = strings(conf, "variables")
+        if str(i) in preprocessors:
+            current = chain.extend(preprocess(preprocessors[str(i)], spec.name), current)
+        current = chain.add_layer(spec, current, params)
+    return Model("dl4j", chain.layers, chain.inputs, [current], structure="sequential")

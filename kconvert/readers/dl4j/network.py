@@ -1,0 +1,53 @@
+"""What the MultiLayerNetwork and ComputationGraph readers share: the IR layers built so far, and
+a network input's shape, derived from the layer reading it (DL4J records none)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kconvert.ir.graph import Call, Layer, ShapeMap, TensorRef, call_shapes
+from kconvert.ir.layers import core
+from kconvert.ir.shapes import Shape
+from kconvert.readers.dl4j.layer import Entry, Parameters, convert_layer, first_input_shape, weights
+from kconvert.readers.dl4j.preprocessors import declared_input
+from kconvert.readers.dl4j.spec import LayerSpec
+
+
+@dataclass
+class Chain:
+    """IR layers appended one after another, with their output shapes inferred as they come."""
+
+    inputs: list[TensorRef]
+    layers: list[Layer] = field(default_factory=list)
+    shapes: ShapeMap = field(default_factory=dict)
+
+    def shape(self, ref: TensorRef) -> Shape:
+        return self.shapes[(ref.layer, ref.node)][ref.index]
+
+    def add(self, layer: Layer) -> TensorRef:
+        self.layers.append(layer)
+        self.shapes[(layer.name, 0)] = call_shapes(layer, 0, self.shapes)
+        return TensorRef(layer.name)
+
+    def add_input(self, name: str, shape: Shape) -> TensorRef:
+        return self.add(Layer(name, core.InputLayer(batch_shape=shape), calls=[Call([])]))
+
+    def extend(self, entries: list[Entry], source: TensorRef) -> TensorRef:
+        """Each entry called on the previous one's output, the first on ``source``."""
+        for name, config, arrays in entries:
+            source = self.add(Layer(name, config, weights(arrays), [Call([source])]))
+        return source
+
+    def add_layer(self, spec: LayerSpec, source: TensorRef, params: Parameters) -> TensorRef:
+        """One DL4J layer, called on ``source``."""
+        return self.extend(convert_layer(spec, self.shape(source), params), source)
+
+
+def input_shape(spec: LayerSpec, preprocessor: dict[str, Any] | None) -> Shape:
+    """The shape a network input must have for its first layer and that layer's preprocessor."""
+    if preprocessor is not None:
+        shape = declared_input(preprocessor)
+        if shape is not None:
+            return shape
+    return first_input_shape(spec)
