@@ -65,6 +65,11 @@ def _models() -> dict[str, tuple[Any, list[np.ndarray]]]:
     h = L.Conv2D(3, 1)(h)
     out["images"] = keras.Model(pic, L.Flatten()(h)), [rng.uniform(0, 255, (2, 8, 8, 3)).astype("float32")]
 
+    # one mean and variance for every value: a Rescaling, then a BatchNormalization
+    every = keras.Input((5, 3))
+    out["normalization_of_every_value"] = keras.Model(every, L.Normalization(axis=None, mean=0.5, variance=2.0)(
+        L.Dense(4)(every))), [x(5, 3)]
+
     vol = keras.Input((5, 6, 4, 2))
     v = L.ZeroPadding3D(((1, 0), (0, 1), (1, 1)))(vol)
     v = L.Conv3DTranspose(3, 2, strides=2, padding="same")(v)
@@ -158,7 +163,8 @@ def test_realworld_files_now_written(tmp_path: Path, name: str) -> None:
 
 @pytest.mark.parametrize("make,fragment", [
     (lambda L: L.GRU(3), "GRU"),
-    (lambda L: L.Normalization(axis=None, mean=0.5, variance=2.0), "Normalization keeping statistics"),
+    (lambda L: L.Normalization(axis=1, mean=np.arange(5.0), variance=np.full(5, 2.0)),
+     "Normalization per feature of the last axis only"),
 ])
 def test_what_dl4j_cannot_compute_is_refused(tmp_path: Path, make: Any, fragment: str) -> None:
     inp = keras.Input((5, 3))
