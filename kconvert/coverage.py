@@ -48,7 +48,7 @@ def matrix() -> list[Row]:
     from kconvert.writers.tfjs.writer import TFJS_TARGET
 
     def written(kind: str, emitters: Collection[str], rewritten: frozenset[str],
-                lacks: frozenset[str] = frozenset(), preprocessed: dict | None = None,
+                lacks: Collection[str] = (), preprocessed: dict | None = None,
                 companion: Collection[str] = ()) -> str:
         if kind in rewritten:
             return "rewritten"

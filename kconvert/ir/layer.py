@@ -67,6 +67,11 @@ class LayerConfig:
         """Canonical weight names (in canonical order) and their shapes for these inputs."""
         return {}
 
+    def planar(self) -> "LayerConfig | None":
+        """For a 1-D layer over channels-last (steps, channels) inputs, its 2-D form, which computes
+        the same over (steps, 1, channels) with its weights given a width axis of 1; else None."""
+        return None
+
     def sublayers(self) -> tuple["Layer", ...]:
         """Layers owned by this one (wrapped layers); they carry their own weights."""
         return ()

@@ -414,62 +414,22 @@ def reshape_to(*dims: int | None) -> core.Reshape:
     return core.Reshape(target_shape=tuple(-1 if d is None else d for d in dims))
 
 
-#: 1-D kinds -> their 2-D form over (steps, 1, channels), built from the 1-D configuration
-PLANAR: dict[str, Callable[[Any], LayerConfig]] = {
-    "MaxPooling1D": lambda c: pooling.MaxPooling2D(pool_size=(c.pool_size[0], 1), strides=(c.strides[0], 1),
-                                                   padding=c.padding),
-    "AveragePooling1D": lambda c: pooling.AveragePooling2D(pool_size=(c.pool_size[0], 1),
-                                                           strides=(c.strides[0], 1), padding=c.padding),
-    "ZeroPadding1D": lambda c: reshaping.ZeroPadding2D(padding=(tuple(c.padding[0]), (0, 0))),
-    "Cropping1D": lambda c: reshaping.Cropping2D(cropping=(tuple(c.cropping[0]), (0, 0))),
-    "UpSampling1D": lambda c: reshaping.UpSampling2D(size=(c.size[0], 1)),
-}
-
-
-@rule(*PLANAR)
+@rule(*kinds_where(lambda c: c.planar is not LayerConfig.planar))
 def planar(site: TargetSite) -> Rewrite | None:
-    """A channels-last 1-D layer over (steps, channels) as its 2-D form over (steps, 1, channels)."""
-    if getattr(site.config, "data_format", "channels_last") != "channels_last":
-        return None
-    ((steps, channels),) = [s[1:] for s in site.inputs]
-    site.known((channels,), "number of channels")
-    ((out_steps, _),) = [s[1:] for s in site.outputs]
-    return Rewrite.chain(sequence(("as_2d", reshape_to(steps, 1, channels)),
-                                  ("2d", PLANAR[site.kind](site.config)),
-                                  ("as_1d", reshape_to(out_steps, channels))),
-                         f"{site.kind} written as its 2-D form over (steps, 1, channels) between Reshape layers "
-                         f"({site.target} has no {site.kind})")
-
-
-#: 1-D convolutions -> their 2-D form, and the weights gaining a width axis of 1
-_PLANAR_CONVOLUTIONS: dict[str, tuple[type[LayerConfig], tuple[str, ...]]] = {
-    "SeparableConv1D": (conv.SeparableConv2D, ("depthwise_kernel", "pointwise_kernel")),
-    "DepthwiseConv1D": (conv.DepthwiseConv2D, ("depthwise_kernel",)),
-    "Conv1DTranspose": (conv.Conv2DTranspose, ("kernel",)),
-}
-
-
-@rule(*_PLANAR_CONVOLUTIONS)
-def planar_convolution(site: TargetSite) -> Rewrite | None:
-    """A channels-last, non-causal 1-D convolution as its 2-D form over (steps, 1, channels)."""
+    """A channels-last 1-D layer over (steps, channels) as its 2-D form over (steps, 1, channels)
+    between Reshapes; its weights gain a width axis of 1 (:meth:`LayerConfig.planar`)."""
     c = site.config
-    if c.data_format != "channels_last" or c.padding == "causal":
+    if getattr(c, "data_format", "channels_last") != "channels_last" or getattr(c, "padding", None) == "causal":
         return None
     ((steps, channels),) = [s[1:] for s in site.inputs]
     site.known((channels,), "number of channels")
     ((out_steps, out_channels),) = [s[1:] for s in site.outputs]
-    cls, kernels = _PLANAR_CONVOLUTIONS[site.kind]
-    fields = {f: getattr(c, f) for f in ("activation", "use_bias", "padding", "filters", "depth_multiplier",
-                                         "output_padding") if hasattr(c, f)}
-    if fields.get("output_padding") is not None:
-        fields["output_padding"] = (*fields["output_padding"], 0)
-    config = cls(kernel_size=(c.kernel_size[0], 1), strides=(c.strides[0], 1), dilation_rate=(c.dilation_rate[0], 1),
-                 **fields)
-    weights = {name: w.reshape((w.shape[0], 1, *w.shape[1:])) if name in kernels else w
-               for name, w in site.layer.weights.items()}
-    return Rewrite.chain(sequence(("as_2d", reshape_to(steps, 1, channels)), ("2d", config, weights),
+    two_d = c.planar()
+    shapes = two_d.weight_shapes([(None, steps, 1, channels)])
+    weights = {name: w.reshape(shapes[name]) for name, w in site.layer.weights.items()}
+    return Rewrite.chain(sequence(("as_2d", reshape_to(steps, 1, channels)), ("2d", two_d, weights),
                                   ("as_1d", reshape_to(out_steps, out_channels))),
-                         f"{site.kind} written as {cls.kind} over (steps, 1, channels) between Reshape layers "
+                         f"{site.kind} written as {two_d.kind} over (steps, 1, channels) between Reshape layers "
                          f"({site.target} has no {site.kind})")
 
 

@@ -35,14 +35,15 @@ _MAX_PASSES = 16
 @dataclass(frozen=True)
 class Target:
     """What a target expresses: its activation names (IR name -> its name), those it spells
-    ambiguously (each with the warning to give when one cannot be avoided), the IR kinds it lacks,
-    why it inlines nested models (None: it holds them), and its rules."""
+    ambiguously (each with the warning to give when one cannot be avoided), the IR kinds it lacks
+    that no rule rewrites (each with why), why it inlines nested models (None: it holds them), and
+    its rules."""
 
     name: str
     activations: Mapping[str, str]
     rules: RuleBook["TargetSite", Rewrite]
     ambiguous: Mapping[str, str] = field(default_factory=dict)
-    lacks: frozenset[str] = frozenset()
+    lacks: Mapping[str, str] = field(default_factory=dict)
     inlines_models: str | None = None
 
     def has(self, activation: str) -> bool:

@@ -24,7 +24,7 @@ from kconvert.runtime import kernels as _kernels  # noqa: F401  (registers the k
 from kconvert.runtime.device import resolve_device
 from kconvert.runtime.folding import Fold, batchnorm_folds
 from kconvert.runtime.quiet_start import tf
-from kconvert.runtime.registry import KERNELS, Mask, Step
+from kconvert.runtime.registry import KERNELS, Mask, Invocation
 
 Values = dict[tuple[str, int], tuple[list[tf.Tensor], list[Mask]]]
 
@@ -103,7 +103,7 @@ class Executor:
         if not spec.integer_inputs:
             inputs = [tf.cast(x, self.dtype) if x.dtype.is_integer or x.dtype.is_bool else x for x in inputs]
         with tf.name_scope(_scope(layer.name)):
-            result = spec.fn(Step(layer, inputs, masks, kwargs, self))
+            result = spec.fn(Invocation(layer, inputs, masks, kwargs, self))
         if spec.mask == "custom":
             outputs, out_masks = result  # type: ignore[misc]
         else:

@@ -1,6 +1,6 @@
 """The kernel registry: one TensorFlow function per IR layer kind.
 
-A kernel receives a :class:`Step` (the layer, its input tensors and masks, call arguments and
+A kernel receives an :class:`Invocation` (the layer, its input tensors and masks, call arguments and
 access to its weights as tensors) and returns its output tensors.  How Keras masks flow through a
 layer follows from the IR (:attr:`~kconvert.ir.layer.LayerConfig.passes_mask`) unless the registration
 declares another rule (``mask=``).
@@ -24,11 +24,11 @@ Mask = Union[tf.Tensor, None]
 #: returns ``(outputs, masks)`` itself
 MaskRule = Literal["all", "custom"]
 KernelResult = Union[list[tf.Tensor], tuple[list[tf.Tensor], list[Mask]]]
-KernelFn = Callable[["Step"], KernelResult]
+KernelFn = Callable[["Invocation"], KernelResult]
 
 
 @dataclass
-class Step:
+class Invocation:
     """One call of one layer, as a kernel sees it."""
 
     layer: Layer

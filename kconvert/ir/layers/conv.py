@@ -50,6 +50,15 @@ class _Windowed(LayerConfig):
         if self.padding not in PADDINGS or (self.padding == "causal" and self.rank != 1):
             raise ValueError(f"unsupported padding {self.padding!r}")
 
+    def _planar(self, cls: type["_Windowed"]) -> "_Windowed":
+        """This 1-D layer as ``cls``, its 2-D kind, over a width of 1."""
+        widened: dict[str, object] = {"kernel_size": (self.kernel_size[0], 1), "strides": (self.strides[0], 1),
+                                      "dilation_rate": (self.dilation_rate[0], 1)}
+        output_padding = getattr(self, "output_padding", None)
+        if output_padding is not None:
+            widened["output_padding"] = (output_padding[0], 0)
+        return cls(**{**self.attributes(), **widened})
+
     def _split(self, shape: Shape) -> tuple[int | None, tuple[int | None, ...]]:
         require_rank(shape, self.rank + 2)
         return split_channels(shape, self.data_format)
@@ -143,6 +152,9 @@ class Conv1DTranspose(_ConvTranspose):
     kind = "Conv1DTranspose"
     rank = 1
 
+    def planar(self) -> LayerConfig:
+        return self._planar(Conv2DTranspose)
+
 
 @layer_kind
 @dataclass(frozen=True, kw_only=True)
@@ -182,6 +194,9 @@ class SeparableConv1D(_SeparableConv):
     kind = "SeparableConv1D"
     rank = 1
 
+    def planar(self) -> LayerConfig:
+        return self._planar(SeparableConv2D)
+
 
 @layer_kind
 @dataclass(frozen=True, kw_only=True)
@@ -217,6 +232,9 @@ class _DepthwiseConv(_Windowed):
 class DepthwiseConv1D(_DepthwiseConv):
     kind = "DepthwiseConv1D"
     rank = 1
+
+    def planar(self) -> LayerConfig:
+        return self._planar(DepthwiseConv2D)
 
 
 @layer_kind

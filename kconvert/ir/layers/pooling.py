@@ -34,6 +34,10 @@ class _Pooling(LayerConfig):
         if self.padding not in ("valid", "same"):
             raise ValueError(f"unsupported padding {self.padding!r}")
 
+    def _planar(self, cls: type["_Pooling"]) -> "_Pooling":
+        """This 1-D pooling as ``cls``, its 2-D kind, over a width of 1."""
+        return cls(pool_size=(self.pool_size[0], 1), strides=(self.strides[0], 1), padding=self.padding)
+
     def output_shape(self, shape: Shape) -> Shape:
         require_rank(shape, self.rank + 2)
         channels, spatial = split_channels(shape, self.data_format)
@@ -48,6 +52,9 @@ class MaxPooling1D(_Pooling):
     kind = "MaxPooling1D"
     reduction = "max"
     rank = 1
+
+    def planar(self) -> LayerConfig:
+        return self._planar(MaxPooling2D)
 
 
 @layer_kind
@@ -72,6 +79,9 @@ class AveragePooling1D(_Pooling):
     kind = "AveragePooling1D"
     reduction = "average"
     rank = 1
+
+    def planar(self) -> LayerConfig:
+        return self._planar(AveragePooling2D)
 
 
 @layer_kind

@@ -56,6 +56,9 @@ class Cropping1D(_Cropping):
     kind = "Cropping1D"
     rank = 1
 
+    def planar(self) -> LayerConfig:
+        return Cropping2D(cropping=(tuple(self.cropping[0]), (0, 0)))
+
 
 @layer_kind
 @dataclass(frozen=True, kw_only=True)
@@ -89,6 +92,9 @@ class _ZeroPadding(_Spatial):
 class ZeroPadding1D(_ZeroPadding):
     kind = "ZeroPadding1D"
     rank = 1
+
+    def planar(self) -> LayerConfig:
+        return ZeroPadding2D(padding=(tuple(self.padding[0]), (0, 0)))
 
 
 @layer_kind
@@ -127,6 +133,9 @@ class _UpSampling(_Spatial):
 class UpSampling1D(_UpSampling):
     kind = "UpSampling1D"
     rank = 1
+
+    def planar(self) -> LayerConfig:
+        return UpSampling2D(size=(self.size[0], 1), interpolation=self.interpolation)
 
 
 @layer_kind

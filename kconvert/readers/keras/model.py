@@ -94,7 +94,7 @@ def _build(model_config: Any, ctx: ReadContext, nested: bool) -> BuiltModel:
             f"{type(model_config).__name__}")
     class_name = model_config.get("class_name")
     config = model_config.get("config")
-    builder = _Builder(ctx)
+    builder = _ModelBuilder(ctx)
     if class_name == "Sequential":
         return builder.sequential(config, nested)
     if class_name in ("Model", "Functional"):
@@ -106,7 +106,7 @@ def _build(model_config: Any, ctx: ReadContext, nested: bool) -> BuiltModel:
         "no configuration kconvert can read)", key="class_name")
 
 
-class _Builder:
+class _ModelBuilder:
     def __init__(self, ctx: ReadContext) -> None:
         self.ctx = ctx
         self.layers: list[Layer] = []

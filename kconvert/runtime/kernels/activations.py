@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kconvert.runtime.quiet_start import tf
-from kconvert.runtime.registry import Step, kernel
+from kconvert.runtime.registry import Invocation, kernel
 
 
 def keras_relu(x: tf.Tensor, negative_slope: float = 0.0, max_value: float | None = None,
@@ -31,29 +31,29 @@ def keras_relu(x: tf.Tensor, negative_slope: float = 0.0, max_value: float | Non
 
 
 @kernel("ReLU")
-def relu(step: Step) -> list[tf.Tensor]:
+def relu(step: Invocation) -> list[tf.Tensor]:
     c = step.config
     return [keras_relu(step.x, c.negative_slope, c.max_value, c.threshold)]
 
 
 @kernel("LeakyReLU")
-def leaky_relu(step: Step) -> list[tf.Tensor]:
+def leaky_relu(step: Invocation) -> list[tf.Tensor]:
     return [tf.nn.leaky_relu(step.x, alpha=step.config.negative_slope)]
 
 
 @kernel("ELU")
-def elu(step: Step) -> list[tf.Tensor]:
+def elu(step: Invocation) -> list[tf.Tensor]:
     x = step.x
     return [tf.where(x > 0, x, step.config.alpha * (tf.exp(x) - 1.0))]
 
 
 @kernel("ThresholdedReLU")
-def thresholded_relu(step: Step) -> list[tf.Tensor]:
+def thresholded_relu(step: Invocation) -> list[tf.Tensor]:
     return [step.x * tf.cast(step.x > step.config.theta, step.x.dtype)]
 
 
 @kernel("Softmax")
-def softmax(step: Step) -> list[tf.Tensor]:
+def softmax(step: Invocation) -> list[tf.Tensor]:
     axis = step.config.axis
     if isinstance(axis, int):
         return [tf.nn.softmax(step.x, axis=axis)]
@@ -61,17 +61,17 @@ def softmax(step: Step) -> list[tf.Tensor]:
 
 
 @kernel("PReLU")
-def prelu(step: Step) -> list[tf.Tensor]:
+def prelu(step: Invocation) -> list[tf.Tensor]:
     return [tf.nn.relu(step.x) - step.w("alpha") * tf.nn.relu(-step.x)]
 
 
 @kernel("ParametricSoftplus")
-def parametric_softplus(step: Step) -> list[tf.Tensor]:
+def parametric_softplus(step: Invocation) -> list[tf.Tensor]:
     return [tf.nn.softplus(step.w("beta") * step.x) * step.w("alpha")]
 
 
 @kernel("SReLU")
-def srelu(step: Step) -> list[tf.Tensor]:
+def srelu(step: Invocation) -> list[tf.Tensor]:
     t_left, a_left = step.w("t_left"), step.w("a_left")
     t_right = t_left + tf.abs(step.w("t_right"))
     x = step.x

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from kconvert.runtime.quiet_start import tf
-from kconvert.runtime.registry import Step, kernel
+from kconvert.runtime.registry import Invocation, kernel
 
 
 @kernel("LayerScale")
-def layer_scale(step: Step) -> list[tf.Tensor]:
+def layer_scale(step: Invocation) -> list[tf.Tensor]:
     return [step.x * step.w("gamma")]
 
 
 @kernel("CustomScaleLayer")
-def custom_scale(step: Step) -> list[tf.Tensor]:
+def custom_scale(step: Invocation) -> list[tf.Tensor]:
     x, y = step.inputs
     return [x + y * tf.cast(step.config.scale, y.dtype)]

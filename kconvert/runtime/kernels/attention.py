@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from kconvert.runtime.activations import activation
 from kconvert.runtime.quiet_start import tf
-from kconvert.runtime.registry import Mask, Step, kernel
+from kconvert.runtime.registry import Mask, Invocation, kernel
 
 
 @kernel("Attention", mask="custom")
-def attention(step: Step) -> tuple[list[tf.Tensor], list[Mask]]:
+def attention(step: Invocation) -> tuple[list[tf.Tensor], list[Mask]]:
     c = step.config
     query, value = step.inputs[0], step.inputs[1]
     key = step.inputs[2] if len(step.inputs) > 2 else value
@@ -44,7 +44,7 @@ _MASKED_SCORE = -0.7 * 3.38953e38
 
 
 @kernel("MultiHeadAttention", mask="custom")
-def multi_head_attention(step: Step) -> tuple[list[tf.Tensor], list[Mask]]:
+def multi_head_attention(step: Invocation) -> tuple[list[tf.Tensor], list[Mask]]:
     """Keras's MultiHeadAttention at inference: the query, key and value projections, scaled
     dot-product scores per head, softmax over the keys with masked keys excluded (the inputs'
     padding masks, ``attention_mask`` and the causal mask ANDed), and the output projection.
@@ -90,7 +90,7 @@ def multi_head_attention(step: Step) -> tuple[list[tf.Tensor], list[Mask]]:
 
 
 @kernel("EinsumDense")
-def einsum_dense(step: Step) -> list[tf.Tensor]:
+def einsum_dense(step: Invocation) -> list[tf.Tensor]:
     """``activation(einsum(equation, x, kernel) + bias)``; the bias is stored broadcastable."""
     c = step.config
     y = tf.einsum(c.equation, step.x, step.w("kernel"))

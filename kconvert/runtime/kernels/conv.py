@@ -12,7 +12,7 @@ from typing import Any, Callable
 from kconvert.ir.shapes import deconv_output_length
 from kconvert.runtime.activations import activation
 from kconvert.runtime.quiet_start import tf
-from kconvert.runtime.registry import Step, kernel
+from kconvert.runtime.registry import Invocation, kernel
 
 
 def to_channels_last(x: tf.Tensor, data_format: str) -> tf.Tensor:
@@ -37,7 +37,7 @@ def explicit_padding(x: tf.Tensor, c: Any) -> tuple[tf.Tensor, str]:
     return x, c.padding.upper()
 
 
-def finish(step: Step, y: tf.Tensor, bias: str = "bias") -> tf.Tensor:
+def finish(step: Invocation, y: tf.Tensor, bias: str = "bias") -> tf.Tensor:
     """Add the bias and the activation to a channels-last result and restore the data format."""
     c = step.config
     if c.use_bias:
@@ -54,7 +54,7 @@ def _grouped(fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], x: tf.Tensor, k: t
 
 
 @kernel("Conv1D", "Conv2D", "Conv3D")
-def conv(step: Step) -> list[tf.Tensor]:
+def conv(step: Invocation) -> list[tf.Tensor]:
     c = step.config
     x, padding = explicit_padding(to_channels_last(step.x, c.data_format), c)
     y = _grouped(lambda a, k: tf.nn.convolution(a, k, strides=c.strides, padding=padding,
@@ -63,7 +63,7 @@ def conv(step: Step) -> list[tf.Tensor]:
 
 
 @kernel("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")
-def conv_transpose(step: Step) -> list[tf.Tensor]:
+def conv_transpose(step: Invocation) -> list[tf.Tensor]:
     c = step.config
     x = to_channels_last(step.x, c.data_format)
     pads = c.output_padding or (None,) * c.rank
@@ -93,14 +93,14 @@ def _depthwise(x: tf.Tensor, kernel_: tf.Tensor, c: Any) -> tf.Tensor:
 
 
 @kernel("DepthwiseConv1D", "DepthwiseConv2D")
-def depthwise_conv(step: Step) -> list[tf.Tensor]:
+def depthwise_conv(step: Invocation) -> list[tf.Tensor]:
     c = step.config
     y = _depthwise(to_channels_last(step.x, c.data_format), step.w("depthwise_kernel"), c)
     return [finish(step, y)]
 
 
 @kernel("SeparableConv1D", "SeparableConv2D")
-def separable_conv(step: Step) -> list[tf.Tensor]:
+def separable_conv(step: Invocation) -> list[tf.Tensor]:
     c = step.config
     y = _depthwise(to_channels_last(step.x, c.data_format), step.w("depthwise_kernel"), c)
     y = tf.nn.convolution(y, step.w("pointwise_kernel"), padding="VALID")
@@ -108,7 +108,7 @@ def separable_conv(step: Step) -> list[tf.Tensor]:
 
 
 @kernel("LocallyConnected1D", "LocallyConnected2D")
-def locally_connected(step: Step) -> list[tf.Tensor]:
+def locally_connected(step: Invocation) -> list[tf.Tensor]:
     """Keras implementation 1: every output position has its own kernel over its window, which is
     flattened in the activations' axis order; a channels-first bias is laid out by reshaping."""
     c = step.config

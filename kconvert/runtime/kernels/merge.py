@@ -5,25 +5,40 @@ from __future__ import annotations
 from functools import reduce
 
 from kconvert.runtime.quiet_start import tf
-from kconvert.runtime.registry import Mask, Step, kernel
+from kconvert.runtime.registry import Mask, Invocation, kernel
 
-_ELEMENTWISE = {
-    "Add": lambda xs: reduce(tf.add, xs),
-    "Subtract": lambda xs: xs[0] - xs[1],
-    "Multiply": lambda xs: reduce(tf.multiply, xs),
-    "Average": lambda xs: reduce(tf.add, xs) / len(xs),
-    "Maximum": lambda xs: reduce(tf.maximum, xs),
-    "Minimum": lambda xs: reduce(tf.minimum, xs),
-}
+@kernel("Add", mask="all")
+def add(step: Invocation) -> list[tf.Tensor]:
+    return [reduce(tf.add, step.inputs)]
 
 
-@kernel(*_ELEMENTWISE, mask="all")
-def elementwise(step: Step) -> list[tf.Tensor]:
-    return [_ELEMENTWISE[step.layer.kind](step.inputs)]
+@kernel("Subtract", mask="all")
+def subtract(step: Invocation) -> list[tf.Tensor]:
+    return [step.inputs[0] - step.inputs[1]]
+
+
+@kernel("Multiply", mask="all")
+def multiply(step: Invocation) -> list[tf.Tensor]:
+    return [reduce(tf.multiply, step.inputs)]
+
+
+@kernel("Average", mask="all")
+def average(step: Invocation) -> list[tf.Tensor]:
+    return [reduce(tf.add, step.inputs) / len(step.inputs)]
+
+
+@kernel("Maximum", mask="all")
+def maximum(step: Invocation) -> list[tf.Tensor]:
+    return [reduce(tf.maximum, step.inputs)]
+
+
+@kernel("Minimum", mask="all")
+def minimum(step: Invocation) -> list[tf.Tensor]:
+    return [reduce(tf.minimum, step.inputs)]
 
 
 @kernel("Concatenate", mask="custom")
-def concatenate(step: Step) -> tuple[list[tf.Tensor], list[Mask]]:
+def concatenate(step: Invocation) -> tuple[list[tf.Tensor], list[Mask]]:
     axis = step.config.axis
     y = tf.concat(step.inputs, axis=axis)
     if all(m is None for m in step.masks):
@@ -41,7 +56,7 @@ def concatenate(step: Step) -> tuple[list[tf.Tensor], list[Mask]]:
 
 
 @kernel("Dot")
-def dot(step: Step) -> list[tf.Tensor]:
+def dot(step: Invocation) -> list[tf.Tensor]:
     """Keras's batched dot product over one axis of each input (cosine when normalised)."""
     a, b = step.inputs
     ax, bx = (step.config.axes[0] % a.shape.rank, step.config.axes[1] % b.shape.rank)

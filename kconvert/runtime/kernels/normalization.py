@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kconvert.runtime.quiet_start import tf
-from kconvert.runtime.registry import Step, kernel
+from kconvert.runtime.registry import Invocation, kernel
 
 
 def normalize(x: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, beta: tf.Tensor | None,
@@ -29,7 +29,7 @@ def _param_shape(rank: int, axes: tuple[int, ...], x: tf.Tensor) -> list[int]:
 
 
 @kernel("BatchNormalization")
-def batch_normalization(step: Step) -> list[tf.Tensor]:
+def batch_normalization(step: Invocation) -> list[tf.Tensor]:
     x, c = step.x, step.config
     shape = _param_shape(x.shape.rank, c.axis, x)
 
@@ -40,7 +40,7 @@ def batch_normalization(step: Step) -> list[tf.Tensor]:
 
 
 @kernel("LayerNormalization")
-def layer_normalization(step: Step) -> list[tf.Tensor]:
+def layer_normalization(step: Invocation) -> list[tf.Tensor]:
     x, c = step.x, step.config
     axes = [a % x.shape.rank for a in c.axis]
     shape = _param_shape(x.shape.rank, c.axis, x)
@@ -58,7 +58,7 @@ KERAS_EPSILON = 1e-7
 
 
 @kernel("Normalization")
-def normalization(step: Step) -> list[tf.Tensor]:
+def normalization(step: Invocation) -> list[tf.Tensor]:
     x, c = step.x, step.config
     rank = x.shape.rank
     kept = sorted(a % rank for a in c.axis)
@@ -74,7 +74,7 @@ def normalization(step: Step) -> list[tf.Tensor]:
 
 
 @kernel("GroupNormalization")
-def group_normalization(step: Step) -> list[tf.Tensor]:
+def group_normalization(step: Invocation) -> list[tf.Tensor]:
     """Channels split into (groups, channels per group) at ``axis``, as Keras reshapes them."""
     x, c = step.x, step.config
     rank = x.shape.rank
@@ -95,7 +95,7 @@ def group_normalization(step: Step) -> list[tf.Tensor]:
 
 
 @kernel("UnitNormalization")
-def unit_normalization(step: Step) -> list[tf.Tensor]:
+def unit_normalization(step: Invocation) -> list[tf.Tensor]:
     x, c = step.x, step.config
     squares = tf.reduce_sum(tf.square(x), axis=list(c.axis), keepdims=True)
     return [x * tf.math.rsqrt(tf.maximum(squares, tf.cast(c.floor, x.dtype)))]

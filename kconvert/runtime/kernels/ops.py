@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 from kconvert.runtime.activations import activation
 from kconvert.runtime.quiet_start import tf
-from kconvert.runtime.registry import Step, kernel
+from kconvert.runtime.registry import Invocation, kernel
 
 _BINARY: dict[str, Callable[[tf.Tensor, tf.Tensor], tf.Tensor]] = {
     "add": tf.add, "subtract": tf.subtract, "multiply": tf.multiply, "divide": tf.math.truediv,
@@ -24,7 +24,7 @@ _REDUCE: dict[str, Callable[..., tf.Tensor]] = {
 
 
 @kernel("BinaryOp")
-def binary_op(step: Step) -> list[tf.Tensor]:
+def binary_op(step: Invocation) -> list[tf.Tensor]:
     c = step.config
     fn = _BINARY[c.op]
     if c.constant is None:
@@ -34,17 +34,17 @@ def binary_op(step: Step) -> list[tf.Tensor]:
 
 
 @kernel("UnaryOp")
-def unary_op(step: Step) -> list[tf.Tensor]:
+def unary_op(step: Invocation) -> list[tf.Tensor]:
     return [_UNARY[step.config.op](step.x)]
 
 
 @kernel("Reduce")
-def reduce_op(step: Step) -> list[tf.Tensor]:
+def reduce_op(step: Invocation) -> list[tf.Tensor]:
     return [_REDUCE[step.config.op](step.x, axis=list(step.config.axis), keepdims=step.config.keepdims)]
 
 
 @kernel("ExpandDims")
-def expand_dims(step: Step) -> list[tf.Tensor]:
+def expand_dims(step: Invocation) -> list[tf.Tensor]:
     x = step.x
     rank = x.shape.rank + len(step.config.axis)
     for axis in sorted(a % rank for a in step.config.axis):
@@ -53,12 +53,12 @@ def expand_dims(step: Step) -> list[tf.Tensor]:
 
 
 @kernel("Squeeze")
-def squeeze(step: Step) -> list[tf.Tensor]:
+def squeeze(step: Invocation) -> list[tf.Tensor]:
     return [tf.squeeze(step.x, axis=list(step.config.axis))]
 
 
 @kernel("GetItem")
-def get_item(step: Step) -> list[tf.Tensor]:
+def get_item(step: Invocation) -> list[tf.Tensor]:
     key: list[Any] = []
     for item in step.config.items:
         if item.what == "index":

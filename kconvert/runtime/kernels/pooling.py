@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from kconvert.runtime.kernels.conv import from_channels_last, to_channels_last
 from kconvert.runtime.quiet_start import tf
-from kconvert.runtime.registry import Step, kernel
+from kconvert.runtime.registry import Invocation, kernel
 
 
 @kernel("MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D")
-def pooling(step: Step) -> list[tf.Tensor]:
+def pooling(step: Invocation) -> list[tf.Tensor]:
     """TensorFlow's 'SAME' average pooling divides by the valid cells only, as Keras does.  Like
     Keras, ``max_pool``/``avg_pool``, not ``tf.nn.pool``: it refuses strides larger than the window
     (``MaxPooling2D(1, strides=2)`` in ResNet50V2)."""
@@ -21,7 +21,7 @@ def pooling(step: Step) -> list[tf.Tensor]:
 
 @kernel("GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
         "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D")
-def global_pooling(step: Step) -> list[tf.Tensor]:
+def global_pooling(step: Invocation) -> list[tf.Tensor]:
     """Over all spatial axes; a 1-D average honours the timestep mask as Keras does."""
     c = step.config
     x = to_channels_last(step.x, c.data_format)

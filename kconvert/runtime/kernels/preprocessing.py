@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from kconvert.runtime.kernels.conv import from_channels_last, to_channels_last
 from kconvert.runtime.quiet_start import tf
-from kconvert.runtime.registry import Step, kernel
+from kconvert.runtime.registry import Invocation, kernel
 
 
 @kernel("Resizing")
-def resizing(step: Step) -> list[tf.Tensor]:
+def resizing(step: Invocation) -> list[tf.Tensor]:
     c = step.config
     x = to_channels_last(step.x, c.data_format)
     y = tf.image.resize(x, [c.height, c.width], method=c.interpolation, antialias=c.antialias)
@@ -16,7 +16,7 @@ def resizing(step: Step) -> list[tf.Tensor]:
 
 
 @kernel("CenterCrop")
-def center_crop(step: Step) -> list[tf.Tensor]:
+def center_crop(step: Invocation) -> list[tf.Tensor]:
     c = step.config
     x = to_channels_last(step.x, c.data_format)
     top, left = (x.shape[1] - c.height) // 2, (x.shape[2] - c.width) // 2

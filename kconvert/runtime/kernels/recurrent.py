@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 from kconvert.runtime.activations import activation
 from kconvert.runtime.kernels.conv import from_channels_last, to_channels_last
 from kconvert.runtime.quiet_start import tf
-from kconvert.runtime.registry import Mask, Step, kernel
+from kconvert.runtime.registry import Mask, Invocation, kernel
 
 Cell = Callable[[tf.Tensor, Sequence[tf.Tensor]], tuple[tf.Tensor, list[tf.Tensor]]]
 
@@ -47,7 +47,7 @@ def time_loop(cell: Cell, x: tf.Tensor, states: list[tf.Tensor], mask: Mask, go_
     return outputs[-1], tf.transpose(outputs, perm), final
 
 
-def _initial_states(step: Step, n: int, shape: list) -> list[tf.Tensor]:
+def _initial_states(step: Invocation, n: int, shape: list) -> list[tf.Tensor]:
     """Given initial states, the carried ones of a stateful layer, or zeros of ``shape``."""
     if step.inputs[1:]:
         return list(step.inputs[1:])
@@ -58,30 +58,30 @@ def _initial_states(step: Step, n: int, shape: list) -> list[tf.Tensor]:
     return [tf.zeros(shape, step.dtype) for _ in range(n)]
 
 
-def _carry(step: Step, final: list[tf.Tensor]) -> None:
+def _carry(step: Invocation, final: list[tf.Tensor]) -> None:
     """Keep a stateful layer's final states for its next call."""
     if step.config.stateful and not step.inputs[1:]:
         for variable, value in zip(step.executor.states[id(step.layer)], final):
             variable.assign(value)
 
 
-def _outputs(step: Step, last: tf.Tensor, sequence: tf.Tensor, states: list[tf.Tensor]) -> tuple[list, list]:
+def _outputs(step: Invocation, last: tf.Tensor, sequence: tf.Tensor, states: list[tf.Tensor]) -> tuple[list, list]:
     c = step.config
     out = sequence if c.return_sequences else last
     extra = states if c.return_state else []
     return [out, *extra], [step.mask if c.return_sequences else None] + [None] * len(extra)
 
 
-def _zero_output_for_mask(step: Step) -> bool:
+def _zero_output_for_mask(step: Invocation) -> bool:
     """The layer's setting, unless the caller (Bidirectional) forces it."""
     return bool(step.kwargs.get("zero_output_for_mask", getattr(step.config, "zero_output_for_mask", False)))
 
 
-def _batch(step: Step) -> int | tf.Tensor:
+def _batch(step: Invocation) -> int | tf.Tensor:
     return step.x.shape[0] if step.x.shape[0] is not None else tf.shape(step.x)[0]
 
 
-def _run(step: Step, cell: Cell, n_states: int) -> tuple[list, list]:
+def _run(step: Invocation, cell: Cell, n_states: int) -> tuple[list, list]:
     c = step.config
     states = _initial_states(step, n_states, [_batch(step), c.units])
     last, seq, final = time_loop(cell, step.x, states, step.mask, c.go_backwards, _zero_output_for_mask(step))
@@ -90,7 +90,7 @@ def _run(step: Step, cell: Cell, n_states: int) -> tuple[list, list]:
 
 
 @kernel("SimpleRNN", mask="custom")
-def simple_rnn(step: Step) -> tuple[list, list]:
+def simple_rnn(step: Invocation) -> tuple[list, list]:
     c = step.config
     kernel_, recurrent = step.w("kernel"), step.w("recurrent_kernel")
     bias = step.w("bias") if c.use_bias else None
@@ -106,7 +106,7 @@ def simple_rnn(step: Step) -> tuple[list, list]:
 
 
 @kernel("LSTM", "PeepholeLSTM", mask="custom")
-def lstm(step: Step) -> tuple[list, list]:
+def lstm(step: Invocation) -> tuple[list, list]:
     c = step.config
     kernel_, recurrent = step.w("kernel"), step.w("recurrent_kernel")
     bias = step.w("bias") if c.use_bias else None
@@ -130,7 +130,7 @@ def lstm(step: Step) -> tuple[list, list]:
 
 
 @kernel("GRU", mask="custom")
-def gru(step: Step) -> tuple[list, list]:
+def gru(step: Invocation) -> tuple[list, list]:
     c = step.config
     units = c.units
     kernel_, recurrent = step.w("kernel"), step.w("recurrent_kernel")
@@ -161,7 +161,7 @@ def gru(step: Step) -> tuple[list, list]:
 
 
 @kernel("ConvLSTM2D", mask="custom")
-def conv_lstm_2d(step: Step) -> tuple[list, list]:
+def conv_lstm_2d(step: Invocation) -> tuple[list, list]:
     c = step.config
     kernels = tf.split(step.w("kernel"), 4, axis=-1)
     recurrents = tf.split(step.w("recurrent_kernel"), 4, axis=-1)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from kconvert.runtime.kernels.conv import from_channels_last, to_channels_last
 from kconvert.runtime.quiet_start import tf
-from kconvert.runtime.registry import Step, kernel
+from kconvert.runtime.registry import Invocation, kernel
 
 
 @kernel("Cropping1D", "Cropping2D", "Cropping3D")
-def cropping(step: Step) -> list[tf.Tensor]:
+def cropping(step: Invocation) -> list[tf.Tensor]:
     c = step.config
     x = to_channels_last(step.x, c.data_format)
     slices = [slice(None)] + [slice(a, -b if b else None) for a, b in c.cropping]  # sizes may be unknown
@@ -16,14 +16,14 @@ def cropping(step: Step) -> list[tf.Tensor]:
 
 
 @kernel("ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D")
-def zero_padding(step: Step) -> list[tf.Tensor]:
+def zero_padding(step: Invocation) -> list[tf.Tensor]:
     c = step.config
     x = to_channels_last(step.x, c.data_format)
     return [from_channels_last(tf.pad(x, [[0, 0], *[list(p) for p in c.padding], [0, 0]]), c.data_format)]
 
 
 @kernel("UpSampling1D", "UpSampling2D", "UpSampling3D")
-def upsampling(step: Step) -> list[tf.Tensor]:
+def upsampling(step: Invocation) -> list[tf.Tensor]:
     c = step.config
     x = to_channels_last(step.x, c.data_format)
     if c.interpolation == "bilinear":

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from kconvert.runtime.quiet_start import tf
-from kconvert.runtime.registry import Mask, Step, kernel
+from kconvert.runtime.registry import Mask, Invocation, kernel
 
 
 @kernel("TimeDistributed")
-def time_distributed(step: Step) -> list[tf.Tensor]:
+def time_distributed(step: Invocation) -> list[tf.Tensor]:
     x = step.x
     shape = tf.shape(x)
     folded = tf.reshape(x, tf.concat([[-1], shape[2:]], 0))
@@ -25,7 +25,7 @@ _MERGES = {
 
 
 @kernel("Bidirectional", mask="custom")
-def bidirectional(step: Step) -> tuple[list[tf.Tensor], list[Mask]]:
+def bidirectional(step: Invocation) -> tuple[list[tf.Tensor], list[Mask]]:
     c = step.config
     states = step.inputs[1:]
     half = len(states) // 2
@@ -44,5 +44,5 @@ def bidirectional(step: Step) -> tuple[list[tf.Tensor], list[Mask]]:
 
 
 @kernel("Model", mask="custom")
-def nested_model(step: Step) -> tuple[list[tf.Tensor], list[Mask]]:
+def nested_model(step: Invocation) -> tuple[list[tf.Tensor], list[Mask]]:
     return step.executor.run_graph(step.config.model, step.inputs, step.masks)

@@ -38,7 +38,7 @@ def rescaling(site: TargetSite) -> Rewrite:
     return shared.as_batch_normalization(site, "x * scale + offset", gamma=c.scale, beta=c.offset)
 
 
-@rule(*shared.PLANAR)
+@rule("MaxPooling1D", "AveragePooling1D", "ZeroPadding1D", "Cropping1D", "UpSampling1D")
 def sequence_of_known_length(site: TargetSite) -> Rewrite | None:
     """The 2-D form's Reshapes need the length: DL4J's ReshapePreprocessor compares the sizes as
     written, -1 included (channels-first pooling is read as NCW by DL4J's Subsampling1DLayer as it is)."""

@@ -45,8 +45,16 @@ from kconvert.writers.dl4j.rewrites import DL4J_RULES
 from kconvert.writers.keras.graph import is_chain, keras_layers
 from kconvert.writers.output import atomic_directory
 
-DL4J_TARGET = Target("Deeplearning4j", {a: a for a in DL4J_ACTIVATIONS}, DL4J_RULES,
-                     inlines_models="Deeplearning4j configurations have no sub-networks")
+DL4J_TARGET = Target(
+    "Deeplearning4j", {a: a for a in DL4J_ACTIVATIONS}, DL4J_RULES,
+    inlines_models="Deeplearning4j configurations have no sub-networks",
+    lacks={"GRU": "DL4J has no GRU layer", "ConvLSTM2D": "DL4J has no convolutional LSTM",
+           "LayerNormalization": "DL4J has no layer normalization layer (a DenseLayer's hasLayerNorm normalizes its "
+                                 "own pre-activations only)",
+           "Attention": "DL4J's attention layers and AttentionVertex learn query, key and value projections; "
+                        "Keras's Attention has none",
+           "LocallyConnected2D": "DL4J's LocallyConnected2D is a SameDiff layer kconvert does not write",
+           "LocallyConnected1D": "DL4J's LocallyConnected1D is a SameDiff layer kconvert does not write"})
 #: Keras loss -> DL4J loss class
 _LOSSES = {"categorical_crossentropy": "LossMCXENT", "sparse_categorical_crossentropy": "LossSparseMCXENT",
            "binary_crossentropy": "LossBinaryXENT", "mean_squared_error": "LossMSE", "mse": "LossMSE",
@@ -70,16 +78,6 @@ _DECLARING_KINDS = frozenset({"Dense", "Conv1D", "Conv2D", "Conv3D", "SeparableC
                               "Conv2DTranspose", "Conv3DTranspose", "BatchNormalization", "LSTM", "PeepholeLSTM",
                               "SimpleRNN", "Bidirectional", "TimeDistributed", "Embedding", "Flatten", "Reshape",
                               "PReLU"})
-#: why Deeplearning4j 1.0.0-M2.1 has no equivalent of a Keras layer kind
-_ABSENT = {
-    "GRU": "DL4J has no GRU layer", "ConvLSTM2D": "DL4J has no convolutional LSTM",
-    "LayerNormalization": "DL4J has no layer normalization layer (a DenseLayer's hasLayerNorm normalizes "
-                          "its own pre-activations only)",
-    "Attention": "DL4J's attention layers and AttentionVertex learn query, key and value projections; Keras's "
-                 "Attention has none",
-    "LocallyConnected2D": "DL4J's LocallyConnected2D is a SameDiff layer kconvert does not write",
-    "LocallyConnected1D": "DL4J's LocallyConnected1D is a SameDiff layer kconvert does not write",
-}
 #: kinds written as graph vertices rather than layers
 VERTEX_KINDS = frozenset(ELEMENTWISE_OPS) | {"Concatenate"}
 
@@ -104,7 +102,7 @@ def write_dl4j(model: Model, output: str | os.PathLike[str], *, overwrite: bool 
             f"model '{model.name}' has no weights loaded (a configuration only): use --config-only")
     lowered = _one_layout(lower(model, DL4J_TARGET, ctx), ctx)
     updater, losses = _training(lowered, ctx)
-    pieces, config = _Builder(lowered, updater, losses, ctx).build()
+    pieces, config = _ConfigurationBuilder(lowered, updater, losses, ctx).build()
     if _chained_dropouts(lowered):
         # DL4J 1.0.0-M2.1 fails its workspace validation on a DropoutLayer reading another one's output
         # (each returns its input as it is at inference): run without workspaces, which only costs memory
@@ -246,7 +244,7 @@ def _updater(optimizer: Any) -> dict[str, Any]:
                                                  key="optimizer")
 
 
-class _Builder:
+class _ConfigurationBuilder:
     def __init__(self, model: Model, updater: dict[str, Any], losses: dict[str, dict[str, Any]],
                  ctx: WriteContext) -> None:
         self.model = model
@@ -289,7 +287,7 @@ class _Builder:
             raise inexpressible(layer, "a layer called more than once (shared weights)")
         fn = EMITTERS.get(layer.kind)
         if fn is None:
-            why = _ABSENT.get(layer.kind)
+            why = DL4J_TARGET.lacks.get(layer.kind)
             raise inexpressible(layer, f"layer kind {layer.kind}" + (f" ({why})" if why else ""))
         emitted = fn(EmitContext(layer, self._inputs(layer), self.updater, self.ctx))
         if layer.name in self.losses:

@@ -36,8 +36,8 @@ from kconvert.writers.serialize import json_text, yaml_text
 Format = Literal["keras", "h5", "json", "yaml"]
 #: the extensions keras.saving.load_model recognises each format by
 _LOADED_BY_SUFFIX: dict[str, tuple[str, ...]] = {"keras": (".keras",), "h5": (".h5", ".hdf5")}
-#: layer classes Keras 3 no longer has, and no rule rewrites
-_GONE_IN_KERAS3 = frozenset({"LocallyConnected1D", "LocallyConnected2D"})
+#: layer classes Keras 3 no longer has (and its legacy HDF5 loader cannot read), and no rule rewrites
+_GONE_IN_KERAS3 = {kind: "removed in Keras 3" for kind in ("LocallyConnected1D", "LocallyConnected2D")}
 
 
 class LegacyH5Dialect(Keras2Dialect):
@@ -145,7 +145,7 @@ def _refuse_missing_classes(model: Model, target: Target) -> None:
     for layer in model.iter_layers():
         if layer.kind in target.lacks:
             raise layer.context_error(IncompatibleKerasConfigurationException(
-                f"{target.name} has no {layer.kind} layer"))
+                f"{target.name} has no {layer.kind} layer ({target.lacks[layer.kind]})"))
         if "/" in layer.name:
             raise layer.context_error(IncompatibleKerasConfigurationException(
                 "Keras 3 refuses a layer name containing '/'"))

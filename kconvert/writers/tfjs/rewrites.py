@@ -387,5 +387,7 @@ def repeated_inputs(site: TargetSite) -> Rewrite | None:
 
 
 TFJS_RULES.include(shared.keepdims_pooling, shared.normalization_layer, shared.layer_scale, shared.custom_scale,
-                   shared.identity, shared.planar_convolution, *shared.EVERY_TARGET)
-TFJS_RULES.include(shared.planar, kinds=("ZeroPadding1D", "Cropping1D", "UpSampling1D"))
+                   shared.identity, *shared.EVERY_TARGET)
+#: TF.js has 1-D pooling, but none of these
+TFJS_RULES.include(shared.planar, kinds=("ZeroPadding1D", "Cropping1D", "UpSampling1D", "SeparableConv1D",
+                                         "DepthwiseConv1D", "Conv1DTranspose"))
