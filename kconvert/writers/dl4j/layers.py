@@ -20,7 +20,7 @@ from kconvert.ir.graph import Layer
 from kconvert.ir.layers.recurrent import LSTM, SimpleRNN
 from kconvert.ir.shapes import Shape
 from kconvert.ir.weights import Weight
-from kconvert.registry import registrar
+from kconvert.registry import register_kinds
 from kconvert.writers.context import WriteContext
 
 #: IR activation -> DL4J activation class and its keys
@@ -128,9 +128,21 @@ def _filled(key: str, size: int, value: float) -> Block:
 
 Emitter = Callable[[EmitContext], Emitted]
 EMITTERS: dict[str, Emitter] = {}
+#: kinds whose DL4J layer (or preprocessor) records the size of its input, so that a reader can derive
+#: a network's input shape from it
+DECLARES_INPUT: set[str] = set()
+#: kinds whose DL4J layer keeps its input's shape and declares no input size
+KEEPS_SHAPE: set[str] = set()
 
 
-emitter = registrar(EMITTERS, "a Deeplearning4j emitter")
+def emitter(*kinds: str, declares_input: bool = False, keeps_shape: bool = False) -> Callable[[Emitter], Emitter]:
+    """Registers the emitter of ``kinds``, and what its DL4J layer says of its input."""
+    def register(fn: Emitter) -> Emitter:
+        register_kinds(EMITTERS, kinds, fn, "a Deeplearning4j emitter")
+        (DECLARES_INPUT if declares_input else set()).update(kinds)
+        (KEEPS_SHAPE if keeps_shape else set()).update(kinds)
+        return fn
+    return register
 
 
 def _cnn_format(data_format: str) -> str:
@@ -152,7 +164,7 @@ def _per_time_step(ctx: EmitContext, inner: Emitted) -> Emitted:
                     "rnnDataFormat": "NWC", "underlying": inner.config}, inner.params)
 
 
-@emitter("Dense")
+@emitter("Dense", declares_input=True)
 def dense(ctx: EmitContext) -> Emitted:
     c, rank = ctx.layer.config, len(ctx.inputs[0])
     if rank > 3:
@@ -163,7 +175,7 @@ def dense(ctx: EmitContext) -> Emitted:
     return _per_time_step(ctx, emitted) if rank == 3 else emitted
 
 
-@emitter("TimeDistributed")
+@emitter("TimeDistributed", declares_input=True)
 def time_distributed(ctx: EmitContext) -> Emitted:
     inner, shape = ctx.layer.config.layer, ctx.inputs[0]
     if len(shape) != 3 or inner.kind not in EMITTERS:
@@ -171,12 +183,12 @@ def time_distributed(ctx: EmitContext) -> Emitted:
     return _per_time_step(ctx, EMITTERS[inner.kind](ctx.sub(inner, [(shape[0], shape[2])])))
 
 
-@emitter("Activation")
+@emitter("Activation", keeps_shape=True)
 def activation(ctx: EmitContext) -> Emitted:
     return Emitted(ctx.plain("ActivationLayer", activationFn=ctx.activation(ctx.layer.config.activation)))
 
 
-@emitter("ReLU", "LeakyReLU", "ELU", "ThresholdedReLU", "Softmax")
+@emitter("ReLU", "LeakyReLU", "ELU", "ThresholdedReLU", "Softmax", keeps_shape=True)
 def activation_layer(ctx: EmitContext) -> Emitted:
     """Keras's activation layers as an ActivationLayer with a parameterized DL4J activation."""
     c, kind = ctx.layer.config, ctx.layer.kind
@@ -205,7 +217,7 @@ def _dropout_layer(ctx: EmitContext) -> dict[str, Any]:
     return {k: v for k, v in ctx.base("DropoutLayer", 0, 0).items() if k not in ("nin", "nout")}
 
 
-@emitter("GaussianNoise", "GaussianDropout", "AlphaDropout")
+@emitter("GaussianNoise", "GaussianDropout", "AlphaDropout", keeps_shape=True)
 def noise_layer(ctx: EmitContext) -> Emitted:
     """Training-time noise as DL4J's dropouts of the same parameters (identity at inference)."""
     c, kind = ctx.layer.config, ctx.layer.kind
@@ -227,7 +239,7 @@ def noise_layer(ctx: EmitContext) -> Emitted:
 _SELU_ALPHA, _SELU_LAMBDA = 1.6732632423543772, 1.0507009873554804
 
 
-@emitter("PReLU")
+@emitter("PReLU", declares_input=True)
 def prelu(ctx: EmitContext) -> Emitted:
     """PReLULayer: ``inputShape`` without the batch axis, Keras's 1-based ``sharedAxes``, and ``W``,
     alpha in the shape of the input with the shared axes of size 1."""
@@ -248,7 +260,7 @@ def repeat_vector(ctx: EmitContext) -> Emitted:
     return Emitted(config)
 
 
-@emitter("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D")
+@emitter("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", keeps_shape=True)
 def dropout(ctx: EmitContext) -> Emitted:
     """DL4J's dropout keeps ``p`` (Keras drops ``rate``)."""
     c = ctx.layer.config
@@ -262,7 +274,7 @@ def dropout(ctx: EmitContext) -> Emitted:
     return Emitted(config)
 
 
-@emitter("BatchNormalization")
+@emitter("BatchNormalization", declares_input=True)
 def batch_normalization(ctx: EmitContext) -> Emitted:
     c, shape = ctx.layer.config, ctx.inputs[0]
     axis = tuple(a % len(shape) for a in c.axis)
@@ -314,7 +326,7 @@ def _channels(ctx: EmitContext) -> int:
     return ctx.inputs[0][-1 if ctx.layer.config.data_format == "channels_last" else 1]
 
 
-@emitter("Conv2D")
+@emitter("Conv2D", declares_input=True)
 def conv2d(ctx: EmitContext) -> Emitted:
     c = ctx.layer.config
     config = ctx.base("ConvolutionLayer", _channels(ctx), c.filters, c.activation, hasBias=c.use_bias,
@@ -323,7 +335,7 @@ def conv2d(ctx: EmitContext) -> Emitted:
     return Emitted(config, [*_bias(ctx, c.use_bias), ctx.block("W", "kernel", lambda k: k.transpose((3, 2, 0, 1)))])
 
 
-@emitter("Conv3D")
+@emitter("Conv3D", declares_input=True)
 def conv3d(ctx: EmitContext) -> Emitted:
     c = ctx.layer.config
     keys = _conv_keys(ctx)
@@ -334,7 +346,7 @@ def conv3d(ctx: EmitContext) -> Emitted:
                             ctx.block("W", "kernel", lambda k: k.transpose((4, 3, 0, 1, 2)))])
 
 
-@emitter("SeparableConv2D")
+@emitter("SeparableConv2D", declares_input=True)
 def separable_conv2d(ctx: EmitContext) -> Emitted:
     c = ctx.layer.config
     config = ctx.base("SeparableConvolution2D", _channels(ctx), c.filters, c.activation, hasBias=c.use_bias,
@@ -346,7 +358,7 @@ def separable_conv2d(ctx: EmitContext) -> Emitted:
                             ctx.block("pW", "pointwise_kernel", to_oihw)])
 
 
-@emitter("DepthwiseConv2D")
+@emitter("DepthwiseConv2D", declares_input=True)
 def depthwise_conv2d(ctx: EmitContext) -> Emitted:
     c = ctx.layer.config
     n_in = _channels(ctx)
@@ -357,7 +369,7 @@ def depthwise_conv2d(ctx: EmitContext) -> Emitted:
     return Emitted(config, [*_bias(ctx, c.use_bias), ctx.block("W", "depthwise_kernel")])
 
 
-@emitter("Conv2DTranspose")
+@emitter("Conv2DTranspose", declares_input=True)
 def conv2d_transpose(ctx: EmitContext) -> Emitted:
     c = ctx.layer.config
     if c.output_padding is not None:
@@ -368,7 +380,7 @@ def conv2d_transpose(ctx: EmitContext) -> Emitted:
     return Emitted(config, [*_bias(ctx, c.use_bias), ctx.block("W", "kernel", lambda k: k.transpose((3, 2, 0, 1)))])
 
 
-@emitter("Conv3DTranspose")
+@emitter("Conv3DTranspose", declares_input=True)
 def conv3d_transpose(ctx: EmitContext) -> Emitted:
     c = ctx.layer.config
     if c.output_padding is not None:
@@ -380,7 +392,7 @@ def conv3d_transpose(ctx: EmitContext) -> Emitted:
     return Emitted(config, [*_bias(ctx, c.use_bias), ctx.block("W", "kernel")])
 
 
-@emitter("Conv1D")
+@emitter("Conv1D", declares_input=True)
 def conv1d(ctx: EmitContext) -> Emitted:
     """Convolution1DLayer over NWC, or over NCW (DL4J's native recurrent layout) for channels_first."""
     c = ctx.layer.config
@@ -480,7 +492,7 @@ def upsampling2d(ctx: EmitContext) -> Emitted:
     return Emitted(ctx.plain("Upsampling2D", size=list(c.size), format=_cnn_format(c.data_format)))
 
 
-@emitter("Embedding")
+@emitter("Embedding", declares_input=True)
 def embedding(ctx: EmitContext) -> Emitted:
     c = ctx.layer.config
     if c.mask_zero:
@@ -539,7 +551,7 @@ def _last_step(ctx: EmitContext, inner: dict[str, Any]) -> dict[str, Any]:
     return {"@class": LAYERS + "recurrent.LastTimeStep", "layerName": ctx.layer.name, "underlying": inner}
 
 
-@emitter("LSTM", "PeepholeLSTM", "SimpleRNN")
+@emitter("LSTM", "PeepholeLSTM", "SimpleRNN", declares_input=True)
 def recurrent(ctx: EmitContext) -> Emitted:
     config = _recurrent_config(ctx, ctx.layer)
     if not ctx.layer.config.return_sequences:
@@ -547,7 +559,7 @@ def recurrent(ctx: EmitContext) -> Emitted:
     return Emitted(config, _recurrent_params(ctx, ctx.layer))
 
 
-@emitter("Bidirectional")
+@emitter("Bidirectional", declares_input=True)
 def bidirectional(ctx: EmitContext) -> Emitted:
     c = ctx.layer.config
     forward, backward = c.forward, c.backward

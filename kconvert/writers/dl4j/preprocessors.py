@@ -16,15 +16,23 @@ from typing import Any
 from kconvert.formats.dl4j import KERAS_PREPROCESSORS, PREPROCESSORS
 from kconvert.ir.graph import Layer
 from kconvert.ir.shapes import Shape
-from kconvert.registry import registrar
-from kconvert.writers.dl4j.layers import inexpressible
+from kconvert.registry import register_kinds
+from kconvert.writers.dl4j.layers import DECLARES_INPUT, inexpressible
 
 Preprocessor = dict[str, Any]
 Rule = Callable[[Layer, Shape], list[Preprocessor]]
 PREPROCESSOR_RULES: dict[str, Rule] = {}
 
 
-rule = registrar(PREPROCESSOR_RULES, "a Deeplearning4j preprocessor rule")
+
+
+def rule(*kinds: str, declares_input: bool = False) -> Callable[[Rule], Rule]:
+    """Registers the preprocessors of ``kinds``; ``declares_input``: they record their input's shape."""
+    def register(fn: Rule) -> Rule:
+        register_kinds(PREPROCESSOR_RULES, kinds, fn, "a Deeplearning4j preprocessor rule")
+        (DECLARES_INPUT if declares_input else set()).update(kinds)
+        return fn
+    return register
 
 
 def preprocessors(layer: Layer, shape: Shape) -> list[Preprocessor]:
@@ -49,7 +57,7 @@ def _permute(dims: tuple[int, ...]) -> Preprocessor:
     return {"@class": KERAS_PREPROCESSORS + "PermutePreprocessor", "permutationIndices": list(dims)}
 
 
-@rule("Flatten")
+@rule("Flatten", declares_input=True)
 def flatten(layer: Layer, shape: Shape) -> list[Preprocessor]:
     dims = _known(layer, shape)
     steps = []
@@ -82,7 +90,7 @@ def _reshape(source: Shape, target: Shape) -> Preprocessor:
             "hasMiniBatchDimension": False}
 
 
-@rule("Reshape")
+@rule("Reshape", declares_input=True)
 def reshape(layer: Layer, shape: Shape) -> list[Preprocessor]:
     return [_reshape(shape[1:], layer.config.target_shape)]
 

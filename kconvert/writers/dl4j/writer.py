@@ -39,7 +39,16 @@ from kconvert.ir.shapes import Shape
 from kconvert.rewrite.lowering import Target, lower
 from kconvert.schemas import validate
 from kconvert.writers.context import WriteContext, Written
-from kconvert.writers.dl4j.layers import DL4J_ACTIVATIONS, EMITTERS, EmitContext, Emitted, Params, inexpressible
+from kconvert.writers.dl4j.layers import (
+    DECLARES_INPUT,
+    DL4J_ACTIVATIONS,
+    EMITTERS,
+    KEEPS_SHAPE,
+    EmitContext,
+    Emitted,
+    Params,
+    inexpressible,
+)
 from kconvert.writers.dl4j.preprocessors import PREPROCESSOR_RULES, compose, preprocessors
 from kconvert.writers.dl4j.rewrites import DL4J_RULES
 from kconvert.writers.keras.graph import is_chain, keras_layers
@@ -68,16 +77,6 @@ _CONF_DEFAULTS = {"cacheMode": "NONE", "dataType": "FLOAT", "epochCount": 0, "it
 _NETWORK_DEFAULTS = {"backpropType": "Standard", "cacheMode": "NONE", "dataType": "FLOAT", "epochCount": 0,
                      "inferenceWorkspaceMode": "ENABLED", "iterationCount": 0, "tbpttBackLength": 20,
                      "tbpttFwdLength": 20, "trainingWorkspaceMode": "ENABLED", "validateOutputLayerConfig": True}
-#: IR kinds whose DL4J layers keep their input's shape and declare no input size
-_SHAPE_KEEPING_KINDS = frozenset({"Activation", "Dropout", "ReLU", "LeakyReLU", "ELU", "ThresholdedReLU", "Softmax",
-                                  "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
-                                  "GaussianDropout", "AlphaDropout"})
-#: IR kinds whose DL4J layer (or preprocessor) records the size of its input, so that a reader can
-#: derive a network's input shape from it
-_DECLARING_KINDS = frozenset({"Dense", "Conv1D", "Conv2D", "Conv3D", "SeparableConv2D", "DepthwiseConv2D",
-                              "Conv2DTranspose", "Conv3DTranspose", "BatchNormalization", "LSTM", "PeepholeLSTM",
-                              "SimpleRNN", "Bidirectional", "TimeDistributed", "Embedding", "Flatten", "Reshape",
-                              "PReLU"})
 #: kinds written as graph vertices rather than layers
 VERTEX_KINDS = frozenset(ELEMENTWISE_OPS) | {"Concatenate"}
 
@@ -268,8 +267,8 @@ class _ConfigurationBuilder:
         """Whether a MultiLayerConfiguration lets a reader derive the input shape: its first layer
         declares it (a rank-2 input of activations and dropout aside), not a preprocessor."""
         rank = len(self.model.input_layers[0].config.batch_shape)
-        first = next((layer for layer in self.model.layers[1:] if layer.kind not in _SHAPE_KEEPING_KINDS), None)
-        return first.kind in _DECLARING_KINDS if first is not None else rank == 2
+        first = next((layer for layer in self.model.layers[1:] if layer.kind not in KEEPS_SHAPE), None)
+        return first.kind in DECLARES_INPUT if first is not None else rank == 2
 
     def _input_type(self, name: str) -> dict[str, Any]:
         """The InputType of network input ``name``, in the layout of the first layer reading it."""
