@@ -11,9 +11,7 @@ each recurrent layer, so the IR model takes the arrays DL4J takes.  Parameters a
 
 from __future__ import annotations
 
-import io
 import math
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from kconvert.errors import IncompatibleKerasConfigurationException, InputReadError, KConvertError
+from kconvert.formats.detect import Detected
 from kconvert.formats.dl4j import ACTIVATIONS as ACTIVATION_PACKAGE
 from kconvert.formats.dl4j import (
     COEFFICIENTS,
@@ -40,9 +39,8 @@ from kconvert.ir.layers import conv, core, merge, noise, normalization, ops, poo
 from kconvert.ir.report import Provenance, Report
 from kconvert.ir.shapes import Shape
 from kconvert.ir.weights import Weight, warn_if_not_finite
-from kconvert.readers.archive import ZIP_ERRORS, SafeZip
+from kconvert.readers.archive import SafeZip
 from kconvert.readers.context import Limits
-from kconvert.readers.source import Input
 from kconvert.readers.text import parse_json
 
 #: DL4J activation class (short) -> IR activation
@@ -81,23 +79,8 @@ _ELEMENTWISE = {"Add": merge.Add, "Subtract": merge.Subtract, "Product": merge.M
                 "Max": merge.Maximum}
 
 
-def is_dl4j_config(document: Any) -> bool:
-    return isinstance(document, dict) and ("confs" in document or (
-        "vertices" in document and "networkInputs" in document))
-
-
-def is_dl4j_zip(content: str | bytes) -> bool:
-    try:
-        with zipfile.ZipFile(io.BytesIO(content) if isinstance(content, bytes) else content) as zf:
-            names = set(zf.namelist())
-    except ZIP_ERRORS:
-        return False
-    return CONFIGURATION in names and COEFFICIENTS in names
-
-
-def read_dl4j(inp: Input, limits: Limits, document: dict[str, Any] | None = None) -> Model:
-    """A DL4J ``configuration.json`` (no weights) or model zip as an IR model; ``document`` is the
-    configuration when the caller has parsed it already."""
+def read_dl4j(inp: Detected, limits: Limits) -> Model:
+    """A DL4J ``configuration.json`` (no weights, parsed when it was detected) or model zip as an IR model."""
     params = None
     if inp.kind == "zip":
         config_text, coefficients = _read_zip(inp, limits)
@@ -105,8 +88,8 @@ def read_dl4j(inp: Input, limits: Limits, document: dict[str, Any] | None = None
         params = np.zeros(0, np.float32) if coefficients is None else \
             warn_if_not_finite(read_array(coefficients, origin).reshape(-1), origin)
         document = parse_json(config_text, inp.display, limits)
-    elif document is None:
-        document = parse_json(inp.text(limits), inp.display, limits)
+    else:
+        document = inp.config()
     if not isinstance(document, dict):
         raise InputReadError("a Deeplearning4j configuration that is not a JSON object", file=inp.display)
     builder = _Builder(inp.display, params, limits.max_tensor_elements)
@@ -128,7 +111,7 @@ def read_dl4j(inp: Input, limits: Limits, document: dict[str, Any] | None = None
     return model
 
 
-def _read_zip(inp: Input, limits: Limits) -> tuple[str, bytes | None]:
+def _read_zip(inp: Detected, limits: Limits) -> tuple[str, bytes | None]:
     """The configuration text and the coefficients' bytes; None for a model DL4J saved as having no
     parameters (an empty coefficients.bin beside a noParams.marker)."""
     with SafeZip(inp.data if inp.data is not None else inp.path, inp.display, limits,  # type: ignore[arg-type]
