@@ -25,7 +25,7 @@ from kconvert.verification.keras_reference import KerasFile, installed_version, 
 def legacy_config(target: Detected) -> tuple[dict[str, Any], str] | None:
     """The model config of a full-model legacy HDF5 file and the Keras version that wrote it (the
     one it was written for), or None for any other file."""
-    if target.format != "keras-h5" or target.path is None:
+    if target.format != "keras-h5" or not _named_for_keras(target, (".h5", ".hdf5")):
         return None
     try:
         with h5py.File(target.path, "r") as f:
@@ -38,8 +38,8 @@ def legacy_config(target: Detected) -> tuple[dict[str, Any], str] | None:
 
 
 def _weights_beside(target: Detected) -> str | None:
-    if target.format != "keras-json" or target.path is None or not target.path.endswith(".json"):
-        return None  # (the writer names the weights after the .json file)
+    if target.format != "keras-json" or not _named_for_keras(target, (".json",)):
+        return None
     weights = weights_beside(Path(target.path))
     return str(weights) if weights.is_file() else None
 
@@ -52,8 +52,14 @@ def _legacy_for(target: Detected, majors: tuple[str, ...]) -> bool:
 def accepts_keras3(target: Detected) -> bool:
     if installed_version("keras") is None:
         return False
-    return (target.format == "keras-v3" and target.path is not None) or _legacy_for(target, ("2", "3")) or \
-        _weights_beside(target) is not None
+    return (target.format == "keras-v3" and _named_for_keras(target, (".keras",))) or \
+        _legacy_for(target, ("2", "3")) or _weights_beside(target) is not None
+
+
+def _named_for_keras(target: Detected, suffixes: tuple[str, ...]) -> bool:
+    """Keras's loaders go by the file's suffix (and the weights of a .json file are named after
+    it), so a file kconvert recognises by content runs there only under its usual name."""
+    return target.path is not None and target.path.lower().endswith(suffixes)
 
 
 def accepts_tf_keras(target: Detected) -> bool:
