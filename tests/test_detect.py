@@ -102,6 +102,14 @@ def test_a_broken_model_json_in_a_tfjs_folder_is_still_a_tfjs_export(written: Pa
         kconvert.load(web)
 
 
+def test_a_damaged_zip_in_a_dl4j_folder_is_still_a_dl4j_export(written: Path, tmp_path: Path) -> None:
+    folder = Path(shutil.copytree(written / "dl4j", tmp_path / "dl4j"))
+    (folder / "model.zip").write_bytes((folder / "model.zip").read_bytes()[:-200])
+    report = check(folder)
+    assert report.kind == "dl4j-zip" and not report.passed
+    assert {f.name: f.status for f in report.findings}["loads"] == "failed"
+
+
 def test_a_folder_of_no_model_and_weights_for_a_dl4j_model_are_refused(written: Path, tmp_path: Path) -> None:
     with pytest.raises(InputReadError, match="is a directory without a TF.js model.json or a Deeplearning4j "
                                              "model.zip or configuration.json"):

@@ -113,28 +113,35 @@ def _read_dl4j(model: Detected, weights: Detected | None, options: "LoadOptions"
 def _is_tfjs(s: Sniffed) -> bool:
     """Any TF.js key, so that a model.json lacking its topology is reported as a broken TF.js model
     rather than as a Keras config without a class name."""
-    return _has_keys(s, lambda d: "modelTopology" in d or "weightsManifest" in d, TFJS_MODEL)
+    return _broken_marker(s, TFJS_MODEL) or _mapping_with(s, lambda d: "modelTopology" in d or "weightsManifest" in d)
 
 
 def _is_dl4j_config(s: Sniffed) -> bool:
     """A MultiLayerConfiguration (``confs``) or ComputationGraphConfiguration."""
-    return _has_keys(s, lambda d: "confs" in d or ("vertices" in d and "networkInputs" in d), DL4J_CONFIGURATION)
+    return _broken_marker(s, DL4J_CONFIGURATION) or _mapping_with(
+        s, lambda d: "confs" in d or ("vertices" in d and "networkInputs" in d))
 
 
-def _has_keys(s: Sniffed, test: Callable[[dict[str, Any]], bool], marker: str) -> bool:
-    """``test`` on a parsed mapping; text that did not parse counts when its directory's marker
-    names the format (a broken export is still that export)."""
-    if s.problem is not None:
-        return s.marker == marker
+def _is_dl4j_zip(s: Sniffed) -> bool:
+    return _broken_marker(s, DL4J_ZIP) or (s.members is not None and _DL4J_ZIP_MEMBERS <= s.members)
+
+
+def _mapping_with(s: Sniffed, test: Callable[[dict[str, Any]], bool]) -> bool:
     return isinstance(s.document, dict) and test(s.document)
+
+
+def _broken_marker(s: Sniffed, marker: str) -> bool:
+    """An unreadable file that its directory's marker names: a broken export is still that export
+    (``check`` reports what is wrong with it as that format)."""
+    unreadable = s.problem is not None or (s.container == "zip" and s.members is None)
+    return unreadable and s.marker == marker
 
 
 #: the formats, in the order they are tried: the first whose test holds decides (and, for a
 #: directory, the first whose marker file it holds: a DL4J output's model.zip before its configuration)
 TABLE: tuple[Entry, ...] = (
     Entry("tfjs", _is_tfjs, _read_keras, marker=TFJS_MODEL, keras=True),
-    Entry("dl4j-zip", lambda s: s.members is not None and _DL4J_ZIP_MEMBERS <= s.members, _read_dl4j, (".zip",),
-          marker=DL4J_ZIP),
+    Entry("dl4j-zip", _is_dl4j_zip, _read_dl4j, (".zip",), marker=DL4J_ZIP),
     Entry("dl4j-json", _is_dl4j_config, _read_dl4j, marker=DL4J_CONFIGURATION),
     Entry("keras-v3", lambda s: s.container == "zip", _read_keras, (".keras",), keras=True),
     Entry("keras-json", lambda s: s.container == "json", _read_keras, (".json",), keras=True),
