@@ -24,11 +24,11 @@ from kconvert.errors import (
 from kconvert.lazy import lazy_attributes
 
 if TYPE_CHECKING:
+    from kconvert.formats.detect import Detected, SourceLike
     from kconvert.ir import Model
     from kconvert.pretrained import imagenet
     from kconvert.readers.context import Limits
     from kconvert.readers.keras.lambdas import LambdaInfo, clear_lambdas, register_lambda, unregister_lambda
-    from kconvert.readers.source import SourceLike
     from kconvert.summarize import summary, summary_dict
     from kconvert.writers import Written
 
@@ -58,7 +58,7 @@ __all__ = [
 
 
 def load(
-    source: SourceLike,
+    source: SourceLike | Detected,
     weights: SourceLike | None = None,
     *,
     enforce_training_config: bool = False,
@@ -70,8 +70,10 @@ def load(
 ) -> Model:
     """Read a Keras model into kconvert's IR.
 
-    ``source`` is a path (``.h5``/``.hdf5``, ``.keras``, ``.json``, ``.yaml``; the format is sniffed
-    from the content), a ``to_json``/``to_yaml`` string, or bytes.  ``weights`` is a ``save_weights``
+    ``source`` is a path (``.h5``/``.hdf5``, ``.keras``, ``.json``, ``.yaml``, a TF.js or DL4J
+    directory or file kconvert writes; the format is sniffed from the content, see
+    :mod:`kconvert.formats.detect`), a ``to_json``/``to_yaml`` string, bytes, or what
+    :func:`~kconvert.formats.detect.detect` made of one (nothing is read twice).  ``weights`` is a ``save_weights``
     file (legacy ``.h5`` or Keras 3 ``.weights.h5``) for a configuration-only ``source``; its layers
     are matched to the model's ``weights_by`` order (as Keras does) or by layer name.
 

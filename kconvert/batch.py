@@ -26,11 +26,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from kconvert.errors import InputReadError
+from kconvert.formats.detect import KERAS, TABLE, marked_format, suffixes
 
 Status = Literal["passed", "failed", "error"]
 
+#: what each command picks up in a folder: the formats of the detection table it takes
+FORMATS = {"convert": KERAS, "check": TABLE}
 #: files read as Keras models (a TF.js model is a directory holding model.json)
-MODEL_SUFFIXES = (".h5", ".hdf5", ".keras", ".json", ".yaml", ".yml")
+MODEL_SUFFIXES = suffixes(KERAS)
 #: what each target writes for one model: a directory ("") or a file with this suffix
 TARGET_SUFFIXES = {"tfjs": "", "dl4j": "", "keras": ".keras", "h5": ".h5", "json": ".json", "yaml": ".yaml"}
 #: companions that are never models of their own: the weights ``--to json --save-weights`` writes
@@ -128,18 +131,12 @@ def _same(a: Path, b: Path) -> bool:
 def _is_model_dir(path: Path, command: Literal["convert", "check"]) -> bool:
     """Whether ``path`` is one model (a TF.js model) or one export (also a DL4J output directory),
     not a folder of them."""
-    from kconvert.formats.dl4j import CONFIGURATION, MODEL_ZIP  # imported here: they bring numpy
-    from kconvert.formats.tfjs import MODEL_FILE
-
-    markers = (MODEL_FILE,) if command == "convert" else (MODEL_FILE, MODEL_ZIP, CONFIGURATION)
-    return any((path / marker).is_file() for marker in markers)
+    return marked_format(path, FORMATS[command]) is not None
 
 
 def _is_model_file(path: Path, command: Literal["convert", "check"]) -> bool:
     name = path.name.lower()
-    if name.endswith(COMPANION_SUFFIXES):
-        return False
-    return name.endswith(MODEL_SUFFIXES + ((".zip",) if command == "check" else ()))
+    return not name.endswith(COMPANION_SUFFIXES) and name.endswith(suffixes(FORMATS[command]))
 
 
 def output_names(names: Sequence[str], target: str) -> dict[str, str]:

@@ -300,9 +300,8 @@ def convert_one(source: str, target: str, output: str, weights: str | None,
     written = kconvert.convert(source, target, output, weights=weights, **options)
     if verification is None:
         return written, None
-    runnable = str(written.files[-1]) if target == "dl4j" else output  # the model zip
     load = options.get("load_options", {})
-    return written, kconvert.verify(source, weights, targets=(runnable,), **verification, **load)
+    return written, kconvert.verify(source, weights, targets=(output,), **verification, **load)
 
 
 def convert_report(source: str, target: str, written: Any, verified: Any) -> dict[str, Any]:

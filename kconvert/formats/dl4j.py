@@ -18,12 +18,13 @@ import struct
 import numpy as np
 
 from kconvert.errors import InputReadError
+from kconvert.formats.names import DL4J_COEFFICIENTS as COEFFICIENTS  # noqa: F401 (their names here)
+from kconvert.formats.names import DL4J_CONFIGURATION as CONFIGURATION  # noqa: F401
+from kconvert.formats.names import DL4J_ZIP as MODEL_ZIP  # noqa: F401
 from kconvert.ir.layer import LayerConfig
 from kconvert.ir.layers import merge, ops
 
-CONFIGURATION, COEFFICIENTS, UPDATER_STATE, NO_PARAMS = (
-    "configuration.json", "coefficients.bin", "updaterState.bin", "noParams.marker")
-MODEL_ZIP = "model.zip"  # the name kconvert gives the zip in a DL4J output directory
+UPDATER_STATE, NO_PARAMS = "updaterState.bin", "noParams.marker"
 LAYERS = "org.deeplearning4j.nn.conf.layers."
 GRAPH = "org.deeplearning4j.nn.conf.graph."
 PREPROCESSORS = "org.deeplearning4j.nn.conf.preprocessor."

@@ -13,7 +13,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-MODEL_FILE = "model.json"  # a TF.js layers model directory's entry point
+from kconvert.formats.names import TFJS_MODEL as MODEL_FILE  # noqa: F401 (its name here)
+
 #: the opt-in module beside model.json that registers layer classes stock TF.js lacks
 COMPANION_FILE = "kconvert-layers.js"
 #: a call argument of kconvert's TF.js nodes that list each distinct input tensor once (tfjs-layers

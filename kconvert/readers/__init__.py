@@ -1,48 +1,24 @@
 """Readers: every supported input format into the IR.
 
-:func:`read_model` resolves the input, sniffs its format by content and dispatches to the
-format's reader.
+:func:`read_model` asks the format table (:mod:`kconvert.formats.detect`) what the input is and
+hands it, with what was read to decide, to that format's reader.  (Nothing is imported here at
+module level: the table itself imports :mod:`kconvert.readers.context`.)
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from kconvert.errors import KConvertError
-from kconvert.ir.graph import Model
-from kconvert.readers.context import LoadOptions
-from kconvert.readers.source import Input, SourceLike, resolve
-
-
-def read_model(source: SourceLike, weights: SourceLike | None, options: LoadOptions) -> Model:
-    from kconvert.readers.keras.reader import read_keras
-
-    model_input = resolve(source, options.limits)
-    if weights is None:
-        from kconvert.readers.dl4j import is_dl4j_zip, read_dl4j
-
-        if model_input.kind == "zip" and is_dl4j_zip(model_input.content()):
-            return read_dl4j(model_input, options.limits)
-        document = _dl4j_config(model_input, options)
-        if document is not None:
-            return read_dl4j(model_input, options.limits, document)
-    weights_input = resolve(weights, options.limits) if weights is not None else None
-    return read_keras(model_input, weights_input, options)
+if TYPE_CHECKING:
+    from kconvert.formats.detect import Detected, SourceLike
+    from kconvert.ir.graph import Model
+    from kconvert.readers.context import LoadOptions
 
 
-def _dl4j_config(inp: Input, options: LoadOptions) -> dict[str, Any] | None:
-    """A Deeplearning4j configuration (its MultiLayer or ComputationGraph keys), parsed; else None."""
-    from kconvert.readers.dl4j import is_dl4j_config
-    from kconvert.readers.text import parse_json
+def read_model(source: SourceLike | Detected, weights: SourceLike | None, options: LoadOptions) -> Model:
+    """``source`` may be an input detected already (``check`` and the target runners detect first)."""
+    from kconvert.formats.detect import Detected, detect
 
-    if inp.kind != "json":
-        return None
-    try:
-        text = inp.text(options.limits)
-        # parse only what names a DL4J key: a Keras configuration is then parsed once, by its reader
-        if '"confs"' not in text and '"networkInputs"' not in text:
-            return None
-        document = parse_json(text, inp.display, options.limits)
-    except KConvertError:
-        return None  # the Keras reader reports it
-    return document if is_dl4j_config(document) else None
+    model_input = source if isinstance(source, Detected) else detect(source, options.limits)
+    weights_input = detect(weights, options.limits) if weights is not None else None
+    return model_input.read(weights_input, options)

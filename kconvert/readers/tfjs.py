@@ -37,12 +37,6 @@ class TfjsParts:
     quantized: dict[str, str] = field(default_factory=dict)  # weight name -> stored dtype
 
 
-def is_tfjs_model(document: Any) -> bool:
-    """A model.json: recognised by any of its TF.js keys, so that one lacking its topology is
-    reported as a broken TF.js model rather than as a Keras config without a class name."""
-    return isinstance(document, dict) and ("modelTopology" in document or "weightsManifest" in document)
-
-
 def read_tfjs(document: dict[str, Any], path: str | None, display: str) -> TfjsParts:
     """``document`` is the parsed model.json; ``path`` its file (None for in-memory text, whose
     weights cannot be located)."""

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal
 
 import numpy as np
 
 from kconvert.ir.graph import Model
 from kconvert.verification.compare import Comparison, compare
 from kconvert.verification.inputs import Reference, generate_inputs, read_reference
+
+if TYPE_CHECKING:
+    from kconvert.formats.detect import Detected
 
 Status = Literal["passed", "failed", "skipped", "error"]
 
@@ -124,50 +126,42 @@ class TargetSkipped(Exception):
 
 @dataclass(frozen=True)
 class TargetRunner:
-    """How to run one kind of converted target: ``run(path, inputs, layers, device, dtype)``.
-    Every runner that accepts a target runs it; a ``fallback`` only when no other one does."""
+    """How to run one kind of converted target: ``run(target, inputs, layers, device, dtype)``, the
+    target as the format table detected it.  Every runner that accepts a target runs it; a
+    ``fallback`` only when no other one does."""
 
     name: str
-    accepts: Callable[[str], bool]
-    run: Callable[[str, list[np.ndarray], list[str], str | None, str], TargetRun]
+    accepts: Callable[[Detected], bool]
+    run: Callable[[Detected, list[np.ndarray], list[str], str | None, str], TargetRun]
     fallback: bool = False
 
 
-def _run_tfjs(path: str, inputs: list[np.ndarray], layers: list[str], device: str | None, dtype: str) -> TargetRun:
+def _run_tfjs(target: Detected, inputs: list[np.ndarray], layers: list[str], device: str | None,
+              dtype: str) -> TargetRun:
     from kconvert.errors import KConvertError
-    from kconvert.verification.tfjs_runner import check_model_json, model_json, run_tfjs
+    from kconvert.schemas import validate
+    from kconvert.verification.tfjs_runner import run_tfjs
 
-    check_model_json(model_json(path))  # type: ignore[arg-type]
-    run = run_tfjs(path, inputs, layers)
+    validate(target.config(), "tfjs-layers-model", target.display)
+    run = run_tfjs(target.display, inputs, layers)
     if run.error:
-        raise KConvertError(run.error, file=path)
+        raise KConvertError(run.error, file=target.display)
     return TargetRun(run.outputs, run.activations, run.implementation or "TF.js")
 
 
-def _is_tfjs(path: str) -> bool:
-    from kconvert.verification.tfjs_runner import model_json
-
-    return model_json(path) is not None
-
-
-def _run_kconvert_readable(path: str, inputs: list[np.ndarray], layers: list[str], device: str | None,
+def _run_kconvert_readable(target: Detected, inputs: list[np.ndarray], layers: list[str], device: str | None,
                            dtype: str) -> TargetRun:
     import kconvert
     from kconvert.runtime import Runtime
 
-    with kconvert.load(path) as target:
-        runtime = Runtime(target, device=device, dtype=dtype)
+    with kconvert.load(target) as model:
+        runtime = Runtime(model, device=device, dtype=dtype)
         activations = {k: v[0] for k, v in runtime.activations(inputs).items() if k in layers} if layers else {}
         return TargetRun(runtime(inputs), activations, "kconvert's runtime")
 
 
-def _is_dl4j_zip(path: str) -> bool:
-    from kconvert.readers.dl4j import is_dl4j_zip
-
-    return Path(path).is_file() and is_dl4j_zip(path)
-
-
-def _run_dl4j(path: str, inputs: list[np.ndarray], layers: list[str], device: str | None, dtype: str) -> TargetRun:
+def _run_dl4j(target: Detected, inputs: list[np.ndarray], layers: list[str], device: str | None,
+              dtype: str) -> TargetRun:
     """The zip in the real Deeplearning4j; where it cannot run (no Java, no harness), in kconvert's
     own reader and runtime instead, which the reference string then says."""
     from kconvert.errors import KConvertError
@@ -175,12 +169,12 @@ def _run_dl4j(path: str, inputs: list[np.ndarray], layers: list[str], device: st
 
     reason = unavailable_reason()
     if reason:
-        run = _run_kconvert_readable(path, inputs, layers, device, dtype)
+        run = _run_kconvert_readable(target, inputs, layers, device, dtype)
         run.implementation = f"kconvert's reader, not Deeplearning4j: {reason}"
         return run
-    done = run_dl4j(path, inputs, layers)
+    done = run_dl4j(target.display, inputs, layers)
     if done.error:
-        raise KConvertError(done.error, file=path)
+        raise KConvertError(done.error, file=target.display)
     return TargetRun(done.outputs, done.activations, done.implementation or "Deeplearning4j")
 
 
@@ -194,11 +188,11 @@ def _keras_target(name: str) -> Callable[..., Any]:
 
 #: verifiers of converted targets
 TARGET_RUNNERS: list[TargetRunner] = [
-    TargetRunner("TF.js (@tensorflow/tfjs in Node)", _is_tfjs, _run_tfjs),
-    TargetRunner("Deeplearning4j (on the JVM)", _is_dl4j_zip, _run_dl4j),
+    TargetRunner("TF.js (@tensorflow/tfjs in Node)", lambda t: t.format == "tfjs" and t.path is not None, _run_tfjs),
+    TargetRunner("Deeplearning4j (on the JVM)", lambda t: t.format == "dl4j-zip" and t.path is not None, _run_dl4j),
     TargetRunner("Keras 3", _keras_target("accepts_keras3"), _keras_target("run_keras3")),
     TargetRunner("tf_keras", _keras_target("accepts_tf_keras"), _keras_target("run_tf_keras")),
-    TargetRunner("kconvert's runtime", lambda path: Path(path).is_file(), _run_kconvert_readable, fallback=True),
+    TargetRunner("kconvert's runtime", lambda t: t.path is not None, _run_kconvert_readable, fallback=True),
 ]
 
 
@@ -274,16 +268,23 @@ def _verify_target(model: Model, target: str, arrays: list[np.ndarray], actual: 
                    moved: tuple[list[bool], list[bool]] | None = None) -> list[Check]:
     """Run ``target`` on the same inputs in every runner that accepts it; on a mismatch run it again
     for its activations to name the first layer that diverges."""
-    accepting = [r for r in TARGET_RUNNERS if r.accepts(target)]
+    from kconvert.errors import KConvertError
+    from kconvert.formats.detect import detect
+
+    try:
+        detected = detect(target)
+    except KConvertError as exc:
+        return [Check("target", target, "error", reason=str(exc))]
+    accepting = [r for r in TARGET_RUNNERS if r.accepts(detected)]
     runners = [r for r in accepting if not r.fallback] or accepting[:1]
     if not runners:
-        return [Check("target", target, "error", reason="no verifier knows this kind of target")]
-    return [_run_target(runner, model, target, arrays, actual, atol, rtol, device, dtype, divergence, moved)
-            for runner in runners]
+        return [Check("target", target, "error", reason=f"no verifier runs a {detected.format} given as text")]
+    return [_run_target(runner, model, target, detected, arrays, actual, atol, rtol, device, dtype, divergence,
+                        moved) for runner in runners]
 
 
-def _run_target(runner: TargetRunner, model: Model, target: str, arrays: list[np.ndarray], actual: list[np.ndarray],
-                atol: float, rtol: float, device: str | None, dtype: str,
+def _run_target(runner: TargetRunner, model: Model, target: str, detected: Detected, arrays: list[np.ndarray],
+                actual: list[np.ndarray], atol: float, rtol: float, device: str | None, dtype: str,
                 divergence: Callable[[dict[str, np.ndarray]], dict[str, Any] | None],
                 moved: tuple[list[bool], list[bool]] | None = None) -> Check:
     from kconvert.errors import KConvertError
@@ -291,7 +292,7 @@ def _run_target(runner: TargetRunner, model: Model, target: str, arrays: list[np
     if moved is not None:  # the target takes and gives channels-last images
         arrays = [np.moveaxis(x, 1, -1) if m else x for x, m in zip(arrays, moved[0])]
     try:
-        run = runner.run(target, arrays, [], device, dtype)
+        run = runner.run(detected, arrays, [], device, dtype)
         outputs = run.outputs if moved is None else [np.moveaxis(y, -1, 1) if m else y
                                                      for y, m in zip(run.outputs, moved[1])]
         check = _check("target", f"{target} ({run.implementation})", compare_outputs(model, outputs, actual,
@@ -299,7 +300,7 @@ def _run_target(runner: TargetRunner, model: Model, target: str, arrays: list[np
         if check.status == "failed":
             layers = [layer.name for layer, node in model.nodes() if node == 0]
             try:
-                probed = runner.run(target, arrays, layers, device, dtype)
+                probed = runner.run(detected, arrays, layers, device, dtype)
                 check.first_divergence = divergence(probed.activations)
             except KConvertError as exc:  # the mismatch stands; only the layer that causes it is unknown
                 check.reason = f"the target's layers could not be probed ({exc})"

@@ -22,11 +22,14 @@ import warnings
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from kconvert.errors import InputReadError, KConvertError
+
+if TYPE_CHECKING:
+    from kconvert.formats.detect import Detected
 
 Status = Literal["passed", "failed", "skipped"]
 
@@ -85,67 +88,46 @@ def check(artifact: str | os.PathLike[str], source: str | None = None, *, weight
 
     Raises :class:`InputReadError` when ``artifact`` is not an exported model at all (missing, or
     of no kind kconvert writes); a broken export is a report with failed findings instead."""
-    path, kind = _locate(Path(artifact))
-    report = CheckReport(str(artifact), kind, source)
-    _check_schema(report, path)
-    non_finite = _check_loads(report, path)
+    from kconvert.formats.detect import detect
+
+    if not os.path.exists(artifact):  # (a path, never a configuration given as text)
+        raise InputReadError("no such file or directory", file=str(artifact))
+    detected = detect(artifact)
+    report = CheckReport(str(artifact), _KINDS.get(detected.format, "keras"), source)
+    _check_schema(report, detected)
+    non_finite = _check_loads(report, detected)
     if source is not None:
         _check_finite(report, non_finite, _source_non_finite(source, weights, load_options))
-        _check_parity(report, source, weights, str(path), atol, rtol, load_options)
+        _check_parity(report, source, weights, detected.display, atol, rtol, load_options)
     else:
         _check_finite(report, non_finite, None)
     return report
 
 
-# -- what the artifact is ------------------------------------------------------------------------
-
-def _locate(path: Path) -> tuple[Path, str]:
-    """The file that holds the model, and its kind."""
-    from kconvert.formats.dl4j import CONFIGURATION, MODEL_ZIP
-    from kconvert.formats.tfjs import MODEL_FILE
-
-    if not path.exists():
-        raise InputReadError("no such file or directory", file=str(path))
-    if path.is_dir():
-        for name, kind in ((MODEL_FILE, "tfjs"), (MODEL_ZIP, "dl4j-zip"), (CONFIGURATION, "dl4j-json")):
-            if (path / name).is_file():
-                return path / name, kind
-        raise InputReadError(f"a directory without {MODEL_FILE}, {MODEL_ZIP} or {CONFIGURATION}: not an exported "
-                             "model", file=str(path))
-    with open(path, "rb") as fh:
-        head = fh.read(1 << 16)
-    if head.startswith(b"PK\x03\x04"):
-        from kconvert.readers.dl4j import is_dl4j_zip
-
-        return path, "dl4j-zip" if is_dl4j_zip(str(path)) else "keras"
-    if b'"modelTopology"' in head or b'"weightsManifest"' in head:
-        return path, "tfjs"
-    if b'"confs"' in head or b'"vertices"' in head:
-        return path, "dl4j-json"
-    return path, "keras"
+#: the report's kind of each format kconvert writes (every Keras one is "keras")
+_KINDS = {"tfjs": "tfjs", "dl4j-zip": "dl4j-zip", "dl4j-json": "dl4j-json"}
 
 
 # -- the stages ----------------------------------------------------------------------------------
 
-def _check_schema(report: CheckReport, path: Path) -> None:
+def _check_schema(report: CheckReport, detected: Detected) -> None:
     from kconvert.formats.dl4j import CONFIGURATION
     from kconvert.readers.context import Limits
     from kconvert.readers.text import parse_json
     from kconvert.schemas import validate
 
+    path = Path(detected.display)
     try:
         if report.kind == "tfjs":
-            document, name = parse_json(path.read_bytes(), str(path), Limits()), "tfjs-layers-model"
+            document, name = detected.config(), "tfjs-layers-model"
         elif report.kind in ("dl4j-zip", "dl4j-json"):
             if report.kind == "dl4j-zip":
                 from kconvert.readers.archive import SafeZip
 
                 with SafeZip(str(path), str(path), Limits(), "Deeplearning4j zip") as archive:
-                    text = archive.read(CONFIGURATION) or b""
+                    document = parse_json(archive.read(CONFIGURATION) or b"", f"{path}:{CONFIGURATION}", Limits())
             else:
-                text = path.read_bytes()
-            document = parse_json(text, f"{path}:{CONFIGURATION}" if report.kind == "dl4j-zip" else str(path),
-                                  Limits())
+                document = detected.config()
             name = "dl4j-computationgraph" if isinstance(document, dict) and "vertices" in document \
                 else "dl4j-multilayer"
         else:
@@ -158,7 +140,7 @@ def _check_schema(report: CheckReport, path: Path) -> None:
     report.add("schema", "passed", f"{path.name} matches schemas/{name}.schema.json")
 
 
-def _check_loads(report: CheckReport, path: Path) -> dict[str, int] | None:
+def _check_loads(report: CheckReport, detected: Detected) -> dict[str, int] | None:
     """Read the artifact and every weight; the count of non-finite values per weight (None if it
     did not load)."""
     import kconvert
@@ -166,7 +148,7 @@ def _check_loads(report: CheckReport, path: Path) -> dict[str, int] | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", kconvert.KConvertWarning)  # non-finite values are counted below
-            with kconvert.load(str(path)) as model:
+            with kconvert.load(detected) as model:
                 non_finite: dict[str, int] = {}
                 count = size = 0
                 for name, weight in model.iter_weights():

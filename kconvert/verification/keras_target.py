@@ -9,7 +9,6 @@ hidden: a recurrent ``hard_sigmoid`` gate in a legacy file means ``0.2 x + 0.5``
 from __future__ import annotations
 
 import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -17,18 +16,19 @@ import h5py
 import numpy as np
 
 from kconvert.errors import KConvertError
+from kconvert.formats.detect import Detected
 from kconvert.formats.keras3 import weights_beside
 from kconvert.verification import TargetRun, TargetSkipped
 from kconvert.verification.keras_reference import KerasFile, installed_version, run_files
 
 
-def legacy_config(path: str) -> tuple[dict[str, Any], str] | None:
+def legacy_config(target: Detected) -> tuple[dict[str, Any], str] | None:
     """The model config of a full-model legacy HDF5 file and the Keras version that wrote it (the
     one it was written for), or None for any other file."""
-    if Path(path).suffix.lower() not in (".h5", ".hdf5") or not Path(path).is_file():
+    if target.format != "keras-h5" or not _named_for_keras(target, (".h5", ".hdf5")):
         return None
     try:
-        with h5py.File(path, "r") as f:
+        with h5py.File(target.path, "r") as f:
             raw, written_by = f.attrs.get("model_config"), f.attrs.get("keras_version", b"")
         config = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
     except (OSError, TypeError, ValueError):
@@ -37,39 +37,47 @@ def legacy_config(path: str) -> tuple[dict[str, Any], str] | None:
     return (config, written_by) if isinstance(config, dict) else None
 
 
-def _weights_beside(path: str) -> str | None:
-    weights = weights_beside(Path(path))
-    return str(weights) if Path(path).suffix.lower() == ".json" and weights.is_file() else None
+def _weights_beside(target: Detected) -> str | None:
+    if target.format != "keras-json" or not _named_for_keras(target, (".json",)):
+        return None
+    weights = weights_beside(Path(target.path))
+    return str(weights) if weights.is_file() else None
 
 
-def _legacy_for(path: str, majors: tuple[str, ...]) -> bool:
-    legacy = legacy_config(path)
+def _legacy_for(target: Detected, majors: tuple[str, ...]) -> bool:
+    legacy = legacy_config(target)
     return legacy is not None and legacy[1].split(".")[0] in majors
 
 
-def accepts_keras3(path: str) -> bool:
+def accepts_keras3(target: Detected) -> bool:
     if installed_version("keras") is None:
         return False
-    return (Path(path).suffix.lower() == ".keras" and zipfile.is_zipfile(path)) or \
-        _legacy_for(path, ("2", "3")) or _weights_beside(path) is not None
+    return (target.format == "keras-v3" and _named_for_keras(target, (".keras",))) or \
+        _legacy_for(target, ("2", "3")) or _weights_beside(target) is not None
 
 
-def accepts_tf_keras(path: str) -> bool:
-    return installed_version("tf_keras") is not None and _legacy_for(path, ("2",))
+def _named_for_keras(target: Detected, suffixes: tuple[str, ...]) -> bool:
+    """Keras's loaders go by the file's suffix (and the weights of a .json file are named after
+    it), so a file kconvert recognises by content runs there only under its usual name."""
+    return target.path is not None and target.path.lower().endswith(suffixes)
 
 
-def run_keras3(path: str, inputs: list[np.ndarray], layers: list[str], device: str | None,
+def accepts_tf_keras(target: Detected) -> bool:
+    return installed_version("tf_keras") is not None and _legacy_for(target, ("2",))
+
+
+def run_keras3(target: Detected, inputs: list[np.ndarray], layers: list[str], device: str | None,
                dtype: str) -> TargetRun:
-    legacy = legacy_config(path)
+    legacy = legacy_config(target)
     if legacy is not None and legacy[1].startswith("2.") and _has_recurrent_hard_sigmoid(legacy[0]):
         raise TargetSkipped("a recurrent hard_sigmoid gate in a legacy HDF5 file means relu6(x + 3) / 6 to Keras 3 "
                             "but 0.2 x + 0.5 to the tf.keras it was written for")
-    return _run(KerasFile(path, "keras", inputs, layers, weights=_weights_beside(path)))
+    return _run(KerasFile(target.display, "keras", inputs, layers, weights=_weights_beside(target)))
 
 
-def run_tf_keras(path: str, inputs: list[np.ndarray], layers: list[str], device: str | None,
+def run_tf_keras(target: Detected, inputs: list[np.ndarray], layers: list[str], device: str | None,
                  dtype: str) -> TargetRun:
-    return _run(KerasFile(path, "tf_keras", inputs, layers))
+    return _run(KerasFile(target.display, "tf_keras", inputs, layers))
 
 
 def _run(file: KerasFile) -> TargetRun:

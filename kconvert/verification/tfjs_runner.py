@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from kconvert.formats.tfjs import COMPANION_FILE, MODEL_FILE
+from kconvert.formats.tfjs import COMPANION_FILE
 from kconvert.verification import tfjs_install
 from kconvert.verification.harness import HarnessRun, run_jobs
 from kconvert.verification.tfjs_install import TfjsUnavailable
@@ -41,17 +41,6 @@ def unavailable_reason() -> str | None:
     """None when models can be run (the harness installs itself on first use where npm is);
     otherwise what is missing and how to install it."""
     return tfjs_install.missing()
-
-
-def model_json(path: str | os.PathLike[str]) -> Path | None:
-    """The model.json of a TF.js layers model given as its directory or file, else None."""
-    p = Path(path)
-    candidate = p / MODEL_FILE if p.is_dir() else p
-    if not candidate.is_file() or candidate.suffix != ".json":
-        return None
-    with open(candidate, "rb") as fh:
-        head = fh.read(1 << 16)
-    return candidate if b'"modelTopology"' in head or b'"weightsManifest"' in head else None
 
 
 def check_model_json(path: Path) -> None:

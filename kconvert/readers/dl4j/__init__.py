@@ -14,6 +14,6 @@ preprocessor class (:mod:`.preprocessors`), each in a registry keyed by that cla
 
 from kconvert.readers.dl4j import layers  # noqa: F401  (imported for registration)
 from kconvert.readers.dl4j.layer import DL4J_LAYERS
-from kconvert.readers.dl4j.reader import is_dl4j_config, is_dl4j_zip, read_dl4j
+from kconvert.readers.dl4j.reader import read_dl4j
 
-__all__ = ["DL4J_LAYERS", "is_dl4j_config", "is_dl4j_zip", "read_dl4j"]
+__all__ = ["DL4J_LAYERS", "read_dl4j"]

@@ -1,10 +1,6 @@
-"""The DL4J reader's entry points: recognizing a configuration or model zip, and reading one."""
+"""The DL4J reader's entry point: a configuration or model zip, as :mod:`kconvert.formats.detect` found it."""
 
 from __future__ import annotations
-
-import io
-import zipfile
-from typing import Any
 
 import numpy as np
 
@@ -13,32 +9,17 @@ from kconvert.formats.dl4j import COEFFICIENTS, CONFIGURATION, NO_PARAMS, read_a
 from kconvert.ir.graph import Model
 from kconvert.ir.report import Provenance, Report
 from kconvert.ir.weights import warn_if_not_finite
-from kconvert.readers.archive import ZIP_ERRORS, SafeZip
+from kconvert.formats.detect import Detected
+from kconvert.readers.archive import SafeZip
 from kconvert.readers.context import Limits
 from kconvert.readers.dl4j.graph import read_graph
 from kconvert.readers.dl4j.layer import Parameters
 from kconvert.readers.dl4j.multilayer import read_multilayer
-from kconvert.readers.source import Input
 from kconvert.readers.text import parse_json
 
 
-def is_dl4j_config(document: Any) -> bool:
-    return isinstance(document, dict) and ("confs" in document or (
-        "vertices" in document and "networkInputs" in document))
-
-
-def is_dl4j_zip(content: str | bytes) -> bool:
-    try:
-        with zipfile.ZipFile(io.BytesIO(content) if isinstance(content, bytes) else content) as zf:
-            names = set(zf.namelist())
-    except ZIP_ERRORS:
-        return False
-    return CONFIGURATION in names and COEFFICIENTS in names
-
-
-def read_dl4j(inp: Input, limits: Limits, document: dict[str, Any] | None = None) -> Model:
-    """A DL4J ``configuration.json`` (no weights) or model zip as an IR model; ``document`` is the
-    configuration when the caller has parsed it already."""
+def read_dl4j(inp: Detected, limits: Limits) -> Model:
+    """A DL4J ``configuration.json`` (no weights, parsed when it was detected) or model zip as an IR model."""
     values = None
     if inp.kind == "zip":
         config_text, coefficients = _read_zip(inp, limits)
@@ -46,8 +27,8 @@ def read_dl4j(inp: Input, limits: Limits, document: dict[str, Any] | None = None
         values = np.zeros(0, np.float32) if coefficients is None else \
             warn_if_not_finite(read_array(coefficients, origin).reshape(-1), origin)
         document = parse_json(config_text, inp.display, limits)
-    elif document is None:
-        document = parse_json(inp.text(limits), inp.display, limits)
+    else:
+        document = inp.config()
     if not isinstance(document, dict):
         raise InputReadError("a Deeplearning4j configuration that is not a JSON object", file=inp.display)
     params = Parameters(inp.display, values, limits.max_tensor_elements)
@@ -69,7 +50,7 @@ def read_dl4j(inp: Input, limits: Limits, document: dict[str, Any] | None = None
     return model
 
 
-def _read_zip(inp: Input, limits: Limits) -> tuple[str, bytes | None]:
+def _read_zip(inp: Detected, limits: Limits) -> tuple[str, bytes | None]:
     """The configuration text and the coefficients' bytes; None for a model DL4J saved as having no
     parameters (an empty coefficients.bin beside a noParams.marker)."""
     with SafeZip(inp.data if inp.data is not None else inp.path, inp.display, limits,  # type: ignore[arg-type]

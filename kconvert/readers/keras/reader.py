@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from kconvert.errors import InputReadError, KConvertError
+from kconvert.formats.detect import Detected
 from kconvert.ir.graph import Model
 from kconvert.ir.report import Provenance
 from kconvert.readers.context import LoadOptions, ReadContext
@@ -20,9 +21,8 @@ from kconvert.readers.keras.legacy_h5 import WeightGroup, is_legacy_layout, read
 from kconvert.readers.keras.model import BuiltModel, build_model
 from kconvert.readers.keras.training import read_training_config
 from kconvert.readers.keras.v3 import is_v3_layout, read_archive, v3_groups
-from kconvert.readers.source import Input
-from kconvert.readers.text import parse_json, parse_yaml
-from kconvert.readers.tfjs import is_tfjs_model, read_tfjs, weight_groups
+from kconvert.readers.text import parse_json
+from kconvert.readers.tfjs import read_tfjs, weight_groups
 
 
 class _Parts:
@@ -40,7 +40,7 @@ class _Parts:
         self.resources: list[Any] = []
 
 
-def read_keras(model_input: Input, weights_input: Input | None, options: LoadOptions) -> Model:
+def read_keras(model_input: Detected, weights_input: Detected | None, options: LoadOptions) -> Model:
     ctx = ReadContext(model_input.display, options)
     parts = _Parts()
     try:
@@ -62,7 +62,7 @@ def read_keras(model_input: Input, weights_input: Input | None, options: LoadOpt
         raise ctx.located(exc) from None
 
 
-def _read_model_input(inp: Input, parts: _Parts, ctx: ReadContext) -> None:
+def _read_model_input(inp: Detected, parts: _Parts, ctx: ReadContext) -> None:
     limits = ctx.limits
     if inp.kind == "hdf5":
         f = H5File(inp.content(), inp.display, limits)
@@ -96,10 +96,9 @@ def _read_model_input(inp: Input, parts: _Parts, ctx: ReadContext) -> None:
             parts.resources.append(archive.weights)
         parts.format = "keras-v3"
     else:
-        text = inp.text(limits)
-        parts.config = (parse_json if inp.kind == "json" else parse_yaml)(text, inp.display, limits)
+        parts.config = inp.config()
         parts.format = f"keras-{inp.kind}"
-        if is_tfjs_model(parts.config):
+        if inp.format == "tfjs":
             tfjs = read_tfjs(parts.config, inp.path, inp.display)
             parts.config, parts.training, parts.tfjs_scopes = tfjs.config, tfjs.training, tfjs.scopes
             parts.keras_version, parts.backend = tfjs.keras_version, tfjs.backend
@@ -134,7 +133,7 @@ def _unwrap(parts: _Parts, display: str) -> None:
     parts.config = config
 
 
-def _read_weights_input(inp: Input, parts: _Parts, ctx: ReadContext) -> None:
+def _read_weights_input(inp: Detected, parts: _Parts, ctx: ReadContext) -> None:
     if inp.kind != "hdf5":
         raise InputReadError("weights must be an HDF5 file written by save_weights or model.save", file=inp.display)
     f = H5File(inp.content(), inp.display, ctx.limits)
