@@ -36,8 +36,8 @@ _MAX_PASSES = 16
 class Target:
     """What a target expresses: its activation names (IR name -> its name), those it spells
     ambiguously (each with the warning to give when one cannot be avoided), the IR kinds it lacks
-    that no rule rewrites (each with why), why it inlines nested models (None: it holds them), and
-    its rules."""
+    that no rule rewrites (each with why, or "" where its refusal needs no more), why it inlines
+    nested models (None: it holds them), and its rules."""
 
     name: str
     activations: Mapping[str, str]

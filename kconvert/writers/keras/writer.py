@@ -36,8 +36,9 @@ from kconvert.writers.serialize import json_text, yaml_text
 Format = Literal["keras", "h5", "json", "yaml"]
 #: the extensions keras.saving.load_model recognises each format by
 _LOADED_BY_SUFFIX: dict[str, tuple[str, ...]] = {"keras": (".keras",), "h5": (".h5", ".hdf5")}
-#: layer classes Keras 3 no longer has (and its legacy HDF5 loader cannot read), and no rule rewrites
-_GONE_IN_KERAS3 = {kind: "removed in Keras 3" for kind in ("LocallyConnected1D", "LocallyConnected2D")}
+#: layer classes Keras 3 no longer has (and its legacy HDF5 loader cannot read), and no rule rewrites;
+#: the refusal says no more than that
+_GONE_IN_KERAS3 = {"LocallyConnected1D": "", "LocallyConnected2D": ""}
 
 
 class LegacyH5Dialect(Keras2Dialect):
@@ -143,9 +144,10 @@ def _without_slashes(model: Model, ctx: WriteContext) -> Model:
 def _refuse_missing_classes(model: Model, target: Target) -> None:
     """Refuse layers the target lacks, and names of wrapped layers Keras 3 refuses to load."""
     for layer in model.iter_layers():
-        if layer.kind in target.lacks:
+        why = target.lacks.get(layer.kind)
+        if why is not None:
             raise layer.context_error(IncompatibleKerasConfigurationException(
-                f"{target.name} has no {layer.kind} layer ({target.lacks[layer.kind]})"))
+                f"{target.name} has no {layer.kind} layer" + (f" ({why})" if why else "")))
         if "/" in layer.name:
             raise layer.context_error(IncompatibleKerasConfigurationException(
                 "Keras 3 refuses a layer name containing '/'"))
