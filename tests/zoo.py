@@ -135,7 +135,7 @@ def sequence_tools(k: Any) -> tuple[Any, list[np.ndarray]]:
 def activations(k: Any) -> tuple[Any, list[np.ndarray]]:
     L = k.layers
     x = k.Input((6,))
-    names = ["relu", "relu6", "elu", "selu", "sigmoid", "tanh", "softplus", "softsign", "swish", "gelu", "mish",
+    names = ["relu", "relu6", "elu", "selu", "sigmoid", "tanh", "softplus", "softsign", "swish", "mish",
              "softmax", "log_softmax", "linear"]
     if k.__name__ == "tf_keras":
         names.append("hard_sigmoid")  # Keras 3 changed its formula; TF.js has the Keras 2 one
@@ -145,6 +145,13 @@ def activations(k: Any) -> tuple[Any, list[np.ndarray]]:
     if hasattr(L, "ThresholdedReLU"):
         outs.append(L.ThresholdedReLU(0.3)(x))
     return k.Model(x, L.Concatenate()(outs)), [_x(6)]
+
+
+@zoo
+def gelu(k: Any) -> tuple[Any, list[np.ndarray]]:
+    """The erf GELU, apart: Deeplearning4j has no activation computing it (its GELUs are approximations)."""
+    x = k.Input((6,))
+    return k.Model(x, k.layers.Dense(3, activation="gelu")(x)), [_x(6)]
 
 
 @zoo

@@ -47,8 +47,9 @@ ACTIVATION_LAYERS: dict[str, Callable[[], list[LayerConfig]]] = {
     "leaky_relu": lambda: [act.LeakyReLU(negative_slope=0.2)],
     "relu6": lambda: [act.ReLU(max_value=6.0)],
 }
-#: activations that gate their input, ``x * gate(x)``: IR activation -> the gate's activation
-GATED_ACTIVATIONS = {"hard_silu": "hard_sigmoid_relu6", "silu": "sigmoid"}
+#: activations that gate their input, ``x * gate(k * x)``: IR activation -> the gate's activation and k
+GATED_ACTIVATIONS = {"hard_silu": ("hard_sigmoid_relu6", 1.0), "silu": ("sigmoid", 1.0),
+                     "gelu_sigmoid": ("sigmoid", 1.702)}
 #: gate activations one can be turned into another by scaling the gate's pre-activation
 GATE_SCALES = {("hard_sigmoid", "hard_sigmoid_relu6"): 1.2, ("hard_sigmoid_relu6", "hard_sigmoid"): 1 / 1.2}
 
@@ -233,16 +234,19 @@ def _scaled_activation(site: TargetSite, name: str, scale: float) -> Rewrite:
 
 
 def _gated_activation(site: TargetSite, name: str) -> Rewrite:
-    """The layer with a linear activation, then ``x * gate(x)`` as an Activation and a Multiply."""
-    gate = GATED_ACTIVATIONS[name]
-    if site.kind == "Activation":
-        steps = [Step("gate", core.Activation(activation=gate), inputs=(ARGS,)),
-                 Step("gated", merge.Multiply(), inputs=(ARGS, Out("gate")))]
-    else:
-        steps = [*_linear_head(site), Step("gate", core.Activation(activation=gate)),
-                 Step("gated", merge.Multiply(), inputs=(Out("linear"), Out("gate")))]
-    return Rewrite.chain(steps, f"activation {name} ({ACTIVATIONS[name]}) written as an Activation({gate}) gate "
-                         f"and a Multiply ({site.target} lacks it)")
+    """The layer with a linear activation, then ``x * gate(k * x)`` as a Rescaling (where k is not 1),
+    an Activation and a Multiply."""
+    gate, scale = GATED_ACTIVATIONS[name]
+    head = _linear_head(site)
+    x = Out("linear") if head else ARGS
+    gate_steps = [Step("gate", core.Activation(activation=gate), inputs=(x,))]
+    if scale != 1.0:
+        gate_steps = [Step("gate_input", core.Rescaling(scale=scale), inputs=(x,)),
+                      Step("gate", core.Activation(activation=gate))]
+    steps = [*head, *gate_steps, Step("gated", merge.Multiply(), inputs=(x, Out("gate")))]
+    scaled = f"Rescaling({scale:g}), " if scale != 1.0 else ""
+    return Rewrite.chain(steps, f"activation {name} ({ACTIVATIONS[name]}) written as {scaled}an Activation({gate}) "
+                         f"gate and a Multiply ({site.target} lacks it)")
 
 
 # -- inside recurrent cells and wrappers ----------------------------------------------------------------

@@ -11,8 +11,9 @@ from kconvert.readers.dl4j.spec import Keys, LayerSpec, java_object
 #: DL4J activation class (short) -> IR activation
 _ACTIVATIONS = {"Identity": "linear", "ReLU": "relu", "ReLU6": "relu6", "SELU": "selu", "Sigmoid": "sigmoid",
                 "HardSigmoid": "hard_sigmoid", "TanH": "tanh", "Softmax": "softmax", "SoftPlus": "softplus",
-                "SoftSign": "softsign", "Swish": "silu", "SWISH": "silu", "Mish": "mish", "GELU": "gelu",
-                "ELU": "elu"}
+                "SoftSign": "softsign", "Swish": "silu", "SWISH": "silu", "Mish": "mish", "ELU": "elu"}
+#: ActivationGELU's ``precise`` flag -> what it computes (not the erf GELU either way: see ACTIVATIONS)
+_GELUS = {False: "gelu_sigmoid", True: "dl4j_precise_gelu"}
 
 
 def activation_fn(raw: Any) -> tuple[str, dict[str, Any]]:
@@ -22,7 +23,8 @@ def activation_fn(raw: Any) -> tuple[str, dict[str, Any]]:
 
 
 def activation(spec: LayerSpec, key: str = "activationFn") -> str:
-    """A layer's activation as an IR activation name; parameterized ones other than GELU are refused."""
+    """A layer's activation as the IR activation computing what DL4J computes; parameterized ones other
+    than GELU (read by its ``precise`` flag) are refused."""
     raw = spec.body.get(key)
     if raw is None:  # 0.5-0.7 spelled it as a lower-case name
         legacy = spec.text("activationFunction", "identity").lower()
@@ -37,6 +39,11 @@ def activation(spec: LayerSpec, key: str = "activationFn") -> str:
         keys.pop("alpha", None)
     if name == "ReLU" and keys:
         raise spec.error(f"ReLU with {sorted(keys)}: not read yet")
-    if name not in _ACTIVATIONS or keys and name != "GELU":
+    if name == "GELU":
+        precise = Keys(keys).flag("precise", False)  # ActivationGELU() is precise=false
+        if set(keys) - {"precise"}:
+            raise spec.error(f"GELU with {sorted(set(keys) - {'precise'})}: not read yet")
+        return _GELUS[precise]
+    if name not in _ACTIVATIONS or keys:
         raise spec.error(f"activation {name}: kconvert's IR has no equivalent")
     return _ACTIVATIONS[name]

@@ -47,6 +47,8 @@ def _class_name(value: Any) -> str | None:
 # -- activations ---------------------------------------------------------------------------------
 
 _ACTIVATION_ALIASES = {"swish": "silu", "hard_swish": "hard_silu", "linear": "linear", None: "linear"}
+#: IR activations no Keras spells by their IR name (Keras 3's hard_sigmoid; Deeplearning4j's GELUs)
+_NOT_KERAS_NAMES = frozenset({"hard_sigmoid_relu6", "gelu_sigmoid", "dl4j_precise_gelu"})
 
 
 def activation(value: Any, generation: int) -> str:
@@ -67,9 +69,10 @@ def activation(value: Any, generation: int) -> str:
     name = _ACTIVATION_ALIASES.get(value, value)
     if name == "hard_sigmoid" and generation >= 3:
         return "hard_sigmoid_relu6"
-    if name not in ACTIVATIONS or name == "hard_sigmoid_relu6":
+    known = ACTIVATIONS.keys() - _NOT_KERAS_NAMES
+    if name not in known:
         raise IncompatibleKerasConfigurationException(
-            f"unknown activation {value!r}{suggest(str(value), ACTIVATIONS)}; known: {', '.join(sorted(ACTIVATIONS))}")
+            f"unknown activation {value!r}{suggest(str(value), known)}; known: {', '.join(sorted(known))}")
     return name
 
 

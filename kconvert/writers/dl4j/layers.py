@@ -19,6 +19,7 @@ from kconvert.formats.dl4j import ACTIVATIONS, BIDIRECTIONAL_MODES, DROPOUTS, LA
 from kconvert.ir.graph import Layer
 from kconvert.ir.layers.recurrent import LSTM, SimpleRNN
 from kconvert.ir.shapes import Shape
+from kconvert.ir.values import ACTIVATIONS as FORMULAS
 from kconvert.ir.weights import Weight
 from kconvert.registry import register_kinds
 from kconvert.writers.context import WriteContext
@@ -31,8 +32,12 @@ DL4J_ACTIVATIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "sigmoid": ("ActivationSigmoid", {}), "hard_sigmoid": ("ActivationHardSigmoid", {}),
     "tanh": ("ActivationTanH", {}), "softmax": ("ActivationSoftmax", {}), "softplus": ("ActivationSoftPlus", {}),
     "softsign": ("ActivationSoftSign", {}), "silu": ("ActivationSwish", {}),
-    "gelu": ("ActivationGELU", {"precise": True}), "mish": ("ActivationMish", {}),
+    "gelu_sigmoid": ("ActivationGELU", {"precise": False}), "dl4j_precise_gelu": ("ActivationGELU", {"precise": True}),
+    "mish": ("ActivationMish", {}),
 }
+#: IR activations whose DL4J namesake computes something else, with what it computes
+_NAMESAKES = {"gelu": "DL4J's ActivationGELU computes x * sigmoid(1.702 x) (precise=false) or "
+                      "0.5 x (1 + tanh(sqrt(2 / pi) (x + (0.044715 x)^3))) (precise=true), not the erf GELU"}
 #: Keras LSTM gate blocks (i, f, c, o) in DL4J's order (c, f, o, i)
 LSTM_GATE_ORDER = (2, 1, 3, 0)
 
@@ -89,7 +94,8 @@ class EmitContext:
 
     def activation(self, name: str, key: str = "activation") -> dict[str, Any]:
         if name not in DL4J_ACTIVATIONS:
-            raise self.error(f"activation '{name}'", key)
+            namesake = f" ({_NAMESAKES[name]})" if name in _NAMESAKES else ""
+            raise self.error(f"activation '{name}' = {FORMULAS.get(name, 'unknown')}{namesake}", key)
         class_name, keys = DL4J_ACTIVATIONS[name]
         return {"@class": ACTIVATIONS + class_name, **keys}
 
