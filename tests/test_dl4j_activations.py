@@ -23,7 +23,7 @@ import pytest
 
 import kconvert
 from kconvert.errors import IncompatibleKerasConfigurationException
-from kconvert.ir.layers.activations import ELU
+from kconvert.ir.layers import activations as act
 from kconvert.ir.layers.core import Activation, Dense
 from kconvert.writers.dl4j.layers import DL4J_ACTIVATIONS
 from kconvert.writers.keras.dialect import KERAS3_ACTIVATIONS
@@ -55,8 +55,31 @@ def _expected(name: str, x: np.ndarray) -> np.ndarray:
 
 
 def _activation_model(name: str) -> Any:
-    return model([input_layer("x", (None, X.shape[1])), layer("act", Activation(activation=name), ["x"])],
-                 ["x"], ["act"], name=name)
+    return _model(name, Activation(activation=name))
+
+
+def _model(name: str, config: Any) -> Any:
+    return model([input_layer("x", (None, X.shape[1])), layer("act", config, ["x"])], ["x"], ["act"], name=name)
+
+
+#: DL4J's parameterized activations, which Keras's activation layers are written as (each read back as
+#: the same layer): case -> the IR layer and the Keras 3 layer computing it (None: the formula below)
+PARAMETERIZED: dict[str, tuple[Any, Any]] = {
+    # a threshold off the grid of X: at x == threshold exactly DL4J gives x, Keras 0
+    "ReLU(max, negativeSlope, threshold)": (act.ReLU(max_value=1.5, negative_slope=0.2, threshold=0.33),
+                                            keras.layers.ReLU(max_value=1.5, negative_slope=0.2, threshold=0.33)),
+    "ReLU(max)": (act.ReLU(max_value=2.5), keras.layers.ReLU(max_value=2.5)),
+    "LReLU": (act.LeakyReLU(negative_slope=0.1), keras.layers.LeakyReLU(negative_slope=0.1)),
+    "ELU(alpha)": (act.ELU(alpha=0.5), keras.layers.ELU(alpha=0.5)),
+    "ThresholdedReLU": (act.ThresholdedReLU(theta=0.3), None),  # Keras 3 has none: x if x > theta else 0
+}
+
+
+def _parameterized_expected(case: str) -> np.ndarray:
+    config, reference = PARAMETERIZED[case]
+    if reference is None:
+        return np.where(X > config.theta, X, 0.0)
+    return np.asarray(reference(X))
 
 
 def _without_precise(zip_path: Path, out: Path) -> Path:
@@ -75,36 +98,50 @@ def _without_precise(zip_path: Path, out: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def dl4j_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Any]]:
-    """Every activation the DL4J writer emits, as a zip run by the real DL4J: name -> (zip, run)."""
+    """Every activation the DL4J writer emits (and each parameterized one), as a zip run by the real
+    DL4J: case -> (zip, run)."""
     from kconvert.verification.dl4j_runner import run_dl4j_many
 
     require_dl4j()
     tmp = tmp_path_factory.mktemp("dl4j-activations")
-    zips = {name: Path(kconvert.write(_activation_model(name), "dl4j", tmp / name).files[-1])
-            for name in DL4J_ACTIVATIONS}
+    models = {name: _activation_model(name) for name in DL4J_ACTIVATIONS}
+    models.update({case: _model(f"case{i}", config) for i, (case, (config, _)) in enumerate(PARAMETERIZED.items())})
+    zips = {case: Path(kconvert.write(ir, "dl4j", tmp / ir.name).files[-1]) for case, ir in models.items()}
     runs = run_dl4j_many([(path, [X], []) for path in zips.values()])
-    return {name: (path, run) for (name, path), run in zip(zips.items(), runs)}
+    return {case: (path, run) for (case, path), run in zip(zips.items(), runs)}
+
+
+def _dl4j_output(dl4j_runs: dict[str, tuple[Path, Any]], case: str) -> np.ndarray:
+    from kconvert.verification.dl4j_runner import IMPLEMENTATION
+
+    _, run = dl4j_runs[case]
+    assert run.error is None and run.implementation == IMPLEMENTATION, run.error
+    return run.outputs[0].reshape(X.shape)
 
 
 @pytest.mark.parametrize("name", sorted(DL4J_ACTIVATIONS))
 def test_dl4j_computes_each_written_activation(dl4j_runs: dict[str, tuple[Path, Any]], name: str) -> None:
-    from kconvert.verification.dl4j_runner import IMPLEMENTATION
-
-    _, run = dl4j_runs[name]
-    assert run.error is None and run.implementation == IMPLEMENTATION, run.error
-    got = run.outputs[0].reshape(X.shape)
-    np.testing.assert_allclose(got, _expected(name, X), atol=ATOL, rtol=RTOL, err_msg=name)
+    np.testing.assert_allclose(_dl4j_output(dl4j_runs, name), _expected(name, X), atol=ATOL, rtol=RTOL, err_msg=name)
 
 
-@pytest.mark.parametrize("name", sorted(DL4J_ACTIVATIONS))
+@pytest.mark.parametrize("case", list(PARAMETERIZED))
+def test_dl4j_computes_each_parameterized_activation(dl4j_runs: dict[str, tuple[Path, Any]], case: str) -> None:
+    np.testing.assert_allclose(_dl4j_output(dl4j_runs, case), _parameterized_expected(case), atol=ATOL, rtol=RTOL,
+                               err_msg=case)
+
+
+@pytest.mark.parametrize("case", sorted(DL4J_ACTIVATIONS) + list(PARAMETERIZED))
 def test_each_dl4j_activation_reads_back_as_what_dl4j_computed(dl4j_runs: dict[str, tuple[Path, Any]],
-                                                               name: str) -> None:
-    path, run = dl4j_runs[name]
+                                                               case: str) -> None:
+    path, _ = dl4j_runs[case]
     read = kconvert.load(path)
-    read_as = read.layers[-1].config  # DL4J's ActivationLayer of ELU (its alpha a key) reads as an ELU layer
-    assert read_as == (ELU(alpha=1.0) if name == "elu" else Activation(activation=name))
+    if case in PARAMETERIZED:
+        want = PARAMETERIZED[case][0]
+    else:  # DL4J's ActivationLayer of ELU (its alpha a key) reads as an ELU layer
+        want = act.ELU(alpha=1.0) if case == "elu" else Activation(activation=case)
+    assert read.layers[-1].config == want
     (got,) = kconvert.run(read, [X], device="cpu")
-    np.testing.assert_allclose(got, run.outputs[0].reshape(X.shape), atol=ATOL, rtol=RTOL, err_msg=name)
+    np.testing.assert_allclose(got, _dl4j_output(dl4j_runs, case), atol=ATOL, rtol=RTOL, err_msg=case)
 
 
 def test_dl4j_default_gelu_is_the_sigmoid_form(dl4j_runs: dict[str, tuple[Path, Any]], tmp_path: Path) -> None:
