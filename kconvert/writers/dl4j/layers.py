@@ -35,9 +35,8 @@ DL4J_ACTIVATIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "gelu_sigmoid": ("ActivationGELU", {"precise": False}), "dl4j_precise_gelu": ("ActivationGELU", {"precise": True}),
     "mish": ("ActivationMish", {}),
 }
-#: IR activations whose DL4J namesake computes something else, with what it computes
-_NAMESAKES = {"gelu": "DL4J's ActivationGELU computes x * sigmoid(1.702 x) (precise=false) or "
-                      "0.5 x (1 + tanh(sqrt(2 / pi) (x + (0.044715 x)^3))) (precise=true), not the erf GELU"}
+#: IR activations whose DL4J namesake computes something else -> the IR activations it computes
+_NAMESAKES = {"gelu": ("gelu_sigmoid", "dl4j_precise_gelu")}
 #: Keras LSTM gate blocks (i, f, c, o) in DL4J's order (c, f, o, i)
 LSTM_GATE_ORDER = (2, 1, 3, 0)
 
@@ -94,7 +93,8 @@ class EmitContext:
 
     def activation(self, name: str, key: str = "activation") -> dict[str, Any]:
         if name not in DL4J_ACTIVATIONS:
-            namesake = f" ({_NAMESAKES[name]})" if name in _NAMESAKES else ""
+            others = "; ".join(f"{other} = {FORMULAS[other]}" for other in _NAMESAKES.get(name, ()))
+            namesake = f" (DL4J's namesake computes another function: {others})" if others else ""
             raise self.error(f"activation '{name}' = {FORMULAS.get(name, 'unknown')}{namesake}", key)
         class_name, keys = DL4J_ACTIVATIONS[name]
         return {"@class": ACTIVATIONS + class_name, **keys}
