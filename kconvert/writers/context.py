@@ -1,4 +1,5 @@
-"""What a writer collects while it writes: notes for the user, and the enforcement policy."""
+"""What a writer collects while it writes: notes for the user, the enforcement policy, and the weights it writes
+from (shape-only stand-ins where a configuration without weights is written alone)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from kconvert.errors import IncompatibleKerasConfigurationException, UnsupportedKerasConfigurationException, not_honoured
+from kconvert.errors import (IncompatibleKerasConfigurationException, UnsupportedKerasConfigurationException,
+                             not_honoured)
 from kconvert.ir.graph import Layer
 from kconvert.ir.report import Report
 from kconvert.ir.shapes import Shape
