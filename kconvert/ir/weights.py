@@ -75,6 +75,15 @@ class Weight:
         return cls(shape, dtype, lambda: np.full(shape, value, dtype), origin,
                    lambda index: np.full(box_shape(index), value, dtype))
 
+    @classmethod
+    def absent(cls, shape: Sequence[int], dtype: np.dtype | str, origin: str,
+               refusal: Callable[[], Exception]) -> "Weight":
+        """A weight whose shape is known but whose data was never loaded (a model read from its
+        configuration alone): a writer may state its shape; reading it raises ``refusal()``."""
+        def refuse(*_: object) -> np.ndarray:
+            raise refusal()
+        return cls(shape, dtype, refuse, origin, refuse)
+
     @property
     def size(self) -> int:
         return _prod(self.shape)

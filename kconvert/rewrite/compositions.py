@@ -59,19 +59,11 @@ def sequence(*steps: tuple[str, LayerConfig] | tuple[str, LayerConfig, Any]) -> 
     return [Step(name, config, *rest) for name, config, *rest in steps]
 
 
-def _weighted(site: TargetSite) -> None:
-    if not site.layer.weights:  # each composition is computed from the layer's weights
-        raise site.layer.context_error(IncompatibleKerasConfigurationException(
-            f"{site.kind} is rewritten for {site.target} from its weights, and the model has none loaded: load "
-            "the weights with the configuration"))
-
-
 # -- Keras 1 layers without a modern class -------------------------------------------------------------
 
 @rule("Highway")
 def highway(site: TargetSite) -> Rewrite:
-    _weighted(site)
-    c, w = site.config, site.layer.weights
+    c, w = site.config, site.weights
     n = w["kernel"].shape[-1]
 
     def dense_weights(kernel: str, bias: str) -> dict[str, Weight]:
@@ -91,8 +83,7 @@ def highway(site: TargetSite) -> Rewrite:
 
 @rule("MaxoutDense")
 def maxout(site: TargetSite) -> Rewrite:
-    _weighted(site)
-    c, w = site.config, site.layer.weights
+    c, w = site.config, site.weights
     features, fan_in, units = w["kernel"].shape
     weights = {"kernel": w["kernel"].transpose((1, 0, 2)).reshape((fan_in, features * units))}
     if c.use_bias:
@@ -106,9 +97,8 @@ def maxout(site: TargetSite) -> Rewrite:
 
 @rule("ParametricSoftplus")
 def parametric_softplus(site: TargetSite) -> Rewrite:
-    _weighted(site)
     units = _Units.of(site)
-    w = site.layer.weights
+    w = site.weights
     return Rewrite.chain(sequence(
         ("units", core.Reshape(target_shape=(1, units.size))),
         ("beta", _per_unit(activation="softplus"), {"depthwise_kernel": units.kernel(w["beta"])}),
@@ -121,10 +111,10 @@ def parametric_softplus(site: TargetSite) -> Rewrite:
 @rule("SReLU")
 def srelu(site: TargetSite) -> Rewrite:
     """x + (a_right - 1) relu(x - t_right') - (a_left - 1) relu(t_left - x), t_right' = t_left + |t_right|."""
-    _weighted(site)
     units = _Units.of(site)
-    t_left, a_left, a_right = (units.values(site.layer.weights[k]) for k in ("t_left", "a_left", "a_right"))
-    t_right = t_left + np.abs(units.values(site.layer.weights["t_right"]))
+    w = site.weights
+    t_left, a_left, a_right = (units.values(w[k]) for k in ("t_left", "a_left", "a_right"))
+    t_right = t_left + np.abs(units.values(w["t_right"]))
     ones = np.ones_like(t_left)
 
     def affine(kernel: np.ndarray, bias: np.ndarray | None = None) -> dict[str, Weight]:
@@ -193,7 +183,7 @@ def activation(site: TargetSite) -> Rewrite | None:
     name = getattr(c, "activation", None)
     if name is None or target.has(name) or site.layer.sublayers() or c.recurrent:
         return None
-    if c.linear_weights and site.layer.weights:
+    if c.linear_weights and site.ctx.weights(site.layer, site.inputs):
         for (have, want), scale in GATE_SCALES.items():
             if name == want and target.has(have):
                 return _scaled_activation(site, have, 1 / scale)
@@ -223,7 +213,7 @@ def _split_activation(site: TargetSite, name: str) -> Rewrite:
 def _scaled_activation(site: TargetSite, name: str, scale: float) -> Rewrite:
     """The layer computing ``name`` of its pre-activation times ``scale``, which its weights absorb."""
     c = site.config
-    weights = dict(site.layer.weights)
+    weights = dict(site.ctx.weights(site.layer, site.inputs))
     for weight in c.linear_weights:
         if weight in weights:
             weights[weight] = _scale_columns(weights[weight], 1, (0,), scale)
@@ -340,6 +330,8 @@ def as_batch_normalization(site: TargetSite, what: str, gamma: Any = 1.0, beta: 
     n = _features(site)
 
     def vector(values: Any, name: str) -> Weight:
+        if isinstance(values, Weight):  # a learned vector, read as it is written
+            return values
         return Weight.of(np.broadcast_to(np.asarray(values, np.float32), (n,)).copy(), f"{site.kind} as {name}")
 
     weights = {"gamma": vector(gamma, "gamma"), "beta": vector(beta, "beta"),
@@ -383,7 +375,7 @@ def normalization_layer(site: TargetSite) -> Rewrite:
 
 @rule("LayerScale")
 def layer_scale(site: TargetSite) -> Rewrite:
-    return as_batch_normalization(site, "x * gamma", gamma=site.layer.weights["gamma"].numpy())
+    return as_batch_normalization(site, "x * gamma", gamma=site.weights["gamma"])
 
 
 @rule("CustomScaleLayer")

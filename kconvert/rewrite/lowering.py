@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from kconvert.errors import IncompatibleKerasConfigurationException, UnsupportedKerasConfigurationException
 from kconvert.ir.graph import Call, Layer, Model, ShapeMap, TensorRef, fresh_name, map_refs
 from kconvert.ir.layers.model import NestedModel
+from kconvert.ir.weights import Weight
 from kconvert.rewrite.rules import Out, Rewrite, RuleBook, Site, Step, owns, weights_of
 from kconvert.writers.context import WriteContext
 
@@ -60,6 +61,17 @@ class TargetSite(Site):
 
     spec: Target
     ctx: WriteContext
+
+    @property
+    def weights(self) -> dict[str, Weight]:
+        """The layer's weights, for a rewrite built from them (shape-only stand-ins where the configuration
+        alone is written); refused where the model has none loaded."""
+        weights = self.ctx.weights(self.layer, self.inputs)
+        if not weights and self.config.weight_shapes(self.inputs):
+            raise self.layer.context_error(IncompatibleKerasConfigurationException(
+                f"{self.kind} is rewritten for {self.target} from its weights, and the model has none loaded: load "
+                "the weights with the configuration"))
+        return weights
 
 
 def lower(model: Model, target: Target, ctx: WriteContext) -> Model:

@@ -30,8 +30,8 @@ from kconvert.verification.harness import HarnessRun, run_jobs
 PER_MODEL_TIMEOUT = 300.0
 _TIMED_OUT = "a model ran past its time"
 
-__all__ = ["IMPLEMENTATION", "Dl4jRun", "Dl4jUnavailable", "import_keras_many", "run_dl4j", "run_dl4j_many",
-           "unavailable_reason"]
+__all__ = ["IMPLEMENTATION", "Dl4jRun", "Dl4jUnavailable", "import_keras_many", "run_configurations_many", "run_dl4j",
+           "run_dl4j_many", "unavailable_reason"]
 
 
 @dataclass
@@ -66,6 +66,15 @@ def run_dl4j_many(jobs: list[tuple[str | os.PathLike[str], list[np.ndarray], lis
     ``timeout`` bounds each model's time."""
     return _run([{"kind": "zip", "model": str(Path(path).resolve()), "layers": list(layers)}
                  for path, _, layers in jobs], [inputs for _, inputs, _ in jobs], timeout)
+
+
+def run_configurations_many(jobs: list[tuple[str | os.PathLike[str], list[np.ndarray]]],
+                            timeout: float = PER_MODEL_TIMEOUT) -> list[Dl4jRun]:
+    """Restore ``configuration.json`` files alone (``MultiLayerConfiguration`` or
+    ``ComputationGraphConfiguration.fromJson``), initialise each network with DL4J's own random parameters
+    and run it on its inputs, in one JVM: what a configuration written without weights is good for."""
+    return _run([{"kind": "configuration", "model": str(Path(path).resolve()), "layers": []} for path, _ in jobs],
+                [inputs for _, inputs in jobs], timeout)
 
 
 def import_keras_many(jobs: list[tuple[str | os.PathLike[str], str | None, bool, list[np.ndarray]]],

@@ -115,10 +115,15 @@ class EmitContext:
         return {"@class": LAYERS + class_name, "layerName": self.layer.name, "constraints": None,
                 "gradientNormalization": "None", "gradientNormalizationThreshold": 1.0, "idropout": None, **keys}
 
+    @property
+    def weights(self) -> dict[str, Weight]:
+        """The layer's weights (shape-only stand-ins when the configuration alone is written)."""
+        return self.write.weights(self.layer, self.inputs)
+
     def block(self, key: str, name: str, transform: Callable[[Weight], Weight] = lambda w: w,
               order: str = "C") -> Block:
         """Block ``key`` holding weight ``name``, transformed and flattened in ``order``."""
-        return Block(key, flattened(transform(self.layer.weights[name]), order))
+        return Block(key, flattened(transform(self.weights[name]), order))
 
 
 def flattened(weight: Weight, order: str) -> Weight:
@@ -295,7 +300,7 @@ def batch_normalization(ctx: EmitContext) -> Emitted:
     else:
         raise ctx.error(f"batch normalization over axis {c.axis} of a rank-{rank} input", "axis")
     n = shape[axis[0]]
-    w = ctx.layer.weights
+    w = ctx.weights
 
     def param(key: str, fill: float) -> Block:
         return ctx.block(key, key) if key in w else _filled(key, n, fill)
@@ -530,7 +535,7 @@ def _recurrent_params(ctx: EmitContext, layer: Layer, prefix: str = "") -> Param
             _filled(f"{prefix}b", (4 if lstm else 1) * layer.config.units, 0.0))
     recurrent = sub.block(f"{prefix}RW", "recurrent_kernel", gates, "F")
     if layer.kind == "PeepholeLSTM":
-        kernel, peepholes = layer.weights["recurrent_kernel"], layer.weights["peephole_kernel"]
+        kernel, peepholes = sub.weights["recurrent_kernel"], sub.weights["peephole_kernel"]
         rows = peepholes.split(len(_PEEPHOLE_ORDER), axis=0)
         columns = Weight.concat([rows[i] for i in _PEEPHOLE_ORDER], axis=0).transpose((1, 0))
         recurrent = Block(recurrent.key, flattened(Weight.concat([gates(kernel), columns], axis=1), "F"))

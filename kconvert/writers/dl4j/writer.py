@@ -95,7 +95,7 @@ class _Piece:
 def write_dl4j(model: Model, output: str | os.PathLike[str], *, overwrite: bool = False,
                enforce_training_config: bool = False, config_only: bool = False) -> Written:
     """Write ``configuration.json`` and (unless ``config_only``) ``model.zip`` into ``output``."""
-    ctx = WriteContext("dl4j", enforce_training_config)
+    ctx = WriteContext("dl4j", enforce_training_config, config_only)
     if model.lacks_weights and not config_only:
         raise IncompatibleKerasConfigurationException(
             f"model '{model.name}' has no weights loaded (a configuration only): use --config-only")

@@ -85,9 +85,9 @@ def conv_2d(site: TargetSite) -> Rewrite | None:
     if c.groups != channels:
         return None  # other grouped convolutions are refused by the dialect
     multiplier = c.filters // c.groups
-    kernel = site.layer.weights["kernel"]
-    weights = {"depthwise_kernel": kernel.reshape((*kernel.shape[:2], channels, multiplier)),
-               **({"bias": site.layer.weights["bias"]} if c.use_bias else {})}
+    w = site.layer.weights  # none for a configuration alone: the DepthwiseConv2D's configuration needs none
+    weights = {"depthwise_kernel": w["kernel"].reshape((*w["kernel"].shape[:2], channels, multiplier)),
+               **({"bias": w["bias"]} if c.use_bias else {})} if w else {}
     config = conv.DepthwiseConv2D(kernel_size=c.kernel_size, strides=c.strides, padding=c.padding,
                                   data_format=c.data_format, dilation_rate=c.dilation_rate,
                                   depth_multiplier=multiplier, activation=c.activation, use_bias=c.use_bias)
@@ -300,7 +300,7 @@ def attention(site: TargetSite) -> Rewrite:
         raise site.refuse("writes Attention over (batch, steps, features) inputs only")
     if any(call.kwargs.get("mask") is not None for call in site.layer.calls):
         raise site.refuse("writes Attention without masks only", key="mask")
-    scale = float(site.layer.weights["scale"].numpy()) if c.use_scale else None
+    scale = float(site.weights["scale"].numpy()) if c.use_scale else None
     steps = [Step("scores", merge.Dot(axes=(2, 2)), inputs=(Arg(0), Arg(len(site.inputs) - 1)))]  # key, else value
     if scale is not None:
         steps.append(Step("scaled", core.Rescaling(scale=scale)))

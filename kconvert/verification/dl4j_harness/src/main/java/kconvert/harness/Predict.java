@@ -20,6 +20,8 @@ import java.util.concurrent.TimeoutException;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipFile;
 
+import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
+import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.modelimport.keras.KerasModelImport;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
@@ -36,9 +38,11 @@ import org.nd4j.shade.jackson.databind.node.ObjectNode;
  * Runs models in the real Deeplearning4j for kconvert's verification: one JVM, many models.
  *
  * <p>Usage: {@code java kconvert.harness.Predict jobs.json}. The job file is a JSON list of
- * {@code {"model": path, "kind": "zip"|"keras", "weights": path?, "sequential": bool?,
+ * {@code {"model": path, "kind": "zip"|"configuration"|"keras", "weights": path?, "sequential": bool?,
  * "inputs": [npy...], "layers": [name...], "out": dir, "result": path, "timeout_s": n?}}. A "zip" is a ModelSerializer zip restored as a
- * MultiLayerNetwork or ComputationGraph, as its configuration says (no inputs: only restored); "keras" is a Keras file imported
+ * MultiLayerNetwork or ComputationGraph, as its configuration says (no inputs: only restored); a "configuration" is a
+ * configuration.json alone, read by MultiLayerConfiguration or ComputationGraphConfiguration.fromJson and initialised
+ * with init() (DL4J's own random parameters); "keras" is a Keras file imported
  * with DL4J's own KerasModelImport (enforceTrainingConfig=false). Each job writes its outputs (and
  * the named layers' activations) as float32 .npy files under "out" and then its "result" JSON:
  * {"outputs": [npy...], "activations": {name: npy}, "network": ..., "dl4j": version} or
@@ -110,7 +114,9 @@ public final class Predict {
         if (job.has("layers")) {
             job.get("layers").forEach(n -> layers.add(n.asText()));
         }
-        Object network = "keras".equals(job.path("kind").asText("zip")) ? importKeras(model, job) : restore(model);
+        String kind = job.path("kind").asText("zip");
+        Object network = "keras".equals(kind) ? importKeras(model, job)
+                : "configuration".equals(kind) ? configured(model) : restore(model);
         ObjectNode result = JSON.createObjectNode();
         result.put("network", network instanceof MultiLayerNetwork ? "MultiLayerNetwork" : "ComputationGraph");
         result.putArray("outputs");
@@ -175,6 +181,19 @@ public final class Predict {
         File file = new File(path);
         return graph ? ModelSerializer.restoreComputationGraph(file, false)
                 : ModelSerializer.restoreMultiLayerNetwork(file, false);
+    }
+
+    /** A configuration.json alone, as the network it describes with the parameters init() draws. */
+    private static Object configured(String path) throws Exception {
+        String json = Files.readString(Path.of(path), StandardCharsets.UTF_8);
+        if (JSON.readTree(json).has("vertices")) {
+            ComputationGraph graph = new ComputationGraph(ComputationGraphConfiguration.fromJson(json));
+            graph.init();
+            return graph;
+        }
+        MultiLayerNetwork net = new MultiLayerNetwork(MultiLayerConfiguration.fromJson(json));
+        net.init();
+        return net;
     }
 
     /** DL4J's own Keras import: a Sequential model as a MultiLayerNetwork, else a ComputationGraph. */
