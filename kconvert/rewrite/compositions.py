@@ -183,7 +183,7 @@ def activation(site: TargetSite) -> Rewrite | None:
     name = getattr(c, "activation", None)
     if name is None or target.has(name) or site.layer.sublayers() or c.recurrent:
         return None
-    if c.linear_weights and site.ctx.weights(site.layer, site.inputs):
+    if c.linear_weights and site.has_weights:
         for (have, want), scale in GATE_SCALES.items():
             if name == want and target.has(have):
                 return _scaled_activation(site, have, 1 / scale)
@@ -213,7 +213,7 @@ def _split_activation(site: TargetSite, name: str) -> Rewrite:
 def _scaled_activation(site: TargetSite, name: str, scale: float) -> Rewrite:
     """The layer computing ``name`` of its pre-activation times ``scale``, which its weights absorb."""
     c = site.config
-    weights = dict(site.ctx.weights(site.layer, site.inputs))
+    weights = dict(site.weights)
     for weight in c.linear_weights:
         if weight in weights:
             weights[weight] = _scale_columns(weights[weight], 1, (0,), scale)

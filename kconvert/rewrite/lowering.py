@@ -63,9 +63,17 @@ class TargetSite(Site):
     ctx: WriteContext
 
     @property
+    def has_weights(self) -> bool:
+        """Whether the layer has weights to rewrite from: loaded, or stand-ins for a configuration
+        written alone (read only where its input shapes are needed)."""
+        return bool(self.layer.weights) or self.ctx.config_only
+
+    @property
     def weights(self) -> dict[str, Weight]:
         """The layer's weights, for a rewrite built from them (shape-only stand-ins where the configuration
         alone is written); refused where the model has none loaded."""
+        if self.layer.weights:
+            return self.layer.weights
         weights = self.ctx.weights(self.layer, self.inputs)
         if not weights and self.config.weight_shapes(self.inputs):
             raise self.layer.context_error(IncompatibleKerasConfigurationException(
