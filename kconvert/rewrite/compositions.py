@@ -32,7 +32,7 @@ import numpy as np
 from kconvert.errors import IncompatibleKerasConfigurationException
 from kconvert.ir.layer import LayerConfig, kinds_where
 from kconvert.ir.layers import activations as act
-from kconvert.ir.layers import conv, core, merge, normalization, pooling, reshaping
+from kconvert.ir.layers import core, merge, normalization, pooling
 from kconvert.ir.layers.conv import DepthwiseConv1D
 from kconvert.ir.shapes import norm_axis
 from kconvert.ir.values import ACTIVATIONS
@@ -258,16 +258,14 @@ def recurrent(site: TargetSite) -> Rewrite | None:
 @rule("Bidirectional", "TimeDistributed", keeps_kind=True)
 def wrapped_recurrent(site: TargetSite) -> Rewrite | None:
     """:func:`recurrent` for the recurrent layers a wrapper holds."""
-    subs = {id(sub): _recurrent(site, sub) if sub.config.recurrent else sub for sub in site.layer.sublayers()}
-    if all(subs[id(s)] is s for s in site.layer.sublayers()):
+    old = site.layer.sublayers()  # (forward, backward) or (layer,)
+    new = [_recurrent(site, sub) if sub.config.recurrent else sub for sub in old]
+    changed = [n for o, n in zip(old, new) if n is not o]
+    if not changed:
         return None
     c = site.config
-    if site.kind == "Bidirectional":
-        config = replace(c, forward=subs[id(c.forward)], backward=subs[id(c.backward)])
-    else:
-        config = replace(c, layer=subs[id(c.layer)])
-    changed = next(sub for sub in subs.values() if all(sub is not s for s in site.layer.sublayers()))
-    return Rewrite.to(config, _gate_note(site, changed))
+    config = replace(c, forward=new[0], backward=new[1]) if site.kind == "Bidirectional" else replace(c, layer=new[0])
+    return Rewrite.to(config, _gate_note(site, changed[0]))
 
 
 def _recurrent(site: TargetSite, layer: Any) -> Any:

@@ -146,12 +146,19 @@ DECLARES_INPUT: set[str] = set()
 KEEPS_SHAPE: set[str] = set()
 
 
+def says_of_input(kinds: tuple[str, ...], declares_input: bool = False, keeps_shape: bool = False) -> None:
+    """Records what the DL4J layers (or preprocessors) written for ``kinds`` say of their input."""
+    if declares_input:
+        DECLARES_INPUT.update(kinds)
+    if keeps_shape:
+        KEEPS_SHAPE.update(kinds)
+
+
 def emitter(*kinds: str, declares_input: bool = False, keeps_shape: bool = False) -> Callable[[Emitter], Emitter]:
     """Registers the emitter of ``kinds``, and what its DL4J layer says of its input."""
     def register(fn: Emitter) -> Emitter:
         register_kinds(EMITTERS, kinds, fn, "a Deeplearning4j emitter")
-        (DECLARES_INPUT if declares_input else set()).update(kinds)
-        (KEEPS_SHAPE if keeps_shape else set()).update(kinds)
+        says_of_input(kinds, declares_input, keeps_shape)
         return fn
     return register
 

@@ -17,7 +17,7 @@ from kconvert.formats.dl4j import KERAS_PREPROCESSORS, PREPROCESSORS
 from kconvert.ir.graph import Layer
 from kconvert.ir.shapes import Shape
 from kconvert.registry import register_kinds
-from kconvert.writers.dl4j.layers import DECLARES_INPUT, inexpressible
+from kconvert.writers.dl4j.layers import inexpressible, says_of_input
 
 Preprocessor = dict[str, Any]
 Rule = Callable[[Layer, Shape], list[Preprocessor]]
@@ -30,7 +30,7 @@ def rule(*kinds: str, declares_input: bool = False) -> Callable[[Rule], Rule]:
     """Registers the preprocessors of ``kinds``; ``declares_input``: they record their input's shape."""
     def register(fn: Rule) -> Rule:
         register_kinds(PREPROCESSOR_RULES, kinds, fn, "a Deeplearning4j preprocessor rule")
-        (DECLARES_INPUT if declares_input else set()).update(kinds)
+        says_of_input(kinds, declares_input)
         return fn
     return register
 
