@@ -106,6 +106,12 @@ class InputReadError(IncompatibleKerasConfigurationException):
     """
 
 
+class ForeignCodeError(InputReadError):
+    """An input carries code for a runtime to execute that is not kconvert's own (a ``kconvert-layers.js``
+    other than kconvert's companion module).  An unreadable input (exit code 3) since kconvert
+    cannot use it without running it; refused before anything runs, never demoted to a failed check."""
+
+
 class UnsupportedKerasConfigurationException(KConvertError):
     """A training-only setting (regularizer, constraint, optimizer, loss...) is not honoured."""
 

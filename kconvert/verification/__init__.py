@@ -287,7 +287,7 @@ def _run_target(runner: TargetRunner, model: Model, target: str, detected: Detec
                 actual: list[np.ndarray], atol: float, rtol: float, device: str | None, dtype: str,
                 divergence: Callable[[dict[str, np.ndarray]], dict[str, Any] | None],
                 moved: tuple[list[bool], list[bool]] | None = None) -> Check:
-    from kconvert.errors import KConvertError
+    from kconvert.errors import ForeignCodeError, KConvertError
 
     if moved is not None:  # the target takes and gives channels-last images
         arrays = [np.moveaxis(x, 1, -1) if m else x for x, m in zip(arrays, moved[0])]
@@ -306,6 +306,8 @@ def _run_target(runner: TargetRunner, model: Model, target: str, detected: Detec
                 check.reason = f"the target's layers could not be probed ({exc})"
     except TargetSkipped as exc:
         return Check("target", f"{target} ({runner.name})", "skipped", reason=str(exc))
+    except ForeignCodeError:
+        raise  # a target carrying code kconvert would have to run is refused, not a check that failed
     except KConvertError as exc:
         return Check("target", f"{target} ({runner.name})", "error", reason=str(exc))
     return check

@@ -87,12 +87,17 @@ def check(artifact: str | os.PathLike[str], source: str | None = None, *, weight
     directory, a .keras/.h5/.json/.yaml Keras file); with ``source``, also its numeric parity.
 
     Raises :class:`InputReadError` when ``artifact`` is not an exported model at all (missing, or
-    of no kind kconvert writes); a broken export is a report with failed findings instead."""
+    of no kind kconvert writes), :class:`ForeignCodeError` when it carries JavaScript that is not
+    kconvert's (with or without ``source``: what kconvert exports never does); a broken export is a
+    report with failed findings instead."""
     from kconvert.formats.detect import detect
+    from kconvert.verification.tfjs_companion import vetted_companion
 
     if not os.path.exists(artifact):  # (a path, never a configuration given as text)
         raise InputReadError("no such file or directory", file=str(artifact))
     detected = detect(artifact)
+    if detected.format == "tfjs" and detected.path is not None:
+        vetted_companion(detected.path)
     report = CheckReport(str(artifact), _KINDS.get(detected.format, "keras"), source)
     _check_schema(report, detected)
     non_finite = _check_loads(report, detected)

@@ -5,9 +5,10 @@ browser, where ``tf.loadLayersModel`` fetches ``model.json`` and its shards over
 backend usually computes.  Here a local server on 127.0.0.1 serves a small page, the stock
 ``tf.min.js`` from the harness's ``node_modules`` (nothing comes from the internet), the model
 directory under ``/model/``, and the inputs; headless Chromium opens the page, which predicts and
-POSTs the outputs back.  A model directory holding ``kconvert-layers.js`` (kconvert's companion
-module for layers tfjs lacks) gets that script loaded right after ``tf.min.js``, as a user's page
-would load it.  No TensorFlow here.
+POSTs the outputs back.  A model directory holding kconvert's ``kconvert-layers.js`` (its companion
+module for layers tfjs lacks) gets the packaged module loaded right after ``tf.min.js``, as a
+user's page would load the copy; any other file of that name is refused (``tfjs_companion``), and
+no script is ever served from the model directory.  No TensorFlow here.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ import numpy as np
 from kconvert.errors import KConvertError
 from kconvert.formats.tfjs import COMPANION_FILE, MODEL_FILE
 from kconvert.verification import tfjs_install
+from kconvert.verification.tfjs_companion import vetted_companion
 from kconvert.verification.tfjs_runner import _decode, _encode
+from kconvert.writers.tfjs.companion import PACKAGED as COMPANION
 
 #: the page script (beside the Node harness, so that it ships with it)
 PAGE_SCRIPT = tfjs_install.PACKAGED / "browser.js"
@@ -42,6 +45,8 @@ BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stab
 #: tfjs's backends in the stock bundle, best first: webgl where the browser has WebGL, else cpu
 DEFAULT_BACKENDS = ("webgl", "cpu")
 CONTENT_TYPES = {".js": "text/javascript", ".json": "application/json", ".html": "text/html; charset=utf-8"}
+#: where the page gets kconvert's companion module: the packaged file, outside the model's URLs
+COMPANION_URL = f"/kconvert/{COMPANION_FILE}"
 
 
 class BrowserUnavailable(KConvertError):
@@ -59,7 +64,7 @@ class BrowserRun:
     backend: str  # the backend that computed: "webgl" or "cpu"
     device: str  # what the backend computed on: "JavaScript", or "WebGL 2: <renderer>"
     browser: str  # e.g. "Chromium 156.0.8078.114"
-    companion: bool  # whether the model's kconvert-layers.js was loaded
+    companion: bool  # whether kconvert's companion module was loaded (the model's directory holds a copy)
     notes: list[str] = field(default_factory=list)  # backends that did not initialise, and why
 
 
@@ -103,14 +108,15 @@ def run_in_browser(model_dir: str | os.PathLike[str], inputs: Sequence[np.ndarra
 
     The first of ``backends`` that initialises in the browser computes.  Raises
     :class:`BrowserUnavailable` without Chromium or tfjs, :class:`BrowserRunError` when the page
-    fails or reports nothing within ``timeout`` seconds."""
+    fails or reports nothing within ``timeout`` seconds, :class:`ForeignCodeError` (before a browser
+    starts) when the directory holds a ``kconvert-layers.js`` that is not kconvert's."""
     directory = Path(model_dir)
     if not (directory / MODEL_FILE).is_file():
         raise BrowserRunError(f"no {MODEL_FILE} in the directory", file=str(directory))
+    companion = vetted_companion(directory) is not None
     browser = find_browser()
     if browser is None:
         raise BrowserUnavailable(unavailable_reason() or "Chromium is not installed")
-    companion = (directory / COMPANION_FILE).is_file()
     page = _Page(directory, tfjs_bundle(), [_encode(x) for x in inputs], list(backends), companion)
     server = _Server(page)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -185,13 +191,13 @@ class _Page:
 
     def html(self) -> bytes:
         config = json.dumps({"backends": self.backends}).replace("</", "<\\/")
-        scripts = ["/tfjs/tf.min.js"] + ([f"/model/{COMPANION_FILE}"] if self.companion else []) + ["/browser.js"]
+        scripts = ["/tfjs/tf.min.js"] + ([COMPANION_URL] if self.companion else []) + ["/browser.js"]
         tags = "\n".join(f'<script src="{src}"></script>' for src in scripts)
         return f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>kconvert: TF.js in the browser</title>
 <script>
 window.KCONVERT = {config};
-// a script that throws as it loads (the companion, say) fails the run with its own message
+// a script that throws as it loads fails the run with its own message
 window.addEventListener("error", (e) => fetch("/result", {{method: "POST", body: JSON.stringify(
   {{error: `${{(e.filename || "").split("/").pop()}}:${{e.lineno}}: ${{e.message}}`}})}}));
 </script>
@@ -205,6 +211,8 @@ window.addEventListener("error", (e) => fetch("/result", {{method: "POST", body:
             return self.bundle
         if path == "/browser.js":
             return PAGE_SCRIPT
+        if path == COMPANION_URL and self.companion:
+            return COMPANION
         if path.startswith("/model/"):
             root = self.model_dir.resolve()
             target = (root / path[len("/model/"):]).resolve()

@@ -2,9 +2,10 @@
 
 The harness (``tfjs_harness/``: its own ``package.json`` and lockfile, installed with
 ``npm ci``) loads each model from disk with ``tf.loadLayersModel`` on the pure-JavaScript CPU
-backend and predicts.  Several models share one Node process.  A model directory holding the
-companion module (``kconvert-layers.js``) has it loaded first, as a user's page would.  Every
-``model.json`` is checked against ``schemas/tfjs-layers-model.schema.json`` before it is run.
+backend and predicts.  Several models share one Node process.  A model directory holding kconvert's companion
+module (``kconvert-layers.js``) has the packaged module loaded first, as a user's page would load
+the copy; any other file of that name is refused (``tfjs_companion``).  Every ``model.json`` is
+checked against ``schemas/tfjs-layers-model.schema.json`` before it is run.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from kconvert.formats.tfjs import COMPANION_FILE
 from kconvert.verification import tfjs_install
+from kconvert.verification.tfjs_companion import vetted_companion
+from kconvert.writers.tfjs.companion import PACKAGED
 from kconvert.verification.harness import HarnessRun, run_jobs
 from kconvert.verification.tfjs_install import TfjsUnavailable
 
@@ -61,31 +63,29 @@ def run_tfjs(path: str | os.PathLike[str], inputs: list[np.ndarray], layers: lis
 
 def run_tfjs_many(jobs: list[tuple[str | os.PathLike[str], list[np.ndarray], list[str]]],
                   timeout: float = 1800.0) -> list[TfjsRun]:
-    """Predict with several TF.js models in one Node process; ``layers`` asks for activations."""
+    """Predict with several TF.js models in one Node process; ``layers`` asks for activations.
+
+    Raises :class:`ForeignCodeError` before Node starts when a model's directory holds a
+    ``kconvert-layers.js`` that is not kconvert's."""
+    companions = [vetted_companion(path) for path, _, _ in jobs]
     reason = unavailable_reason()
     if reason:
         raise TfjsUnavailable(reason)
     harness = tfjs_install.harness() or tfjs_install.install()
     with tempfile.TemporaryDirectory(prefix="kconvert-tfjs-") as tmp:
         specs = []
-        for i, (path, inputs, layers) in enumerate(jobs):
+        for i, ((path, inputs, layers), companion) in enumerate(zip(jobs, companions)):
             specs.append({"model": str(Path(path).resolve()), "inputs": [_encode(x) for x in inputs],
                           "layers": list(layers), "result": os.path.join(tmp, f"result{i}.json"),
-                          "companion": _companion(path)})
-        crash = run_jobs(["node", str(harness / "predict.js")], specs, tmp, timeout, "Node", _crash)
+                          "companion": companion is not None})
+        # the one module a job may ask for is the packaged one, named here and nowhere in a job
+        crash = run_jobs(["node", str(harness / "predict.js"), str(PACKAGED)], specs, tmp, timeout, "Node", _crash)
         return [TfjsRun.collect(spec["result"], crash) for spec in specs]
 
 
 def _crash(done: subprocess.CompletedProcess[str]) -> str | None:
     """Node's last line of stderr when it failed."""
     return done.stderr.strip().splitlines()[-1] if done.returncode else None
-
-
-def _companion(path: str | os.PathLike[str]) -> str | None:
-    """The companion module (kconvert-layers.js) beside a model, which the harness loads first."""
-    p = Path(path).resolve()
-    module = (p if p.is_dir() else p.parent) / COMPANION_FILE
-    return str(module) if module.is_file() else None
 
 
 def _encode(x: np.ndarray) -> dict:

@@ -1,6 +1,7 @@
 // Runs one TF.js layers model in a web page, as a TF.js user's page would, for
-// kconvert/verification/tfjs_browser.py.  The page has already loaded the stock tf.min.js (and the
-// model's companion script, when it has one) and set window.KCONVERT = {backends: [...]}.
+// kconvert/verification/tfjs_browser.py.  The page has already loaded the stock tf.min.js (and
+// kconvert's packaged companion module, when the model's directory holds a copy of it) and set
+// window.KCONVERT = {backends: [...]}.
 //
 // It picks the first backend in KCONVERT.backends that initialises, fetches the inputs
 // (/inputs.json: [tensor...], a tensor being {"shape", "dtype": "float32"|"int32", "data": base64 of

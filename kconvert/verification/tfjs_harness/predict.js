@@ -1,11 +1,14 @@
 // Loads TF.js layers models from disk with the real @tensorflow/tfjs (pure JavaScript, CPU backend)
 // and runs them, so that kconvert can compare what TF.js computes with its own runtime.
 //
-//   node predict.js JOBS.json
+//   node predict.js COMPANION JOBS.json
 //
-// JOBS.json is a list of {"model": dir-or-model.json, "inputs": [tensor...], "layers": [name...],
-// "result": path, "companion": path-or-null}; "companion" is the kconvert-layers.js module written
-// beside the model, loaded (as a user would) before the model; a tensor is {"shape": [...], "dtype": "float32"|"int32", "data": base64 of
+// COMPANION is kconvert's packaged kconvert-layers.js, the only module this script ever loads besides
+// tfjs.  JOBS.json is a list of {"model": dir-or-model.json, "inputs": [tensor...], "layers":
+// [name...], "result": path, "companion": bool}; "companion" is true when kconvert found its own
+// module beside the model (kconvert refuses any other file of that name before this runs), and the
+// packaged module is then loaded (as a user would load the copy) before the model.  No path from a
+// job is ever required.  A tensor is {"shape": [...], "dtype": "float32"|"int32", "data": base64 of
 // little-endian values}.  Each result file receives {"outputs": [tensor...], "activations":
 // {layer: tensor}} or {"error": message}: one model's failure does not stop the others.
 "use strict";
@@ -17,6 +20,7 @@ const tf = require("@tensorflow/tfjs");
 tf.env().set("PROD", true);  // no "install tfjs-node" banner and no debug checks
 
 const DTYPES = { float32: Float32Array, int32: Int32Array };
+const [COMPANION, JOBS] = process.argv.slice(2);
 
 function decode(t) {
   const bytes = Buffer.from(t.data, "base64");
@@ -62,7 +66,7 @@ function fileHandler(modelPath) {
 }
 
 async function run(job) {
-  if (job.companion) require(path.resolve(job.companion)).register(tf);  // registering again is harmless
+  if (job.companion === true) require(path.resolve(COMPANION)).register(tf);  // registering again is harmless
   const model = await tf.loadLayersModel(fileHandler(job.model));
   const inputs = job.inputs.map(decode);
   const probes = (job.layers || []).filter((name) => {
@@ -83,7 +87,7 @@ async function run(job) {
 }
 
 async function main() {
-  const jobs = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
+  const jobs = JSON.parse(fs.readFileSync(JOBS, "utf8"));
   for (const job of jobs) {
     let result;
     try {

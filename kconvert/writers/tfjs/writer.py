@@ -106,7 +106,7 @@ def write_tfjs(model: Model, out_dir: str | os.PathLike[str], *, shard_size: int
         }
         (staging / MODEL_FILE).write_text(json_text(document), encoding="utf-8")
         if extra.needed:
-            (staging / COMPANION_FILE).write_text(companion_source(), encoding="utf-8")
+            (staging / COMPANION_FILE).write_bytes(companion_source())
     files = [out / MODEL_FILE, *(out / p.name for p in shard_files)]
     module = out / COMPANION_FILE if extra.needed else None
     return Written(out / MODEL_FILE, files + ([module] if module else []), ctx.report, weights=len(entries),

@@ -12,9 +12,12 @@ file, deterministic); it is written only when the model uses one of its classes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import resources
+from pathlib import Path
 
 from kconvert.formats.tfjs import COMPANION_FILE
+
+#: the module as kconvert ships it (the runtimes kconvert starts load this file, never a model's copy)
+PACKAGED = Path(__file__).with_name(COMPANION_FILE)
 
 #: how a user loads the module, for notes, the command's output and the README
 LOAD_HINT = (f'load {COMPANION_FILE} before tf.loadLayersModel: <script src="{COMPANION_FILE}"></script> after '
@@ -39,6 +42,7 @@ class Companion:
         return bool(self.uses)
 
 
-def source() -> str:
-    """The module's JavaScript text."""
-    return resources.files(__package__).joinpath(COMPANION_FILE).read_text(encoding="utf-8")
+def source() -> bytes:
+    """The module's bytes: what the writer writes beside a model, and the only companion a runtime
+    that kconvert starts ever loads (``kconvert.verification.tfjs_companion``)."""
+    return PACKAGED.read_bytes()
