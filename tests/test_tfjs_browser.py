@@ -21,7 +21,7 @@ import pytest
 
 import kconvert
 from kconvert.verification import tfjs_browser
-from kconvert.verification.tfjs_browser import COMPANION_FILE, BrowserRunError, BrowserUnavailable, run_in_browser
+from kconvert.verification.tfjs_browser import BrowserRunError, BrowserUnavailable, run_in_browser
 from tests.conftest import GENERATED, in_ci
 from tests.helpers import randomize_weights
 
@@ -121,25 +121,19 @@ def _copy(web: Path, to: Path) -> Path:
     return to
 
 
-def test_a_companion_that_registers_nothing_leaves_the_model_loading(mlp: tuple[Path, np.ndarray, np.ndarray],
-                                                                      tmp_path: Path) -> None:
-    """kconvert-layers.js is loaded after tf.min.js (it sees the global tf) and before the model."""
-    web, x, want = mlp
-    web = _copy(web, tmp_path / "web")
-    (web / COMPANION_FILE).write_text(
-        'if (typeof tf === "undefined" || typeof tf.serialization.registerClass !== "function") {\n'
-        '  throw new Error("loaded before tf.min.js");\n}\n')
-    run = run_in_browser(web, [x], backends=("cpu",))
-    assert run.companion and run.backend == "cpu"
-    np.testing.assert_allclose(run.outputs[0], want, atol=1e-5)
+def _page_script(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, text: str) -> None:
+    """Serve ``text`` as the page's script (a model directory's own scripts are never served: see
+    tests/test_foreign_js.py)."""
+    script = tmp_path / "browser.js"
+    script.write_text(text)
+    monkeypatch.setattr(tfjs_browser, "PAGE_SCRIPT", script)
 
 
-def test_a_companion_that_throws_fails_the_run_naming_it(mlp: tuple[Path, np.ndarray, np.ndarray],
-                                                         tmp_path: Path) -> None:
+def test_a_script_that_throws_fails_the_run_naming_it(mlp: tuple[Path, np.ndarray, np.ndarray], tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     web, x, _ = mlp
-    web = _copy(web, tmp_path / "web")
-    (web / COMPANION_FILE).write_text('throw new Error("this companion is broken");\n')
-    with pytest.raises(BrowserRunError, match=f"{COMPANION_FILE}:1: .*this companion is broken"):
+    _page_script(monkeypatch, tmp_path, 'throw new Error("this script is broken");\n')
+    with pytest.raises(BrowserRunError, match="browser.js:1: .*this script is broken"):
         run_in_browser(web, [x], backends=("cpu",))
 
 
@@ -155,12 +149,11 @@ def test_a_model_tfjs_cannot_load_fails_with_tfjs_message(mlp: tuple[Path, np.nd
 
 
 def test_a_page_that_never_reports_times_out_with_its_console(mlp: tuple[Path, np.ndarray, np.ndarray],
-                                                              tmp_path: Path) -> None:
+                                                              tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     web, x, _ = mlp
-    web = _copy(web, tmp_path / "web")
-    (web / COMPANION_FILE).write_text('console.log("companion: looping forever");\nwhile (true) {}\n')
+    _page_script(monkeypatch, tmp_path, 'console.log("page: looping forever");\nwhile (true) {}\n')
     with pytest.raises(BrowserRunError, match="reported nothing within 10 s .the page's console: "
-                                              "\"companion: looping forever\""):
+                                              "\"page: looping forever\""):
         run_in_browser(web, [x], backends=("cpu",), timeout=10)
 
 
