@@ -214,3 +214,14 @@ def test_a_file_swapped_after_the_check_does_not_run_in_the_browser(exports: Pat
     monkeypatch.setattr(tfjs_browser, "_open", swap_then_open)
     run = tfjs_browser.run_in_browser(directory, [np.ones((1, 4), "float32")], backends=("cpu",))
     assert run.companion and run.outputs[0].shape == (1, 4)
+
+
+def test_a_missing_companion_that_the_model_needs_is_named(exports: Path, tmp_path: Path) -> None:
+    """Without kconvert-layers.js, tfjs's "Unknown layer" is followed by what is missing and how to get it."""
+    require_tfjs()
+    case = tampered(exports, tmp_path)
+    (case / "out" / NEEDS / COMPANION_FILE).unlink()
+    run = tfjs_runner.run_tfjs(case / "out" / NEEDS, [np.ones((1, 4), "float32")])
+    assert run.error is not None and "Unknown layer: UnitNormalization" in run.error
+    assert f"no UnitNormalization and kconvert's {COMPANION_FILE} is not beside model.json" in run.error
+    assert "--tfjs-companion" in run.error

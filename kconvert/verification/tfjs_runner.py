@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -20,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from kconvert.formats.tfjs import COMPANION_FILE, MODEL_FILE
 from kconvert.verification import tfjs_install
 from kconvert.verification.tfjs_companion import vetted_companion
-from kconvert.writers.tfjs.companion import PACKAGED
+from kconvert.writers.tfjs.companion import ASK_HINT, PACKAGED
 from kconvert.verification.harness import HarnessRun, run_jobs
 from kconvert.verification.tfjs_install import TfjsUnavailable
 
@@ -80,12 +82,25 @@ def run_tfjs_many(jobs: list[tuple[str | os.PathLike[str], list[np.ndarray], lis
                           "companion": companion is not None})
         # the one module a job may ask for is the packaged one, named here and nowhere in a job
         crash = run_jobs(["node", str(harness / "predict.js"), str(PACKAGED)], specs, tmp, timeout, "Node", _crash)
-        return [TfjsRun.collect(spec["result"], crash) for spec in specs]
+        return [_explained(TfjsRun.collect(spec["result"], crash), companion)
+                for spec, companion in zip(specs, companions)]
 
 
 def _crash(done: subprocess.CompletedProcess[str]) -> str | None:
     """Node's last line of stderr when it failed."""
     return done.stderr.strip().splitlines()[-1] if done.returncode else None
+
+
+def _explained(run: TfjsRun, companion: Path | None) -> TfjsRun:
+    """A model tfjs could not load for a class only kconvert's companion module registers, with no
+    module beside it: say that, which tfjs's "Unknown layer" does not."""
+    from kconvert.writers.tfjs.dialect import COMPANION_KINDS  # (their TF.js class names are the kinds')
+
+    unknown = re.search(r"Unknown layer: (\w+)", run.error or "")
+    if companion is None and unknown and unknown.group(1) in COMPANION_KINDS:
+        run.error = (f"{run.error} -- stock TF.js has no {unknown.group(1)} and kconvert's {COMPANION_FILE} is not "
+                     f"beside {MODEL_FILE}: {ASK_HINT}")
+    return run
 
 
 def _encode(x: np.ndarray) -> dict:
