@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import BinaryIO
 
 import numpy as np
-from onnx import TensorProto, external_data_helper, helper, numpy_helper
+from onnx import TensorProto, helper, numpy_helper
 
 from kconvert.writers.onnx.graph import Initial
 
@@ -45,7 +45,9 @@ def streamed(initials: Iterable[Initial], data: BinaryIO, location: str) -> list
             data.write(np.ascontiguousarray(chunk, dtype=dtype.newbyteorder("<")).tobytes())
         tensor = TensorProto(name=initial.name, dims=list(weight.shape),
                              data_type=helper.np_dtype_to_tensor_dtype(dtype))
-        external_data_helper.set_external_data(tensor, location, offset, data.tell() - offset)
+        for key, value in (("location", location), ("offset", offset), ("length", data.tell() - offset)):
+            entry = tensor.external_data.add()  # (onnx's set_external_data wants the data in memory first)
+            entry.key, entry.value = key, str(value)
         tensor.data_location = TensorProto.EXTERNAL
         out.append(tensor)
     return out

@@ -136,11 +136,11 @@ def pooling(em: Emit) -> list[Value]:
 @emits("GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "GlobalAveragePooling1D",
        "GlobalAveragePooling2D", "GlobalAveragePooling3D")
 def global_pooling(em: Emit) -> list[Value]:
-    """A reduction over the spatial axes, wherever the input's layout has them; (batch, channels) out."""
+    """A reduction over the spatial axes, wherever the input's layout has them: (batch, channels) out,
+    or with ``keepdims`` the input's rank and layout with spatial sizes 1."""
     c, x = em.config, em.values[0]
-    if c.keepdims:
-        raise em.refuse(f"writes {em.layer.kind} without keepdims (the shared rule rewrites it)")
     channel = 1 if c.data_format == "channels_first" else x.rank - 1
     spatial = sorted(x.axis(a) for a in range(1, x.rank) if a != channel)
     op = "ReduceMax" if c.reduction == "max" else "ReduceMean"
-    return [Value(em.graph.reduce(op, x.name, spatial, em.base, keepdims=False), (0, 1))]
+    y = em.graph.reduce(op, x.name, spatial, em.base, keepdims=c.keepdims)
+    return [Value(y, x.perm if c.keepdims else (0, 1))]

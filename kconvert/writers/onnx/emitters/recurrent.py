@@ -52,13 +52,14 @@ def _direction_weights(em: Emit, layer: Layer) -> tuple[Weight, Weight, Weight |
     return kernel, recurrent, Weight.concat([_gates(bias, order), zeros])
 
 
-def _activations(em: Emit, c: Any) -> dict[str, Any]:
+def _activations(em: Emit, c: Any, directions: int) -> dict[str, Any]:
+    """The operator's activations, one list per direction."""
     names = [c.recurrent_activation, c.activation, c.activation] if c.kind == "LSTM" else \
         [c.recurrent_activation, c.activation] if c.kind == "GRU" else [c.activation]
     for name, key in zip(names, ("recurrent_activation", "activation", "activation")):
         if name not in _ACTIVATIONS:
             raise em.refuse(f"has no recurrent operator with activation {name!r}", key=key)
-    specs = [_ACTIVATIONS[n] for n in names]
+    specs = [_ACTIVATIONS[n] for n in names] * directions
     alphas = [p[0] for _, p in specs if p]
     betas = [p[1] for _, p in specs if len(p) > 1]
     return {"activations": [op for op, _ in specs], "activation_alpha": alphas or None,
@@ -88,7 +89,7 @@ def _recurrent(em: Emit, layers: list[Layer], direction: str) -> list[str]:
     op = _OPS[c.kind][0]
     extra = {"linear_before_reset": int(c.reset_after)} if c.kind == "GRU" else {}
     return em.graph.node(op, inputs, em.base, outputs=3 if op == "LSTM" else 2, hidden_size=c.units,
-                         direction=direction, **_activations(em, c), **extra)
+                         direction=direction, **_activations(em, c, len(layers)), **extra)
 
 
 def _reversed_in_time(em: Emit, y: str) -> str:
@@ -101,9 +102,8 @@ def _reversed_in_time(em: Emit, y: str) -> str:
 def recurrent(em: Emit) -> list[Value]:
     c = em.config
     outputs = _recurrent(em, [em.layer], "reverse" if c.go_backwards else "forward")
-    one = em.const([1], np.int64)
     if c.return_sequences:
-        y = em.op("Squeeze", [outputs[0], one])
+        y = em.op("Squeeze", [outputs[0], em.const([1], np.int64)])
         if c.go_backwards:  # Keras gives the outputs in the order it read the steps
             y = _reversed_in_time(em, y)
         first = Value(y, _TIME_MAJOR)
