@@ -31,8 +31,8 @@ if TYPE_CHECKING:
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 ZIP_SIGNATURE = b"PK\x03\x04"
 SourceLike = Union[str, bytes, bytearray, "os.PathLike[str]"]
-Format = Literal["tfjs", "dl4j-json", "keras-json", "keras-yaml", "dl4j-zip", "keras-v3", "keras-h5"]
-Container = Literal["hdf5", "zip", "json", "yaml"]
+Format = Literal["tfjs", "dl4j-json", "keras-json", "keras-yaml", "dl4j-zip", "keras-v3", "keras-h5", "onnx"]
+Container = Literal["hdf5", "zip", "json", "yaml", "onnx"]
 _DL4J_ZIP_MEMBERS = frozenset({DL4J_CONFIGURATION, DL4J_COEFFICIENTS})
 _HEAD = 512
 
@@ -110,6 +110,17 @@ def _read_dl4j(model: Detected, weights: Detected | None, options: "LoadOptions"
     return read_dl4j(model, options.limits)
 
 
+def _read_onnx(model: Detected, weights: Detected | None, options: "LoadOptions") -> "Model":
+    raise InputReadError("an ONNX model: kconvert writes ONNX (and verifies it in ONNX Runtime) but does not read "
+                         "it", file=model.display)
+
+
+def _looks_like_onnx(head: bytes) -> bool:
+    """A serialized ONNX ModelProto: field 1 (ir_version, a small varint) first, then another field.
+    No text kconvert reads starts with byte 0x08."""
+    return len(head) > 2 and head[0] == 0x08 and 1 <= head[1] <= 0x7F
+
+
 def _is_tfjs(s: Sniffed) -> bool:
     """Any TF.js key, so that a model.json lacking its topology is reported as a broken TF.js model
     rather than as a Keras config without a class name."""
@@ -147,6 +158,7 @@ TABLE: tuple[Entry, ...] = (
     Entry("keras-json", lambda s: s.container == "json", _read_keras, (".json",), keras=True),
     Entry("keras-yaml", lambda s: s.container == "yaml", _read_keras, (".yaml", ".yml"), keras=True),
     Entry("keras-h5", lambda s: s.container == "hdf5", _read_keras, (".h5", ".hdf5"), keras=True),
+    Entry("onnx", lambda s: s.container == "onnx", _read_onnx, (".onnx",)),
 )
 #: the formats batch conversion reads (its sources), as opposed to all those ``check`` takes
 KERAS = tuple(e for e in TABLE if e.keras)
@@ -213,6 +225,8 @@ def _sniff(fh: BinaryIO, display: str, limits: Limits, marker: str | None = None
     if head.startswith(ZIP_SIGNATURE):
         fh.seek(0)
         return Sniffed("zip", members=_members(fh), marker=marker)
+    if _looks_like_onnx(head):
+        return Sniffed("onnx", marker=marker)
     container: Container = "json" if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[", b'"') else "yaml"
     try:
         return Sniffed(container, document=_parse(head, fh, container, display, limits), marker=marker)

@@ -178,6 +178,13 @@ def _run_dl4j(target: Detected, inputs: list[np.ndarray], layers: list[str], dev
     return TargetRun(done.outputs, done.activations, done.implementation or "Deeplearning4j")
 
 
+def _run_onnx(target: Detected, inputs: list[np.ndarray], layers: list[str], device: str | None,
+              dtype: str) -> TargetRun:
+    from kconvert.verification.onnx_runner import run_onnx
+
+    return run_onnx(target, inputs, layers, device, dtype)
+
+
 def _keras_target(name: str) -> Callable[..., Any]:
     def call(*args: Any) -> Any:
         from kconvert.verification import keras_target
@@ -190,6 +197,7 @@ def _keras_target(name: str) -> Callable[..., Any]:
 TARGET_RUNNERS: list[TargetRunner] = [
     TargetRunner("TF.js (@tensorflow/tfjs in Node)", lambda t: t.format == "tfjs" and t.path is not None, _run_tfjs),
     TargetRunner("Deeplearning4j (on the JVM)", lambda t: t.format == "dl4j-zip" and t.path is not None, _run_dl4j),
+    TargetRunner("ONNX Runtime (CPU)", lambda t: t.format == "onnx" and t.path is not None, _run_onnx),
     TargetRunner("Keras 3", _keras_target("accepts_keras3"), _keras_target("run_keras3")),
     TargetRunner("tf_keras", _keras_target("accepts_tf_keras"), _keras_target("run_tf_keras")),
     TargetRunner("kconvert's runtime", lambda t: t.path is not None, _run_kconvert_readable, fallback=True),

@@ -47,7 +47,7 @@ class Finding:
 @dataclass
 class CheckReport:
     artifact: str
-    kind: str  # tfjs | dl4j-zip | dl4j-json | keras
+    kind: str  # tfjs | dl4j-zip | dl4j-json | keras | onnx
     source: str | None
     findings: list[Finding] = field(default_factory=list)
     runnable: bool = False  # it loaded, with weights
@@ -110,7 +110,7 @@ def check(artifact: str | os.PathLike[str], source: str | None = None, *, weight
 
 
 #: the report's kind of each format kconvert writes (every Keras one is "keras")
-_KINDS = {"tfjs": "tfjs", "dl4j-zip": "dl4j-zip", "dl4j-json": "dl4j-json"}
+_KINDS = {"tfjs": "tfjs", "dl4j-zip": "dl4j-zip", "dl4j-json": "dl4j-json", "onnx": "onnx"}
 
 
 # -- the stages ----------------------------------------------------------------------------------
@@ -122,6 +122,12 @@ def _check_schema(report: CheckReport, detected: Detected) -> None:
     from kconvert.schemas import validate
 
     path = Path(detected.display)
+    if report.kind == "onnx":
+        from kconvert.verification.onnx_check import check_onnx_schema
+
+        status, detail = check_onnx_schema(str(path))
+        report.add("schema", status, detail)
+        return
     try:
         if report.kind == "tfjs":
             document, name = detected.config(), "tfjs-layers-model"
@@ -150,6 +156,10 @@ def _check_loads(report: CheckReport, detected: Detected) -> dict[str, int] | No
     did not load)."""
     import kconvert
 
+    if report.kind == "onnx":
+        from kconvert.verification.onnx_check import check_onnx_loads
+
+        return check_onnx_loads(report, detected.display)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", kconvert.KConvertWarning)  # non-finite values are counted below

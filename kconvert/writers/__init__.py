@@ -31,6 +31,12 @@ def _dl4j(model: Model, output: str | os.PathLike[str], **options: Any) -> Writt
     return write_dl4j(model, output, **options)
 
 
+def _onnx(model: Model, output: str | os.PathLike[str], **options: Any) -> Written:
+    from kconvert.writers.onnx.writer import write_onnx
+
+    return write_onnx(model, output, **options)
+
+
 def _keras(fmt: str) -> Callable[..., Written]:
     def write(model: Model, output: str | os.PathLike[str], **options: Any) -> Written:
         from kconvert.writers.keras.writer import write_keras
@@ -42,7 +48,7 @@ def _keras(fmt: str) -> Callable[..., Written]:
 #: target name -> writer(model, output, **options)
 WRITERS: dict[str, Callable[..., Written]] = {
     "tfjs": _tfjs, "dl4j": _dl4j, "keras": _keras("keras"), "h5": _keras("h5"), "json": _keras("json"),
-    "yaml": _keras("yaml"),
+    "yaml": _keras("yaml"), "onnx": _onnx,
 }
 
 

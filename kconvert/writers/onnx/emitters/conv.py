@@ -1,0 +1,146 @@
+"""Convolutions and pooling, run channels-first as ONNX defines them.
+
+Keras's ``same`` padding puts the odd pixel at the end (ONNX's SAME_UPPER); it is written as explicit
+pads where the input size is known and as ``auto_pad`` where it is not.  ``causal`` pads the start
+only.  Average pooling divides by the number of input values in each window (``count_include_pad=0``),
+as Keras does at the padded edges.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kconvert.ir.weights import Weight
+from kconvert.writers.onnx.emit import Emit, emits
+from kconvert.writers.onnx.graph import Value, channels_first, identity
+
+
+def spatial_sizes(em: Emit) -> tuple[int | None, ...]:
+    shape, c = em.shapes[0], em.config
+    return tuple(shape[2:]) if c.data_format == "channels_first" else tuple(shape[1:-1])
+
+
+def padding(em: Emit, window: tuple[int, ...], strides: tuple[int, ...],
+            dilations: tuple[int, ...]) -> dict[str, Any]:
+    """The pads (or auto_pad) of a window layer's Keras ``padding``."""
+    c = em.config
+    spans = [(k - 1) * d + 1 for k, d in zip(window, dilations)]
+    if c.padding == "valid":
+        return {"pads": [0] * (2 * len(window))}
+    if c.padding == "causal":
+        return {"pads": [s - 1 for s in spans] + [0] * len(spans)}
+    sizes = spatial_sizes(em)
+    if any(n is None for n in sizes) and any(s != 1 for s in strides):
+        return {"auto_pad": "SAME_UPPER"}
+    totals = [max(span - s, 0) if s == 1 else max((-(-n // s) - 1) * s + span - n, 0)  # type: ignore[operator]
+              for n, s, span in zip(sizes, strides, spans)]
+    return {"pads": [t // 2 for t in totals] + [t - t // 2 for t in totals]}
+
+
+def out_layout(em: Emit) -> tuple[int, ...]:
+    """The layout a window layer's output has: channels-first (as ONNX computes it)."""
+    rank = len(em.outputs[0])
+    return identity(rank) if em.config.data_format == "channels_first" else channels_first(rank)
+
+
+def onnx_kernel(kernel: Weight) -> Weight:
+    """(spatial..., in, out) -> (out, in, spatial...)."""
+    r = len(kernel.shape) - 2
+    return kernel.transpose((r + 1, r, *range(r)))
+
+
+def windowed(em: Emit, op: str, inputs: list[str], window: tuple[int, ...], **attributes: Any) -> str:
+    c = em.config
+    return em.op(op, inputs, kernel_shape=list(window), strides=list(c.strides),
+                 **padding(em, window, c.strides, getattr(c, "dilation_rate", (1,) * len(window))), **attributes)
+
+
+def depthwise_kernel(kernel: Weight) -> Weight:
+    """(spatial..., in, multiplier) -> (in * multiplier, 1, spatial...): output channel c * m + j."""
+    *spatial, channels, multiplier = kernel.shape
+    r = len(spatial)
+    flat = kernel.reshape((*spatial, channels * multiplier)).transpose((r, *range(r)))
+    return flat.reshape((channels * multiplier, 1, *spatial))
+
+
+@emits("Conv1D", "Conv2D", "Conv3D")
+def conv(em: Emit) -> list[Value]:
+    c, w = em.config, em.weights()
+    x = em.spatial_input()
+    inputs = [x.name, em.weight("kernel", onnx_kernel(w["kernel"]))]
+    if c.use_bias:
+        inputs.append(em.weight("bias", w["bias"]))
+    y = windowed(em, "Conv", inputs, c.kernel_size, dilations=list(c.dilation_rate), group=c.groups)
+    return [em.activation(Value(y, x.perm), c.activation)]
+
+
+@emits("DepthwiseConv1D", "DepthwiseConv2D")
+def depthwise(em: Emit) -> list[Value]:
+    c, w = em.config, em.weights()
+    x = em.spatial_input()
+    kernel = w["depthwise_kernel"]
+    inputs = [x.name, em.weight("kernel", depthwise_kernel(kernel))]
+    if c.use_bias:
+        inputs.append(em.weight("bias", w["bias"]))
+    y = windowed(em, "Conv", inputs, c.kernel_size, dilations=list(c.dilation_rate), group=kernel.shape[-2])
+    return [em.activation(Value(y, x.perm), c.activation)]
+
+
+@emits("SeparableConv1D", "SeparableConv2D")
+def separable(em: Emit) -> list[Value]:
+    """A depthwise convolution, then a pointwise one with the bias."""
+    c, w = em.config, em.weights()
+    x = em.spatial_input()
+    kernel = w["depthwise_kernel"]
+    depthwise_out = windowed(em, "Conv", [x.name, em.weight("depthwise_kernel", depthwise_kernel(kernel))],
+                             c.kernel_size, dilations=list(c.dilation_rate), group=kernel.shape[-2])
+    inputs = [depthwise_out, em.weight("pointwise_kernel", onnx_kernel(w["pointwise_kernel"]))]
+    if c.use_bias:
+        inputs.append(em.weight("bias", w["bias"]))
+    y = em.op("Conv", inputs, kernel_shape=[1] * c.rank)
+    return [em.activation(Value(y, x.perm), c.activation)]
+
+
+@emits("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")
+def conv_transpose(em: Emit) -> list[Value]:
+    """Keras's output size: ``in * s`` (same) or ``in * s + max(span - s, 0)`` (valid); ONNX's is
+    ``s (in - 1) + span - pads + output_padding``."""
+    c, w = em.config, em.weights()
+    if c.output_padding is not None:
+        raise em.refuse("writes Conv*Transpose without output_padding only", key="output_padding")
+    x = em.spatial_input()
+    kernel = w["kernel"]  # (spatial..., out, in) -> (in, out, spatial...)
+    r = c.rank
+    inputs = [x.name, em.weight("kernel", kernel.transpose((r + 1, r, *range(r))))]
+    if c.use_bias:
+        inputs.append(em.weight("bias", w["bias"]))
+    spans = [(k - 1) * d + 1 for k, d in zip(c.kernel_size, c.dilation_rate)]
+    totals = [max(span - s, 0) if c.padding == "same" else 0 for span, s in zip(spans, c.strides)]
+    y = em.op("ConvTranspose", inputs, kernel_shape=list(c.kernel_size), strides=list(c.strides),
+              dilations=list(c.dilation_rate), pads=[t // 2 for t in totals] + [t - t // 2 for t in totals],
+              output_padding=[max(s - span, 0) for s, span in zip(c.strides, spans)])
+    return [em.activation(Value(y, x.perm), c.activation)]
+
+
+@emits("MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D")
+def pooling(em: Emit) -> list[Value]:
+    c = em.config
+    x = em.spatial_input()
+    if c.reduction == "max":
+        y = windowed(em, "MaxPool", [x.name], c.pool_size)
+    else:
+        y = windowed(em, "AveragePool", [x.name], c.pool_size, count_include_pad=0)
+    return [Value(y, x.perm)]
+
+
+@emits("GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "GlobalAveragePooling1D",
+       "GlobalAveragePooling2D", "GlobalAveragePooling3D")
+def global_pooling(em: Emit) -> list[Value]:
+    """A reduction over the spatial axes, wherever the input's layout has them: (batch, channels) out,
+    or with ``keepdims`` the input's rank and layout with spatial sizes 1."""
+    c, x = em.config, em.values[0]
+    channel = 1 if c.data_format == "channels_first" else x.rank - 1
+    spatial = sorted(x.axis(a) for a in range(1, x.rank) if a != channel)
+    op = "ReduceMax" if c.reduction == "max" else "ReduceMean"
+    y = em.graph.reduce(op, x.name, spatial, em.base, keepdims=c.keepdims)
+    return [Value(y, x.perm if c.keepdims else (0, 1))]

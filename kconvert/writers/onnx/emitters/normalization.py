@@ -1,0 +1,59 @@
+"""BatchNormalization and LayerNormalization."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kconvert.ir.weights import Weight
+from kconvert.writers.onnx.emit import Emit, emits
+from kconvert.writers.onnx.emitters.core import along
+from kconvert.writers.onnx.graph import Value
+
+
+@emits("BatchNormalization")
+def batch_normalization(em: Emit) -> list[Value]:
+    """ONNX's BatchNormalization where the feature axis is the tensor's second (channels-first images,
+    (batch, features) vectors); elsewhere the same ``x * scale + shift`` per feature as Mul and Add,
+    ``scale = gamma / sqrt(variance + epsilon)`` as Keras computes it, so no Transpose is needed."""
+    c, x = em.config, em.values[0]
+    if len(c.axis) != 1:
+        raise em.refuse(f"writes BatchNormalization over one feature axis, not {list(c.axis)}", key="axis")
+    w = em.weights()
+    n = w["moving_mean"].shape[0]
+    gamma = w.get("gamma") or Weight.filled((n,), 1.0, np.float32, "BatchNormalization without scale")
+    beta = w.get("beta") or Weight.filled((n,), 0.0, np.float32, "BatchNormalization without center")
+    if x.axis(c.axis[0]) == 1:
+        inputs = [em.weight(k, v) for k, v in (("gamma", gamma), ("beta", beta), ("moving_mean", w["moving_mean"]),
+                                               ("moving_variance", w["moving_variance"]))]
+        return [Value(em.op("BatchNormalization", [x.name, *inputs], epsilon=c.epsilon), x.perm)]
+    mean, variance = (w[k].numpy().astype(np.float64) for k in ("moving_mean", "moving_variance"))
+    scale = gamma.numpy().astype(np.float64) / np.sqrt(variance + c.epsilon)
+    shift = beta.numpy().astype(np.float64) - mean * scale
+    y = em.op("Add", [em.op("Mul", [x.name, along(em, x, scale, c.axis[0])]), along(em, x, shift, c.axis[0])])
+    return [Value(y, x.perm)]
+
+
+@emits("LayerNormalization")
+def layer_normalization(em: Emit) -> list[Value]:
+    """Over the trailing axes of the source layout: ONNX's LayerNormalization (opset 17), before it
+    the mean and variance as reductions."""
+    c = em.config
+    x = em.input(0)
+    axes = sorted(a % x.rank for a in c.axis)
+    if axes != list(range(axes[0], x.rank)):
+        raise em.refuse(f"writes LayerNormalization over trailing axes only, not {list(c.axis)}", key="axis")
+    if c.rms_scaling:
+        raise em.refuse("does not write LayerNormalization with rms_scaling", key="rms_scaling")
+    w = em.weights()
+    normalized = em.known(tuple(em.shapes[0][a] for a in axes), "size of the normalized axes")
+    gamma = (w["gamma"] if c.scale else Weight.filled(normalized, 1.0, np.float32, "no scale")).reshape(normalized)
+    beta = (w["beta"] if c.center else Weight.filled(normalized, 0.0, np.float32, "no center")).reshape(normalized)
+    scale, bias = em.weight("gamma", gamma), em.weight("beta", beta)
+    if em.opset >= 17:
+        return [Value(em.op("LayerNormalization", [x.name, scale, bias], axis=axes[0], epsilon=c.epsilon), x.perm)]
+    mean = em.graph.reduce("ReduceMean", x.name, axes, em.base, keepdims=True)
+    centred = em.op("Sub", [x.name, mean])
+    variance = em.graph.reduce("ReduceMean", em.op("Mul", [centred, centred]), axes, em.base, keepdims=True)
+    std = em.op("Sqrt", [em.op("Add", [variance, em.const(c.epsilon)])])
+    y = em.op("Add", [em.op("Mul", [em.op("Div", [centred, std]), scale]), bias])
+    return [Value(y, x.perm)]

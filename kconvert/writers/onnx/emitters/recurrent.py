@@ -1,0 +1,140 @@
+"""SimpleRNN, GRU and LSTM as ONNX's RNN, GRU and LSTM, and Bidirectional over them as one
+bidirectional operator.
+
+ONNX reads sequences time-major, (time, batch, features): the input is asked for in that layout,
+and the sequence output keeps it (a later layer reading it batch-major gets one Transpose).  Gate
+blocks: Keras's LSTM kernel is (i, f, c, o), ONNX's (i, o, f, c); GRU is (z, r, h) in both, and
+Keras's ``reset_after`` is ONNX's ``linear_before_reset``.  Keras's single bias is ONNX's input
+bias with a zero recurrent bias (a reset_after GRU has both).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from kconvert.ir.graph import Layer
+from kconvert.ir.weights import Weight
+from kconvert.writers.onnx.emit import Emit, emits
+from kconvert.writers.onnx.graph import Value
+
+#: IR activation -> (ONNX recurrent activation, its alpha and beta, where it takes them)
+_ACTIVATIONS: dict[str, tuple[str, tuple[float, ...]]] = {
+    "sigmoid": ("Sigmoid", ()), "tanh": ("Tanh", ()), "relu": ("Relu", ()), "softsign": ("Softsign", ()),
+    "softplus": ("Softplus", ()), "linear": ("Affine", (1.0, 0.0)), "elu": ("Elu", (1.0,)),
+    "hard_sigmoid": ("HardSigmoid", (0.2, 0.5)), "hard_sigmoid_relu6": ("HardSigmoid", (1 / 6, 0.5))}
+#: ONNX operator and the order of Keras's gate blocks in it
+_OPS = {"SimpleRNN": ("RNN", (0,)), "GRU": ("GRU", (0, 1, 2)), "LSTM": ("LSTM", (0, 3, 1, 2))}
+_TIME_MAJOR = (1, 0, 2)
+
+
+def _gates(weight: Weight, order: tuple[int, ...]) -> Weight:
+    """The last axis's gate blocks in ONNX's order."""
+    return weight if order == tuple(range(len(order))) else Weight.concat(
+        [weight.split(len(order))[g] for g in order])
+
+
+def _direction_weights(em: Emit, layer: Layer) -> tuple[Weight, Weight, Weight | None]:
+    """W (G*h, in), R (G*h, h) and B (2*G*h,) of one direction."""
+    c, w = layer.config, em.ctx.weights(layer, em.shapes)
+    order = _OPS[c.kind][1]
+    width = len(order) * c.units
+    kernel = _gates(w["kernel"], order).transpose((1, 0))
+    recurrent = _gates(w["recurrent_kernel"], order).transpose((1, 0))
+    if not c.use_bias:
+        return kernel, recurrent, None
+    bias = w["bias"]
+    if len(bias.shape) == 2:  # a reset_after GRU: input and recurrent biases
+        return kernel, recurrent, Weight.concat([_gates(bias.reshape((2 * width,)).split(2)[i], order)
+                                                 for i in range(2)])
+    zeros = Weight.filled((width,), 0.0, bias.dtype, "ONNX's recurrent bias (Keras has one bias)")
+    return kernel, recurrent, Weight.concat([_gates(bias, order), zeros])
+
+
+def _activations(em: Emit, c: Any, directions: int) -> dict[str, Any]:
+    """The operator's activations, one list per direction."""
+    names = [c.recurrent_activation, c.activation, c.activation] if c.kind == "LSTM" else \
+        [c.recurrent_activation, c.activation] if c.kind == "GRU" else [c.activation]
+    for name, key in zip(names, ("recurrent_activation", "activation", "activation")):
+        if name not in _ACTIVATIONS:
+            raise em.refuse(f"has no recurrent operator with activation {name!r}", key=key)
+    specs = [_ACTIVATIONS[n] for n in names] * directions
+    alphas = [p[0] for _, p in specs if p]
+    betas = [p[1] for _, p in specs if len(p) > 1]
+    return {"activations": [op for op, _ in specs], "activation_alpha": alphas or None,
+            "activation_beta": betas or None}
+
+
+def _check(em: Emit, c: Any) -> None:
+    if c.stateful:
+        raise em.refuse(f"writes a stateless {c.kind} only (a stateful one carries its state between batches)",
+                        key="stateful")
+    call = em.layer.calls[0]
+    if any(v is not None for k, v in call.kwargs.items() if k in ("initial_state", "mask", "constants")):
+        raise em.refuse(f"does not write {c.kind} calls given initial states or masks")
+
+
+def _recurrent(em: Emit, layers: list[Layer], direction: str) -> list[str]:
+    """The operator over the input; its outputs Y (time, directions, batch, units), Y_h[, Y_c]."""
+    c = layers[0].config
+    for layer in layers:
+        _check(em, layer.config)
+    x = em.input(0, _TIME_MAJOR)
+    parts = [_direction_weights(em, layer) for layer in layers]
+    stacked = [Weight.concat([p[i].reshape((1, *p[i].shape)) for p in parts], axis=0) for i in range(2)]
+    inputs = [x.name, em.weight("W", stacked[0]), em.weight("R", stacked[1])]
+    if c.use_bias:
+        inputs.append(em.weight("B", Weight.concat([p[2].reshape((1, *p[2].shape)) for p in parts], axis=0)))
+    op = _OPS[c.kind][0]
+    extra = {"linear_before_reset": int(c.reset_after)} if c.kind == "GRU" else {}
+    return em.graph.node(op, inputs, em.base, outputs=3 if op == "LSTM" else 2, hidden_size=c.units,
+                         direction=direction, **_activations(em, c, len(layers)), **extra)
+
+
+def _reversed_in_time(em: Emit, y: str) -> str:
+    big = np.iinfo(np.int64)
+    return em.op("Slice", [y, em.const([-1], np.int64), em.const([big.min], np.int64), em.const([0], np.int64),
+                           em.const([-1], np.int64)])
+
+
+@emits("SimpleRNN", "GRU", "LSTM")
+def recurrent(em: Emit) -> list[Value]:
+    c = em.config
+    outputs = _recurrent(em, [em.layer], "reverse" if c.go_backwards else "forward")
+    if c.return_sequences:
+        y = em.op("Squeeze", [outputs[0], em.const([1], np.int64)])
+        if c.go_backwards:  # Keras gives the outputs in the order it read the steps
+            y = _reversed_in_time(em, y)
+        first = Value(y, _TIME_MAJOR)
+    else:
+        first = Value(em.op("Squeeze", [outputs[1], em.const([0], np.int64)]), (0, 1))
+    if not c.return_state:
+        return [first]
+    return [first, *(Value(em.op("Squeeze", [s, em.const([0], np.int64)]), (0, 1)) for s in outputs[1:])]
+
+
+@emits("Bidirectional")
+def bidirectional(em: Emit) -> list[Value]:
+    """Both directions in one operator; ONNX gives the backward outputs in forward time order, as
+    Keras's Bidirectional does."""
+    c = em.config
+    forward, backward = c.forward, c.backward
+    fc, bc = forward.config, backward.config
+    if fc.kind not in _OPS or bc.kind != fc.kind or fc.go_backwards or not bc.go_backwards:
+        raise em.refuse("writes Bidirectional over a forward SimpleRNN, GRU or LSTM and its backward twin")
+    if fc.return_state or c.merge_mode is None:
+        raise em.refuse("writes Bidirectional with a merge mode and without return_state", key="merge_mode")
+    outputs = _recurrent(em, [forward, backward], "bidirectional")
+    if fc.return_sequences:
+        y, axis, perm = outputs[0], 1, _TIME_MAJOR  # (time, 2, batch, units)
+    else:
+        y, axis, perm = outputs[1], 0, (0, 1)  # (2, batch, units)
+    halves = em.graph.node("Split", [y, em.const([1, 1], np.int64)], em.base,
+                           outputs=2, axis=axis)
+    a, b = (em.op("Squeeze", [h, em.const([axis], np.int64)]) for h in halves)
+    merged = {"concat": lambda: em.op("Concat", [a, b], axis=-1), "sum": lambda: em.op("Add", [a, b]),
+              "mul": lambda: em.op("Mul", [a, b]), "ave": lambda: em.op("Mean", [a, b])}
+    if c.merge_mode not in merged:
+        raise em.refuse(f"has no Bidirectional merge mode {c.merge_mode!r}", key="merge_mode")
+    return [Value(merged[c.merge_mode](), perm)]

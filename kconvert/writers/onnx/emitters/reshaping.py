@@ -1,0 +1,52 @@
+"""ZeroPadding, Cropping and UpSampling over the spatial axes, wherever the input's layout has them
+(bilinear upsampling channels-first, as ONNX Runtime's Resize computes it)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kconvert.writers.onnx.emit import Emit, emits
+from kconvert.writers.onnx.graph import Value
+
+_END = np.iinfo(np.int64).max
+
+
+def spatial_axes(em: Emit, x: Value) -> list[int]:
+    """Where the source's spatial axes are in ``x``."""
+    first = 2 if em.config.data_format == "channels_first" else 1
+    return [x.axis(first + i) for i in range(em.config.rank)]
+
+
+@emits("ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D")
+def zero_padding(em: Emit) -> list[Value]:
+    x = em.values[0]
+    begins, ends = [0] * x.rank, [0] * x.rank
+    for axis, (before, after) in zip(spatial_axes(em, x), em.config.padding):
+        begins[axis], ends[axis] = before, after
+    return [Value(em.op("Pad", [x.name, em.const(begins + ends, np.int64)]), x.perm)]
+
+
+@emits("Cropping1D", "Cropping2D", "Cropping3D")
+def cropping(em: Emit) -> list[Value]:
+    x = em.values[0]
+    axes = spatial_axes(em, x)
+    starts = [before for before, _ in em.config.cropping]
+    ends = [-after if after else _END for _, after in em.config.cropping]
+    inputs = [x.name, em.const(starts, np.int64), em.const(ends, np.int64), em.const(axes, np.int64)]
+    return [Value(em.op("Slice", inputs), x.perm)]
+
+
+@emits("UpSampling1D", "UpSampling2D", "UpSampling3D")
+def upsampling(em: Emit) -> list[Value]:
+    """Each value repeated ``size`` times (nearest, exact at integer scales), or bilinear with half-pixel
+    centres (tf.image.resize)."""
+    c = em.config
+    if c.interpolation not in ("nearest", "bilinear"):
+        raise em.refuse(f"does not write {c.interpolation} upsampling", key="interpolation")
+    x = em.values[0] if c.interpolation == "nearest" else em.spatial_input()
+    scales = [1.0] * x.rank
+    for axis, size in zip(spatial_axes(em, x), c.size):
+        scales[axis] = float(size)
+    modes = {"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"} \
+        if c.interpolation == "nearest" else {"mode": "linear", "coordinate_transformation_mode": "half_pixel"}
+    return [Value(em.op("Resize", [x.name, "", em.const(scales)], **modes), x.perm)]

@@ -1,0 +1,176 @@
+"""ONNX models written by kconvert run in the real ONNX Runtime (CPU) and compute what the source
+computes in kconvert's runtime (at atol 1e-4), pass onnx.checker's full check, keep the source's
+names, take any batch size, and stream their weights to external data past the threshold."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import kconvert
+from kconvert.cli import EXIT_OK, main
+from kconvert.errors import IncompatibleKerasConfigurationException
+from kconvert.ir.layers import core, recurrent, wrappers
+from kconvert.verification.inputs import generate_inputs
+from tests.conftest import GENERATED
+from tests.helpers import input_layer, layer, model
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+ATOL = RTOL = 1e-4
+GENERATED_SOURCES = sorted(str(p.relative_to(GENERATED)) for p in GENERATED.glob("*/*.h5")
+                           if not p.name.endswith(("weights.h5",)))
+#: generated fixtures holding what the ONNX writer refuses, and the refusal's words
+REFUSED = {"convlstm": "no ONNX operators for ConvLSTM2D", "extras": "padding masks",
+           "rnn": "padding masks", "functional": "no ONNX operators for Attention",
+           "tfkeras_only": "no ONNX operators for LocallyConnected1D"}
+
+
+def run_onnx(path: Path, xs: list[np.ndarray]) -> list[np.ndarray]:
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {i.name: x for i, x in zip(session.get_inputs(), xs)})
+
+
+def assert_runs_as_source(source: kconvert.Model, path: Path, batch: int = 2) -> float:
+    """The written model agrees with the runtime on generated inputs; the largest error."""
+    xs = [x.astype(np.float32) for x in generate_inputs(source, batch, 0)]
+    want = kconvert.run(source, xs, device="cpu")
+    got = run_onnx(path, xs)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, np.asarray(w), atol=ATOL, rtol=RTOL)
+    return max(float(np.max(np.abs(g - np.asarray(w)))) for g, w in zip(got, want))
+
+
+@pytest.mark.parametrize("name", GENERATED_SOURCES)
+def test_generated_fixtures(tmp_path: Path, name: str) -> None:
+    source = kconvert.load(GENERATED / name)
+    out = tmp_path / "m.onnx"
+    stem = Path(name).stem
+    if stem in REFUSED:
+        with pytest.raises(IncompatibleKerasConfigurationException, match=REFUSED[stem]):
+            kconvert.write(source, "onnx", out)
+        assert not out.exists()
+        return
+    kconvert.write(source, "onnx", out)
+    onnx.checker.check_model(str(out), full_check=True)
+    assert_runs_as_source(source, out)
+
+
+def _recurrent_model(seed: int = 0) -> kconvert.Model:
+    """LSTM, GRU (both reset_after forms), SimpleRNN backwards and a Bidirectional LSTM, random weights."""
+    rng = np.random.default_rng(seed)
+
+    def weights(config: object, shape: tuple) -> dict[str, np.ndarray]:
+        return {k: rng.normal(0, 0.4, s).astype(np.float32) for k, s in config.weight_shapes([shape]).items()}
+
+    seq = (None, 5, 3)
+    lstm = recurrent.LSTM(units=4, return_sequences=True)
+    gru = recurrent.GRU(units=4, reset_after=True, return_sequences=True)
+    gru_v1 = recurrent.GRU(units=3, reset_after=False, recurrent_activation="hard_sigmoid")
+    rnn = recurrent.SimpleRNN(units=2, go_backwards=True, return_sequences=True)
+    forward = layer("f", recurrent.LSTM(units=3), weights=weights(recurrent.LSTM(units=3), seq))
+    backward = layer("b", recurrent.LSTM(units=3, go_backwards=True), weights=weights(recurrent.LSTM(units=3), seq))
+    bidi = wrappers.Bidirectional(forward=forward, backward=backward, merge_mode="concat")
+    layers = [input_layer("seq", seq),
+              layer("lstm", lstm, ["seq"], weights=weights(lstm, seq)),
+              layer("gru", gru, ["lstm"], weights=weights(gru, (None, 5, 4))),
+              layer("gru_v1", gru_v1, ["gru"], weights=weights(gru_v1, (None, 5, 4))),
+              layer("rnn", rnn, ["seq"], weights=weights(rnn, seq)),
+              layer("bidi", bidi, ["seq"])]
+    return model(layers, ["seq"], ["gru_v1", "rnn", "bidi"])
+
+
+def test_recurrent_layers(tmp_path: Path) -> None:
+    source = _recurrent_model()
+    kconvert.write(source, "onnx", tmp_path / "rnn.onnx")
+    assert assert_runs_as_source(source, tmp_path / "rnn.onnx") < ATOL
+
+
+@pytest.mark.parametrize("opset", [13, 20])
+def test_opsets(tmp_path: Path, opset: int) -> None:
+    """Gelu and LayerNormalization: operators at opsets 20 and 17, compositions before."""
+    from kconvert.ir.layers.normalization import LayerNormalization
+
+    rng = np.random.default_rng(1)
+    dense = core.Dense(units=6, activation="gelu")
+    norm = LayerNormalization(axis=(-1,))
+    source = model([input_layer("x", (None, 4)),
+                    layer("dense", dense, ["x"], weights={"kernel": rng.normal(size=(4, 6)), "bias": np.ones(6)}),
+                    layer("norm", norm, ["dense"], weights={"gamma": rng.normal(size=6), "beta": rng.normal(size=6)})],
+                   ["x"], ["norm"])
+    kconvert.write(source, "onnx", tmp_path / "m.onnx", opset=opset)
+    proto = onnx.load(str(tmp_path / "m.onnx"))
+    assert proto.opset_import[0].version == opset
+    ops = {n.op_type for n in proto.graph.node}
+    assert ("Gelu" in ops) == (opset >= 20) and ("LayerNormalization" in ops) == (opset >= 17)
+    assert_runs_as_source(source, tmp_path / "m.onnx")
+
+
+def test_names_batch_and_external_data(tmp_path: Path) -> None:
+    """Input and output names kept, any batch size, and weights beside the model past the threshold."""
+    source = kconvert.load(GENERATED / "keras3" / "cnn2d.h5")
+    out = tmp_path / "cnn.onnx"
+    written = kconvert.write(source, "onnx", out, external_above=0)
+    assert written.files == [out, tmp_path / "cnn.onnx.data"]
+    proto = onnx.load(str(out), load_external_data=False)
+    external = [{e.key: e.value for e in t.external_data} for t in proto.graph.initializer
+                if t.data_location == onnx.TensorProto.EXTERNAL]
+    assert external and max(int(e["offset"]) + int(e["length"]) for e in external) == \
+        (tmp_path / "cnn.onnx.data").stat().st_size
+    assert [i.name for i in proto.graph.input] == [r.layer for r in source.inputs]
+    assert [o.name for o in proto.graph.output] == [r.layer for r in source.outputs]
+    assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    onnx.checker.check_model(str(out), full_check=True)
+    for batch in (1, 3):
+        assert_runs_as_source(source, out, batch)
+
+
+def test_channels_first_io(tmp_path: Path) -> None:
+    """Channels-last by default, Transposes only at the edges of convolution regions; --onnx-io
+    channels_first takes NCHW images."""
+    source = kconvert.load(GENERATED / "keras3" / "cnn2d.h5")
+    kconvert.write(source, "onnx", tmp_path / "last.onnx")
+    kconvert.write(source, "onnx", tmp_path / "first.onnx", io_layout="channels_first")
+    last, first = (onnx.load(str(tmp_path / f"{n}.onnx")) for n in ("last", "first"))
+    dims = [[d.dim_value for d in m.graph.input[0].type.tensor_type.shape.dim[1:]] for m in (last, first)]
+    assert dims[1] == [dims[0][-1], *dims[0][:-1]]
+    assert sum(n.op_type == "Transpose" for n in first.graph.node) < sum(n.op_type == "Transpose"
+                                                                         for n in last.graph.node)
+    xs = [x.astype(np.float32) for x in generate_inputs(source, 2, 0)]
+    np.testing.assert_allclose(run_onnx(tmp_path / "first.onnx", [np.moveaxis(xs[0], -1, 1)])[0],
+                               run_onnx(tmp_path / "last.onnx", xs)[0], atol=1e-6)
+
+
+def test_verify_and_check_the_onnx_file(tmp_path: Path) -> None:
+    source = str(GENERATED / "tfkeras" / "cnn1d.h5")
+    out = tmp_path / "cnn1d.onnx"
+    runner = CliRunner()
+    result = runner.invoke(main, [source, "--to", "onnx", str(out), "--opset", "18"])
+    assert result.exit_code == EXIT_OK, result.output
+    result = runner.invoke(main, ["verify", source, "--target", str(out), "--no-keras"])
+    assert result.exit_code == EXIT_OK and "ONNX Runtime" in result.output, result.output
+    result = runner.invoke(main, ["check", str(out), "--source", source])
+    assert result.exit_code == EXIT_OK, result.output
+    assert "onnx.checker" in result.output and "parity" in result.output
+
+
+def test_mismatch_names_the_diverging_layer(tmp_path: Path) -> None:
+    """A wrong weight in the written model is found, and the probe names its layer."""
+    from kconvert.verification import verify
+
+    source = GENERATED / "keras3" / "mlp.h5"
+    out = tmp_path / "mlp.onnx"
+    kconvert.write(kconvert.load(source), "onnx", out)
+    proto = onnx.load(str(out))
+    first = next(t for t in proto.graph.initializer if t.name.endswith("/kernel"))
+    broken = onnx.numpy_helper.to_array(first) + 1.0
+    first.CopyFrom(onnx.numpy_helper.from_array(broken, first.name))
+    onnx.save(proto, str(out))
+    report = verify(str(source), targets=(str(out),), keras="never")
+    (check,) = [c for c in report.checks if c.name == "target"]
+    assert check.status == "failed" and check.first_divergence["layer"] == first.name.split("/")[0]
