@@ -11,6 +11,7 @@ runtime.  Every model of a test runs in one JVM.  Without Java or the harness th
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -136,10 +137,14 @@ def test_real_dl4j_zips_agree_with_kconvert(results: dict[str, Any]) -> None:
 def test_one_bad_model_does_not_end_the_batch(tmp_path: Path) -> None:
     good = SHARED_FIXTURES / "dl4j" / "dl4j-integration-tests" / "MLPMoon" / "Model_RANDOM_INIT_UNTRAINED.zip"
     require_shared(good)
-    broken = tmp_path / "broken.zip"
-    broken.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    truncated = tmp_path / "truncated.zip"  # kconvert cannot read it: never given to the JVM
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    broken = tmp_path / "broken.zip"  # read, but no network DL4J can build
+    with zipfile.ZipFile(broken, "w") as z:
+        z.writestr("configuration.json", '{"confs": "nonsense"}')
     x = np.zeros((1, 2), "float32")
-    bad, ok = run_dl4j_many([(broken, [x], []), (good, [x], [])])
+    short, bad, ok = run_dl4j_many([(truncated, [x], []), (broken, [x], []), (good, [x], [])])
+    assert short.error and short.error.startswith("kconvert could not read the model, so Deeplearning4j was not")
     assert bad.error and bad.error.startswith("Deeplearning4j could not load or run the model: ")
     assert ok.error is None and ok.outputs[0].shape[0] == 1
 

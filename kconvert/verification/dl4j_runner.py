@@ -8,7 +8,8 @@ backend costs seconds, so many models share one JVM; a model that fails is repor
 exception and the others still run (should the JVM itself die, it is restarted after that model).
 
 A zip written by kconvert takes the arrays its source takes (Keras's channels-last layouts are
-written as DL4J's NHWC / NWC formats), so inputs are passed as they are.
+written as DL4J's NHWC / NWC formats), so inputs are passed as they are.  The JVM never opens a
+caller's zip or configuration, only the checked copy :mod:`kconvert.verification.dl4j_staging` makes.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from kconvert.errors import ForeignCodeError, KConvertError
 from kconvert.verification import dl4j_install
 from kconvert.verification.dl4j_install import IMPLEMENTATION, Dl4jUnavailable
+from kconvert.verification.dl4j_staging import staged_configuration, staged_zip
 from kconvert.verification.harness import HarnessRun, run_jobs
 
 #: seconds one model may take (DL4J's Keras import can loop forever on some files)
@@ -94,35 +97,62 @@ def _run(specs: list[dict[str, Any]], inputs: list[list[np.ndarray]], timeout: f
     harness = dl4j_install.harness() or dl4j_install.install()
     env = dict(os.environ, CLASSPATH=dl4j_install.classpath(harness))
     with tempfile.TemporaryDirectory(prefix="kconvert-dl4j-") as tmp:
-        for i, (spec, xs) in enumerate(zip(specs, inputs)):
+        unreadable = {i: why for i, spec in enumerate(specs) if (why := _stage(spec, Path(tmp))) is not None}
+        runnable = [i for i in range(len(specs)) if i not in unreadable]
+        for i in runnable:
+            spec = specs[i]
             spec["inputs"] = []
-            for j, x in enumerate(xs):
+            for j, x in enumerate(inputs[i]):
                 spec["inputs"].append(os.path.join(tmp, f"job{i}-input{j}.npy"))
                 np.save(spec["inputs"][-1], np.ascontiguousarray(x, dtype="<f4"))  # DL4J takes indices as floats
             spec["out"] = os.path.join(tmp, f"job{i}")
             spec["timeout_s"] = max(1, int(timeout))
             spec["result"] = os.path.join(tmp, f"result{i}.json")
-        crashes: dict[int, str] = {}
-        start, stalled = 0, False
-        while start < len(specs):
-            # a JVM that crashes writes its hs_err file into the scratch directory, not the caller's
-            crash = run_jobs(["java", "-Xss4m", f"-XX:ErrorFile={tmp}/hs_err_%p.log", dl4j_install.MAIN_CLASS],
-                             specs[start:], tmp, timeout * (len(specs) - start) + 120, "Deeplearning4j", _crash, env)
-            done = [os.path.exists(s["result"]) for s in specs]
-            if crash is None or all(done[start:]):
-                break
-            failed = done.index(False, start)
-            if crash == _TIMED_OUT:  # the harness reported the model that ran too long: go on after it
-                start, stalled = failed, False
-                continue
-            # the model the JVM died on: go on after it
-            if failed == start and stalled:  # twice no model at all: the JVM itself cannot run
-                crashes.update((i, crash) for i in range(start, len(specs)))
-                break
-            stalled = failed == start
-            crashes[failed] = crash
-            start = failed + 1
-        return [Dl4jRun.collect(spec["result"], crashes.get(i)) for i, spec in enumerate(specs)]
+        jobs = [specs[i] for i in runnable]
+        crashes = _run_in_jvm(jobs, tmp, env, timeout)
+        runs = {i: Dl4jRun.collect(spec["result"], crashes.get(k)) for k, (i, spec) in enumerate(zip(runnable, jobs))}
+        return [runs[i] if i in runs else Dl4jRun(error=unreadable[i]) for i in range(len(specs))]
+
+
+def _run_in_jvm(specs: list[dict[str, Any]], tmp: str, env: dict[str, str], timeout: float) -> dict[int, str]:
+    """Run the jobs in as few JVMs as they allow: after a JVM dies on a model, a new one goes on with
+    the next.  Returns why each job the JVM died on has no result."""
+    crashes: dict[int, str] = {}
+    start, stalled = 0, False
+    while start < len(specs):
+        # a JVM that crashes writes its hs_err file into the scratch directory, not the caller's
+        crash = run_jobs(["java", "-Xss4m", f"-XX:ErrorFile={tmp}/hs_err_%p.log", dl4j_install.MAIN_CLASS],
+                         specs[start:], tmp, timeout * (len(specs) - start) + 120, "Deeplearning4j", _crash, env)
+        done = [os.path.exists(s["result"]) for s in specs]
+        if crash is None or all(done[start:]):
+            break
+        failed = done.index(False, start)
+        if crash == _TIMED_OUT:  # the harness reported the model that ran too long: go on after it
+            start, stalled = failed, False
+            continue
+        # the model the JVM died on: go on after it
+        if failed == start and stalled:  # twice no model at all: the JVM itself cannot run
+            crashes.update((i, crash) for i in range(start, len(specs)))
+            break
+        stalled = failed == start
+        crashes[failed] = crash
+        start = failed + 1
+    return crashes
+
+
+def _stage(spec: dict[str, Any], directory: Path) -> str | None:
+    """Point ``spec`` at the checked copy of its model the JVM may open; why not, for a model that
+    cannot be read.  A model naming classes that are not Deeplearning4j's is refused outright."""
+    stage = {"zip": staged_zip, "configuration": staged_configuration}.get(spec["kind"])
+    if stage is None:  # a Keras file for DL4J's own Keras import: kconvert's reader is not the judge there
+        return None
+    try:
+        spec["model"] = str(stage(spec["model"], directory))
+    except ForeignCodeError:
+        raise
+    except KConvertError as exc:  # that model's error; the JVM is not given what kconvert could not read
+        return f"kconvert could not read the model, so Deeplearning4j was not given it: {exc}"
+    return None
 
 
 def _crash(done: subprocess.CompletedProcess[str]) -> str | None:
