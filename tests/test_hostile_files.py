@@ -263,7 +263,7 @@ def test_a_model_past_the_time_limit_is_stopped_with_what_it_started(tmp_path: P
         import json, os, subprocess, sys, time
         from pathlib import Path
         from kconvert import batch
-        from kconvert.writers.output import identity, remove_unfinished
+        from kconvert.writers.output import remove_unfinished
 
         out = Path({str(tmp_path)!r})
         def work(item):
@@ -276,7 +276,10 @@ def test_a_model_past_the_time_limit_is_stopped_with_what_it_started(tmp_path: P
         items = [batch.Item("slow", out / "slow.h5", output=out / "slow"), batch.Item("fast", out / "fast.h5"),
                  batch.Item("unread", out / "unread.h5", problem="unread.h5: cannot read it")]
         start = time.monotonic()
-        done = batch.run(items, work, 2, lambda o: None, lambda item: item.output and remove_unfinished(item.output, None), 2.0)
+        def cleanup(item):
+            if item.output:
+                remove_unfinished(item.output, None)
+        done = batch.run(items, work, 2, lambda o: None, cleanup, 2.0)
         print(json.dumps([[o.name, o.status, o.exit_code, o.message] for o in done] + [time.monotonic() - start]))
     """
     outcome = run_limited([sys.executable, "-c", textwrap.dedent(script)], tmp_path, seconds=60)
