@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import os
+import selectors
 import signal
+import stat
 import sys
 import tempfile
 import time
@@ -70,6 +72,19 @@ class Outcome:
         return {k: v for k, v in asdict(self).items() if k != "log"}
 
 
+@dataclass(frozen=True)
+class Settings:
+    """How a batch runs: models at once (None: the CPU count), seconds each may take, and whether
+    symbolic links leading out of the folders given are followed."""
+
+    jobs: int | None = None
+    time_limit: float = 600.0
+    follow_links: bool = False
+
+
+#: seconds one model may take, reading to verifying, before its worker is killed (``--time-limit``)
+DEFAULT_TIME_LIMIT = Settings.time_limit
+
 #: the work done for one model, in its child: returns (exit code, one-line message, report)
 Work = Callable[[Item], "tuple[int, str, dict[str, Any] | None]"]
 
@@ -84,11 +99,23 @@ def is_batch(paths: Sequence[str], command: Literal["convert", "check"]) -> bool
     return path.is_dir() and not _is_model_dir(path, command)
 
 
-def discover(paths: Sequence[str], command: Literal["convert", "check"],
-             exclude: Path | None = None) -> tuple[list[tuple[str, Path]], int]:
-    """The models under ``paths``, named by their path below the paths' common folder, and how
-    many other files were passed over.  Hidden files and ``exclude`` (the output) are skipped."""
-    found: list[Path] = []
+@dataclass(frozen=True)
+class Found:
+    """What discovery found: the models (named by their path below the inputs' common folder),
+    the entries that could not be taken, with why (each its own error in the report, never the
+    run's), and how many other files were passed over."""
+
+    models: list[tuple[str, Path]]
+    problems: dict[str, str]
+    ignored: int
+
+
+def discover(paths: Sequence[str], command: Literal["convert", "check"], exclude: Path | None = None,
+             follow_links: bool = False) -> Found:
+    """The models under ``paths``.  Hidden files and ``exclude`` (the output) are skipped; a
+    symbolic link leading out of the folder it was found in is not followed unless
+    ``follow_links`` (it is that entry's error); links never make the walk loop."""
+    found: list[tuple[Path, str | None]] = []
     ignored = 0
     roots = []
     for given in map(Path, paths):
@@ -96,32 +123,67 @@ def discover(paths: Sequence[str], command: Literal["convert", "check"],
             raise InputReadError("no such file or directory", file=str(given))
         if given.is_dir() and not _is_model_dir(given, command):
             roots.append(given)
-            for path in _walk(given, command, exclude):
-                if path.is_dir() or _is_model_file(path, command):
-                    found.append(path)
-                else:
-                    ignored += 1
+            walk = _Walk(command, exclude, None if follow_links else os.path.realpath(given), given)
+            found += walk.entries(given)
+            ignored += walk.ignored
         else:
             roots.append(given.parent)
-            found.append(given)
+            found.append((given, None))
     base = Path(os.path.commonpath([os.path.abspath(r) for r in roots]))
-    named = {Path(os.path.abspath(p)).relative_to(base).as_posix(): p for p in found}
-    return sorted(named.items()), ignored
+    named = {Path(os.path.abspath(p)).relative_to(base).as_posix(): (p, problem) for p, problem in found}
+    return Found(sorted((name, path) for name, (path, _) in named.items()),
+                 {name: problem for name, (_, problem) in named.items() if problem}, ignored)
 
 
-def _walk(folder: Path, command: Literal["convert", "check"], exclude: Path | None,
-          seen: set[str] | None = None) -> Iterable[Path]:
-    seen = set() if seen is None else seen  # real paths walked: a symbolic link loop ends here
-    if os.path.realpath(folder) in seen:
-        return
-    seen.add(os.path.realpath(folder))
-    for entry in sorted(folder.iterdir()):
-        if entry.name.startswith(".") or (exclude is not None and _same(entry, exclude)):
-            continue
-        if entry.is_dir():
-            yield from [entry] if _is_model_dir(entry, command) else _walk(entry, command, exclude, seen)
-        elif entry.is_file():
-            yield entry
+@dataclass
+class _Walk:
+    """One folder's walk: model files and directories, or why an entry cannot be taken."""
+
+    command: Literal["convert", "check"]
+    exclude: Path | None
+    inside: str | None  # the real path entries must stay in (None: links are followed anywhere)
+    root: Path
+    ignored: int = 0
+    seen: set[str] = field(default_factory=set)  # real paths walked: a symbolic link loop ends here
+
+    def entries(self, folder: Path) -> Iterable[tuple[Path, str | None]]:
+        real = os.path.realpath(folder)
+        if real in self.seen:
+            return
+        self.seen.add(real)
+        try:
+            listed = sorted(folder.iterdir())
+        except OSError as exc:
+            yield folder, f"{folder}: cannot list the directory ({exc.strerror or type(exc).__name__})"
+            return
+        for entry in listed:
+            if entry.name.startswith(".") or (self.exclude is not None and _same(entry, self.exclude)):
+                continue
+            yield from self._entry(entry)
+
+    def _entry(self, entry: Path) -> Iterable[tuple[Path, str | None]]:
+        try:
+            is_dir = stat.S_ISDIR(os.stat(entry).st_mode)
+        except OSError as exc:  # a broken link, a link loop, a folder it may not look into
+            if _is_model_file(entry, self.command):
+                yield entry, f"{entry}: cannot read it ({exc.strerror or type(exc).__name__})"
+            else:
+                self.ignored += 1
+            return
+        if not (is_dir or _is_model_file(entry, self.command)):
+            self.ignored += 1
+            return
+        if self.inside is not None and not _within(os.path.realpath(entry), self.inside):
+            yield entry, (f"{entry}: a symbolic link to {os.path.realpath(entry)}, outside {self.root}: "
+                          "not followed (--follow-links follows it)")
+        elif is_dir and not _is_model_dir(entry, self.command):
+            yield from self.entries(entry)
+        else:
+            yield entry, None  # a special file is refused when it is read, as a named input is
+
+
+def _within(path: str, folder: str) -> bool:
+    return os.path.commonpath([path, folder]) == folder
 
 
 def _same(a: Path, b: Path) -> bool:
@@ -158,7 +220,7 @@ def _strip(name: str, suffixes: Iterable[str]) -> str:
 def pair_sources(names: Sequence[str], folder: Path) -> dict[str, Path | str]:
     """For ``check out/ --source models/``: each export's source, found by the name ``convert``
     gave it (see :func:`output_names`), or why none is (a message)."""
-    sources, _ = discover([str(folder)], "convert")
+    sources = discover([str(folder)], "convert").models
     by_name = {name: path for name, path in sources}
     by_stem: dict[str, list[Path]] = {}
     for name, path in sources:
@@ -176,48 +238,106 @@ def pair_sources(names: Sequence[str], folder: Path) -> dict[str, Path | str]:
 
 # -- running them ----------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class _Worker:
+    """A running child: its process (the leader of its own process group, so that what it started
+    goes with it), the pipe whose end it holds until it ends, and when it started."""
+
+    pid: int
+    pipe: int
+    index: int
+    item: Item
+    started: float
+
+
 def run(items: Sequence[Item], work: Work, jobs: int, on_done: Callable[[Outcome], None],
-        cleanup: Callable[[Item], None] = lambda item: None) -> list[Outcome]:
+        cleanup: Callable[[Item], None] = lambda item: None,
+        time_limit: float | None = DEFAULT_TIME_LIMIT) -> list[Outcome]:
     """Run ``work`` on every item, each in its own forked child, ``jobs`` at a time; ``on_done`` is
-    called as each ends.  ``cleanup`` is called for a child that died without finishing (to remove
-    what it was writing).  Returns the outcomes in the items' order."""
+    called as each ends.  A child still running after ``time_limit`` seconds is killed, with all it
+    started: that model's error (exit code 4).  An item found unreadable before it ran (its
+    ``problem``) is its error (exit code 3) without a child.  ``cleanup`` is called for a child that
+    died without finishing (to remove what it was writing).  Returns the outcomes in the items' order."""
     outcomes: dict[int, Outcome] = {}
-    with tempfile.TemporaryDirectory(prefix="kconvert-batch-") as scratch:
+
+    def done(index: int, outcome: Outcome) -> None:
+        outcomes[index] = outcome
+        on_done(outcome)
+    with tempfile.TemporaryDirectory(prefix="kconvert-batch-") as scratch, selectors.DefaultSelector() as ends:
         pending = list(enumerate(items))
-        running: dict[int, tuple[int, Item, float]] = {}
+        running: dict[int, _Worker] = {}
         try:
             while pending or running:
                 while pending and len(running) < max(1, jobs):
                     index, item = pending.pop(0)
-                    running[_spawn(work, item, Path(scratch, str(index)))] = (index, item, time.monotonic())
-                pid, status = os.wait()
-                if pid not in running:
+                    if item.problem:
+                        done(index, Outcome(item.name, str(item.path), "error", 3, item.problem))
+                        continue
+                    worker = _spawn(work, item, Path(scratch, str(index)), index)
+                    running[worker.pid] = worker
+                    ends.register(worker.pipe, selectors.EVENT_READ, worker)
+                if not running:
                     continue
-                index, item, started = running.pop(pid)
-                outcome = _collect(item, Path(scratch, str(index)), status)
-                outcome.seconds = round(time.monotonic() - started, 3)
-                if os.WIFSIGNALED(status):
-                    cleanup(item)
-                outcomes[index] = outcome
-                on_done(outcome)
+                first = min(w.started for w in running.values())
+                wait = None if time_limit is None else max(0.0, first + time_limit - time.monotonic())
+                ended = [key.data for key, _ in ends.select(wait)]
+                now = time.monotonic()
+                late = [w for w in running.values() if time_limit is not None and w not in ended
+                        and now - w.started >= time_limit]
+                for worker in [*ended, *late]:
+                    if worker in late:
+                        _kill(worker.pid, signal.SIGKILL)
+                    ends.unregister(worker.pipe)
+                    os.close(worker.pipe)
+                    del running[worker.pid]
+                    _, status = os.waitpid(worker.pid, 0)
+                    outcome = _late(worker.item, time_limit) if worker in late else \
+                        _collect(worker.item, Path(scratch, str(worker.index)), status)
+                    outcome.seconds = round(now - worker.started, 3)
+                    if os.WIFSIGNALED(status):
+                        cleanup(worker.item)
+                    done(worker.index, outcome)
         finally:
-            for pid in running:  # interrupted: end what still runs
-                os.kill(pid, signal.SIGTERM)
-            for pid in running:
-                os.waitpid(pid, 0)
-            for _, item, _ in running.values():
-                cleanup(item)
+            for worker in running.values():  # interrupted: end what still runs
+                _kill(worker.pid, signal.SIGTERM)
+            for worker in running.values():
+                os.waitpid(worker.pid, 0)
+                os.close(worker.pipe)
+                cleanup(worker.item)
     return [outcomes[i] for i in sorted(outcomes)]
 
 
-def _spawn(work: Work, item: Item, scratch: Path) -> int:
+def _kill(pid: int, number: int) -> None:
+    """Signal a worker's process group (the worker and what it started)."""
+    try:
+        os.killpg(pid, number)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _late(item: Item, time_limit: float | None) -> Outcome:
+    return Outcome(item.name, str(item.path), "error", 4,
+                   f"{item.path}: not done after {time_limit:g} s, the time limit per model "
+                   "(--time-limit): stopped")
+
+
+def _spawn(work: Work, item: Item, scratch: Path, index: int) -> _Worker:
     sys.stdout.flush()
     sys.stderr.flush()
+    read_end, write_end = os.pipe()  # the child holds the write end until it ends: its end is EOF here
+    started = time.monotonic()
     pid = os.fork()
     if pid:
-        return pid
+        os.close(write_end)
+        try:
+            os.setpgid(pid, pid)  # also done by the child: whichever runs first
+        except OSError:
+            pass
+        return _Worker(pid, read_end, index, item, started)
     code = 1
     try:
+        os.close(read_end)
+        os.setpgid(0, 0)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent ends the batch on Ctrl-C
         log = os.open(scratch.with_suffix(".log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(log, 1)

@@ -120,11 +120,28 @@ def main() -> None:
     """
 
 
-def jobs_option(fn: Callable) -> Callable:
-    """``--jobs``, for the commands that take several models (or a directory of them)."""
-    return click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
-                        help="Several models: how many run at once, each in its own process "
-                             "[default: the CPU count].")(fn)
+def batch_options(fn: Callable) -> Callable:
+    """``--jobs``, ``--time-limit`` and ``--follow-links``, for the commands that take several
+    models (or a directory of them)."""
+    for option in reversed([
+        click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+                     help="Several models: how many run at once, each in its own process [default: the CPU count]."),
+        click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+                     help=f"Several models: stop a model still running after this long; it counts as not "
+                          f"converted (exit code 4) [default: {batch.DEFAULT_TIME_LIMIT:g}]."),
+        click.option("--follow-links", is_flag=True,
+                     help="Several models: follow symbolic links that lead out of the folders given (by default "
+                          "such a link is reported as an error, and not read)."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
+def batch_only(given: dict[str, Any]) -> None:
+    """Refuse, for one model, the options (flag: value) that go with several."""
+    for flag, value in given.items():
+        if value not in (None, False):
+            raise click.BadParameter(f"{flag} goes with several models (or a directory of them)", param_hint=flag)
 
 
 def verbose_option(fn: Callable) -> Callable:
@@ -188,7 +205,7 @@ def parse_size(value: str) -> int:
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
               help="Write a JSON report here (schemas/convert-report.schema.json; for several models "
                    "schemas/batch-report.schema.json).")
-@jobs_option
+@batch_options
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False), default=None,
               help="Several models: write JUnit XML here, one test case per model, for CI systems.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (and no progress bar).")
@@ -196,7 +213,8 @@ def parse_size(value: str) -> int:
 def convert(sources: tuple[str, ...], output: str, target: str, weights: str | None, weights_by: str,
             enforce_training_config: bool, backend: str | None, debug: bool, overwrite: bool, shard_size: str,
             quantize: tuple[str, ...], companion: bool, opset: int | None, onnx_io: str, config_only: bool,
-            save_weights: bool, layout: str | None, layout_io: str, check: bool, atol: float, rtol: float, report_path: str | None, jobs: int | None,
+            save_weights: bool, layout: str | None, layout_io: str, check: bool, atol: float, rtol: float,
+            report_path: str | None, jobs: int | None, time_limit: float | None, follow_links: bool,
             junit_path: str | None, quiet: bool, verbose: bool) -> None:
     """Convert SOURCE (any Keras file, or a TF.js model) to OUTPUT in the --to format.
 
@@ -257,14 +275,14 @@ def convert(sources: tuple[str, ...], output: str, target: str, weights: str | N
     if batch.is_batch(sources, "convert"):
         if weights is not None:
             raise click.BadParameter("--weights goes with one model, not several", param_hint="--weights")
-        convert_batch(sources, output, target, jobs, options=dict(options, overwrite=overwrite,
+        convert_batch(sources, output, target, batch.Settings(jobs, time_limit or batch.DEFAULT_TIME_LIMIT,
+                                                              follow_links),
+                      options=dict(options, overwrite=overwrite,
                       enforce_training_config=enforce_training_config, load_options=load),
                       verification=verification, report_path=report_path, junit_path=junit_path, quiet=quiet,
                       verbose=verbose, debug=debug)
         return
-    if jobs is not None or junit_path is not None:
-        raise click.BadParameter("--jobs and --junit go with several models (or a directory of them)",
-                                 param_hint="--jobs" if jobs is not None else "--junit")
+    batch_only({"--jobs": jobs, "--junit": junit_path, "--time-limit": time_limit, "--follow-links": follow_links})
     source = sources[0]
 
     def body() -> None:
@@ -321,23 +339,26 @@ def convert_report(source: str, target: str, written: Any, verified: Any) -> dic
             "verification": verified.to_dict() if verified else None}
 
 
-def convert_batch(sources: tuple[str, ...], output: str, target: str, jobs: int | None, *, options: dict[str, Any],
-                  verification: dict[str, Any] | None, report_path: str | None, junit_path: str | None,
-                  quiet: bool, verbose: bool, debug: bool) -> None:
+def convert_batch(sources: tuple[str, ...], output: str, target: str, settings: batch.Settings, *,
+                  options: dict[str, Any], verification: dict[str, Any] | None, report_path: str | None,
+                  junit_path: str | None, quiet: bool, verbose: bool, debug: bool) -> None:
     """``kconvert convert`` of several models (see :mod:`kconvert.batch`)."""
-    from kconvert.writers.output import remove_staged
+    from kconvert.writers.output import identity, remove_unfinished
 
     root = Path(output)
     if root.exists() and not root.is_dir():
         raise click.BadParameter("several models are written into a directory; OUTPUT is a file", param_hint="OUTPUT")
+    before: dict[Path, Any] = {}  # each output as it was before the batch: a killed model's is put back to it
 
     def items() -> tuple[list[batch.Item], int]:
-        found, ignored = batch.discover(sources, "convert", exclude=root)
-        if not found:
+        found = batch.discover(sources, "convert", exclude=root, follow_links=settings.follow_links)
+        if not found.models:
             raise InputReadError(f"no model files ({', '.join(batch.MODEL_SUFFIXES)}) or TF.js models in it",
                                  file=", ".join(sources))
-        names = batch.output_names([name for name, _ in found], target)
-        return [batch.Item(name, path, output=root / names[name]) for name, path in found], ignored
+        names = batch.output_names([name for name, _ in found.models], target)
+        before.update((root / names[name], identity(root / names[name])) for name, _ in found.models)
+        return [batch.Item(name, path, output=root / names[name], problem=found.problems.get(name))
+                for name, path in found.models], found.ignored
 
     def work(item: batch.Item) -> tuple[int, str, dict[str, Any] | None]:
         try:
@@ -358,15 +379,15 @@ def convert_batch(sources: tuple[str, ...], output: str, target: str, jobs: int 
     import kconvert.writers.dl4j.writer  # noqa: F401
     import kconvert.writers.keras.writer  # noqa: F401
     import kconvert.writers.tfjs  # noqa: F401
-    run_batch("convert", target, items, work, jobs, report_path, junit_path, quiet, verbose, debug,
-              cleanup=lambda item: remove_staged(item.output) if item.output else None)
+    run_batch("convert", target, items, work, settings, report_path, junit_path, quiet, verbose, debug,
+              cleanup=lambda item: remove_unfinished(item.output, before[item.output]) if item.output else None)
 
 
 def run_batch(command: str, target: str | None, items: Callable[[], tuple[list[batch.Item], int]], work: batch.Work,
-              jobs: int | None, report_path: str | None, junit_path: str | None, quiet: bool, verbose: bool,
+              settings: batch.Settings, report_path: str | None, junit_path: str | None, quiet: bool, verbose: bool,
               debug: bool, cleanup: Callable[[batch.Item], None] = lambda item: None) -> None:
     """Run a batch: one line per model as it ends, a summary, the reports; exit 0 only if all passed."""
-    jobs = jobs or os.cpu_count() or 1
+    jobs = settings.jobs or os.cpu_count() or 1
     models, ignored = run_guarded(debug, items)
     start = time.monotonic()
 
@@ -380,7 +401,7 @@ def run_batch(command: str, target: str | None, items: Callable[[], tuple[list[b
                 click.echo(f"        warning: {warning}")
             for line in outcome.log.rstrip().splitlines():
                 click.echo(f"        | {line}")
-    outcomes = batch.run(models, work, jobs, show, cleanup)
+    outcomes = batch.run(models, work, jobs, show, cleanup, settings.time_limit)
     seconds = time.monotonic() - start
     counts = batch.summary(outcomes)
     not_done = "not converted" if command == "convert" else "not read"
@@ -521,13 +542,13 @@ def setup() -> None:
                    "schemas/batch-report.schema.json).")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False), default=None,
               help="Write JUnit XML here, one test case per check (per artifact for several), for CI systems.")
-@jobs_option
+@batch_options
 @click.option("-q", "--quiet", is_flag=True, help="Several artifacts: print only those that fail, and the summary.")
 @verbose_option
 def check_command(artifacts: tuple[str, ...], source: str | None, weights: str | None, weights_by: str,
                   enforce_training_config: bool, backend: str | None, debug: bool, atol: float, rtol: float,
-                  report_path: str | None, junit_path: str | None, jobs: int | None, quiet: bool,
-                  verbose: bool) -> None:
+                  report_path: str | None, junit_path: str | None, jobs: int | None, time_limit: float | None,
+                  follow_links: bool, quiet: bool, verbose: bool) -> None:
     """Validate an exported model ARTIFACT (TF.js directory, DL4J zip/configuration/directory,
     .keras/.h5/.json/.yaml): its schema, that it reads back with every weight, no NaN/Inf weights
     the source lacks, and with --source, that it computes what the source computes.
@@ -545,21 +566,23 @@ def check_command(artifacts: tuple[str, ...], source: str | None, weights: str |
         if weights is not None:
             raise click.BadParameter("--weights goes with one artifact, not several", param_hint="--weights")
 
+        settings = batch.Settings(jobs, time_limit or batch.DEFAULT_TIME_LIMIT, follow_links)
+
         def items() -> tuple[list[batch.Item], int]:
-            found, ignored = batch.discover(artifacts, "check")
-            if not found:
+            found = batch.discover(artifacts, "check", follow_links=follow_links)
+            if not found.models:
                 raise InputReadError("a directory without model.json, model.zip, configuration.json or Keras "
                                      "files: no exported models in it", file=", ".join(artifacts))
             if source is not None and not Path(source).is_dir():
                 raise click.BadParameter("for several artifacts, --source is the directory of their sources",
                                          param_hint="--source")
-            paired = batch.pair_sources([name for name, _ in found], Path(source)) if source else {}
-            return [batch.Item(name, path, source=paired[name]) if isinstance(paired.get(name), Path) else
-                    batch.Item(name, path, problem=paired.get(name)) for name, path in found], ignored
+            paired = batch.pair_sources([name for name, _ in found.models], Path(source)) if source else {}
+            return [batch.Item(name, path, source=paired[name], problem=found.problems.get(name))
+                    if isinstance(paired.get(name), Path) else
+                    batch.Item(name, path, problem=found.problems.get(name) or paired.get(name))
+                    for name, path in found.models], found.ignored
 
         def work(item: batch.Item) -> tuple[int, str, dict[str, Any] | None]:
-            if item.problem:
-                return EXIT_UNREADABLE, item.problem, None
             try:
                 report = check(item.path, str(item.source) if item.source else None, **options)
             except KConvertError as exc:
@@ -568,10 +591,9 @@ def check_command(artifacts: tuple[str, ...], source: str | None, weights: str |
             message = (f"({report.kind}) " + ("; ".join(failed) if failed else ", ".join(
                 f.name for f in report.findings if f.status == "passed") + " passed"))
             return (EXIT_OK if report.passed else EXIT_CHECK_FAILED), message, report.to_dict()
-        run_batch("check", None, items, work, jobs, report_path, junit_path, quiet, verbose, debug)
+        run_batch("check", None, items, work, settings, report_path, junit_path, quiet, verbose, debug)
         return
-    if jobs is not None:
-        raise click.BadParameter("--jobs goes with several artifacts (or a directory of them)", param_hint="--jobs")
+    batch_only({"--jobs": jobs, "--time-limit": time_limit, "--follow-links": follow_links})
     artifact = artifacts[0]
 
     def body() -> None:

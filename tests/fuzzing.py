@@ -1,5 +1,6 @@
-"""Shared pieces of the bounded fuzz tests: JSON mutations, byte mutations, the example budget,
-and the one property every fuzz test checks (only kconvert's typed, one-line errors escape)."""
+"""Shared pieces of the bounded fuzz tests: JSON mutations, byte mutations, crafted zip archives,
+the example budget, and the one property every fuzz test checks (only kconvert's typed, one-line
+errors escape)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from kconvert.errors import KConvertError
+from tests import zips
 
 # 300 derandomized examples per test, so CI runs the same examples every time; to hunt, run
 # KCONVERT_FUZZ_EXAMPLES=20000 pytest tests/test_fuzz_*.py (random examples, as many as asked).
 _HUNT = int(os.environ.get("KCONVERT_FUZZ_EXAMPLES", "0"))
 BUDGET = settings(max_examples=_HUNT or 300, deadline=None, derandomize=not _HUNT, database=None,
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+#: for examples that build files and folders or decompress megabytes
+SMALL_BUDGET = settings(BUDGET, max_examples=_HUNT or 60)
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.floats(allow_nan=True) | st.text(max_size=8),
@@ -24,12 +28,36 @@ JSON_VALUES = st.recursive(
     max_leaves=6)
 
 
-def only_typed_errors(fn: Callable[[], Any]) -> None:
-    """Run ``fn``: success, or a kconvert error on one line; anything else propagates (an escape)."""
+def only_typed_errors(fn: Callable[[], Any]) -> KConvertError | None:
+    """Run ``fn``: success (None), or a kconvert error on one line (returned); anything else
+    propagates (an escape)."""
     try:
         fn()
     except KConvertError as exc:
         assert "\n" not in str(exc), str(exc)
+        return exc
+    return None
+
+
+@st.composite
+def crafted_zips(draw: st.DrawFn, members: dict[str, bytes], read: frozenset[str]) -> tuple[bytes, bool]:
+    """A zip of ``members`` written byte by byte, each with a drawn method (those the formats use,
+    bzip2, LZMA, an unknown one), a name perhaps holding a NUL, climbing out or absolute, its data
+    perhaps replaced by megabytes of zeros, and a declared size that may lie; and whether a reader
+    must refuse it: a bad method or name anywhere, a lying size in a member it ``read``s."""
+    crafted, refuse = [], False
+    for name, data in members.items():
+        method = draw(st.sampled_from([zips.STORED, zips.DEFLATED, zips.DEFLATED, zips.BZIP2, zips.LZMA, 99]))
+        stored_as = draw(st.sampled_from([name, name, name, f"{name}\0.txt", f"../{name}", f"/{name}"]))
+        if draw(st.integers(0, 5)) == 0:
+            data = bytes(draw(st.integers(0, 4 << 20)))
+        m = zips.member(stored_as, data, method) if method != 99 else \
+            zips.Member(stored_as.encode(), 99, data, len(data), 0)
+        declared = draw(st.sampled_from([len(data)] * 3 + [0, 100, len(data) + 1, max(len(data) - 1, 0)]))
+        crafted.append(zips.lying(m, declared))
+        refuse |= method not in (zips.STORED, zips.DEFLATED) or stored_as != name or (
+            declared != len(data) and name in read)
+    return zips.archive(crafted), refuse
 
 
 def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:

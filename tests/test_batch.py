@@ -180,8 +180,9 @@ def test_discovery_skips_hidden_files_the_output_and_link_loops(tmp_path: Path) 
     (tmp_path / "m" / "sub" / "loop").symlink_to(tmp_path / "m")
     (tmp_path / "m" / "out").mkdir()
     (tmp_path / "m" / "out" / "c.h5").write_bytes(b"")
-    found, ignored = batch.discover([str(tmp_path / "m")], "convert", exclude=tmp_path / "m" / "out")
-    assert [name for name, _ in found] == ["a.h5", "sub/b.keras", "web"] and ignored == 2
+    found = batch.discover([str(tmp_path / "m")], "convert", exclude=tmp_path / "m" / "out")
+    assert [name for name, _ in found.models] == ["a.h5", "sub/b.keras", "web"] and found.ignored == 2
+    assert not found.problems
     assert batch.is_batch([str(tmp_path / "m")], "convert") and not batch.is_batch([str(tmp_path / "m" / "web")],
                                                                                   "convert")
 
@@ -197,7 +198,7 @@ def test_sources_are_paired_by_name_and_ambiguity_is_reported(tmp_path: Path) ->
 
 @pytest.mark.parametrize("args,exit_code,fragment", [
     (["{models}", "out", "--to", "tfjs", "--weights", "w.h5"], 2, "--weights goes with one model"),
-    (["{mlp}", "out", "--to", "tfjs", "--jobs", "2"], 2, "--jobs and --junit go with several models"),
+    (["{mlp}", "out", "--to", "tfjs", "--jobs", "2"], 2, "--jobs goes with several models"),
     (["{models}", "{mlp}", "--to", "tfjs"], 2, "OUTPUT is a file"),
     (["{empty}", "out", "--to", "tfjs"], 3, "no model files"),
     (["check", "{models}", "--source", "{mlp}"], 2, "--source is the directory of their sources"),

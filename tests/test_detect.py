@@ -63,14 +63,14 @@ def test_a_dl4j_output_folder_prefers_its_zip_and_loads(written: Path) -> None:
 
 
 def count_opens(monkeypatch: pytest.MonkeyPatch, path: Path) -> list[str]:
+    """Every opening of ``path``, by ``open`` or by ``os.open`` (what kconvert's input opener uses)."""
     opened: list[str] = []
-    real = builtins.open
-
-    def counting(file: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(file, (str, os.PathLike)) and os.path.abspath(file) == os.path.abspath(path):
-            opened.append(str(file))
-        return real(file, *args, **kwargs)
-    monkeypatch.setattr(builtins, "open", counting)
+    for module, name in ((builtins, "open"), (os, "open")):
+        def counting(file: Any, *args: Any, real: Any = getattr(module, name), **kwargs: Any) -> Any:
+            if isinstance(file, (str, os.PathLike)) and os.path.abspath(file) == os.path.abspath(path):
+                opened.append(str(file))
+            return real(file, *args, **kwargs)
+        monkeypatch.setattr(module, name, counting)
     return opened
 
 

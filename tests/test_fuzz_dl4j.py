@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 import kconvert
 from kconvert.formats.dl4j import COEFFICIENTS, CONFIGURATION
 from tests.conftest import FIXTURES, SHARED_FIXTURES
-from tests.fuzzing import BUDGET, mutated_bytes, mutations, only_typed_errors
+from tests.fuzzing import BUDGET, SMALL_BUDGET, crafted_zips, mutated_bytes, mutations, only_typed_errors
 
 SEED_MODELS = ("dense", "conv2d_tf", "bidirectional")
 
@@ -67,3 +67,17 @@ def test_mutated_configurations_raise_only_typed_errors(seeds: list, tmp_path: P
 def test_mutated_coefficients_raise_only_typed_errors(seeds: list, tmp_path: Path, data: st.DataObject) -> None:
     config, coefficients = data.draw(st.sampled_from([seed for seed in seeds if seed[1] is not None]))
     _load(tmp_path, config, data.draw(mutated_bytes(coefficients, window=96)))  # the header and first values
+
+
+@SMALL_BUDGET
+@given(data=st.data())
+def test_crafted_model_zips(seeds: list, tmp_path: Path, data: st.DataObject) -> None:
+    """Members by method, name and declared size: a bad method or name, or a lying size, is always
+    refused; nothing else escapes."""
+    config, coefficients = data.draw(st.sampled_from([seed for seed in seeds if seed[1] is not None]))
+    members = {CONFIGURATION: json.dumps(config).encode(), COEFFICIENTS: coefficients}
+    raw, refuse = data.draw(crafted_zips(members, frozenset(members)))
+    path = tmp_path / "crafted.zip"
+    path.write_bytes(raw)
+    error = only_typed_errors(lambda: kconvert.load(path))
+    assert error is not None or not refuse, "a crafted zip was read"

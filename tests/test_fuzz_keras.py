@@ -10,6 +10,7 @@ configurations in ../shared when present.  The example budget is fixed so CI sta
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import kconvert
+from kconvert.formats.keras3 import ARCHIVE_CONFIG, ARCHIVE_METADATA, ARCHIVE_WEIGHTS
 from tests.conftest import FIXTURES, REALWORLD
-from tests.fuzzing import BUDGET, mutated_bytes, mutations, only_typed_errors
+from tests.fuzzing import BUDGET, SMALL_BUDGET, crafted_zips, mutated_bytes, mutations, only_typed_errors
 
 CONFIG_SEEDS = ("keras1/dense.json", "keras1/functional_merges.json", "keras1/gru_per_gate.json",
                 "tfkeras/mlp.json", "tfkeras/functional.json", "tfkeras/rnn.json", "tfkeras/cnn2d.json",
@@ -81,6 +83,26 @@ def test_mutated_hdf5_bytes(tmp_path: Path, data: st.DataObject) -> None:
 def test_mutated_keras_archives(tmp_path: Path, data: st.DataObject) -> None:
     raw = data.draw(mutated_bytes(fixture("keras3/mlp.keras").read_bytes()))
     exercise(raw, tmp_path)
+
+
+@SMALL_BUDGET
+@given(data=st.data())
+def test_crafted_keras_archives(tmp_path: Path, data: st.DataObject) -> None:
+    """Members by method, name and declared size: a bad method or name, or a read member whose
+    size lies, is always refused; nothing else escapes."""
+    with zipfile.ZipFile(fixture("keras3/mlp.keras")) as zf:
+        members = {name: zf.read(name) for name in zf.namelist()}
+    raw, refuse = data.draw(crafted_zips(members, frozenset({ARCHIVE_CONFIG, ARCHIVE_METADATA, ARCHIVE_WEIGHTS})))
+    path = tmp_path / "crafted.keras"
+    path.write_bytes(raw)
+    error = only_typed_errors(lambda: exercise_strictly(path, tmp_path))
+    assert error is not None or not refuse, "a crafted archive was read"
+
+
+def exercise_strictly(source: Any, tmp_path: Path) -> None:
+    with kconvert.load(source) as model:
+        for _, weight in model.iter_weights():
+            weight.numpy()
 
 
 def test_the_seeds_load(configs: list, tmp_path: Path) -> None:

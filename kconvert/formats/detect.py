@@ -199,8 +199,10 @@ def detect(source: SourceLike, limits: Limits | None = None) -> Detected:
                                  ".json, .yaml) and the model directories kconvert writes", file=path)
         marker = found.marker
         path = os.path.join(path, found.marker)  # type: ignore[arg-type]
+    from kconvert.readers.files import open_input
+
     try:
-        with open(path, "rb") as fh:
+        with open_input(path) as fh:
             return _decide(path, _sniff(fh, path, limits, marker), path=path)
     except OSError as exc:
         raise InputReadError(f"cannot read the file ({exc.strerror})", file=path) from None
@@ -245,6 +247,7 @@ def _members(fh: BinaryIO) -> frozenset[str] | None:
 
 
 def _parse(head: bytes, fh: BinaryIO, container: Container, display: str, limits: Limits) -> Any:
+    from kconvert.readers.files import read_bounded
     from kconvert.readers.text import parse_json, parse_yaml
 
     if not isinstance(fh, io.BytesIO):  # a file (bytes in memory meet parse_json's own limit)
@@ -252,7 +255,7 @@ def _parse(head: bytes, fh: BinaryIO, container: Container, display: str, limits
         if size > limits.max_config_bytes:
             raise InputReadError(f"the file is {size} bytes, over the {limits.max_config_bytes}-byte limit "
                                  "for a model configuration", file=display)
-    raw = head + fh.read()
+    raw = head + read_bounded(fh, max(limits.max_config_bytes - len(head), 0), display, "a model configuration")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -10,7 +10,6 @@ read on demand; the file is reopened if the model was closed meanwhile.
 from __future__ import annotations
 
 import io
-import os
 import threading
 from typing import Any, Iterator
 
@@ -20,6 +19,7 @@ import numpy as np
 from kconvert.errors import InputReadError
 from kconvert.ir.weights import Index, Weight
 from kconvert.readers.context import Limits
+from kconvert.readers.files import checked_path
 
 _NUMERIC_KINDS = "fiub"
 # What h5py raises for a damaged file: libhdf5 errors surface as KeyError (a failed lookup),
@@ -37,7 +37,7 @@ class H5File:
         self.limits = limits
         self._file: h5py.File | None = None
         self._lock = threading.Lock()
-        self.size = len(source) if isinstance(source, bytes) else os.path.getsize(source)
+        self.size = len(source) if isinstance(source, bytes) else checked_path(source, display)
         self.open()  # now, so that an unreadable file fails at load time
 
     def open(self) -> h5py.File:

@@ -20,6 +20,7 @@ from kconvert.errors import InputReadError
 from kconvert.formats.tfjs import ITEM_SIZE, MANIFEST_DTYPES, QUANTIZED_DTYPES, dequantize
 from kconvert.ir.graph import Layer, Model
 from kconvert.ir.weights import Index, Weight, box_shape, flat_runs
+from kconvert.readers.files import checked_path, open_input
 from kconvert.readers.keras.layer import SourceWeight
 from kconvert.readers.keras.legacy_h5 import WeightGroup
 
@@ -181,7 +182,7 @@ class _ShardStream:
         for path, size in zip(self.paths, self.sizes):
             end = start + size
             if offset < end and offset + nbytes > start and nbytes:
-                with open(path, "rb") as fh:
+                with open_input(path) as fh:
                     fh.seek(max(offset - start, 0))
                     out += fh.read(min(end, offset + nbytes) - max(offset, start))
             start = end
@@ -201,8 +202,12 @@ def _shard_path(directory: str, name: Any, display: str, where: str) -> str:
     real = os.path.realpath(path)
     if os.path.commonpath([real, os.path.realpath(directory)]) != os.path.realpath(directory):
         raise InputReadError(f"weight file {name!r} resolves outside the model directory", file=display, key=where)
-    if not os.path.isfile(real):
+    if not os.path.lexists(path):
         raise InputReadError(f"weight file {name!r} is missing", file=display, key=where)
+    try:
+        checked_path(real)
+    except InputReadError as exc:
+        raise InputReadError(f"weight file {name!r}: {exc.reason}", file=display, key=where) from None
     return real
 
 

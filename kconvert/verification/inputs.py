@@ -11,6 +11,7 @@ import numpy as np
 from kconvert.errors import InputReadError
 from kconvert.ir.graph import Model
 from kconvert.ir.layers.core import Embedding, InputLayer
+from kconvert.readers.files import open_input
 
 DEFAULT_BATCH = 2
 DEFAULT_UNKNOWN_DIM = 8  # size used for a dimension the model leaves open (a sequence length...)
@@ -65,9 +66,10 @@ def read_reference(path: str | Path, model: Model) -> Reference:
     out_names = [r.layer for r in model.outputs]
     try:
         if path.suffix == ".npy":
-            return Reference([np.load(path, allow_pickle=False)], source=str(path))
+            with open_input(path) as fh:
+                return Reference([np.load(fh, allow_pickle=False)], source=str(path))
         if path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as data:
+            with open_input(path) as fh, np.load(fh, allow_pickle=False) as data:
                 arrays = {k: data[k] for k in data.files}
             inputs = [arrays.get(n, arrays.get(f"x{i}")) for i, n in enumerate(in_names)]
             if any(x is None for x in inputs):

@@ -50,11 +50,12 @@ def unavailable_reason() -> str | None:
 def check_model_json(path: Path) -> None:
     """Check a model.json against ``schemas/tfjs-layers-model.schema.json``."""
     from kconvert.readers.context import Limits
+    from kconvert.readers.files import read_input
     from kconvert.readers.text import parse_json
     from kconvert.schemas import validate
 
-    with open(path, "rb") as fh:
-        document = parse_json(fh.read(), str(path), Limits())
+    limits = Limits()
+    document = parse_json(read_input(path, limits.max_config_bytes, "a model configuration"), str(path), limits)
     validate(document, "tfjs-layers-model", str(path))
 
 

@@ -73,6 +73,28 @@ def remove_staged(target: str | os.PathLike[str]) -> None:
             staged.unlink(missing_ok=True)
 
 
+def identity(target: str | os.PathLike[str]) -> tuple[int, int, int] | None:
+    """What is at ``target`` (device, inode, modification time), None when nothing is: a writer
+    killed mid-way is told from one that finished by comparing it before and after."""
+    try:
+        found = os.lstat(target)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino, found.st_mtime_ns
+
+
+def remove_unfinished(target: str | os.PathLike[str], before: tuple[int, int, int] | None) -> None:
+    """Remove what a model killed mid-way (a time limit, a crash) wrote for ``target``: what it
+    staged, and ``target`` itself when it installed one (it is no longer what was there ``before``)."""
+    remove_staged(target)
+    if identity(target) not in (None, before):
+        path = Path(target)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
 def _install(staging: Path, path: Path) -> None:
     if path.is_dir():
         backup = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=staging.parent))
