@@ -20,6 +20,7 @@ from kconvert.errors import ForeignCodeError
 from kconvert.formats.dl4j import COEFFICIENTS, CONFIGURATION, NO_PARAMS
 from kconvert.readers.archive import SafeZip
 from kconvert.readers.context import Limits
+from kconvert.readers.files import read_input
 from kconvert.readers.text import parse_json
 
 #: the members inference reads; the updater state, normalizers and Java-serialized preprocessors are left behind
@@ -46,11 +47,7 @@ def staged_zip(path: str | Path, directory: Path, limits: Limits = Limits()) -> 
 
 def staged_configuration(path: str | Path, directory: Path, limits: Limits = Limits()) -> Path:
     """A checked copy of the ``configuration.json`` at ``path`` in ``directory``."""
-    from kconvert.formats.detect import detect
-
-    data = detect(str(path), limits=limits).data
-    if data is None:
-        data = Path(path).read_bytes()
+    data = read_input(path, limits.max_config_bytes, "a configuration")
     check_classes(data, str(path), limits)
     staged = directory / f"staged-{len(list(directory.glob('staged-*')))}.json"
     staged.write_bytes(data)
