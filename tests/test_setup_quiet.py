@@ -27,10 +27,9 @@ NOISE = re.compile(r"warn|deprecat", re.IGNORECASE)
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path]:
-    """pip's output for building a wheel from a clean copy of the sources, the wheel, the copy."""
-    tmp = tmp_path_factory.mktemp("setup")
-    source = tmp / "src"
+def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clean copy of what the build reads."""
+    source = tmp_path_factory.mktemp("setup") / "src"
     source.mkdir()
     for name in SOURCES:
         path = ROOT / name
@@ -38,21 +37,38 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path]:
             shutil.copytree(path, source / name, ignore=LEFT_BESIDE)
         else:
             shutil.copy2(path, source / name)
-    # build isolation, as a user's install: pip fetches the build backend setup.cfg asks for
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check",
-                           "-w", str(tmp / "wheel"), str(source)],
+    return source
+
+
+def pip(*args: str) -> str:
+    """pip's output for ``args``, run as a user's install is: with build isolation, pip fetching the
+    build backend that pyproject.toml asks for."""
+    done = subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", *args],
                           capture_output=True, text=True, timeout=300)
     output = done.stdout + done.stderr
     if done.returncode != 0:
         if not in_ci() and re.search(r"No matching distribution|Could not find a version", output):
             pytest.skip("pip cannot fetch setuptools here (no package index and none cached)")
-        pytest.fail(f"building the wheel failed:\n{output}")
-    return output, next((tmp / "wheel").glob("kconvert-*.whl")), source
+        pytest.fail(f"pip {' '.join(args)} failed:\n{output}")
+    return output
+
+
+@pytest.fixture(scope="module")
+def built(source: Path) -> tuple[str, Path, Path]:
+    """pip's output for building a wheel from the clean copy, the wheel, the copy."""
+    output = pip("wheel", "--no-deps", "-w", str(source.parent / "wheel"), str(source))
+    return output, next((source.parent / "wheel").glob("kconvert-*.whl")), source
 
 
 def test_building_prints_no_warnings(built: tuple[str, Path, Path]) -> None:
     output, _, _ = built
     assert [line for line in output.splitlines() if NOISE.search(line)] == []
+
+
+def test_an_editable_install_as_dev_sh_makes_prints_nothing(source: Path) -> None:
+    venv = source.parent / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    assert pip("--python", str(venv / "bin" / "python"), "install", "--quiet", "--no-deps", "-e", str(source)) == ""
 
 
 def test_the_wheel_holds_every_file_of_the_package_and_the_schemas(built: tuple[str, Path, Path]) -> None:
