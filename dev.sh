@@ -14,6 +14,17 @@ PYTHON=${PYTHON:-python3}
 VENV=.venv
 STAMP="$VENV/.kconvert-setup"
 
+# Run a command with its output set aside, shown only when it fails: some tools (npm's "added N
+# packages") print a summary on success that no option short of hiding their errors too turns off.
+quietly() {
+    local log status=0
+    log=$(mktemp)
+    "$@" >"$log" 2>&1 || status=$?
+    [ "$status" = 0 ] || cat "$log" >&2
+    rm -f "$log"
+    return "$status"
+}
+
 setup() {
     local want
     want=$(cat setup.cfg pyproject.toml | sha256sum | cut -d' ' -f1)
@@ -22,8 +33,8 @@ setup() {
     fi
     echo "dev.sh: setting up $VENV (first run or changed dependencies)..." >&2
     [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet -e '.[test]'
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[test]'
     echo "$want" > "$STAMP"
 }
 
@@ -40,7 +51,7 @@ setup_node() {
         return
     fi
     echo "dev.sh: installing the TF.js harness (npm ci)..." >&2
-    npm ci --prefix "$HARNESS" --no-audit --no-fund --loglevel=error >&2
+    quietly npm ci --prefix "$HARNESS" --no-audit --no-fund --loglevel=error
     echo "$want" > "$stamp"
 }
 

@@ -145,11 +145,12 @@ def run(model: Model, inputs: Any, *, device: str | None = None, dtype: str = "f
 
     ``inputs``: an array, a list in input order, or a dict by input layer name.  ``device``:
     ``"cpu"``, ``"gpu"``, ``"gpu:N"`` or ``None`` for a GPU when there is one.  Returns one array per
-    output; with ``activations=True``, also a dict of every layer call's outputs.
+    output; with ``activations=True``, also a dict of every layer call's outputs.  What is compiled is
+    kept on ``model`` for the next call (:mod:`kconvert.runtime.reuse`).
     """
-    from kconvert.runtime import Runtime
+    from kconvert.runtime.reuse import runtime_for
 
-    runtime = Runtime(model, device=device, dtype=dtype)
+    runtime = runtime_for(model, device=device, dtype=dtype)
     outputs = runtime(inputs)
     return (outputs, runtime.activations(inputs)) if activations else outputs
 

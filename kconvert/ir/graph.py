@@ -121,6 +121,8 @@ class Model:
     report: Report = field(default_factory=Report)
     resources: list[Any] = field(default_factory=list, repr=False)  # open files, closed by close()
     _shapes: ShapeMap | None = field(default=None, init=False, repr=False)
+    #: what kconvert.run compiled for this model, kept for its next call (kconvert/runtime/reuse.py)
+    _runtimes: dict[Any, Any] = field(default_factory=dict, init=False, repr=False)
 
     # -- lookup ----------------------------------------------------------------------------------
 
@@ -211,7 +213,9 @@ class Model:
     # -- resources -----------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Release the files the lazily read weights come from; the weights become unreadable."""
+        """Release the files the lazily read weights come from (the weights become unreadable) and
+        what kconvert.run compiled (its copy of the weights)."""
+        self._runtimes.clear()
         for res in self.resources:
             res.close()
 

@@ -10,10 +10,11 @@ from kconvert.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from kconvert.runtime.device import DeviceError, resolve_device
-    from kconvert.runtime.executor import Runtime, run
+    from kconvert.runtime.executor import Runtime
+    from kconvert.runtime.reuse import run
 
 __getattr__, __dir__ = lazy_attributes(__name__, {
     "DeviceError": "kconvert.runtime.device:DeviceError", "resolve_device": "kconvert.runtime.device:resolve_device",
-    "Runtime": "kconvert.runtime.executor:Runtime", "run": "kconvert.runtime.executor:run"})
+    "Runtime": "kconvert.runtime.executor:Runtime", "run": "kconvert.runtime.reuse:run"})
 
 __all__ = ["DeviceError", "Runtime", "resolve_device", "run"]

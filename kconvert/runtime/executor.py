@@ -12,7 +12,8 @@ slower, ResNet50 no faster), and Keras itself turns it on only when there is an 
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+import functools
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -151,11 +152,23 @@ class Runtime:
                     self._executor.weight(w)
         self._input_dtypes = [self._input_dtype(model.layer(r.layer)) for r in model.inputs]
         # a stateful model keeps its fixed batch size: its carried states have that many rows
-        signature = [tf.TensorSpec([s[0] if self.stateful else None, *s[1:]], d)
-                     for s, d in zip(model.input_shapes, self._input_dtypes)]
-        self._outputs = tf.function(lambda *xs: self._forward(*xs), input_signature=signature)
-        self._all = tf.function(lambda *xs: self._forward_all(*xs), input_signature=signature)
+        self._signature = [tf.TensorSpec([s[0] if self.stateful else None, *s[1:]], d)
+                           for s, d in zip(model.input_shapes, self._input_dtypes)]
+        self._outputs = self._compiled(Runtime._forward)
+        self._all: Any = None  # compiled when activations are first asked for
         self._keys: list[tuple[str, int]] = []
+
+    def _compiled(self, method: Callable[..., list[tf.Tensor]]) -> Any:
+        """``method`` of this Runtime as a tf.function, traced once: the signature leaves the batch
+        size open.  It wraps a partial, not a lambda or bound method: TensorFlow tells functions
+        apart for its retracing warning by their code, which every Runtime's would share, so a
+        loop over models, each traced once, would read as one function retracing."""
+        return tf.function(functools.partial(method, self), input_signature=self._signature)
+
+    @property
+    def tracing_count(self) -> int:
+        """How many times this Runtime has traced its graph (once per entry point used)."""
+        return sum(f.experimental_get_tracing_count() for f in (self._outputs, self._all) if f is not None)
 
     def _input_dtype(self, layer: Layer) -> tf.DType:
         declared = layer.config.dtype if isinstance(layer.config, InputLayer) else "float32"
@@ -223,6 +236,8 @@ class Runtime:
     def activations(self, inputs: Any) -> dict[str, list[np.ndarray]]:
         """Every layer call's outputs, keyed ``layer`` (first call) or ``layer[node]``."""
         arrays = self.prepare(inputs)
+        if self._all is None:
+            self._all = self._compiled(Runtime._forward_all)
         with tf.device(self.device):
             tensors = self._all(*arrays)
         out: dict[str, list[np.ndarray]] = {}
@@ -230,8 +245,3 @@ class Runtime:
             name = key[0] if key[1] == 0 else f"{key[0]}[{key[1]}]"
             out.setdefault(name, []).append(t.numpy())
         return out
-
-
-def run(model: Model, inputs: Any, *, device: str | None = None, dtype: str = "float32") -> list[np.ndarray]:
-    """Run ``model`` on ``inputs`` with kconvert's TensorFlow runtime."""
-    return Runtime(model, device=device, dtype=dtype)(inputs)
