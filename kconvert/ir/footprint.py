@@ -11,7 +11,7 @@ the layer, not TensorFlow's "Computed output size would be negative".
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from kconvert.errors import IncompatibleKerasConfigurationException, InputReadError, KConvertError
 from kconvert.ir.graph import Layer, Model, ShapeMap, infer_shapes
@@ -41,36 +41,33 @@ def check_run(model: Model, given: Sequence[Shape], itemsize: int, max_bytes: in
     """Refuse a run on inputs of shapes ``given`` that would make a tensor over ``max_bytes`` (at
     ``itemsize`` bytes a number), naming the model's file, the layer that makes it and its size."""
     try:
-        _check(model, run_shapes(model, given), itemsize, max_bytes)
+        for layer, shape in made_tensors(model, run_shapes(model, given)):
+            size = elements(shape) * itemsize
+            if size > max_bytes:
+                raise layer.context_error(IncompatibleKerasConfigurationException(
+                    f"running it makes a tensor of shape {shape_str(shape)} ({_bytes(size)}), over the limit "
+                    f"of {_bytes(max_bytes)} (Limits.max_intermediate_bytes; raise it with --limit "
+                    "max_intermediate_bytes=SIZE)"))
     except KConvertError as exc:
         raise exc.with_context(file=model.provenance.source if model.provenance else None) from None
 
 
-def _check(model: Model, shapes: ShapeMap, itemsize: int, max_bytes: int) -> None:
+def made_tensors(model: Model, shapes: ShapeMap) -> Iterator[tuple[Layer, Shape]]:
+    """Every tensor a run makes, with the layer that makes it (the layers of nested models too),
+    given every call's shapes."""
     for layer, node in model.nodes():
         inputs = [shapes[(r.layer, r.node)][r.index] for r in layer.calls[node].inputs] if layer.calls else []
         outputs = shapes[(layer.name, node)]
-        made = layer.config.intermediate_shapes(inputs, outputs) if inputs else list(outputs)
-        for shape in made:
-            size = _elements(shape) * itemsize
-            if size > max_bytes:
-                raise layer.context_error(IncompatibleKerasConfigurationException(
-                    f"running it makes a tensor of shape {shape_str(shape)} ({_bytes(size)}), over the limit "
-                    f"of {_bytes(max_bytes)} (Limits.max_intermediate_bytes, --max-intermediate-bytes)"))
+        for shape in layer.config.intermediate_shapes(inputs, outputs) if inputs else outputs:
+            yield layer, shape
         nested = getattr(layer.config, "model", None)
         if isinstance(nested, Model):
-            _check_nested(layer, nested, inputs, itemsize, max_bytes)
+            inner = layer.config.conformed_inputs(inputs)  # type: ignore[attr-defined]
+            yield from made_tensors(nested, infer_shapes(nested, inner))
 
 
-def _check_nested(layer: Layer, nested: Model, inputs: list[Shape], itemsize: int, max_bytes: int) -> None:
-    inner = layer.config.conformed_inputs(inputs)  # type: ignore[attr-defined]
-    try:
-        _check(nested, infer_shapes(nested, inner), itemsize, max_bytes)
-    except IncompatibleKerasConfigurationException as exc:
-        raise layer.context_error(exc) from None
-
-
-def _elements(shape: Shape) -> int:
+def elements(shape: Shape) -> int:
+    """The numbers a tensor of ``shape`` holds."""
     count = 1
     for d in shape:
         count *= d or 1  # a dimension still unknown (a layer's own, not an input's) counts as 1

@@ -458,7 +458,7 @@ def check_tensor_shapes(model: Model, shapes: ShapeMap, max_elements: int | None
         for shape in shapes[(layer.name, node)]:
             if max_rank is not None and len(shape) > max_rank:
                 raise _error(layer, f"makes a tensor of rank {len(shape)}, over the limit of {max_rank} "
-                                    "(Limits.max_rank)")
+                                    "(Limits.max_rank; raise it with --limit max_rank=N)")
             if max_elements is not None:
                 _check_size(layer, "an output", shape, max_elements)
         nested = getattr(layer.config, "model", None)
