@@ -140,17 +140,20 @@ def convert(source: SourceLike, to: str, output: str | os.PathLike[str], *, weig
 
 
 def run(model: Model, inputs: Any, *, device: str | None = None, dtype: str = "float32",
-        activations: bool = False) -> Any:
+        activations: bool = False, limits: Limits | None = None) -> Any:
     """Run ``model`` on ``inputs`` with kconvert's TensorFlow runtime (imported only now).
 
     ``inputs``: an array, a list in input order, or a dict by input layer name.  ``device``:
     ``"cpu"``, ``"gpu"``, ``"gpu:N"`` or ``None`` for a GPU when there is one.  Returns one array per
-    output; with ``activations=True``, also a dict of every layer call's outputs.  What is compiled is
-    kept on ``model`` for the next call (:mod:`kconvert.runtime.reuse`).
+    output; with ``activations=True``, also a dict of every layer call's outputs.  Inputs that do not
+    fit the model raise :class:`InputReadError`; a run that would make a tensor over
+    ``limits.max_intermediate_bytes`` (see :class:`Limits`) raises
+    :class:`IncompatibleKerasConfigurationException`, naming the layer, before anything runs.  What
+    is compiled is kept on ``model`` for the next call (:mod:`kconvert.runtime.reuse`).
     """
     from kconvert.runtime.reuse import runtime_for
 
-    runtime = runtime_for(model, device=device, dtype=dtype)
+    runtime = runtime_for(model, device=device, dtype=dtype, limits=limits)
     outputs = runtime(inputs)
     return (outputs, runtime.activations(inputs)) if activations else outputs
 

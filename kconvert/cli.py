@@ -77,16 +77,35 @@ def load_options(fn: Callable) -> Callable:
                      help="Fail on training-only settings kconvert does not honour instead of warning."),
         click.option("--backend", type=click.Choice(["tensorflow", "theano", "cntk"]), default=None,
                      help="Backend to assume when the file does not record one (Keras 1)."),
+        click.option("--limit", "limits", multiple=True, metavar="NAME=VALUE", callback=parse_limits,
+                     help="Raise (or lower) one of kconvert.Limits, e.g. max_intermediate_bytes=16GiB or "
+                          "max_rank=64 (repeatable; see the README's 'Untrusted files')."),
         click.option("--debug", is_flag=True, help="Show tracebacks."),
     ]):
         fn = option(fn)
     return fn
 
 
+def parse_limits(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> kconvert.Limits:
+    """``--limit NAME=VALUE`` options as a :class:`kconvert.Limits`: NAME is one of its fields,
+    VALUE a count or a size (``16GiB``)."""
+    from dataclasses import fields, replace
+
+    known = {f.name for f in fields(kconvert.Limits)}
+    changed: dict[str, int] = {}
+    for value in values:
+        name, _, amount = value.partition("=")
+        if name not in known or not amount:
+            raise click.BadParameter(f"{value!r} is not NAME=VALUE with NAME one of {', '.join(sorted(known))}",
+                                     param_hint="--limit")
+        changed[name] = parse_size(amount)
+    return replace(kconvert.Limits(), **changed)
+
+
 def open_model(model: str, weights: str | None, weights_by: str, enforce_training_config: bool,
-               backend: str | None) -> kconvert.Model:
+               backend: str | None, limits: kconvert.Limits) -> kconvert.Model:
     return kconvert.load(model, weights, weights_by=weights_by,  # type: ignore[arg-type]
-                         enforce_training_config=enforce_training_config, backend=backend)
+                         enforce_training_config=enforce_training_config, backend=backend, limits=limits)
 
 
 class DefaultCommandGroup(click.Group):
@@ -211,10 +230,11 @@ def parse_size(value: str) -> int:
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (and no progress bar).")
 @verbose_option
 def convert(sources: tuple[str, ...], output: str, target: str, weights: str | None, weights_by: str,
-            enforce_training_config: bool, backend: str | None, debug: bool, overwrite: bool, shard_size: str,
-            quantize: tuple[str, ...], companion: bool, opset: int | None, onnx_io: str, config_only: bool,
-            save_weights: bool, layout: str | None, layout_io: str, check: bool, atol: float, rtol: float,
-            report_path: str | None, jobs: int | None, time_limit: float | None, follow_links: bool,
+            enforce_training_config: bool, backend: str | None, limits: kconvert.Limits, debug: bool,
+            overwrite: bool, shard_size: str, quantize: tuple[str, ...], companion: bool, opset: int | None,
+            onnx_io: str, config_only: bool, save_weights: bool, layout: str | None, layout_io: str, check: bool,
+            atol: float, rtol: float, report_path: str | None, jobs: int | None, time_limit: float | None,
+            follow_links: bool,
             junit_path: str | None, quiet: bool, verbose: bool) -> None:
     """Convert SOURCE (any Keras file, or a TF.js model) to OUTPUT in the --to format.
 
@@ -270,7 +290,7 @@ def convert(sources: tuple[str, ...], output: str, target: str, weights: str | N
         options["layout_io"] = layout_io
     if layout is not None:
         options["layout"] = layout
-    load = {"weights_by": weights_by, "backend": backend}
+    load = {"weights_by": weights_by, "backend": backend, "limits": limits}
     verification = {"atol": atol, "rtol": rtol, "layout_io": layout_io} if check else None
     if batch.is_batch(sources, "convert"):
         if weights is not None:
@@ -440,7 +460,8 @@ def verification_line(report: Any) -> str:
               help="Also draw the model (layers, classes, output shapes, data flow) to this .svg or .png file.")
 @click.option("--overwrite", is_flag=True, help="Replace the --graph file if it exists.")
 def inspect(model: str, weights: str | None, weights_by: str, enforce_training_config: bool,
-            backend: str | None, debug: bool, as_json: bool, picture: str | None, overwrite: bool) -> None:
+            backend: str | None, limits: kconvert.Limits, debug: bool, as_json: bool, picture: str | None,
+            overwrite: bool) -> None:
     """Summarise MODEL: layers, output shapes, parameters, version, training config, notes."""
     from kconvert.picture import FORMATS, draw
 
@@ -448,7 +469,7 @@ def inspect(model: str, weights: str | None, weights_by: str, enforce_training_c
         raise click.BadParameter("the picture's name must end in .svg or .png", param_hint="--graph")
 
     def body() -> None:
-        with open_model(model, weights, weights_by, enforce_training_config, backend) as m:
+        with open_model(model, weights, weights_by, enforce_training_config, backend, limits) as m:
             if as_json:
                 click.echo(json.dumps(kconvert.summary_dict(m), indent=2, allow_nan=False))
             else:
@@ -479,7 +500,7 @@ def inspect(model: str, weights: str | None, weights_by: str, enforce_training_c
               help="Write the JSON report here (schemas/verify-report.schema.json).")
 @verbose_option
 def verify(source: str, weights: str | None, weights_by: str, enforce_training_config: bool, backend: str | None,
-           debug: bool, targets: tuple[str, ...], inputs: str | None, atol: float, rtol: float, use_keras: bool,
+           limits: kconvert.Limits, debug: bool, targets: tuple[str, ...], inputs: str | None, atol: float, rtol: float, use_keras: bool,
            device: str | None, dtype: str, batch: int, seed: int, layout_io: str, report_path: str | None,
            verbose: bool) -> None:
     """Run SOURCE in kconvert's runtime and compare it with every reference available.
@@ -491,7 +512,7 @@ def verify(source: str, weights: str | None, weights_by: str, enforce_training_c
         report = kconvert.verify(source, weights, targets=targets, inputs=inputs, atol=atol, rtol=rtol,
                                  keras="auto" if use_keras else "never", device=device, dtype=dtype, batch=batch,
                                  seed=seed, weights_by=weights_by, enforce_training_config=enforce_training_config,
-                                 backend=backend, layout_io=layout_io)
+                                 backend=backend, layout_io=layout_io, limits=limits)
         if report_path:
             with open(report_path, "w") as fh:
                 json.dump(report.to_dict(), fh, indent=2, allow_nan=False)
@@ -546,9 +567,9 @@ def setup() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Several artifacts: print only those that fail, and the summary.")
 @verbose_option
 def check_command(artifacts: tuple[str, ...], source: str | None, weights: str | None, weights_by: str,
-                  enforce_training_config: bool, backend: str | None, debug: bool, atol: float, rtol: float,
-                  report_path: str | None, junit_path: str | None, jobs: int | None, time_limit: float | None,
-                  follow_links: bool, quiet: bool, verbose: bool) -> None:
+                  enforce_training_config: bool, backend: str | None, limits: kconvert.Limits, debug: bool,
+                  atol: float, rtol: float, report_path: str | None, junit_path: str | None, jobs: int | None,
+                  time_limit: float | None, follow_links: bool, quiet: bool, verbose: bool) -> None:
     """Validate an exported model ARTIFACT (TF.js directory, DL4J zip/configuration/directory,
     .keras/.h5/.json/.yaml): its schema, that it reads back with every weight, no NaN/Inf weights
     the source lacks, and with --source, that it computes what the source computes.
@@ -561,7 +582,7 @@ def check_command(artifacts: tuple[str, ...], source: str | None, weights: str |
     from kconvert.verification.check import check, write_json
 
     options = {"weights": weights, "atol": atol, "rtol": rtol, "weights_by": weights_by,
-               "enforce_training_config": enforce_training_config, "backend": backend}
+               "enforce_training_config": enforce_training_config, "backend": backend, "limits": limits}
     if batch.is_batch(artifacts, "check"):
         if weights is not None:
             raise click.BadParameter("--weights goes with one artifact, not several", param_hint="--weights")

@@ -20,6 +20,26 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from kconvert.ir.report import Report
 
+#: the most characters of a reason an error message quotes: a reason embedding a hostile value (a
+#: megabyte constant, a repr of a huge list) keeps its head and tail and says how much was elided
+MAX_REASON_CHARS = 600
+#: the most characters of a name (file, layer, key) a message quotes
+MAX_NAME_CHARS = 200
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` if it fits in ``limit`` characters, else its head and tail around a count of what was
+    left out, so that a message stays readable whatever a file puts in it."""
+    if len(text) <= limit:
+        return text
+    tail = limit // 4
+    head = limit - tail
+    return f"{text[:head]}... ({len(text) - head - tail} characters elided) ...{text[-tail:]}"
+
+
+def _name(value: str | None) -> str | None:
+    return None if value is None else shorten(str(value), MAX_NAME_CHARS)
+
 
 class KConvertError(Exception):
     """Base class of every error kconvert raises for bad or unsupported input.
@@ -37,12 +57,13 @@ class KConvertError(Exception):
         layer_class: str | None = None,
         key: str | None = None,
     ) -> None:
-        super().__init__(reason)
-        self.reason = " ".join(str(reason).split())  # one line, always
-        self.file = file
-        self.layer = layer
-        self.layer_class = layer_class
-        self.key = key
+        # one line, always, and short whatever values from the file it quotes
+        self.reason = shorten(" ".join(str(reason).split()), MAX_REASON_CHARS)
+        super().__init__(self.reason)
+        self.file = _name(file)
+        self.layer = _name(layer)
+        self.layer_class = _name(layer_class)
+        self.key = _name(key)
 
     def with_context(
         self,
@@ -53,10 +74,10 @@ class KConvertError(Exception):
         key: str | None = None,
     ) -> "KConvertError":
         """Fill in context that is still unknown; inner (more precise) context wins."""
-        self.file = self.file or file
+        self.file = self.file or _name(file)
         if self.layer is None and layer is not None:
-            self.layer, self.layer_class = layer, self.layer_class or layer_class
-        self.key = self.key or key
+            self.layer, self.layer_class = _name(layer), self.layer_class or _name(layer_class)
+        self.key = self.key or _name(key)
         return self
 
     @property

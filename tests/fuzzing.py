@@ -101,3 +101,55 @@ def mutated_bytes(draw: st.DrawFn, data: bytes, window: int | None = None) -> by
         raw[draw(st.integers(0, limit - 1))] = draw(st.integers(0, 255))
     cut = draw(st.one_of(st.none(), st.integers(0, len(raw))))
     return bytes(raw[:cut] if cut is not None else raw)
+
+
+#: a smaller budget, for fuzzers whose every example loads a model
+SMALL_BUDGET = settings(max_examples=_HUNT or 60, deadline=None, derandomize=not _HUNT, database=None,
+                        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+#: integers from the ordinary to past every machine word, either sign
+BOUNDS = st.none() | st.integers(-8, 8) | st.sampled_from([2**31, 2**63 - 1, 2**63, 10**20, 10**30]).flatmap(
+    lambda n: st.sampled_from([n, -n]))
+
+
+@st.composite
+def subscripts(draw: st.DrawFn) -> list[Any]:
+    """A Keras 3 ``GetItem`` key: slices with huge, negative or no bounds, integers, ``None`` (new
+    axes, sometimes thousands of them) and ellipses."""
+    def item() -> Any:
+        kind = draw(st.sampled_from(["slice", "index", "newaxis", "ellipsis"]))
+        if kind == "slice":
+            start, stop, step = (draw(BOUNDS) for _ in range(3))
+            return {"class_name": "__slice__", "config": {"start": start, "stop": stop, "step": step}}
+        if kind == "index":
+            return draw(BOUNDS)
+        return None if kind == "newaxis" else {"class_name": "__ellipsis__", "config": {}}
+    items = [item() for _ in range(draw(st.integers(0, 5)))]
+    items += [None] * draw(st.sampled_from([0, 0, 1, 40, 300, 20_000]))
+    return [{"class_name": "__slice__", "config": {"start": None, "stop": None, "step": None}}, *items]
+
+
+#: module strings an operation entry may claim: Keras's own, near misses, and paths built from them
+OPERATION_MODULES = st.sampled_from([
+    "keras.src.ops.numpy", "keras.src.ops.nn", "keras.src.ops.core", "keras.src.ops", "keras.src.opsx",
+    "keras.src.ops/../numpy", "keras.src.ops.numpy/../../os", "keras.src.ops.numpy.", "keras.src.ops..numpy",
+]) | st.text(max_size=12).map(lambda t: "keras.src.ops." + t)
+OPERATION_NAMES = st.sampled_from(["GetItem", "Add", "Mean", "ExpandDims", "Squeeze", "Reshape", "Relu",
+                                   "Cumsum", "system", "__import__"]) | st.text(max_size=8)
+
+
+@st.composite
+def operation_configs(draw: st.DrawFn) -> dict[str, Any]:
+    """A Keras 3 functional config of one operation node on an input of random rank: a random
+    module and class, a subscript or other arguments (huge constants among them)."""
+    from tests.helpers import keras3_operation_config
+
+    rank = draw(st.integers(1, 6))
+    shape = [None, *(draw(st.integers(1, 5)) for _ in range(rank - 1))]
+    class_name = draw(OPERATION_NAMES)
+    args: list[Any] = ["x", draw(subscripts())] if class_name == "GetItem" else \
+        ["x", *draw(st.lists(BOUNDS | st.floats() | JSON_VALUES, max_size=2))]
+    config = draw(st.dictionaries(st.sampled_from(["axis", "keepdims", "newshape", "dtype"]),
+                                  BOUNDS | st.lists(BOUNDS, max_size=40) | JSON_VALUES, max_size=2))
+    return keras3_operation_config(class_name, args, module=draw(OPERATION_MODULES), input_shape=shape,
+                                   config=config)

@@ -199,3 +199,32 @@ def stored_predictions(path: Path) -> tuple[list[np.ndarray], list[np.ndarray]] 
         if "predictions" not in f:
             return None
         return [f["inputs"][n][()] for n in f["inputs"]], [f["predictions"][n][()] for n in f["predictions"]]
+
+
+def keras3_operation_config(class_name: str, args: list[Any], *, module: str = "keras.src.ops.numpy",
+                            input_shape: Sequence[int | None] = (None, 6, 4), config: Mapping[str, Any] | None = None,
+                            ) -> dict[str, Any]:
+    """A Keras 3 functional config: Input ``x`` of ``input_shape`` -> one operation node
+    ``class_name`` called on ``args``, where the string ``"x"`` stands for the input tensor (as
+    ``Model.to_json`` writes ``x[:, 1:3]``: ``keras3_operation_config("GetItem", ["x", [slice_(), ...]])``)."""
+    tensor = {"class_name": "__keras_tensor__",
+              "config": {"shape": list(input_shape), "dtype": "float32", "keras_history": ["x", 0, 0]}}
+    name = snake(class_name)
+    return {"module": "keras.src.models.functional", "class_name": "Functional", "config": {
+        "name": "ops", "trainable": True, "layers": [
+            {"module": "keras.layers", "class_name": "InputLayer", "registered_name": None, "name": "x",
+             "config": {"batch_shape": list(input_shape), "dtype": "float32", "sparse": False, "name": "x"},
+             "inbound_nodes": []},
+            {"module": module, "class_name": class_name, "registered_name": class_name, "name": name,
+             "config": {"name": name, **(config or {})},
+             "inbound_nodes": [{"args": [tensor if a == "x" else a for a in args], "kwargs": {}}]}],
+        "input_layers": ["x", 0, 0], "output_layers": [name, 0, 0]}, "registered_name": "Functional"}
+
+
+def slice_(start: int | None = None, stop: int | None = None, step: int | None = None) -> dict[str, Any]:
+    """A slice as Keras 3 records it among an operation's arguments."""
+    return {"class_name": "__slice__", "config": {"start": start, "stop": stop, "step": step}}
+
+
+def snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(name))

@@ -67,6 +67,19 @@ def test_the_error_context_keeps_the_innermost_details() -> None:
 KCONVERT = Path(sys.executable).with_name("kconvert")
 
 
+def test_a_message_quotes_a_bounded_part_of_what_a_file_holds() -> None:
+    """One place shortens every message, whatever value or name a call site quotes."""
+    value = list(range(300_000))
+    err = Incompatible(f"got {value!r} where a number goes", file="f.json", layer="x" * 5000, key="k")
+    message = str(err)
+    assert len(message) < 1200 and "\n" not in message
+    assert message.startswith("f.json: layer 'xxx") and "where a number goes" in message  # head and tail
+    assert f"({len(repr(value)) + 24 - 600} characters elided)" in message
+    assert err.to_dict()["reason"] == err.reason and len(err.reason) < 700
+    short = Incompatible("a short reason", layer="dense")
+    assert str(short) == "layer 'dense': a short reason"
+
+
 @pytest.mark.parametrize("name,code", [("hdf5_signature_then_garbage", 3), ("external_link_to_a_valid_file", 3),
                                        ("unknown_layer_class", 4), ("weights_with_a_different_layer_count", 4),
                                        ("output_directory_occupied", 2)])

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 import kconvert
 from kconvert.formats.keras3 import ARCHIVE_CONFIG, ARCHIVE_METADATA, ARCHIVE_WEIGHTS
 from tests.conftest import FIXTURES, REALWORLD
-from tests.fuzzing import BUDGET, SMALL_BUDGET, crafted_zips, mutated_bytes, mutations, only_typed_errors
+from tests.fuzzing import (BUDGET, SMALL_BUDGET, crafted_zips, mutated_bytes, mutations, only_typed_errors,
+                           operation_configs)
 
 CONFIG_SEEDS = ("keras1/dense.json", "keras1/functional_merges.json", "keras1/gru_per_gate.json",
                 "tfkeras/mlp.json", "tfkeras/functional.json", "tfkeras/rnn.json", "tfkeras/cnn2d.json",
@@ -103,6 +104,20 @@ def exercise_strictly(source: Any, tmp_path: Path) -> None:
     with kconvert.load(source) as model:
         for _, weight in model.iter_weights():
             weight.numpy()
+
+
+@SMALL_BUDGET
+@given(config=operation_configs())
+def test_operation_nodes(tmp_path: Path, config: dict) -> None:
+    """Random modules, classes, subscripts (huge, negative, missing bounds; thousands of new axes),
+    ranks and constants: read, and, when read, checked as the runtime checks a run of batch 2."""
+    from kconvert.ir.footprint import check_run
+
+    def run() -> None:
+        with kconvert.load(json.dumps(config)) as model:
+            check_run(model, [(2, *s[1:]) for s in model.input_shapes], 4, kconvert.Limits().max_intermediate_bytes)
+    only_typed_errors(run)
+    exercise(json.dumps(config), tmp_path)
 
 
 def test_the_seeds_load(configs: list, tmp_path: Path) -> None:

@@ -57,9 +57,9 @@ def test_inputs_by_name_and_activations() -> None:
     outputs, acts = kconvert.run(model, xs, activations=True)
     np.testing.assert_array_equal(acts["out_cls"][0], outputs[0])
     assert acts["shared"][0].shape == acts["shared[1]"][0].shape == (2, 6)  # both calls of the shared layer
-    with pytest.raises(ValueError, match="in_b"):
+    with pytest.raises(kconvert.InputReadError, match="in_b"):
         kconvert.run(model, {"in_a": xs[0]})
-    with pytest.raises(ValueError, match="expects"):
+    with pytest.raises(kconvert.InputReadError, match="expects"):
         kconvert.run(model, [xs[0][:, :3], xs[1]])
 
 
@@ -204,7 +204,7 @@ def test_stateful_layers_carry_state_across_batches(tmp_path) -> None:
         layer.reset_state()
     runtime.reset_states()
     np.testing.assert_allclose(runtime(x)[0], model.predict(x, batch_size=2, verbose=0), atol=ATOL, rtol=RTOL)
-    with pytest.raises(ValueError, match="fixed batch size"):
+    with pytest.raises(kconvert.InputReadError, match="fixed batch size"):
         runtime(x[:3])
 
 

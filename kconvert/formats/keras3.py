@@ -14,6 +14,13 @@ from pathlib import Path
 
 ARCHIVE_CONFIG, ARCHIVE_METADATA, ARCHIVE_WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
 
+#: what marks a graph entry as a Keras 3 operation (a ``keras.ops`` call) rather than a layer
+OPERATION_PACKAGE = "keras.src.ops"
+#: the modules Keras 3 records for its operations (each operation class's ``__module__``): an entry
+#: claiming to be an operation must name one of them exactly, never a path built from the prefix
+OPERATION_MODULES = frozenset(f"{OPERATION_PACKAGE}.{name}" for name in (
+    "core", "einops", "image", "linalg", "math", "nn", "numpy"))
+
 
 def snake_case(name: str) -> str:
     """Keras 3's object-path naming of a class (``BatchNormalization`` -> ``batch_normalization``)."""

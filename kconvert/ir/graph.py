@@ -195,19 +195,17 @@ class Model:
 
     # -- validation ----------------------------------------------------------------------------
 
-    def validate(self, max_elements: int | None = None) -> None:
+    def validate(self, max_elements: int | None = None, max_rank: int | None = None) -> None:
         """Check the graph, infer every shape and check every weight against its expected shape.
 
         ``max_elements`` bounds every tensor a config declares (a weight, or one sample of a layer
         output): a few bytes of JSON can declare a kernel of 10^18 numbers that every consumer would
-        try to allocate."""
+        try to allocate.  ``max_rank`` bounds the rank of every tensor the graph makes (nested
+        models' included): a subscript of 20,000 ``None`` items is a rank no runtime holds."""
         self._shapes = None
         check_structure(self)
         shapes = self.shapes()
-        if max_elements is not None:
-            for (name, _), produced in shapes.items():
-                for shape in produced:
-                    _check_size(self.layer(name), "an output", shape, max_elements)
+        check_tensor_shapes(self, shapes, max_elements, max_rank)
         check_model_weights(self, shapes, max_elements)
 
     # -- resources -----------------------------------------------------------------------------
@@ -455,6 +453,26 @@ def check_weights(layer: Layer, inputs: list[Shape], max_elements: int | None = 
     except KConvertError as exc:
         raise layer.context_error(exc) from None
     return expected
+
+
+def check_tensor_shapes(model: Model, shapes: ShapeMap, max_elements: int | None, max_rank: int | None) -> None:
+    """Bound the size of one sample and the rank of every tensor ``model`` (and the models nested in
+    it) makes, naming the layer that makes it."""
+    for layer, node in model.nodes():
+        for shape in shapes[(layer.name, node)]:
+            if max_rank is not None and len(shape) > max_rank:
+                raise _error(layer, f"makes a tensor of rank {len(shape)}, over the limit of {max_rank} "
+                                    "(Limits.max_rank; raise it with --limit max_rank=N)")
+            if max_elements is not None:
+                _check_size(layer, "an output", shape, max_elements)
+        nested = getattr(layer.config, "model", None)
+        if isinstance(nested, Model):
+            inputs = [shapes[(r.layer, r.node)][r.index] for r in layer.calls[node].inputs]
+            inner = layer.config.conformed_inputs(inputs)  # type: ignore[attr-defined]
+            try:
+                check_tensor_shapes(nested, infer_shapes(nested, inner), max_elements, max_rank)
+            except KConvertError as exc:
+                raise layer.context_error(exc) from None
 
 
 def _check_size(layer: Layer, what: str, shape: Shape, max_elements: int, key: str | None = None) -> None:

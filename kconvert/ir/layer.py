@@ -67,6 +67,12 @@ class LayerConfig:
         """Canonical weight names (in canonical order) and their shapes for these inputs."""
         return {}
 
+    def intermediate_shapes(self, inputs: Sequence[Shape], outputs: Sequence[Shape]) -> list[Shape]:
+        """The tensors a run of the layer on ``inputs`` makes: its ``outputs``, and for kinds that
+        compute larger ones on the way (attention scores, a dilated window's padded input), those
+        too.  The runtime bounds each (``Limits.max_intermediate_bytes``) before it runs."""
+        return list(outputs)
+
     def planar(self) -> "LayerConfig | None":
         """For a 1-D layer over channels-last (steps, channels) inputs, its 2-D form, which computes
         the same over (steps, 1, channels) with its weights given a width axis of 1; else None."""

@@ -29,6 +29,12 @@ class Limits:
     max_compression_ratio: int = 1000  # declared size / stored size, for zip members and datasets
     max_dimension: int = 2**31 - 1  # any single dimension in a config
     max_tensor_elements: int = 2**32  # a weight, or one sample of a layer's output, a config declares
+    #: the rank of any tensor a model makes: real models stay under 8; TensorFlow stops at 254, and
+    #: Deeplearning4j's libnd4j (MAX_RANK) at 32, the lowest of the runtimes kconvert writes for
+    max_rank: int = 32
+    #: any one tensor a run makes (an input, a layer's output, an attention score matrix...), for the
+    #: batch being run; see bench/intermediate_sizes.py for what keras.applications models need
+    max_intermediate_bytes: int = 4 * 1024**3
 
     def integer(self, value: Any, minimum: int = 1) -> int:
         """``value`` as an integer in [minimum, max_dimension]; a ValueError giving the reason otherwise

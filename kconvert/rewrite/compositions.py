@@ -355,6 +355,10 @@ def normalization_layer(site: TargetSite) -> Rewrite:
         mean, variance = (np.asarray(v, np.float64).reshape(-1) for v in (c.mean, c.variance))
     elif "mean" in site.layer.weights:
         mean, variance = (site.layer.weights[k].numpy().astype(np.float64).reshape(-1) for k in ("mean", "variance"))
+        try:  # adapted statistics are weights, read only now
+            normalization.Normalization.check_variance(variance.tolist())
+        except ValueError as exc:
+            raise site.refuse(str(exc), key="variance") from None
     else:  # a configuration alone (--config-only): the statistics are not written
         mean, variance = np.zeros(1), np.ones(1)
     axes = tuple(sorted(norm_axis(a, len(shape)) for a in c.axis))

@@ -17,10 +17,12 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from kconvert.errors import IncompatibleKerasConfigurationException
+from kconvert.errors import IncompatibleKerasConfigurationException, InputReadError
+from kconvert.ir.footprint import check_run
 from kconvert.ir.graph import Layer, Model, TensorRef
 from kconvert.ir.layers.core import InputLayer
 from kconvert.ir.weights import Weight
+from kconvert.readers.context import Limits
 from kconvert.runtime import kernels as _kernels  # noqa: F401  (registers the kernels)
 from kconvert.runtime.device import resolve_device
 from kconvert.runtime.folding import Fold, batchnorm_folds
@@ -121,6 +123,17 @@ class Executor:
         return list(outputs), list(out_masks)
 
 
+def _numbers(name: str, x: Any) -> np.ndarray:
+    """Input ``name`` as an array of numbers (booleans, integers or floats)."""
+    try:
+        array = np.asarray(x)
+    except (TypeError, ValueError) as exc:  # ragged nesting and the like
+        raise InputReadError(f"input '{name}' is not an array: {exc}") from None
+    if array.dtype.kind not in "biuf":
+        raise InputReadError(f"input '{name}' holds values of type {array.dtype}; the model takes numbers")
+    return array
+
+
 def _scope(name: str) -> str:
     cleaned = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
     return cleaned if cleaned[:1].isalnum() else f"l{cleaned}"
@@ -133,10 +146,12 @@ class Runtime:
     ``dtype``: ``"float32"`` (default) or ``"float64"`` for reference runs.
     """
 
-    def __init__(self, model: Model, device: str | None = None, dtype: str = "float32") -> None:
+    def __init__(self, model: Model, device: str | None = None, dtype: str = "float32",
+                 limits: Limits | None = None) -> None:
         if dtype not in ("float32", "float64"):
             raise ValueError("dtype must be 'float32' or 'float64'")
-        model.validate()
+        self.limits = limits or Limits()
+        model.validate(max_rank=self.limits.max_rank)
         if model.lacks_weights:
             raise IncompatibleKerasConfigurationException(
                 f"model '{model.name}' has no weights loaded (a configuration only); the runtime needs them")
@@ -186,24 +201,28 @@ class Runtime:
         return [t for outs, _ in values.values() for t in outs]
 
     def prepare(self, inputs: Any) -> list[np.ndarray]:
-        """Normalise inputs (an array, a list in input order, or a dict by input name) to arrays."""
+        """Normalise inputs (an array, a list in input order, or a dict by input name) to arrays,
+        after checking them against the model (their number, rank, known dimensions and kind of
+        values; that every layer fits them) and every tensor the run would make against
+        ``Limits.max_intermediate_bytes``: typed errors naming the input or the layer."""
         names = [r.layer for r in self.model.inputs]
         if isinstance(inputs, Mapping):
             missing = [n for n in names if n not in inputs]
             if missing:
-                raise ValueError(f"missing inputs {missing}; the model takes {names}")
+                raise InputReadError(f"missing inputs {missing}; the model takes {names}")
             inputs = [inputs[n] for n in names]
         elif not isinstance(inputs, (list, tuple)):
             inputs = [inputs]
         if len(inputs) != len(names):
-            raise ValueError(f"the model takes {len(names)} input(s) {names}, got {len(inputs)}")
-        out = []
-        for name, x, dtype, shape in zip(names, inputs, self._input_dtypes, self.model.input_shapes):
-            array = np.asarray(x).astype(dtype.as_numpy_dtype, copy=False)
-            if array.ndim != len(shape) or any(e is not None and e != a for e, a in zip(shape[1:], array.shape[1:])):
-                raise ValueError(f"input '{name}' has shape {array.shape}, the model expects {shape}")
-            out.append(array)
-        return out
+            raise InputReadError(f"the model takes {len(names)} input(s) {names}, got {len(inputs)}")
+        given = [_numbers(name, x) for name, x in zip(names, inputs)]
+        self.check([a.shape for a in given])
+        return [a.astype(dtype.as_numpy_dtype, copy=False) for a, dtype in zip(given, self._input_dtypes)]
+
+    def check(self, shapes: Sequence[Sequence[int]]) -> None:
+        """Refuse inputs of these shapes when they do not fit the model or a run on them would make a
+        tensor over ``Limits.max_intermediate_bytes`` (typed errors naming the input or the layer)."""
+        check_run(self.model, [tuple(s) for s in shapes], self.dtype.size, self.limits.max_intermediate_bytes)
 
     @property
     def stateful(self) -> bool:
@@ -227,7 +246,7 @@ class Runtime:
                 return [t.numpy() for t in self._outputs(*arrays)]
             size = self.model.input_shapes[0][0]
             if size is None or len(arrays[0]) % size:
-                raise ValueError(f"a stateful model runs in batches of its fixed batch size ({size}); "
+                raise InputReadError(f"a stateful model runs in batches of its fixed batch size ({size}); "
                                  f"got {len(arrays[0])} samples")
             chunks = [[t.numpy() for t in self._outputs(*(a[i:i + size] for a in arrays))]
                       for i in range(0, len(arrays[0]), size)]

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from kconvert.ir.graph import Model
+from kconvert.readers.context import Limits
 from kconvert.runtime.device import resolve_device
 from kconvert.runtime.executor import Runtime
 
@@ -40,18 +41,21 @@ class _Snapshot:
             return False
 
 
-def runtime_for(model: Model, device: str | None = None, dtype: str = "float32") -> Runtime:
-    """The Runtime kept on ``model`` for this device and dtype, built first if none fits."""
-    key = (resolve_device(device), dtype)
+def runtime_for(model: Model, device: str | None = None, dtype: str = "float32",
+                limits: Limits | None = None) -> Runtime:
+    """The Runtime kept on ``model`` for this device, dtype and limits, built first if none fits."""
+    limits = limits or Limits()
+    key = (resolve_device(device), dtype, limits)
     snapshot = _Snapshot(model)
     kept = model._runtimes.get(key)
     if kept is not None and kept[0] == snapshot:
         return kept[1]
-    runtime = Runtime(model, device=device, dtype=dtype)
+    runtime = Runtime(model, device=device, dtype=dtype, limits=limits)
     model._runtimes[key] = (snapshot, runtime)
     return runtime
 
 
-def run(model: Model, inputs: Any, *, device: str | None = None, dtype: str = "float32") -> list[np.ndarray]:
+def run(model: Model, inputs: Any, *, device: str | None = None, dtype: str = "float32",
+        limits: Limits | None = None) -> list[np.ndarray]:
     """Run ``model`` on ``inputs`` with kconvert's TensorFlow runtime (compiled once per model)."""
-    return runtime_for(model, device=device, dtype=dtype)(inputs)
+    return runtime_for(model, device=device, dtype=dtype, limits=limits)(inputs)

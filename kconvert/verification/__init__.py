@@ -20,7 +20,8 @@ import numpy as np
 
 from kconvert.ir.graph import Model
 from kconvert.verification.compare import Comparison, compare
-from kconvert.verification.inputs import Reference, generate_inputs, read_reference
+from kconvert.readers.context import Limits
+from kconvert.verification.inputs import Reference, generate_inputs, generated_shapes, read_reference
 
 if TYPE_CHECKING:
     from kconvert.formats.detect import Detected
@@ -126,18 +127,18 @@ class TargetSkipped(Exception):
 
 @dataclass(frozen=True)
 class TargetRunner:
-    """How to run one kind of converted target: ``run(target, inputs, layers, device, dtype)``, the
-    target as the format table detected it.  Every runner that accepts a target runs it; a
+    """How to run one kind of converted target: ``run(target, inputs, layers, device, dtype, limits)``,
+    the target as the format table detected it.  Every runner that accepts a target runs it; a
     ``fallback`` only when no other one does."""
 
     name: str
     accepts: Callable[[Detected], bool]
-    run: Callable[[Detected, list[np.ndarray], list[str], str | None, str], TargetRun]
+    run: Callable[[Detected, list[np.ndarray], list[str], str | None, str, Limits], TargetRun]
     fallback: bool = False
 
 
 def _run_tfjs(target: Detected, inputs: list[np.ndarray], layers: list[str], device: str | None,
-              dtype: str) -> TargetRun:
+              dtype: str, limits: Limits) -> TargetRun:
     from kconvert.errors import KConvertError
     from kconvert.schemas import validate
     from kconvert.verification.tfjs_runner import run_tfjs
@@ -150,18 +151,18 @@ def _run_tfjs(target: Detected, inputs: list[np.ndarray], layers: list[str], dev
 
 
 def _run_kconvert_readable(target: Detected, inputs: list[np.ndarray], layers: list[str], device: str | None,
-                           dtype: str) -> TargetRun:
+                           dtype: str, limits: Limits) -> TargetRun:
     import kconvert
     from kconvert.runtime import Runtime
 
-    with kconvert.load(target) as model:
-        runtime = Runtime(model, device=device, dtype=dtype)
+    with kconvert.load(target, limits=limits) as model:
+        runtime = Runtime(model, device=device, dtype=dtype, limits=limits)
         activations = {k: v[0] for k, v in runtime.activations(inputs).items() if k in layers} if layers else {}
         return TargetRun(runtime(inputs), activations, "kconvert's runtime")
 
 
 def _run_dl4j(target: Detected, inputs: list[np.ndarray], layers: list[str], device: str | None,
-              dtype: str) -> TargetRun:
+              dtype: str, limits: Limits) -> TargetRun:
     """The zip in the real Deeplearning4j; where it cannot run (no Java, no harness), in kconvert's
     own reader and runtime instead, which the reference string then says."""
     from kconvert.errors import KConvertError
@@ -169,7 +170,7 @@ def _run_dl4j(target: Detected, inputs: list[np.ndarray], layers: list[str], dev
 
     reason = unavailable_reason()
     if reason:
-        run = _run_kconvert_readable(target, inputs, layers, device, dtype)
+        run = _run_kconvert_readable(target, inputs, layers, device, dtype, limits)
         run.implementation = f"kconvert's reader, not Deeplearning4j: {reason}"
         return run
     done = run_dl4j(target.display, inputs, layers)
@@ -215,10 +216,15 @@ def verify(source: str, weights: str | None = None, *, targets: tuple[str, ...] 
     import kconvert
     from kconvert.runtime import Runtime
 
+    limits = load_options.get("limits") or Limits()
     model = kconvert.load(source, weights, **load_options)
     with model:
-        runtime = Runtime(model, device=device, dtype=dtype)
-        ref = read_reference(inputs, model) if inputs else Reference(generate_inputs(model, batch, seed))
+        runtime = Runtime(model, device=device, dtype=dtype, limits=limits)
+        if inputs:
+            ref = read_reference(inputs, model)
+        else:  # bounded before a byte of them is made
+            runtime.check(generated_shapes(model, batch))
+            ref = Reference(generate_inputs(model, batch, seed))
         described = ref.source if inputs else f"generated (batch {batch}, seed {seed})"
         report = VerificationReport(str(source), weights, described, runtime.device, dtype, atol, rtol,
                                     notes=list(ref.notes))
@@ -257,7 +263,7 @@ def verify(source: str, weights: str | None = None, *, targets: tuple[str, ...] 
         moved = _moved_io(model, layout_io) if targets else None
         for target in targets:
             report.checks += _verify_target(model, target, arrays, actual, atol, rtol, device, dtype, divergence,
-                                            moved)
+                                            moved, limits)
     return report
 
 
@@ -273,14 +279,18 @@ def _moved_io(model: Model, layout_io: str) -> tuple[list[bool], list[bool]] | N
 def _verify_target(model: Model, target: str, arrays: list[np.ndarray], actual: list[np.ndarray], atol: float,
                    rtol: float, device: str | None, dtype: str,
                    divergence: Callable[[dict[str, np.ndarray]], dict[str, Any] | None],
-                   moved: tuple[list[bool], list[bool]] | None = None) -> list[Check]:
-    """Run ``target`` on the same inputs in every runner that accepts it; on a mismatch run it again
-    for its activations to name the first layer that diverges."""
+                   moved: tuple[list[bool], list[bool]] | None = None, limits: Limits | None = None) -> list[Check]:
+    """Run ``target`` on the same inputs in every runner that accepts it, once kconvert has read it
+    and bounded what a run of it on them makes (every runner, Node and the JVM included, would ask
+    for that memory); on a mismatch run it again for its activations to name the first layer that
+    diverges."""
     from kconvert.errors import KConvertError
     from kconvert.formats.detect import detect
 
+    limits = limits or Limits()
     try:
         detected = detect(target)
+        _bound_target(detected, arrays, moved, dtype, limits)
     except KConvertError as exc:
         return [Check("target", target, "error", reason=str(exc))]
     accepting = [r for r in TARGET_RUNNERS if r.accepts(detected)]
@@ -288,19 +298,31 @@ def _verify_target(model: Model, target: str, arrays: list[np.ndarray], actual: 
     if not runners:
         return [Check("target", target, "error", reason=f"no verifier runs a {detected.format} given as text")]
     return [_run_target(runner, model, target, detected, arrays, actual, atol, rtol, device, dtype, divergence,
-                        moved) for runner in runners]
+                        moved, limits) for runner in runners]
+
+
+def _bound_target(detected: Detected, arrays: list[np.ndarray], moved: tuple[list[bool], list[bool]] | None,
+                  dtype: str, limits: Limits) -> None:
+    """Refuse a target whose run on ``arrays`` would make a tensor over the limits."""
+    import kconvert
+    from kconvert.ir.footprint import check_run
+
+    shapes = [a.shape if not (moved and m) else (a.shape[0], *a.shape[2:], a.shape[1])
+              for a, m in zip(arrays, moved[0] if moved else [False] * len(arrays))]
+    with kconvert.load(detected, limits=limits) as target_model:
+        check_run(target_model, shapes, np.dtype(dtype).itemsize, limits.max_intermediate_bytes)
 
 
 def _run_target(runner: TargetRunner, model: Model, target: str, detected: Detected, arrays: list[np.ndarray],
                 actual: list[np.ndarray], atol: float, rtol: float, device: str | None, dtype: str,
                 divergence: Callable[[dict[str, np.ndarray]], dict[str, Any] | None],
-                moved: tuple[list[bool], list[bool]] | None = None) -> Check:
+                moved: tuple[list[bool], list[bool]] | None = None, limits: Limits | None = None) -> Check:
     from kconvert.errors import ForeignCodeError, KConvertError
 
     if moved is not None:  # the target takes and gives channels-last images
         arrays = [np.moveaxis(x, 1, -1) if m else x for x, m in zip(arrays, moved[0])]
     try:
-        run = runner.run(detected, arrays, [], device, dtype)
+        run = runner.run(detected, arrays, [], device, dtype, limits or Limits())
         outputs = run.outputs if moved is None else [np.moveaxis(y, -1, 1) if m else y
                                                      for y, m in zip(run.outputs, moved[1])]
         check = _check("target", f"{target} ({run.implementation})", compare_outputs(model, outputs, actual,
@@ -308,7 +330,7 @@ def _run_target(runner: TargetRunner, model: Model, target: str, detected: Detec
         if check.status == "failed":
             layers = [layer.name for layer, node in model.nodes() if node == 0]
             try:
-                probed = runner.run(detected, arrays, layers, device, dtype)
+                probed = runner.run(detected, arrays, layers, device, dtype, limits or Limits())
                 check.first_divergence = divergence(probed.activations)
             except KConvertError as exc:  # the mismatch stands; only the layer that causes it is unknown
                 check.reason = f"the target's layers could not be probed ({exc})"

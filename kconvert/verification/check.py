@@ -30,6 +30,7 @@ from kconvert.errors import InputReadError, KConvertError
 
 if TYPE_CHECKING:
     from kconvert.formats.detect import Detected
+    from kconvert.readers.context import Limits
 
 Status = Literal["passed", "failed", "skipped"]
 
@@ -100,7 +101,7 @@ def check(artifact: str | os.PathLike[str], source: str | None = None, *, weight
         vetted_companion(detected.path)
     report = CheckReport(str(artifact), _KINDS.get(detected.format, "keras"), source)
     _check_schema(report, detected)
-    non_finite = _check_loads(report, detected)
+    non_finite = _check_loads(report, detected, load_options.get("limits"))
     if source is not None:
         _check_finite(report, non_finite, _source_non_finite(source, weights, load_options))
         _check_parity(report, source, weights, detected.display, atol, rtol, load_options)
@@ -151,7 +152,7 @@ def _check_schema(report: CheckReport, detected: Detected) -> None:
     report.add("schema", "passed", f"{path.name} matches schemas/{name}.schema.json")
 
 
-def _check_loads(report: CheckReport, detected: Detected) -> dict[str, int] | None:
+def _check_loads(report: CheckReport, detected: Detected, limits: Limits | None) -> dict[str, int] | None:
     """Read the artifact and every weight; the count of non-finite values per weight (None if it
     did not load)."""
     import kconvert
@@ -163,7 +164,7 @@ def _check_loads(report: CheckReport, detected: Detected) -> dict[str, int] | No
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", kconvert.KConvertWarning)  # non-finite values are counted below
-            with kconvert.load(detected) as model:
+            with kconvert.load(detected, limits=limits) as model:
                 non_finite: dict[str, int] = {}
                 count = size = 0
                 for name, weight in model.iter_weights():

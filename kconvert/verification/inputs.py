@@ -33,17 +33,21 @@ def generate_inputs(model: Model, batch: int = DEFAULT_BATCH, seed: int = 0) -> 
     Embedding layers an integer input feeds."""
     rng = np.random.default_rng(seed)
     out = []
-    for ref in model.inputs:
-        layer = model.layer(ref.layer)
-        config = layer.config
+    for ref, shape in zip(model.inputs, generated_shapes(model, batch)):
+        config = model.layer(ref.layer).config
         assert isinstance(config, InputLayer)
-        shape = [batch, *(DEFAULT_UNKNOWN_DIM if d is None else d for d in config.batch_shape[1:])]
         vocabulary = _vocabulary(model, ref.layer)
         if vocabulary or np.dtype(config.dtype).kind in "iub":  # token ids, whatever the declared dtype
             out.append(rng.integers(0, vocabulary or 2, size=shape).astype(config.dtype))
         else:
             out.append(rng.standard_normal(shape).astype(np.float32))
     return out
+
+
+def generated_shapes(model: Model, batch: int = DEFAULT_BATCH) -> list[tuple[int, ...]]:
+    """The shapes of the inputs :func:`generate_inputs` makes: the declared ones, ``batch`` first and
+    ``DEFAULT_UNKNOWN_DIM`` for other unknown dimensions."""
+    return [(batch, *(DEFAULT_UNKNOWN_DIM if d is None else d for d in shape[1:])) for shape in model.input_shapes]
 
 
 def _vocabulary(model: Model, input_name: str) -> int | None:

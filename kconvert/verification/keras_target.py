@@ -18,6 +18,7 @@ import numpy as np
 from kconvert.errors import KConvertError
 from kconvert.formats.detect import Detected
 from kconvert.formats.keras3 import weights_beside
+from kconvert.readers.context import Limits
 from kconvert.verification import TargetRun, TargetSkipped
 from kconvert.verification.keras_reference import KerasFile, installed_version, run_files
 
@@ -67,7 +68,7 @@ def accepts_tf_keras(target: Detected) -> bool:
 
 
 def run_keras3(target: Detected, inputs: list[np.ndarray], layers: list[str], device: str | None,
-               dtype: str) -> TargetRun:
+               dtype: str, limits: Limits) -> TargetRun:
     legacy = legacy_config(target)
     if legacy is not None and legacy[1].startswith("2.") and _has_recurrent_hard_sigmoid(legacy[0]):
         raise TargetSkipped("a recurrent hard_sigmoid gate in a legacy HDF5 file means relu6(x + 3) / 6 to Keras 3 "
@@ -76,7 +77,7 @@ def run_keras3(target: Detected, inputs: list[np.ndarray], layers: list[str], de
 
 
 def run_tf_keras(target: Detected, inputs: list[np.ndarray], layers: list[str], device: str | None,
-                 dtype: str) -> TargetRun:
+                 dtype: str, limits: Limits) -> TargetRun:
     return _run(KerasFile(target.display, "tf_keras", inputs, layers))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Sequence
 
 from kconvert.ir.layer import LayerConfig, layer_kind
 from kconvert.ir.shapes import Shape, ShapeError, require_rank
@@ -45,6 +45,13 @@ class Attention(LayerConfig):
         if self.return_attention_scores:
             out.append((query[0], query[1], key[1]))
         return out
+
+    def intermediate_shapes(self, inputs: Sequence[Shape], outputs: Sequence[Shape]) -> list[Shape]:
+        """The outputs and the score matrix (query steps x key steps per sample; over the batch for
+        rank-2 inputs), which the softmax then copies."""
+        query, key = inputs[0], inputs[2] if len(inputs) > 2 else inputs[1]
+        scores = (query[0], query[0]) if len(query) == 2 else (query[0], query[1], key[1])
+        return [*outputs, scores]
 
     def weight_shapes(self, inputs: list[Shape]) -> dict[str, Shape]:
         out: dict[str, Shape] = {}
@@ -100,6 +107,16 @@ class MultiHeadAttention(LayerConfig):
             require_rank(inputs[-1], 3, what="attention_mask")
         tail = self.output_dims if self.output_dims else (query[2],)
         return [(query[0], query[1], *tail)]
+
+    def intermediate_shapes(self, inputs: Sequence[Shape], outputs: Sequence[Shape]) -> list[Shape]:
+        """The outputs, the projected query, key and value, the score matrix of every head (batch,
+        heads, query steps, key steps) and the heads' results before the output projection."""
+        query, value = inputs[0], inputs[1]
+        key = inputs[2] if self.has_key(len(inputs)) else value
+        heads = self.num_heads
+        return [*outputs, (query[0], query[1], heads, self.key_dim), (key[0], key[1], heads, self.key_dim),
+                (value[0], value[1], heads, self.value_dim), (query[0], heads, query[1], key[1]),
+                (query[0], query[1], heads, self.value_dim)]
 
     def weight_shapes(self, inputs: list[Shape]) -> dict[str, Shape]:
         query, value = inputs[0], inputs[1]

@@ -8,7 +8,7 @@ channel axis of the *activations* is.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Sequence
 
 from kconvert.ir.layer import LayerConfig, layer_kind
 from kconvert.ir.shapes import (
@@ -66,6 +66,17 @@ class _Windowed(LayerConfig):
     def spatial_output(self, spatial: tuple[int | None, ...]) -> list[int | None]:
         return [conv_output_length(n, k, self.padding, s, d)
                 for n, k, s, d in zip(spatial, self.kernel_size, self.strides, self.dilation_rate)]
+
+    def intermediate_shapes(self, inputs: Sequence[Shape], outputs: Sequence[Shape]) -> list[Shape]:
+        """Beyond the outputs, with a dilation over 1: the input padded by the window's span and
+        rounded up to a multiple of the dilation, which is how TensorFlow runs a dilated window
+        (space to batch): a huge dilation makes it huge whatever the output's size."""
+        if all(d == 1 for d in self.dilation_rate):
+            return list(outputs)
+        channels, spatial = split_channels(inputs[0], self.data_format)
+        padded = [None if n is None else -(-(n + (k - 1) * d) // d) * d
+                  for n, k, d in zip(spatial, self.kernel_size, self.dilation_rate)]
+        return [*outputs, join_channels(inputs[0][0], channels, padded, self.data_format)]
 
     @staticmethod
     def _known_channels(channels: int | None) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 from kconvert.ir.layer import LayerConfig, layer_kind
 from kconvert.ir.shapes import Shape, ShapeError, norm_axis
@@ -106,6 +107,19 @@ class Normalization(LayerConfig):
     def __post_init__(self) -> None:
         if (self.mean is None) != (self.variance is None):
             raise ValueError("mean and variance must both be given, or neither")
+        if self.variance is not None:
+            self.check_variance(self.variance if isinstance(self.variance, tuple) else (self.variance,))
+
+    @staticmethod
+    def check_variance(values: Iterable[float]) -> None:
+        """A variance is a mean square: a negative one has no square root to divide by (Keras would
+        compute NaN everywhere), so it is refused.  NaN and infinite ones are converted as they are,
+        with a :class:`~kconvert.errors.NonFiniteWeightWarning`, as weights are."""
+        values = list(values)
+        negative = [v for v in values if v < 0]
+        if negative:
+            raise ValueError(f"variance {negative[0]:g} is negative ({len(negative)} of {len(values)} values); "
+                             "a variance is never below 0")
 
     def kept_shape(self, shape: Shape) -> Shape:
         return _axes_shape(shape, tuple(sorted(norm_axis(a, len(shape)) for a in self.axis)))

@@ -154,6 +154,10 @@ class Squeeze(LayerConfig):
         return tuple(d for i, d in enumerate(shape) if i not in axes)
 
 
+#: the range of an index or slice bound: runtimes index with signed 64-bit integers
+INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
+
+
 @dataclass(frozen=True)
 class Index:
     """One item of a subscript ``x[...]``: an integer (``start``), a slice, ``None`` (a new axis of
@@ -167,6 +171,9 @@ class Index:
     def __post_init__(self) -> None:
         if self.what == "index" and self.start is None:
             raise ValueError("an integer index needs a value")
+        for bound in (self.start, self.stop, self.step):
+            if bound is not None and not INT64_MIN <= bound <= INT64_MAX:
+                raise ValueError(f"a subscript bound must fit in 64 bits (as every runtime indexes), got {bound}")
         if self.step == 0:
             raise ValueError("a slice step cannot be zero")
 

@@ -7,7 +7,7 @@ weights) that are never called in the graph themselves.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Sequence
 
 from kconvert.ir.layer import LayerConfig, layer_kind
 from kconvert.ir.shapes import Shape, ShapeError
@@ -35,6 +35,13 @@ class TimeDistributed(LayerConfig):
         if len(inner) != 1:
             raise ShapeError("the wrapped layer must produce exactly one output")
         return (inner[0][0], shape[1], *inner[0][1:])
+
+    def intermediate_shapes(self, inputs: Sequence[Shape], outputs: Sequence[Shape]) -> list[Shape]:
+        """The outputs and what the wrapped layer makes on all steps at once (batch times steps)."""
+        batch, steps = inputs[0][0], inputs[0][1]
+        inner = (None if batch is None or steps is None else batch * steps, *inputs[0][2:])
+        config = self.layer.config
+        return [*outputs, *config.intermediate_shapes([inner], config.output_shapes([inner]))]
 
     def sublayers(self) -> tuple["Layer", ...]:
         return (self.layer,)

@@ -46,7 +46,7 @@ def read_dl4j(inp: Detected, limits: Limits) -> Model:
             layer.weights = {}
     model.provenance = Provenance(inp.path, "dl4j-zip" if inp.kind == "zip" else "dl4j-json")
     model.report = Report()
-    model.validate(limits.max_tensor_elements)
+    model.validate(limits.max_tensor_elements, limits.max_rank)
     return model
 
 

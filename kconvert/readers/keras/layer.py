@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
 from kconvert.errors import IncompatibleKerasConfigurationException, KConvertError
+from kconvert.formats.keras3 import OPERATION_MODULES, OPERATION_PACKAGE
 from kconvert.ir.graph import Layer
 from kconvert.ir.layer import LayerConfig
 from kconvert.ir.report import Report
@@ -368,6 +369,10 @@ def build_layer(node: Any, ctx: ReadContext, *, name: str | None = None) -> tupl
         converter = KERAS_LAYERS.get(class_name)
         module = node.get("module")
         if is_operation(node):
+            if module is not None and module not in OPERATION_MODULES:
+                raise IncompatibleKerasConfigurationException(
+                    f"module {module!r} is not one Keras 3 records operations from "
+                    f"({', '.join(sorted(OPERATION_MODULES))})", key="module")
             converter = KERAS_OPERATIONS.get(class_name)
             if converter is None:
                 raise IncompatibleKerasConfigurationException(
@@ -404,8 +409,8 @@ def is_operation(node: dict[str, Any]) -> bool:
     and its config lacks the ``trainable`` key every Keras 3 layer writes (an ``ops.add(x, 2.0)``
     is stored as ``Add`` with one tensor and a constant, not as the merge layer)."""
     module = node.get("module")
-    if isinstance(module, str):
-        return module.startswith("keras.src.ops")
+    if isinstance(module, str):  # what the entry claims; build_layer checks the whole module
+        return module.startswith(OPERATION_PACKAGE)
     config = node.get("config")
     nodes = node.get("inbound_nodes")
     return (node.get("class_name") in KERAS_OPERATIONS and isinstance(config, dict) and "trainable" not in config

@@ -156,7 +156,7 @@ def _build(parts: _Parts, ctx: ReadContext, by: str, weights_source: str | None)
     _decide_backend(parts, ctx)
     built = build_model(parts.config, ctx)
     model = built.model
-    model.validate(ctx.limits.max_tensor_elements)
+    model.validate(ctx.limits.max_tensor_elements, ctx.limits.max_rank)
     origin = weights_source or ctx.source or "the model file"
     if parts.v3_weights is not None:
         bind_weights(built, v3_groups(parts.v3_weights, model), "name", ctx, origin)

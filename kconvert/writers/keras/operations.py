@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from kconvert.formats.keras3 import OPERATION_PACKAGE
 from kconvert.ir.graph import Layer
 
 #: the placeholder for a tensor argument in :attr:`Operation.args`
@@ -27,7 +28,7 @@ class Operation:
     args: list[Any] = field(default_factory=lambda: [TENSOR])
 
 
-_NUMPY, _NN, _CORE = "keras.src.ops.numpy", "keras.src.ops.nn", "keras.src.ops.core"
+_NUMPY, _NN, _CORE = (f"{OPERATION_PACKAGE}.{name}" for name in ("numpy", "nn", "core"))
 _BINARY = {"add": "Add", "subtract": "Subtract", "multiply": "Multiply", "divide": "TrueDivide",
            "maximum": "Maximum", "minimum": "Minimum", "power": "Power"}
 _UNARY = {"relu": (_NN, "Relu"), "relu6": (_NN, "Relu6"), "sigmoid": (_NN, "Sigmoid"),

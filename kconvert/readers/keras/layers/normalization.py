@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from kconvert.ir.layers import normalization
-from kconvert.ir.weights import Weight
+from kconvert.ir.weights import Weight, warn_if_not_finite
 from kconvert.readers.keras.layer import Converted, KerasLayerConfig, SourceWeight, keras_layer, ordered
 
 
@@ -73,7 +75,12 @@ def normalization_layer(cfg: KerasLayerConfig) -> Converted:
             return None
         if not items or any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in items):
             raise cfg.error(f"expected a number or a flat list of numbers, got {value!r}", key)
-        return tuple(float(x) for x in items) if isinstance(value, (list, tuple)) else float(value)
+        try:
+            numbers = [float(x) for x in items]
+        except OverflowError:  # an integer past the largest float
+            raise cfg.error("a value is beyond the range of a float", key) from None
+        warn_if_not_finite(np.asarray(numbers), f"{cfg.ctx.source or 'the configuration'}: layer '{cfg.name}' {key}")
+        return tuple(numbers) if isinstance(value, (list, tuple)) else numbers[0]
 
     config = normalization.Normalization(axis=axis, invert=cfg.boolean("invert", False), mean=statistic("mean"),
                                          variance=statistic("variance"))

@@ -113,7 +113,10 @@ def tf_call(cfg: KerasLayerConfig) -> OpCall:
 def _number(cfg: KerasLayerConfig, value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise cfg.error(f"{what} must be a tensor or a scalar number, got {value!r}", "inbound_nodes")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an integer past the largest float
+        raise cfg.error(f"{what} {value} is beyond the range of a float", "inbound_nodes") from None
 
 
 def binary(cfg: KerasLayerConfig, op: str, x: Any, y: Any) -> ops.BinaryOp:
