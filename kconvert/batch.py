@@ -17,11 +17,8 @@ import selectors
 import signal
 import stat
 import sys
-import tempfile
 import time
-import traceback
 import warnings
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -258,6 +255,8 @@ def run(items: Sequence[Item], work: Work, jobs: int, on_done: Callable[[Outcome
     started: that model's error (exit code 4).  An item found unreadable before it ran (its
     ``problem``) is its error (exit code 3) without a child.  ``cleanup`` is called for a child that
     died without finishing (to remove what it was writing).  Returns the outcomes in the items' order."""
+    import tempfile  # here, as the other imports below: the command imports this module for one model too
+
     outcomes: dict[int, Outcome] = {}
 
     def done(index: int, outcome: Outcome) -> None:
@@ -358,6 +357,8 @@ def _attempt(work: Work, item: Item) -> tuple[int, str, dict[str, Any] | None, l
         try:
             code, message, report = work(item)
         except Exception as exc:  # a bug in kconvert: this model's, reported, not the batch's end
+            import traceback
+
             traceback.print_exc()
             code, message, report = 1, f"internal error: {type(exc).__name__}: {exc}", None
     seen = [str(w.message) for w in caught if issubclass(w.category, KConvertWarning)]
@@ -419,6 +420,8 @@ def to_document(command: str, target: str | None, jobs: int, seconds: float,
 
 def to_junit(command: str, outcomes: Sequence[Outcome], seconds: float) -> str:
     """JUnit XML: one test case per model; a mismatch is a failure, a model not converted an error."""
+    import xml.etree.ElementTree as ET
+
     counts = summary(outcomes)
     suite = ET.Element("testsuite", name=f"kconvert {command}", tests=str(counts["total"]),
                        failures=str(counts["failed"]), errors=str(counts["error"]), skipped="0",

@@ -22,7 +22,6 @@ import shutil
 import signal
 import sys
 import time
-import traceback
 import warnings
 from pathlib import Path
 from typing import Any, Callable
@@ -689,6 +688,8 @@ def _run_child() -> None:
         else:
             click.echo(exc.code, err=True)
     except BaseException:  # --debug: the traceback, as an uncaught exception would print it
+        import traceback  # here: only a crash needs it (start-up)
+
         traceback.print_exc()
     finally:
         sys.stdout.flush()

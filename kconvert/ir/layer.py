@@ -8,8 +8,8 @@ kind means adding one class here and one function in each format that supports i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal, Sequence
+from dataclasses import MISSING, FrozenInstanceError, dataclass, fields
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal, Sequence, TypeVar, dataclass_transform
 
 from kconvert.ir.shapes import Shape, ShapeError
 
@@ -17,9 +17,22 @@ if TYPE_CHECKING:
     from kconvert.ir.graph import Layer
 
 
-@dataclass(frozen=True, kw_only=True)
+_Config = TypeVar("_Config", bound=type)
+
+
+@dataclass_transform(kw_only_default=True, frozen_default=True)
+def layer_config(cls: _Config) -> _Config:
+    """A layer kind's attribute class: a frozen, keyword-only dataclass whose ``__init__``,
+    ``__repr__``, ``__eq__``, ``__hash__`` and frozen ``__setattr__`` are :class:`LayerConfig`'s,
+    written once, instead of being generated per class -- they behave the same, and compiling
+    generated methods for the hundred-odd kinds was the largest part of the command's start-up
+    (``bench/startup.py``)."""
+    return dataclass(kw_only=True, init=False, repr=False, eq=False)(cls)  # type: ignore[return-value]
+
+
+@layer_config
 class LayerConfig:
-    """Base class of every layer kind's attributes.
+    """Base class of every layer kind's attributes (each declared with :func:`layer_config`).
 
     Subclasses set ``kind`` and implement :meth:`output_shape` (single input, single output) or
     :meth:`output_shapes`; layers with weights implement :meth:`weight_shapes`.
@@ -99,6 +112,54 @@ class LayerConfig:
     def attributes(self) -> dict[str, Any]:
         """The attribute values by field name (for summaries, reports and writers)."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    # -- what @dataclass(frozen=True, kw_only=True) generates per class, once for all (see layer_config) --
+
+    def __init__(self, **values: Any) -> None:
+        missing = []
+        for f in fields(self):
+            if f.init and f.name in values:
+                value = values.pop(f.name)
+            elif f.default is not MISSING:
+                value = f.default
+            elif f.default_factory is not MISSING:
+                value = f.default_factory()
+            else:
+                if f.init:
+                    missing.append(repr(f.name))
+                continue
+            object.__setattr__(self, f.name, value)
+        where = f"{self.__class__.__qualname__}.__init__()"
+        if values:
+            raise TypeError(f"{where} got an unexpected keyword argument {next(iter(values))!r}")
+        if missing:
+            names = missing[0] if len(missing) == 1 else (
+                f"{missing[0]} and {missing[1]}" if len(missing) == 2 else f"{', '.join(missing[:-1])}, and {missing[-1]}")
+            raise TypeError(f"{where} missing {len(missing)} required keyword-only argument"
+                            f"{'s' if len(missing) > 1 else ''}: {names}")
+        if hasattr(self, "__post_init__"):
+            self.__post_init__()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def _compared(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f.name) for f in fields(self) if f.compare)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._compared() == other._compared()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._compared())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
+        return f"{self.__class__.__qualname__}({shown})"
 
 
 LAYER_KINDS: dict[str, type[LayerConfig]] = {}

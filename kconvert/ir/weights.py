@@ -18,6 +18,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from kconvert.errors import IncompatibleKerasConfigurationException, NonFiniteWeightWarning
+from kconvert.ir.extent import RAW_BYTES, Extent
 
 #: one step-1 slice per axis (explicit bounds): a hyperslab of a tensor
 Index = tuple[slice, ...]
@@ -43,7 +44,7 @@ class Weight:
     """One weight tensor: shape and dtype known up front, data read whole by :meth:`numpy` or in
     bounded pieces by :meth:`iter_blocks` / :meth:`iter_chunks`."""
 
-    __slots__ = ("shape", "dtype", "origin", "_read", "_slicer")
+    __slots__ = ("shape", "dtype", "origin", "_read", "_slicer", "_raw")
 
     def __init__(self, shape: Sequence[int], dtype: np.dtype | str, read: Reader, origin: str,
                  slicer: Slicer | None = None) -> None:
@@ -52,16 +53,21 @@ class Weight:
         self.origin = origin  # where the data comes from, for error messages
         self._read = read
         self._slicer = slicer  # None: only whole reads (an arbitrary derive)
+        self._raw: tuple[Extent, _ReadCheck] | None = None  # set by from_file: see iter_raw
 
     @classmethod
     def from_file(cls, shape: Sequence[int], dtype: np.dtype | str, read: Reader, origin: str,
-                  slicer: Slicer | None = None) -> "Weight":
+                  slicer: Slicer | None = None, extent: Extent | None = None) -> "Weight":
         """A weight read from a model file, whole by ``read`` or by hyperslab by ``slicer``: its data
         is checked for NaN/Inf (one warning per complete read, whole or slice by slice), and its
-        size reported to whoever watches reads (a progress display)."""
+        size reported to whoever watches reads (a progress display).  ``extent``: where the file
+        holds the data as C-order bytes of ``dtype``, for :meth:`iter_raw`."""
         check = _ReadCheck(_prod(shape), origin)
-        return cls(shape, dtype, lambda: check(read()), origin,
-                   None if slicer is None else (lambda index: check(slicer(index))))
+        weight = cls(shape, dtype, lambda: check(read()), origin,
+                     None if slicer is None else (lambda index: check(slicer(index))))
+        if extent is not None:
+            weight._raw = (extent, check)
+        return weight
 
     @classmethod
     def of(cls, array: np.ndarray | Sequence, origin: str = "memory") -> "Weight":
@@ -124,6 +130,25 @@ class Weight:
         """The tensor's C-order flattened data in consecutive 1-D pieces (see :meth:`iter_blocks`)."""
         for _, block in self.iter_blocks(max_bytes):
             yield block.reshape(-1)
+
+    @property
+    def raw(self) -> bool:
+        """Whether :meth:`iter_raw` can copy the data as its file stores it (a weight read from a
+        file unchanged, stored there contiguously in :attr:`dtype`); derived weights cannot."""
+        return self._raw is not None
+
+    def iter_raw(self, max_bytes: int = RAW_BYTES) -> Iterator[np.ndarray]:
+        """The data as :meth:`iter_chunks` gives it, read straight from the file's bytes into one
+        reused buffer of ``max_bytes`` (each piece is valid until the next is asked for): what
+        :meth:`iter_chunks` does without HDF5's slicing and an array per chunk, checked and reported
+        the same way.  Only for a :attr:`raw` weight."""
+        if self._raw is None:
+            raise ValueError(f"weight {self.origin} is not stored as raw bytes in a file")
+        extent, check = self._raw
+        itemsize = self.dtype.itemsize
+        buffer = np.empty(max(1, max_bytes // itemsize) * itemsize, np.uint8)
+        for piece in extent.pieces(memoryview(buffer)):
+            yield check(np.frombuffer(piece, self.dtype))
 
     def _checked(self, data: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         arr = np.asarray(data)

@@ -17,6 +17,7 @@ import h5py
 import numpy as np
 
 from kconvert.errors import InputReadError
+from kconvert.ir.extent import Extent
 from kconvert.ir.weights import Index, Weight
 from kconvert.readers.context import Limits
 from kconvert.readers.files import checked_path
@@ -168,8 +169,11 @@ class H5File:
             raise self.error(f"cannot read dataset '{where}' ({_h5_reason(exc)})") from None
         if dtype.kind not in _NUMERIC_KINDS:
             raise self.error(f"dataset '{where}' holds {dtype}, not numbers")
-        self._check_storage(ds, shape, dtype)
+        offset = self._check_storage(ds, shape, dtype)
         origin = f"{self.display}:{where}"
+        extent = None
+        if offset is not None and _stored_as(ds, dtype):
+            extent = Extent(self.source, offset, int(np.prod(shape, dtype=np.int64)) * dtype.itemsize)
 
         def read(index: Index = ()) -> np.ndarray:  # () reads the whole dataset, a tuple of slices a hyperslab
             try:
@@ -178,12 +182,12 @@ class H5File:
                 raise
             except H5_ERRORS as exc:
                 raise InputReadError(f"cannot read dataset '{where}' ({_h5_reason(exc)})", file=self.display) from None
-        return Weight.from_file(shape, dtype, read, origin, read)
+        return Weight.from_file(shape, dtype, read, origin, read, extent)
 
-
-    def _check_storage(self, ds: h5py.Dataset, shape: tuple[int, ...], dtype: np.dtype) -> None:
+    def _check_storage(self, ds: h5py.Dataset, shape: tuple[int, ...], dtype: np.dtype) -> int | None:
         """Refuse datasets whose data cannot be in the file: truncation, or a declared size far
-        beyond what is stored (a "shape bomb")."""
+        beyond what is stored (a "shape bomb").  The byte offset of a dataset stored whole and in
+        order (contiguous, every byte written), else None."""
         declared = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         try:
             stored = ds.id.get_storage_size()
@@ -196,6 +200,16 @@ class H5File:
                                                              if ds.chunks is not None else 1):
             raise self.error(f"dataset '{ds.name}' declares {declared} bytes but stores {stored}: refusing a "
                              "truncated file or a shape bomb")
+        return offset if offset is not None and declared and stored == declared else None
+
+
+def _stored_as(ds: h5py.Dataset, dtype: np.dtype) -> bool:
+    """Whether the file stores ``ds`` as bytes of ``dtype`` itself (byte order included), not as a
+    type HDF5 converts on reading (another precision or layout), so its bytes can be copied."""
+    try:
+        return bool(ds.id.get_type().equal(h5py.h5t.py_create(dtype)))
+    except H5_ERRORS:
+        return False
 
 
 def _join(parent: str, name: str) -> str:

@@ -5,7 +5,8 @@ Nothing here executes anything found in the text:
 * JSON goes through :func:`json.loads` without object hooks;
 * YAML goes through a :class:`yaml.SafeLoader` subclass that understands only the data-only
   Python tags Keras's ``to_yaml`` emits (``!!python/tuple``, and the Python 2 string and number
-  tags) and refuses every other ``!!python/...`` tag -- ``object/apply``, ``name``, ``module``...;
+  tags) and refuses every other ``!!python/...`` tag -- ``object/apply``, ``name``, ``module``...
+  (:mod:`kconvert.readers.yaml_loader`);
 * the special encodings of tf.keras JSON (``__tuple__``, ``TensorShape``) are decoded to plain
   lists, while those that stand for runtime objects (``TypeSpec``, ``__ellipsis__``...) are refused.
 """
@@ -15,50 +16,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import yaml
-
 from kconvert.errors import InputReadError
 from kconvert.readers.context import Limits
-
-_PY = "tag:yaml.org,2002:python/"
-
-
-class KerasYamlLoader(yaml.SafeLoader):
-    """Safe YAML loader plus the data-only Python tags found in Keras ``to_yaml`` output."""
-
-
-def _sequence(loader: yaml.SafeLoader, node: yaml.Node) -> list[Any]:
-    return loader.construct_sequence(node, deep=True)  # type: ignore[arg-type]
-
-
-def _scalar(kind: type) -> Any:
-    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
-        value = loader.construct_scalar(node)  # type: ignore[arg-type]
-        if kind is bool:
-            return str(value).lower() in ("true", "yes", "on", "1")
-        if kind is type(None):
-            return None
-        try:
-            return kind(value)
-        except ValueError:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"{value!r} is not a valid {node.tag.rsplit('/', 1)[-1]}", node.start_mark) from None
-    return construct
-
-
-def _refuse(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    raise yaml.constructor.ConstructorError(
-        None, None,
-        f"the tag !!python/{suffix} can construct arbitrary Python objects and is refused",
-        node.start_mark)
-
-
-KerasYamlLoader.add_constructor(_PY + "tuple", _sequence)
-for _tag, _kind in (("unicode", str), ("str", str), ("long", int), ("int", int), ("float", float),
-                    ("bool", bool), ("none", type(None))):
-    KerasYamlLoader.add_constructor(_PY + _tag, _scalar(_kind))
-KerasYamlLoader.add_multi_constructor(_PY, _refuse)
-
 
 def parse_json(text: str | bytes, where: str, limits: Limits) -> Any:
     if len(text) > limits.max_config_bytes:
@@ -77,19 +36,9 @@ def parse_yaml(text: str | bytes, where: str, limits: Limits) -> Any:
     if len(text) > limits.max_config_bytes:
         raise InputReadError(f"the configuration is {len(text)} bytes, over the limit of "
                              f"{limits.max_config_bytes}", file=where)
-    try:
-        data = yaml.load(text, Loader=KerasYamlLoader)  # noqa: S506 (a SafeLoader subclass)
-    except yaml.constructor.ConstructorError as exc:
-        mark = exc.problem_mark
-        place = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise InputReadError(f"refused YAML{place}: {exc.problem}", file=where) from None
-    except RecursionError:
-        raise InputReadError("the YAML is nested too deeply", file=where) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        place = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InputReadError(f"malformed YAML{place}: {problem}", file=where) from None
+    from kconvert.readers.yaml_loader import load_yaml  # here: PyYAML is a start-up cost JSON and HDF5 need not pay
+
+    data = load_yaml(text, where)
     return decode_keras_values(data, where, limits)
 
 

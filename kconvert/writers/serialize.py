@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import numpy as np
-import yaml
 
 from kconvert.errors import IncompatibleKerasConfigurationException
 
@@ -32,4 +31,6 @@ def json_text(document: Any, indent: int | None = None) -> str:
 
 def yaml_text(document: Any) -> str:
     """YAML with plain tags only (safe to read back with any safe loader)."""
+    import yaml  # here: every writer imports this module, and only YAML output needs it (start-up)
+
     return yaml.safe_dump(json.loads(json_text(document)), sort_keys=False, default_flow_style=False)

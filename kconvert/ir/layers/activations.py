@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
-from kconvert.ir.layer import LayerConfig, layer_kind
+from kconvert.ir.layer import LayerConfig, layer_config, layer_kind
 from kconvert.ir.shapes import Shape, ShapeError, norm_axis
 
 
@@ -30,7 +29,7 @@ def _per_unit_shape(shape: Shape, shared_axes: tuple[int, ...]) -> Shape:
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class ReLU(_Elementwise):
     """``min(max_value, x)`` for ``x >= threshold``, ``negative_slope * (x - threshold)`` below."""
 
@@ -42,7 +41,7 @@ class ReLU(_Elementwise):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class LeakyReLU(_Elementwise):
     kind = "LeakyReLU"
     elementwise = True
@@ -50,7 +49,7 @@ class LeakyReLU(_Elementwise):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class ELU(_Elementwise):
     kind = "ELU"
     elementwise = True
@@ -58,7 +57,7 @@ class ELU(_Elementwise):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class ThresholdedReLU(_Elementwise):
     """``x if x > theta else 0``."""
 
@@ -68,7 +67,7 @@ class ThresholdedReLU(_Elementwise):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Softmax(LayerConfig):
     kind = "Softmax"
     passes_mask = True
@@ -81,7 +80,7 @@ class Softmax(LayerConfig):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class PReLU(_Elementwise):
     """``x if x > 0 else alpha * x`` with a learned ``alpha`` per unit (shared along ``shared_axes``)."""
 
@@ -93,7 +92,7 @@ class PReLU(_Elementwise):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class ParametricSoftplus(_Elementwise):
     """Keras 1: ``alpha * log(1 + exp(beta * x))`` with learned ``alpha`` and ``beta`` per unit."""
 
@@ -106,7 +105,7 @@ class ParametricSoftplus(_Elementwise):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class SReLU(_Elementwise):
     """Keras 1 S-shaped ReLU with learned thresholds and slopes per unit.
 

@@ -6,15 +6,14 @@ from an allowlist of those registrations and never imports a class a file names.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Sequence
 
-from kconvert.ir.layer import LayerConfig, layer_kind
+from kconvert.ir.layer import LayerConfig, layer_config, layer_kind
 from kconvert.ir.shapes import Shape, ShapeError, broadcast
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class LayerScale(LayerConfig):
     """ConvNeXt's learned per-channel scale: ``x * gamma`` over the last axis."""
 
@@ -33,7 +32,7 @@ class LayerScale(LayerConfig):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class StochasticDepth(LayerConfig):
     """ConvNeXt's drop-path: drops whole residual branches in training; identity at inference."""
 
@@ -48,7 +47,7 @@ class StochasticDepth(LayerConfig):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class CustomScaleLayer(LayerConfig):
     """InceptionResNetV2's residual: ``inputs[0] + inputs[1] * scale``."""
 

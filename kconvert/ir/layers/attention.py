@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal, Sequence
 
-from kconvert.ir.layer import LayerConfig, layer_kind
+from kconvert.ir.layer import LayerConfig, layer_config, layer_kind
 from kconvert.ir.shapes import Shape, ShapeError, require_rank
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Attention(LayerConfig):
     """Luong-style attention over inputs ``[query, value]`` or ``[query, value, key]``.
 
@@ -63,7 +62,7 @@ class Attention(LayerConfig):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class MultiHeadAttention(LayerConfig):
     """Keras's multi-head dot-product attention over inputs ``[query, value]`` or
     ``[query, value, key]``, then ``attention_mask`` when ``with_attention_mask``.

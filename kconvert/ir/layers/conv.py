@@ -7,10 +7,9 @@ channel axis of the *activations* is.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar, Literal, Sequence
 
-from kconvert.ir.layer import LayerConfig, layer_kind
+from kconvert.ir.layer import LayerConfig, layer_config, layer_kind
 from kconvert.ir.shapes import (
     Shape,
     ShapeError,
@@ -25,7 +24,7 @@ DataFormat = Literal["channels_last", "channels_first"]
 PADDINGS = ("valid", "same", "causal", "full")
 
 
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class _Windowed(LayerConfig):
     """Shared fields of layers that slide a window over ``rank`` spatial axes.
 
@@ -85,7 +84,7 @@ class _Windowed(LayerConfig):
         return channels
 
 
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class _Filtered(_Windowed):
     """A windowed layer producing ``filters`` channels at each position its window visits."""
 
@@ -98,7 +97,7 @@ class _Filtered(_Windowed):
         return join_channels(shape[0], self.filters, self.spatial_output(spatial), self.data_format)
 
 
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class _Conv(_Filtered):
     linear_weights = ("kernel", "bias")
     groups: int = 1
@@ -115,27 +114,27 @@ class _Conv(_Filtered):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Conv1D(_Conv):
     kind = "Conv1D"
     rank = 1
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Conv2D(_Conv):
     kind = "Conv2D"
     rank = 2
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Conv3D(_Conv):
     kind = "Conv3D"
     rank = 3
 
 
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class _ConvTranspose(_Filtered):
     """Transposed convolution; kernel is (spatial..., filters, input channels)."""
 
@@ -158,7 +157,7 @@ class _ConvTranspose(_Filtered):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Conv1DTranspose(_ConvTranspose):
     kind = "Conv1DTranspose"
     rank = 1
@@ -168,20 +167,20 @@ class Conv1DTranspose(_ConvTranspose):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Conv2DTranspose(_ConvTranspose):
     kind = "Conv2DTranspose"
     rank = 2
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Conv3DTranspose(_ConvTranspose):
     kind = "Conv3DTranspose"
     rank = 3
 
 
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class _SeparableConv(_Filtered):
     """Depthwise convolution (``depth_multiplier`` maps per channel) then a 1x1 pointwise one."""
 
@@ -200,7 +199,7 @@ class _SeparableConv(_Filtered):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class SeparableConv1D(_SeparableConv):
     kind = "SeparableConv1D"
     rank = 1
@@ -210,13 +209,13 @@ class SeparableConv1D(_SeparableConv):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class SeparableConv2D(_SeparableConv):
     kind = "SeparableConv2D"
     rank = 2
 
 
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class _DepthwiseConv(_Windowed):
     """Per-channel convolution producing ``depth_multiplier`` maps per input channel."""
 
@@ -239,7 +238,7 @@ class _DepthwiseConv(_Windowed):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class DepthwiseConv1D(_DepthwiseConv):
     kind = "DepthwiseConv1D"
     rank = 1
@@ -249,13 +248,13 @@ class DepthwiseConv1D(_DepthwiseConv):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class DepthwiseConv2D(_DepthwiseConv):
     kind = "DepthwiseConv2D"
     rank = 2
 
 
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class LocallyConnected(_Filtered):
     """A convolution whose kernel is not shared across positions (Keras implementation 1 layout).
 
@@ -287,14 +286,14 @@ class LocallyConnected(_Filtered):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class LocallyConnected1D(LocallyConnected):
     kind = "LocallyConnected1D"
     rank = 1
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class LocallyConnected2D(LocallyConnected):
     kind = "LocallyConnected2D"
     rank = 2

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
-from kconvert.ir.layer import LayerConfig, layer_kind
+from kconvert.ir.layer import LayerConfig, layer_config, layer_kind
 from kconvert.ir.shapes import Shape, ShapeError, product, require_rank, shape_str
 
 DataFormat = Literal["channels_last", "channels_first"]
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class InputLayer(LayerConfig):
     """A graph input: the shape (batch included) and dtype a caller must feed."""
 
@@ -30,7 +29,7 @@ class InputLayer(LayerConfig):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Dense(LayerConfig):
     """``activation(x @ kernel + bias)`` on the last axis; kernel is (input_dim, units)."""
 
@@ -54,7 +53,7 @@ class Dense(LayerConfig):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Activation(LayerConfig):
     kind = "Activation"
     passes_mask = True
@@ -65,7 +64,7 @@ class Activation(LayerConfig):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Masking(LayerConfig):
     """Marks timesteps whose features all equal ``mask_value`` as padding for later layers."""
 
@@ -77,7 +76,7 @@ class Masking(LayerConfig):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class ActivityRegularization(LayerConfig):
     """Identity that adds an activity penalty to the training loss."""
 
@@ -93,7 +92,7 @@ class ActivityRegularization(LayerConfig):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Flatten(LayerConfig):
     """Flattens all but the batch axis.
 
@@ -111,7 +110,7 @@ class Flatten(LayerConfig):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Reshape(LayerConfig):
     """Reshape the non-batch axes to ``target_shape`` (which may contain one -1)."""
 
@@ -137,7 +136,7 @@ class Reshape(LayerConfig):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Permute(LayerConfig):
     """Permute the non-batch axes; ``dims`` is 1-based as in Keras."""
 
@@ -151,7 +150,7 @@ class Permute(LayerConfig):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class RepeatVector(LayerConfig):
     """(batch, features) -> (batch, n, features)."""
 
@@ -164,7 +163,7 @@ class RepeatVector(LayerConfig):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Highway(LayerConfig):
     """Keras 1 Highway: ``t * activation(x W + b) + (1 - t) * x`` with ``t = sigmoid(x W_c + b_c)``."""
 
@@ -185,7 +184,7 @@ class Highway(LayerConfig):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class MaxoutDense(LayerConfig):
     """Keras 1 MaxoutDense: the maximum over ``nb_feature`` dense projections."""
 
@@ -206,7 +205,7 @@ class MaxoutDense(LayerConfig):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Embedding(LayerConfig):
     """Integer ids -> vectors; ids equal to 0 are masked when ``mask_zero``."""
 
@@ -223,7 +222,7 @@ class Embedding(LayerConfig):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Rescaling(LayerConfig):
     """``x * scale + offset``; scale and offset are scalars or per-channel (last axis) tuples."""
 
@@ -236,7 +235,7 @@ class Rescaling(LayerConfig):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Identity(LayerConfig):
     """Returns its input (Keras 3's Identity layer; ConvNeXt's stochastic depth at rate 0)."""
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
-from kconvert.ir.layer import LayerConfig, layer_kind
+from kconvert.ir.layer import LayerConfig, layer_config, layer_kind
 from kconvert.ir.shapes import Dim, Shape, ShapeError, shape_str
 
 _PLAIN = re.compile(r"^([a-zA-Z]+),([a-zA-Z]+)->([a-zA-Z]+)$")
@@ -29,7 +28,7 @@ def parse_equation(equation: str) -> tuple[str, str, str, bool]:
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class EinsumDense(LayerConfig):
     """``activation(einsum(equation, x, kernel) + bias)``, Keras's EinsumDense.
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
-from kconvert.ir.layer import LayerConfig, layer_kind
+from kconvert.ir.layer import LayerConfig, layer_config, layer_kind
 from kconvert.ir.shapes import Shape, ShapeError, broadcast, norm_axis, shape_str
 
 
@@ -19,13 +18,13 @@ class _Elementwise(LayerConfig):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Add(_Elementwise):
     kind = "Add"
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Subtract(_Elementwise):
     """First input minus the second."""
 
@@ -34,31 +33,31 @@ class Subtract(_Elementwise):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Multiply(_Elementwise):
     kind = "Multiply"
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Average(_Elementwise):
     kind = "Average"
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Maximum(_Elementwise):
     kind = "Maximum"
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Minimum(_Elementwise):
     kind = "Minimum"
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Concatenate(LayerConfig):
     kind = "Concatenate"
     min_inputs = 2
@@ -86,7 +85,7 @@ class Concatenate(LayerConfig):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Dot(LayerConfig):
     """Batched dot product over ``axes`` (one per input); ``normalize`` gives cosine similarity."""
 

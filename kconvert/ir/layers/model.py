@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from kconvert.ir.layer import LayerConfig, layer_kind
+from kconvert.ir.layer import LayerConfig, layer_config, layer_kind
 from kconvert.ir.shapes import Shape, ShapeError, shape_str
 
 if TYPE_CHECKING:
@@ -13,7 +12,7 @@ if TYPE_CHECKING:
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class NestedModel(LayerConfig):
     """Calls ``model`` on its inputs; the inner layers own the weights.
 

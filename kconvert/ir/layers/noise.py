@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from kconvert.ir.layer import LayerConfig, layer_kind
+from kconvert.ir.layer import LayerConfig, layer_config, layer_kind
 from kconvert.ir.shapes import Shape, require_rank
 
 
@@ -18,7 +17,7 @@ class _TrainingNoise(LayerConfig):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Dropout(_TrainingNoise):
     kind = "Dropout"
     rate: float
@@ -26,7 +25,7 @@ class Dropout(_TrainingNoise):
     seed: int | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class _SpatialDropout(_TrainingNoise):
     """Drops whole feature maps (channels) instead of single values."""
 
@@ -41,28 +40,28 @@ class _SpatialDropout(_TrainingNoise):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class SpatialDropout1D(_SpatialDropout):
     kind = "SpatialDropout1D"
     rank = 1
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class SpatialDropout2D(_SpatialDropout):
     kind = "SpatialDropout2D"
     rank = 2
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class SpatialDropout3D(_SpatialDropout):
     kind = "SpatialDropout3D"
     rank = 3
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class GaussianNoise(_TrainingNoise):
     kind = "GaussianNoise"
     elementwise = True
@@ -71,7 +70,7 @@ class GaussianNoise(_TrainingNoise):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class GaussianDropout(_TrainingNoise):
     kind = "GaussianDropout"
     elementwise = True
@@ -80,7 +79,7 @@ class GaussianDropout(_TrainingNoise):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class AlphaDropout(_TrainingNoise):
     kind = "AlphaDropout"
     rate: float

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterable
 
-from kconvert.ir.layer import LayerConfig, layer_kind
+from kconvert.ir.layer import LayerConfig, layer_config, layer_kind
 from kconvert.ir.shapes import Shape, ShapeError, norm_axis
 
 
@@ -19,7 +18,7 @@ def _axes_shape(shape: Shape, axes: tuple[int, ...]) -> Shape:
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class BatchNormalization(LayerConfig):
     """Inference: ``gamma * (x - moving_mean) / sqrt(moving_variance + epsilon) + beta``.
 
@@ -52,7 +51,7 @@ class BatchNormalization(LayerConfig):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class LayerNormalization(LayerConfig):
     """Per-sample normalisation over ``axis``.
 
@@ -87,7 +86,7 @@ Statistic = float | tuple[float, ...]
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Normalization(LayerConfig):
     """Feature-wise standardisation: ``(x - mean) / max(sqrt(variance), 1e-7)``, or with ``invert``
     ``mean + x * max(sqrt(variance), 1e-7)`` (Keras's preprocessing layer).
@@ -143,7 +142,7 @@ class Normalization(LayerConfig):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class GroupNormalization(LayerConfig):
     """Per-sample normalisation over groups of channels: the channels of ``axis`` are split into
     ``groups`` groups, each standardised over its channels and every other non-batch axis
@@ -169,7 +168,7 @@ class GroupNormalization(LayerConfig):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class UnitNormalization(LayerConfig):
     """``x * rsqrt(max(sum(x^2 over axis), floor))``: unit L2 norm along ``axis``.  Keras 3 floors the
     norm at 1e-12 (``floor`` 1e-24), tf.keras the squared norm at 1e-12."""

@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Sequence
 
-from kconvert.ir.layer import LayerConfig, layer_kind
+from kconvert.ir.layer import LayerConfig, layer_config, layer_kind
 from kconvert.ir.shapes import Dim, Shape, ShapeError, broadcast, shape_str
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class NotEqual(LayerConfig):
     """``x != value``, a boolean tensor; Keras 3 records it when it passes an Embedding's padding
     mask (``ids != 0``) to the layers after it."""
@@ -63,7 +63,7 @@ def _axes(axes: tuple[int, ...], rank: int, what: str) -> list[int]:
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class BinaryOp(LayerConfig):
     """``op(x, y)`` elementwise on two tensors, or on one tensor and a scalar ``constant`` (which
     comes first when ``constant_first``: ``1 - x``); Keras records these for ``x + 2`` or
@@ -86,7 +86,7 @@ class BinaryOp(LayerConfig):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class UnaryOp(LayerConfig):
     """``op(x)`` elementwise: an activation or arithmetic function called on a tensor."""
 
@@ -101,7 +101,7 @@ class UnaryOp(LayerConfig):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Reduce(LayerConfig):
     """``op`` (mean, sum, max, min) over ``axis`` of each sample, keeping reduced axes as 1 when
     ``keepdims``."""
@@ -124,7 +124,7 @@ class Reduce(LayerConfig):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class ExpandDims(LayerConfig):
     """Insert axes of length 1 at ``axis`` (positions in the output, as numpy counts them)."""
 
@@ -139,7 +139,7 @@ class ExpandDims(LayerConfig):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Squeeze(LayerConfig):
     """Remove the axes ``axis``, each of which must have length 1."""
 
@@ -183,7 +183,7 @@ class Index:
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class GetItem(LayerConfig):
     """``x[items]`` with numpy's basic indexing (integers, slices, new axes, one ellipsis); the
     batch axis must be taken whole."""

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from kconvert.ir.layer import LayerConfig, layer_kind
+from kconvert.ir.layer import LayerConfig, layer_config, layer_kind
 from kconvert.ir.shapes import Shape, conv_output_length, join_channels, require_rank, split_channels
 
 DataFormat = Literal["channels_last", "channels_first"]
 
 
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class _Pooling(LayerConfig):
     """Max or average over windows; ``strides`` defaults to ``pool_size``.
 
@@ -47,7 +46,7 @@ class _Pooling(LayerConfig):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class MaxPooling1D(_Pooling):
     kind = "MaxPooling1D"
     reduction = "max"
@@ -58,7 +57,7 @@ class MaxPooling1D(_Pooling):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class MaxPooling2D(_Pooling):
     kind = "MaxPooling2D"
     reduction = "max"
@@ -66,7 +65,7 @@ class MaxPooling2D(_Pooling):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class MaxPooling3D(_Pooling):
     kind = "MaxPooling3D"
     reduction = "max"
@@ -74,7 +73,7 @@ class MaxPooling3D(_Pooling):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class AveragePooling1D(_Pooling):
     kind = "AveragePooling1D"
     reduction = "average"
@@ -85,7 +84,7 @@ class AveragePooling1D(_Pooling):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class AveragePooling2D(_Pooling):
     kind = "AveragePooling2D"
     reduction = "average"
@@ -93,14 +92,14 @@ class AveragePooling2D(_Pooling):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class AveragePooling3D(_Pooling):
     kind = "AveragePooling3D"
     reduction = "average"
     rank = 3
 
 
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class _GlobalPooling(LayerConfig):
     """Max or average over all spatial axes; ``keepdims`` keeps them as size-1 axes."""
 
@@ -117,7 +116,7 @@ class _GlobalPooling(LayerConfig):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class GlobalMaxPooling1D(_GlobalPooling):
     kind = "GlobalMaxPooling1D"
     reduction = "max"
@@ -125,7 +124,7 @@ class GlobalMaxPooling1D(_GlobalPooling):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class GlobalMaxPooling2D(_GlobalPooling):
     kind = "GlobalMaxPooling2D"
     reduction = "max"
@@ -133,7 +132,7 @@ class GlobalMaxPooling2D(_GlobalPooling):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class GlobalMaxPooling3D(_GlobalPooling):
     kind = "GlobalMaxPooling3D"
     reduction = "max"
@@ -141,7 +140,7 @@ class GlobalMaxPooling3D(_GlobalPooling):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class GlobalAveragePooling1D(_GlobalPooling):
     kind = "GlobalAveragePooling1D"
     reduction = "average"
@@ -149,7 +148,7 @@ class GlobalAveragePooling1D(_GlobalPooling):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class GlobalAveragePooling2D(_GlobalPooling):
     kind = "GlobalAveragePooling2D"
     reduction = "average"
@@ -157,7 +156,7 @@ class GlobalAveragePooling2D(_GlobalPooling):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class GlobalAveragePooling3D(_GlobalPooling):
     kind = "GlobalAveragePooling3D"
     reduction = "average"

@@ -3,10 +3,9 @@ core and normalisation layers)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
-from kconvert.ir.layer import LayerConfig, layer_kind
+from kconvert.ir.layer import LayerConfig, layer_config, layer_kind
 from kconvert.ir.shapes import Shape, ShapeError, join_channels, require_rank, split_channels
 
 DataFormat = Literal["channels_last", "channels_first"]
@@ -14,7 +13,7 @@ DataFormat = Literal["channels_last", "channels_first"]
 INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area", "lanczos3", "lanczos5", "gaussian", "mitchellcubic")
 
 
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class _ImageSize(LayerConfig):
     height: int
     width: int
@@ -30,7 +29,7 @@ class _ImageSize(LayerConfig):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Resizing(_ImageSize):
     """Images resized to ``height`` x ``width`` with tf.image.resize's ``interpolation`` (no
     cropping or padding to the aspect ratio)."""
@@ -45,7 +44,7 @@ class Resizing(_ImageSize):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class CenterCrop(_ImageSize):
     """The central ``height`` x ``width`` window of images at least that large (the top-left corner
     at half the excess, rounded down)."""

@@ -7,15 +7,14 @@ input and recurrent biases: its bias is (2, 3 * units) instead of (3 * units,).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
-from kconvert.ir.layer import LayerConfig, layer_kind
+from kconvert.ir.layer import LayerConfig, layer_config, layer_kind
 from kconvert.ir.layers.conv import _Windowed
 from kconvert.ir.shapes import Shape, ShapeError, join_channels, require_rank, split_channels
 
 
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class _Recurrent(LayerConfig):
     """Shared fields of recurrent layers.
 
@@ -66,13 +65,13 @@ class _Recurrent(LayerConfig):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class SimpleRNN(_Recurrent):
     kind = "SimpleRNN"
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class GRU(_Recurrent):
     kind = "GRU"
     gates = (3, (0, 1))
@@ -84,7 +83,7 @@ class GRU(_Recurrent):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class LSTM(_Recurrent):
     kind = "LSTM"
     gates = (4, (0, 1, 3))
@@ -94,7 +93,7 @@ class LSTM(_Recurrent):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class PeepholeLSTM(LSTM):
     """An LSTM whose gates also read the cell state (Gers & Schmidhuber's peepholes, as in
     Deeplearning4j's GravesLSTM and tf.keras's PeepholeLSTMCell): the input and forget gates
@@ -111,7 +110,7 @@ class PeepholeLSTM(LSTM):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class ConvLSTM2D(_Windowed):
     """LSTM whose matrix products are 2-D convolutions over (batch, time, image) inputs.
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from kconvert.ir.layer import LayerConfig, layer_kind
+from kconvert.ir.layer import LayerConfig, layer_config, layer_kind
 from kconvert.ir.shapes import Shape, ShapeError, join_channels, require_rank, split_channels
 
 DataFormat = Literal["channels_last", "channels_first"]
 Pairs = tuple[tuple[int, int], ...]
 
 
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class _Spatial(LayerConfig):
     """A layer acting on ``rank`` spatial axes; 1-D layers are always channels-last (steps, features)."""
 
@@ -30,7 +29,7 @@ class _Spatial(LayerConfig):
             raise ValueError(f"{name} must be {self.rank} pair(s) of non-negative integers, got {pairs}")
 
 
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class _Cropping(_Spatial):
     """Remove ``cropping[i] = (before, after)`` cells from spatial axis ``i``."""
 
@@ -51,7 +50,7 @@ class _Cropping(_Spatial):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Cropping1D(_Cropping):
     kind = "Cropping1D"
     rank = 1
@@ -61,20 +60,20 @@ class Cropping1D(_Cropping):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Cropping2D(_Cropping):
     kind = "Cropping2D"
     rank = 2
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Cropping3D(_Cropping):
     kind = "Cropping3D"
     rank = 3
 
 
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class _ZeroPadding(_Spatial):
     """Add ``padding[i] = (before, after)`` zero cells to spatial axis ``i``."""
 
@@ -88,7 +87,7 @@ class _ZeroPadding(_Spatial):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class ZeroPadding1D(_ZeroPadding):
     kind = "ZeroPadding1D"
     rank = 1
@@ -98,20 +97,20 @@ class ZeroPadding1D(_ZeroPadding):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class ZeroPadding2D(_ZeroPadding):
     kind = "ZeroPadding2D"
     rank = 2
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class ZeroPadding3D(_ZeroPadding):
     kind = "ZeroPadding3D"
     rank = 3
 
 
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class _UpSampling(_Spatial):
     """Repeat every cell ``size[i]`` times along spatial axis ``i`` (or resize, see interpolation)."""
 
@@ -129,7 +128,7 @@ class _UpSampling(_Spatial):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class UpSampling1D(_UpSampling):
     kind = "UpSampling1D"
     rank = 1
@@ -139,14 +138,14 @@ class UpSampling1D(_UpSampling):
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class UpSampling2D(_UpSampling):
     kind = "UpSampling2D"
     rank = 2
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class UpSampling3D(_UpSampling):
     kind = "UpSampling3D"
     rank = 3

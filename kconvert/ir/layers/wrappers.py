@@ -6,10 +6,9 @@ weights) that are never called in the graph themselves.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Sequence
 
-from kconvert.ir.layer import LayerConfig, layer_kind
+from kconvert.ir.layer import LayerConfig, layer_config, layer_kind
 from kconvert.ir.shapes import Shape, ShapeError
 
 if TYPE_CHECKING:
@@ -17,7 +16,7 @@ if TYPE_CHECKING:
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class TimeDistributed(LayerConfig):
     """Apply ``layer`` to every slice along axis 1 (time)."""
 
@@ -54,7 +53,7 @@ MergeMode = Literal["concat", "sum", "mul", "ave"]
 
 
 @layer_kind
-@dataclass(frozen=True, kw_only=True)
+@layer_config
 class Bidirectional(LayerConfig):
     """Run ``forward`` and ``backward`` (a ``go_backwards`` twin) over a sequence and merge them.
 

@@ -13,7 +13,6 @@ does, the user names what each Lambda computes, in one of three forms:
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any, Callable, Union
@@ -77,6 +76,8 @@ def describe(name: str, config: dict[str, Any]) -> LambdaInfo:
             function_name = ".".join(str(p) for p in (config.get("module"), fn) if p)
         else:
             blob = _blob(fn)
+    import hashlib  # here: only a model with Lambda layers needs it (start-up)
+
     digest = hashlib.sha256(blob).hexdigest() if blob else None
     args = config.get("arguments") if isinstance(config.get("arguments"), dict) else {}
     return LambdaInfo(name, function_type, function_name, digest, len(blob), config.get("output_shape"),

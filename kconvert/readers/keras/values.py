@@ -8,7 +8,6 @@ unknown names are refused.
 
 from __future__ import annotations
 
-import difflib
 from typing import Any, Callable
 
 from kconvert.errors import IncompatibleKerasConfigurationException
@@ -26,6 +25,8 @@ Unsupported = Callable[[str], None]
 
 
 def suggest(name: str, choices: Any) -> str:
+    import difflib  # here: only a misspelt name needs it (start-up)
+
     close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.6)
     return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
 

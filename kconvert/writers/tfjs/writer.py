@@ -4,7 +4,9 @@ What tfjs-layers lacks is first rewritten into layers it has (its rules: :mod:`k
 Everything that can refuse the model (layers, options, masks, names, quantization patterns)
 runs before the first byte is written; weights then stream from the source file into the shards
 in chunks of at most :data:`kconvert.ir.weights.CHUNK_BYTES` (never a whole large tensor), inside
-a temporary directory that replaces the output at the end.
+a temporary directory that replaces the output at the end.  A weight the file already stores as
+the bytes TF.js reads (contiguous little-endian float32/int32, unchanged) is copied as those bytes
+(:meth:`~kconvert.ir.weights.Weight.iter_raw`), the copy limit.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ from kconvert.writers.tfjs.topology import model_topology
 TFJS_TARGET = Target("TF.js", TFJS.activations, TFJS_RULES)
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _INT32 = np.iinfo(np.int32)
+#: manifest dtype -> the bytes TF.js reads for it (bool is stored as uint8)
+_STORED = {"float32": np.dtype("<f4"), "int32": np.dtype("<i4")}
 
 
 @dataclass
@@ -138,6 +142,10 @@ def _write_entry(entry: _Entry, shards: ShardWriter) -> dict[str, Any]:
     """Stream one entry into the shards chunk by chunk; its manifest spec."""
     spec: dict[str, Any] = {"name": entry.name, "shape": list(entry.weight.shape), "dtype": entry.dtype}
     quantization = _quantization(entry) if entry.stored != entry.dtype else None
+    if quantization is None and entry.weight.raw and entry.weight.dtype == _STORED.get(entry.dtype):
+        for piece in entry.weight.iter_raw():  # the file holds the very bytes TF.js reads: copy them
+            shards.write(piece)
+        return spec
     for chunk in entry.weight.iter_chunks():
         data = _stored_values(entry, chunk)
         if quantization is not None:
@@ -155,11 +163,11 @@ def _stored_values(entry: _Entry, data: np.ndarray) -> np.ndarray:
         if data.dtype == np.float64 and data.size and np.nanmax(np.abs(data), initial=0.0) > _FLOAT32_MAX:
             raise IncompatibleKerasConfigurationException(
                 f"weight {entry.name} holds float64 values beyond the float32 range")
-        return data.astype("<f4", copy=False)
+        return data.astype(_STORED["float32"], copy=False)
     if entry.dtype == "int32":
         if data.size and (data.min() < _INT32.min or data.max() > _INT32.max):
             raise IncompatibleKerasConfigurationException(f"weight {entry.name} holds integers beyond the int32 range")
-        return data.astype("<i4", copy=False)
+        return data.astype(_STORED["int32"], copy=False)
     return data.astype(np.uint8, copy=False)
 
 
