@@ -139,7 +139,7 @@ def test_convert_is_the_default_command(tmp_path: Path) -> None:
     (["--quantize", "int3"], 2, "unknown quantization dtype"),
     (["--quantize", "uint8:nothing/*"], 2, "matches no weight"),
     (["--shard-size", "lots"], 2, "not a size"),
-    (["--to", "onnx"], 2, "Invalid value for '--to'"),
+    (["--to", "coreml"], 2, "Invalid value for '--to'"),
 ])
 def test_convert_usage_errors_write_nothing(tmp_path: Path, args: list[str], code: int, message: str) -> None:
     exit_code, _, err = run(f"{MLP}.h5", "--to", "tfjs", str(tmp_path / "web"), *args)
