@@ -147,6 +147,17 @@ def test_a_bomb_with_lying_headers_in_a_keras_archive(tmp_path: Path, bomb: str)
 
 
 @pytest.mark.parametrize("bomb", sorted(BOMBS))
+def test_a_bomb_with_lying_headers_as_verify_inputs(tmp_path: Path, bomb: str) -> None:
+    """An ``.npz`` is a zip too: ``verify --inputs`` reads its members as every archive's."""
+    make, says = BOMBS[bomb]
+    (tmp_path / "inputs.npz").write_bytes(zips.archive([named(make(), "x0.npy")]))
+    before = snapshot(tmp_path)
+    assert_refused(run_command(["verify", MLP, "--inputs", "inputs.npz"], tmp_path, seconds=90), "inputs.npz", says,
+                   codes=(3,))
+    assert_untouched(tmp_path, before)
+
+
+@pytest.mark.parametrize("bomb", sorted(BOMBS))
 def test_a_bomb_with_lying_headers_in_a_dl4j_zip(tmp_path: Path, bomb: str) -> None:
     make, says = BOMBS[bomb]
     (tmp_path / "model.zip").write_bytes(dl4j_archive(make()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,8 +74,7 @@ def read_reference(path: str | Path, model: Model) -> Reference:
             with open_input(path) as fh:
                 return Reference([np.load(fh, allow_pickle=False)], source=str(path))
         if path.suffix == ".npz":
-            with open_input(path) as fh, np.load(fh, allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files}
+            arrays = _read_npz(path)
             inputs = [arrays.get(n, arrays.get(f"x{i}")) for i, n in enumerate(in_names)]
             if any(x is None for x in inputs):
                 raise InputReadError(f"needs arrays named {in_names} or x0..x{len(in_names) - 1}", file=str(path))
@@ -83,6 +83,18 @@ def read_reference(path: str | Path, model: Model) -> Reference:
         return _read_h5_reference(path, in_names, out_names)
     except (OSError, ValueError) as exc:
         raise InputReadError(f"cannot read inputs ({exc})", file=str(path)) from None
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz``: its members read as every archive is (bounded, stored or deflated
+    only, whatever their headers say), then parsed by numpy from memory, never pickled."""
+    from kconvert.readers.archive import SafeZip
+    from kconvert.readers.context import Limits
+
+    with SafeZip(str(path), str(path), Limits(), "NumPy .npz file") as archive:
+        members = {name: archive.read(name) for name in archive.members}
+    return {name.removesuffix(".npy"): np.load(io.BytesIO(data), allow_pickle=False)  # type: ignore[arg-type]
+            for name, data in members.items()}
 
 
 def _read_h5_reference(path: Path, in_names: list[str], out_names: list[str]) -> Reference:
