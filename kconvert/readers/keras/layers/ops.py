@@ -485,7 +485,7 @@ def operation_spellings() -> dict[str, list[str]]:
     k3 = {**{n: "BinaryOp" for n in _K3_BINARY}, **{n: "UnaryOp" for n in _K3_UNARY}, "Cast": "UnaryOp",
           **{n: "Reduce" for n in _K3_REDUCE}, "ExpandDims": "ExpandDims", "Squeeze": "Squeeze",
           "GetItem": "GetItem", "Reshape": "Reshape", "Transpose": "Permute", "Concatenate": "Concatenate",
-          "NotEqual": "NotEqual"}
+          "NotEqual": "NotEqual", "Cumsum": "Cumsum"}
     for name, kind in k3.items():
         out.setdefault(kind, []).append(f"ops.{name}")
     for kind in ("BinaryOp", "UnaryOp", "Reduce", "ExpandDims", "Squeeze", "Reshape", "Permute", "Concatenate"):
