@@ -254,7 +254,8 @@ def _gelu_tanh(site: TargetSite) -> Rewrite:
     steps = [*head, Step("cube", merge.Multiply(), inputs=(x, x, x)),
              Step("cubic", core.Rescaling(scale=0.044715)), Step("inner", merge.Add(), inputs=(x, Out("cubic"))),
              Step("gate_input", core.Rescaling(scale=float(GELU_TANH_SCALE))),
-             Step("gate", core.Activation(activation="sigmoid")), Step("gated", merge.Multiply(), inputs=(x, Out("gate")))]
+             Step("gate", core.Activation(activation="sigmoid")),
+             Step("gated", merge.Multiply(), inputs=(x, Out("gate")))]
     return Rewrite.chain(steps, f"activation gelu_tanh ({ACTIVATIONS['gelu_tanh']}) written as x * sigmoid("
                          f"{GELU_TANH_SCALE:.6g} (x + 0.044715 x^3)) in Multiply, Rescaling, Add and Activation "
                          f"layers ({site.target} lacks it)")
