@@ -196,10 +196,22 @@ def test_unlisted_tensorflow_functions_are_refused_by_name(tmp_path: Path) -> No
 
 def test_unlisted_keras3_operations_are_refused_by_name(tmp_path: Path) -> None:
     x = keras.Input((4,), name="x")
-    path = tmp_path / "cumsum.keras"
-    keras.Model(x, keras.ops.cumsum(x, axis=1)).save(path)
+    path = tmp_path / "cumprod.keras"
+    keras.Model(x, keras.ops.cumprod(x, axis=1)).save(path)
     raises_exactly(IncompatibleKerasConfigurationException, lambda: kconvert.load(path),
-                   "keras.src.ops.numpy.Cumsum", "layer 'cumsum", "(Cumsum)")
+                   "keras.src.ops.numpy.Cumprod", "layer 'cumprod", "(Cumprod)")
+
+
+def test_a_running_sum_reads_runs_and_is_written_back(tmp_path: Path) -> None:
+    x = keras.Input((3, 4), name="x")
+    model = keras.Model(x, keras.ops.cumsum(x, axis=1))
+    model.save(tmp_path / "cumsum.keras")
+    xs = np.random.default_rng(0).normal(size=(2, 3, 4)).astype("float32")
+    ir = kconvert.load(tmp_path / "cumsum.keras")
+    np.testing.assert_allclose(kconvert.run(ir, xs)[0], model.predict(xs, verbose=0), atol=1e-5)
+    kconvert.write(ir, "keras", tmp_path / "out.keras")
+    reloaded = keras.saving.load_model(tmp_path / "out.keras", safe_mode=True)
+    np.testing.assert_allclose(reloaded.predict(xs, verbose=0), model.predict(xs, verbose=0), atol=1e-5)
 
 
 def test_operations_over_the_batch_axis_are_refused(tmp_path: Path) -> None:

@@ -31,6 +31,8 @@ ACTIVATIONS: dict[str, str] = {
     "exponential": "exp(x)",
     "silu": "x * sigmoid(x)  (also called swish)",
     "gelu": "0.5 * x * (1 + erf(x / sqrt(2)))",
+    "gelu_tanh": "0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3)))  (Keras's gelu(approximate=True), "
+                 "which BERT and GPT-2 use)",
     "gelu_sigmoid": "x * sigmoid(1.702 * x)  (Deeplearning4j's GELU, precise=false)",
     "dl4j_precise_gelu": "0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + (0.044715 * x)^3)))  (Deeplearning4j's GELU, "
                          "precise=true: it cubes 0.044715 x, where the usual tanh approximation has 0.044715 x^3)",

@@ -189,6 +189,8 @@ def activation(site: TargetSite) -> Rewrite | None:
                 return _scaled_activation(site, have, 1 / scale)
     if name in GATED_ACTIVATIONS:
         return _gated_activation(site, name)
+    if name == "gelu_tanh":
+        return _gelu_tanh(site)
     if name in ACTIVATION_LAYERS:
         return _split_activation(site, name)
     return None
@@ -237,6 +239,26 @@ def _gated_activation(site: TargetSite, name: str) -> Rewrite:
     scaled = f"Rescaling({scale:g}), " if scale != 1.0 else ""
     return Rewrite.chain(steps, f"activation {name} ({ACTIVATIONS[name]}) written as {scaled}an Activation({gate}) "
                          f"gate and a Multiply ({site.target} lacks it)")
+
+
+#: 0.5 (1 + tanh(z)) is sigmoid(2 z): gelu_tanh is x * sigmoid(GELU_TANH_SCALE * (x + 0.044715 x^3))
+GELU_TANH_SCALE = 2 * np.sqrt(2 / np.pi)
+
+
+def _gelu_tanh(site: TargetSite) -> Rewrite:
+    """The layer with a linear activation, then ``x * sigmoid(k (x + 0.044715 x^3))`` as a Multiply
+    (x^3), Rescalings, an Add, an Activation(sigmoid) and a Multiply: tanh-approximated GELU from
+    layers every target has."""
+    head = _linear_head(site)
+    x = Out("linear") if head else ARGS
+    steps = [*head, Step("cube", merge.Multiply(), inputs=(x, x, x)),
+             Step("cubic", core.Rescaling(scale=0.044715)), Step("inner", merge.Add(), inputs=(x, Out("cubic"))),
+             Step("gate_input", core.Rescaling(scale=float(GELU_TANH_SCALE))),
+             Step("gate", core.Activation(activation="sigmoid")),
+             Step("gated", merge.Multiply(), inputs=(x, Out("gate")))]
+    return Rewrite.chain(steps, f"activation gelu_tanh ({ACTIVATIONS['gelu_tanh']}) written as x * sigmoid("
+                         f"{GELU_TANH_SCALE:.6g} (x + 0.044715 x^3)) in Multiply, Rescaling, Add and Activation "
+                         f"layers ({site.target} lacks it)")
 
 
 # -- inside recurrent cells and wrappers ----------------------------------------------------------------

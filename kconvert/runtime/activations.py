@@ -36,6 +36,7 @@ ACTIVATION_FNS: dict[str, Callable[[tf.Tensor], tf.Tensor]] = {
     "exponential": tf.exp,
     "silu": lambda x: x * tf.sigmoid(x),
     "gelu": lambda x: 0.5 * x * (1.0 + tf.math.erf(x / math.sqrt(2.0))),
+    "gelu_tanh": lambda x: 0.5 * x * (1.0 + tf.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3))),
     "gelu_sigmoid": lambda x: x * tf.sigmoid(1.702 * x),
     "dl4j_precise_gelu": lambda x: 0.5 * x * (1.0 + tf.tanh(math.sqrt(2.0 / math.pi) * (x + (0.044715 * x) ** 3))),
     "mish": lambda x: x * tf.tanh(tf.nn.softplus(x)),

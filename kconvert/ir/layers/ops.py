@@ -154,6 +154,20 @@ class Squeeze(LayerConfig):
         return tuple(d for i, d in enumerate(shape) if i not in axes)
 
 
+@layer_kind
+@layer_config
+class Cumsum(LayerConfig):
+    """The running sum along ``axis`` (``keras.ops.cumsum``); a running count of ones is each
+    step's position, which KerasHub's position embeddings look up."""
+
+    kind = "Cumsum"
+    axis: int
+
+    def output_shape(self, shape: Shape) -> Shape:
+        _axes((self.axis,), len(shape), "cumsum")
+        return shape
+
+
 #: the range of an index or slice bound: runtimes index with signed 64-bit integers
 INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
 

@@ -16,6 +16,7 @@ from kconvert.ir.report import Provenance
 from kconvert.readers.context import LoadOptions, ReadContext
 from kconvert.readers.h5 import H5File
 from kconvert.readers.keras import layers as _layers  # noqa: F401  (registers the converters)
+from kconvert.readers.keras.hub import is_hub, read_hub
 from kconvert.readers.keras.layer import SourceWeight
 from kconvert.readers.keras.legacy_h5 import WeightGroup, is_legacy_layout, read_legacy
 from kconvert.readers.keras.model import BuiltModel, build_model
@@ -154,6 +155,20 @@ def _build(parts: _Parts, ctx: ReadContext, by: str, weights_source: str | None)
     ctx.keras_version = parts.keras_version
     ctx.generation = detect_generation(parts.config, parts.keras_version)
     _decide_backend(parts, ctx)
+    if is_hub(parts.config):
+        model = read_hub(parts.config, parts.v3_weights, ctx)
+    else:
+        model = _build_graph(parts, ctx, by, weights_source)
+    model.validate()
+    if parts.training is not None:
+        model.training = read_training_config(parts.training, model, ctx)
+    top = parts.config.get("class_name") if isinstance(parts.config, dict) else "Sequential"
+    model.provenance = Provenance(ctx.source, parts.format, parts.keras_version, ctx.backend, top, weights_source,
+                                  backend_assumed=ctx.backend_assumed)
+    return model
+
+
+def _build_graph(parts: _Parts, ctx: ReadContext, by: str, weights_source: str | None) -> Model:
     built = build_model(parts.config, ctx)
     model = built.model
     model.validate(ctx.limits.max_tensor_elements, ctx.limits.max_rank)
@@ -164,12 +179,6 @@ def _build(parts: _Parts, ctx: ReadContext, by: str, weights_source: str | None)
         bind_weights(built, parts.groups, by, ctx, origin)
     elif parts.tfjs_scopes is not None:
         bind_weights(built, weight_groups(parts.tfjs_scopes, model), "name", ctx, origin)
-    model.validate()
-    if parts.training is not None:
-        model.training = read_training_config(parts.training, model, ctx)
-    top = parts.config.get("class_name") if isinstance(parts.config, dict) else "Sequential"
-    model.provenance = Provenance(ctx.source, parts.format, parts.keras_version, ctx.backend, top, weights_source,
-                                  backend_assumed=ctx.backend_assumed)
     return model
 
 

@@ -57,6 +57,11 @@ def squeeze(step: Invocation) -> list[tf.Tensor]:
     return [tf.squeeze(step.x, axis=list(step.config.axis))]
 
 
+@kernel("Cumsum")
+def cumsum(step: Invocation) -> list[tf.Tensor]:
+    return [tf.cumsum(step.x, axis=step.config.axis)]
+
+
 @kernel("GetItem")
 def get_item(step: Invocation) -> list[tf.Tensor]:
     key: list[Any] = []

@@ -74,6 +74,7 @@ OPERATIONS: dict[str, Callable[[Layer], Operation]] = {
     "Reduce": _reduce,
     "ExpandDims": lambda layer: Operation(_NUMPY, "ExpandDims", {"axis": list(layer.config.axis)}),
     "Squeeze": lambda layer: Operation(_NUMPY, "Squeeze", {"axis": list(layer.config.axis)}),
+    "Cumsum": lambda layer: Operation(_NUMPY, "Cumsum", {"axis": layer.config.axis, "dtype": None}),
     "GetItem": lambda layer: Operation(_NUMPY, "GetItem", args=[TENSOR, [_item(i) for i in layer.config.items]]),
 }
 

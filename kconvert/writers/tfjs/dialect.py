@@ -29,7 +29,8 @@ class TfjsDialect(Keras2Dialect):
     snake_case -> camelCase conversion of every string)."""
 
     name = "TF.js"
-    activations = {ir: name for ir, name in KERAS2_ACTIVATIONS.items() if ir != "exponential"}
+    activations = {**{ir: name for ir, name in KERAS2_ACTIVATIONS.items() if ir != "exponential"},
+                   "gelu_tanh": "gelu_new"}
 
     def node(self, kind: str, inputs: Sequence[tuple[Ref, Shape, str]], kwargs: dict[str, Any]) -> Any:
         """tfjs-layers connects only the tensors a node lists, not those among its call arguments,

@@ -261,6 +261,17 @@ def keras3_concatenate(cfg: KerasLayerConfig) -> LayerConfig:
     return concatenate(cfg, cfg.get("axis", 0))
 
 
+@keras_layer("Cumsum", operation=True)
+def keras3_cumsum(cfg: KerasLayerConfig) -> LayerConfig:
+    _tensor_args(cfg, keras3_call(cfg), 1)
+    axis = cfg.get("axis", None)
+    if not isinstance(axis, int) or isinstance(axis, bool):
+        raise cfg.error(f"a running sum over one axis is read, not axis={axis!r} (the flattened tensor)", "axis")
+    if cfg.get("dtype", None) is not None:
+        cfg.note("ignored-key", "the running sum is computed in the compute dtype", "dtype")
+    return ops.Cumsum(axis=axis)
+
+
 @keras_layer("GetItem", operation=True)
 def keras3_get_item(cfg: KerasLayerConfig) -> LayerConfig:
     call = keras3_call(cfg)
@@ -474,7 +485,7 @@ def operation_spellings() -> dict[str, list[str]]:
     k3 = {**{n: "BinaryOp" for n in _K3_BINARY}, **{n: "UnaryOp" for n in _K3_UNARY}, "Cast": "UnaryOp",
           **{n: "Reduce" for n in _K3_REDUCE}, "ExpandDims": "ExpandDims", "Squeeze": "Squeeze",
           "GetItem": "GetItem", "Reshape": "Reshape", "Transpose": "Permute", "Concatenate": "Concatenate",
-          "NotEqual": "NotEqual"}
+          "NotEqual": "NotEqual", "Cumsum": "Cumsum"}
     for name, kind in k3.items():
         out.setdefault(kind, []).append(f"ops.{name}")
     for kind in ("BinaryOp", "UnaryOp", "Reduce", "ExpandDims", "Squeeze", "Reshape", "Permute", "Concatenate"):

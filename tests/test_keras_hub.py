@@ -1,0 +1,142 @@
+"""KerasHub backbones, read from their constructor arguments (``.keras`` archives and
+``save_to_preset`` folders), run by kconvert's runtime against KerasHub's own predict with padding
+that matters, and written back as plain Keras 3 (loaded in safe mode, without KerasHub); the
+targets that cannot express them refuse, naming the layer and why.  Tiny sizes, built once."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import kconvert
+from kconvert.errors import IncompatibleKerasConfigurationException
+from kconvert.readers.keras.hub import KerasHubClassError
+
+keras_hub = pytest.importorskip("keras_hub")
+keras = pytest.importorskip("keras")
+
+ATOL = 1e-4
+VOCAB, STEPS, HIDDEN = 40, 7, 8
+TEXT = dict(num_layers=2, num_heads=2, hidden_dim=HIDDEN, intermediate_dim=16, max_sequence_length=10)
+
+
+def _text_inputs(segments: bool) -> dict[str, np.ndarray]:
+    """Token ids with trailing padding of different lengths, so the padding mask changes results."""
+    rng = np.random.default_rng(3)
+    ids = rng.integers(1, VOCAB, (3, STEPS)).astype("int32")
+    padding = np.ones_like(ids)
+    padding[0, 5:] = 0
+    padding[1, 2:] = 0
+    ids[padding == 0] = 0
+    out = {"token_ids": ids, "padding_mask": padding}
+    if segments:
+        out["segment_ids"] = (np.arange(STEPS)[None, :] >= 3).astype("int32").repeat(3, 0) * padding
+    return out
+
+
+#: name -> (the backbone, built with KerasHub, and its inputs)
+BACKBONES: dict[str, Callable[[], tuple[Any, dict[str, np.ndarray]]]] = {
+    "bert": lambda: (keras_hub.models.BertBackbone(vocabulary_size=VOCAB, num_segments=2, **TEXT),
+                     _text_inputs(True)),
+    "electra": lambda: (keras_hub.models.ElectraBackbone(vocab_size=VOCAB, embedding_dim=6, **TEXT),
+                        _text_inputs(True)),
+    "distil_bert": lambda: (keras_hub.models.DistilBertBackbone(vocabulary_size=VOCAB, **TEXT), _text_inputs(False)),
+    "roberta": lambda: (keras_hub.models.RobertaBackbone(vocabulary_size=VOCAB, **TEXT), _text_inputs(False)),
+    "gpt2": lambda: (keras_hub.models.GPT2Backbone(vocabulary_size=VOCAB, **TEXT), _text_inputs(False)),
+}
+
+
+def _as_list(outputs: Any) -> list[np.ndarray]:
+    """KerasHub's outputs in the backbone's order (sequence, then pooled)."""
+    if isinstance(outputs, dict):
+        return [np.asarray(outputs[k]) for k in ("sequence_output", "pooled_output") if k in outputs]
+    return [np.asarray(o) for o in outputs] if isinstance(outputs, list) else [np.asarray(outputs)]
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path, dict, list[np.ndarray]]]:
+    """Each backbone saved both ways, with its inputs and KerasHub's predictions."""
+    tmp = tmp_path_factory.mktemp("keras-hub")
+    out = {}
+    for name, build in BACKBONES.items():
+        backbone, xs = build()
+        archive, preset = tmp / f"{name}.keras", tmp / f"{name}-preset"
+        backbone.save(archive)
+        backbone.save_to_preset(str(preset))
+        out[name] = (archive, preset, xs, _as_list(backbone.predict(xs, verbose=0)))
+    return out
+
+
+def _load(saved: dict, name: str, form: str) -> kconvert.Model:
+    archive, preset, _, _ = saved[name]
+    if form == "keras":
+        return kconvert.load(archive)
+    return kconvert.load(preset / "config.json", weights=preset / "model.weights.h5")
+
+
+def _matches(got: Any, expected: list[np.ndarray]) -> None:
+    got = got if isinstance(got, list) else [got]
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        assert np.ptp(e) > 1e-3, "degenerate reference"
+        np.testing.assert_allclose(np.asarray(g), e, atol=ATOL)
+
+
+@pytest.mark.parametrize("form", ["keras", "preset"])
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_runtime_matches_keras_hub(saved: dict, name: str, form: str) -> None:
+    model = _load(saved, name, form)
+    _, _, xs, expected = saved[name]
+    _matches(kconvert.run(model, xs, device="cpu"), expected)
+
+
+def test_padding_matters(saved: dict) -> None:
+    """The check above would not see a padding mask ignored: with it all ones, BERT's outputs change."""
+    model = _load(saved, "bert", "keras")
+    _, _, xs, expected = saved["bert"]
+    unpadded = kconvert.run(model, {**xs, "padding_mask": np.ones_like(xs["padding_mask"])}, device="cpu")
+    assert np.abs(np.asarray(unpadded[0]) - expected[0]).max() > 1e-3
+
+
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_plain_keras_3_file_matches(saved: dict, name: str, tmp_path: Path) -> None:
+    """Written as a functional Keras 3 model of Keras's own classes: it loads in safe mode."""
+    kconvert.write(_load(saved, name, "preset"), "keras", tmp_path / "out.keras")
+    with zipfile.ZipFile(tmp_path / "out.keras") as archive:
+        assert b"keras_hub" not in archive.read("config.json")
+    reloaded = keras.saving.load_model(tmp_path / "out.keras", safe_mode=True)
+    _, _, xs, expected = saved[name]
+    _matches(_as_list(reloaded.predict([xs[i.name] for i in reloaded.inputs], verbose=0)), expected)
+
+
+#: the targets that cannot express these backbones yet, and the layer each refuses first
+REFUSED = {"tfjs": ("web", "Cumsum"), "onnx": ("model.onnx", "ExpandDims"), "dl4j": ("model.zip", "BinaryOp")}
+
+
+@pytest.mark.parametrize("target", sorted(REFUSED))
+def test_other_targets_refuse_naming_the_layer(saved: dict, target: str, tmp_path: Path) -> None:
+    out, kind = REFUSED[target]
+    with pytest.raises(IncompatibleKerasConfigurationException, match=kind) as info:
+        kconvert.write(_load(saved, "bert", "keras"), target, tmp_path / out)
+    assert info.value.layer and "\n" not in str(info.value)
+    assert not (tmp_path / out).exists()
+
+
+def test_a_tokenizer_is_refused_naming_it(tmp_path: Path) -> None:
+    tokenizer = keras_hub.tokenizers.BertTokenizer(vocabulary=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a"])
+    tokenizer.save_to_preset(str(tmp_path))
+    with pytest.raises(KerasHubClassError, match="BertTokenizer.*backbone") as info:
+        kconvert.load(tmp_path / "tokenizer.json")
+    assert info.value.hub_class == "BertTokenizer"
+
+
+def test_another_keras_hub_class_is_refused_naming_it() -> None:
+    config = {"module": "keras_hub.src.models.sam.sam_backbone", "class_name": "SAMBackbone", "config": {},
+              "registered_name": "keras_hub>SAMBackbone"}
+    with pytest.raises(KerasHubClassError, match="SAMBackbone is not one kconvert rebuilds .*BertBackbone"):
+        kconvert.load(json.dumps(config))
