@@ -9,12 +9,13 @@ from kconvert.ir.graph import Model, TensorRef
 from kconvert.readers.dl4j.layer import Parameters
 from kconvert.readers.dl4j.layers.core import SHAPE_KEEPING
 from kconvert.readers.dl4j.network import Chain, input_shape
-from kconvert.readers.dl4j.preprocessors import preprocess
+from kconvert.readers.dl4j.sizes import Declared
 from kconvert.readers.dl4j.spec import Keys, layer_spec, strings
 
 
-def read_multilayer(document: dict[str, Any], params: Parameters) -> Model:
-    """The layers in order, each behind the preprocessor ``inputPreProcessors`` gives its index."""
+def read_multilayer(document: dict[str, Any], params: Parameters) -> tuple[Model, list[Declared]]:
+    """The layers in order, each behind the preprocessor ``inputPreProcessors`` gives its index; and the
+    shapes the configuration declares on the way."""
     confs = document.get("confs")
     if not isinstance(confs, list) or not confs:
         raise InputReadError("a MultiLayerConfiguration without layers (confs)", file=params.display)
@@ -31,6 +32,7 @@ def read_multilayer(document: dict[str, Any], params: Parameters) -> Model:
     for i, (spec, conf) in enumerate(zip(specs, confs)):
         spec.variables = strings(conf, "variables")
         if str(i) in preprocessors:
-            current = chain.extend(preprocess(preprocessors[str(i)], spec.name), current)
+            current = chain.preprocessed(preprocessors[str(i)], spec.name, current)
         current = chain.add_layer(spec, current, params)
-    return Model("dl4j", chain.layers, chain.inputs, [current], structure="sequential")
+    model = Model("dl4j", chain.layers, chain.inputs, [current], structure="sequential")
+    return model, chain.declared
