@@ -58,7 +58,13 @@ def _networks(rng: np.random.Generator) -> dict[str, tuple[dict[str, Any], list[
         "conv": (_conv(2, 3, cnn2dDataFormat="NCHW"), ["in"]),
         "pool": (layer("GlobalPoolingLayer", poolingType="AVG", collapseDimensions=True), ["conv"]),
         "out": (layer("OutputLayer", nin=3, nout=2, lossFn=LOSS), ["pool"])}, ["out"])
-    return {"lenet": (lenet, [image]), "deconvolution": (deconvolution, [image]), "graph": (branches, [image]),
+    # a network starting with padding: the next layer's nIn says how many channels it takes
+    padded = multilayer([
+        layer("ZeroPaddingLayer", padding=[1, 0, 2, 1]),
+        _conv(2, 3),
+        layer("GlobalPoolingLayer", poolingType="MAX", collapseDimensions=True),
+        layer("OutputLayer", nin=3, nout=2, lossFn=LOSS)])
+    return {"lenet": (lenet, [image]), "padded": (padded, [image]), "deconvolution": (deconvolution, [image]), "graph": (branches, [image]),
             **dense}
 
 
@@ -70,7 +76,7 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Any,
     return {name: (*runs[name], networks[name][1]) for name in networks}
 
 
-@pytest.mark.parametrize("name", ["lenet", "deconvolution", "graph",
+@pytest.mark.parametrize("name", ["lenet", "deconvolution", "graph", "padded",
                                   *(f"activation_{a}" for a in (*ACTIVATIONS, "RReLU"))])
 def test_kconvert_computes_what_dl4j_computes(made: dict[str, Any], name: str) -> None:
     path, run, xs = made[name]
@@ -92,7 +98,7 @@ def test_input_size_follows_from_the_preprocessor(made: dict[str, Any]) -> None:
         kconvert.load(made["lenet"][0], input_shapes={"input": (3, 13, 11)})
 
 
-@pytest.mark.parametrize("name", ["lenet", "deconvolution", "graph"])
+@pytest.mark.parametrize("name", ["lenet", "deconvolution", "graph", "padded"])
 def test_keras_loads_what_kconvert_writes_from_dl4j(made: dict[str, Any], name: str, tmp_path: Path) -> None:
     """Convolution weights in Keras's order, whatever order DL4J holds them in: Keras 3 loads the
     archive and computes what DL4J computed."""
