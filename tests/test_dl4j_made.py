@@ -7,6 +7,7 @@ DL4J's own activations as the formulas DL4J computes."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +144,18 @@ def test_an_unknown_size_is_asked_for(tmp_path: Path) -> None:
     with pytest.raises(IncompatibleKerasConfigurationException, match="--input-shape") as info:
         kconvert.write(model, "json", tmp_path / "out.json")
     assert info.value.layer == "dense"
+
+
+def test_cli_takes_the_input_shape(made: dict[str, Any], tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from kconvert.cli import EXIT_OK, main
+
+    runner = CliRunner()
+    source = str(made["lenet"][0])
+    done = runner.invoke(main, [source, "--to", "json", str(tmp_path / "a.json"), "--input-shape", "input=2,13,11"])
+    assert done.exit_code == EXIT_OK, done.output
+    (first, *_) = json.loads((tmp_path / "a.json").read_text())["config"]["layers"]
+    assert first["config"]["batch_shape"] == [None, 2, 13, 11]
+    bad = runner.invoke(main, [source, "--to", "json", str(tmp_path / "b.json"), "--input-shape", "input=2,x"])
+    assert bad.exit_code != EXIT_OK and "--input-shape" in bad.output
