@@ -101,6 +101,22 @@ def parse_limits(ctx: click.Context, param: click.Parameter, values: tuple[str, 
     return replace(kconvert.Limits(), **changed)
 
 
+def parse_input_shapes(ctx: click.Context, param: click.Parameter,
+                       values: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
+    """``--input-shape NAME=D1,D2,...`` options as ``kconvert.load``'s ``input_shapes``."""
+    shapes = {}
+    for value in values:
+        name, _, dims = value.partition("=")
+        try:
+            shape = tuple(int(d) for d in dims.split(","))
+        except ValueError:
+            shape = ()
+        if not name or not shape or min(shape) < 1:
+            raise click.BadParameter(f"{value!r} is not NAME=D1,D2,... with positive sizes", param_hint="--input-shape")
+        shapes[name] = shape
+    return shapes
+
+
 def open_model(model: str, weights: str | None, weights_by: str, enforce_training_config: bool,
                backend: str | None, limits: kconvert.Limits) -> kconvert.Model:
     return kconvert.load(model, weights, weights_by=weights_by,  # type: ignore[arg-type]
@@ -193,6 +209,9 @@ def parse_size(value: str) -> int:
 @click.argument("output", type=click.Path())
 @click.option("--to", "target", type=click.Choice(sorted(WRITERS)), required=True, help="The target format.")
 @load_options
+@click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=D1,D2,...", callback=parse_input_shapes,
+              help="The shape (batch left out) of the model's input NAME, where the model does not record it: a "
+                   "Deeplearning4j network's image height and width (e.g. input=1,28,28 for NCHW). Repeatable.")
 @click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists and is not empty.")
 @click.option("--shard-size", default="4MiB", show_default=True, help="TF.js: bytes per weight shard (4MiB, 512KB...).")
 @click.option("--quantize", multiple=True, metavar="DTYPE[:PATTERNS]",
@@ -230,7 +249,7 @@ def parse_size(value: str) -> int:
 @verbose_option
 def convert(sources: tuple[str, ...], output: str, target: str, weights: str | None, weights_by: str,
             enforce_training_config: bool, backend: str | None, limits: kconvert.Limits, debug: bool,
-            overwrite: bool, shard_size: str, quantize: tuple[str, ...], companion: bool, opset: int | None,
+            input_shapes: dict[str, tuple[int, ...]], overwrite: bool, shard_size: str, quantize: tuple[str, ...], companion: bool, opset: int | None,
             onnx_io: str, config_only: bool, save_weights: bool, layout: str | None, layout_io: str, check: bool,
             atol: float, rtol: float, report_path: str | None, jobs: int | None, time_limit: float | None,
             follow_links: bool,
@@ -289,7 +308,7 @@ def convert(sources: tuple[str, ...], output: str, target: str, weights: str | N
         options["layout_io"] = layout_io
     if layout is not None:
         options["layout"] = layout
-    load = {"weights_by": weights_by, "backend": backend, "limits": limits}
+    load = {"weights_by": weights_by, "backend": backend, "limits": limits, "input_shapes": input_shapes}
     verification = {"atol": atol, "rtol": rtol, "layout_io": layout_io} if check else None
     if batch.is_batch(sources, "convert"):
         if weights is not None:

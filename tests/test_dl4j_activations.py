@@ -44,6 +44,10 @@ FORMULAS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "gelu_sigmoid": lambda x: x / (1.0 + np.exp(-1.702 * x)),
     "dl4j_precise_gelu": lambda x: 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + (0.044715 * x) ** 3))),
     "hard_sigmoid": lambda x: np.clip(0.2 * x + 0.5, 0.0, 1.0),
+    "cube": lambda x: x ** 3,
+    "rectified_tanh": lambda x: np.maximum(np.tanh(x), 0.0),
+    "dl4j_rational_tanh": lambda x: 1.7159 * np.sign(2 * x / 3) * (
+        1.0 - 1.0 / (1.0 + np.abs(2 * x / 3) + (2 * x / 3) ** 2 + 1.41645 * (2 * x / 3) ** 4)),
 }
 
 

@@ -107,7 +107,7 @@ def _read_dl4j(model: Detected, weights: Detected | None, options: "LoadOptions"
     if weights is not None:
         raise InputReadError("a Deeplearning4j model holds its own weights; a separate weights file goes with "
                              "a Keras configuration", file=weights.display)
-    return read_dl4j(model, options.limits)
+    return read_dl4j(model, options.limits, options.input_shapes)
 
 
 def _read_onnx(model: Detected, weights: Detected | None, options: "LoadOptions") -> "Model":

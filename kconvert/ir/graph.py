@@ -66,7 +66,8 @@ class Call:
 
 @dataclass(eq=False)
 class Layer:
-    """A layer instance: typed attributes, canonical weights, and the calls made to it."""
+    """A layer instance: typed attributes, canonical weights (in the order of its kind's ``weight_shapes``,
+    which :meth:`Model.validate` establishes), and the calls made to it."""
 
     name: str
     config: LayerConfig
@@ -421,8 +422,9 @@ def check_model_weights(model: Model, shapes: ShapeMap, max_elements: int | None
 
 
 def check_weights(layer: Layer, inputs: list[Shape], max_elements: int | None = None) -> dict[str, Shape]:
-    """Compare the weights bound to a layer (and its sublayers) with what its kind expects; returns
-    the shapes it expects."""
+    """Compare the weights bound to a layer (and its sublayers) with what its kind expects, and put
+    them in the kind's canonical order (``weight_shapes``'), which writers storing weights by position
+    (Keras) rely on; returns the shapes it expects."""
     try:
         expected = layer.config.weight_shapes(inputs)
         subs = layer.config.sublayer_inputs(inputs)
@@ -443,6 +445,8 @@ def check_weights(layer: Layer, inputs: list[Shape], max_elements: int | None = 
                 raise _error(layer, f"weight '{name}' has shape {shape_str(actual)} but the layer "
                                     f"configuration and its input {', '.join(shape_str(s) for s in inputs)} "
                                     f"call for {shape_str(shape)}").with_context(key=name)
+        if list(layer.weights) != list(expected):  # readers fill them in their format's order (DL4J: bias first)
+            layer.weights = {name: layer.weights[name] for name in expected}
     nested = getattr(layer.config, "model", None)
     try:
         for sub, sub_inputs in subs:

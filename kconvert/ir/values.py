@@ -38,8 +38,12 @@ ACTIVATIONS: dict[str, str] = {
                          "precise=true: it cubes 0.044715 x, where the usual tanh approximation has 0.044715 x^3)",
     "mish": "x * tanh(softplus(x))",
     "log_sigmoid": "-softplus(-x)",
-    "hard_tanh": "clip(x, -1, 1)",
+    "hard_tanh": "clip(x, -1, 1)  (also Deeplearning4j's HardTanH)",
     "tanh_shrink": "x - tanh(x)",
+    "cube": "x^3  (Deeplearning4j's Cube)",
+    "rectified_tanh": "max(tanh(x), 0)  (Deeplearning4j's RectifiedTanh)",
+    "dl4j_rational_tanh": "1.7159 * sign(y) * (1 - 1 / (1 + |y| + y^2 + 1.41645 * y^4)) with y = 2x / 3  "
+                          "(Deeplearning4j's RationalTanh: a rational approximation of 1.7159 * tanh(2x / 3))",
 }
 
 

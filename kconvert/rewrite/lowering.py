@@ -38,7 +38,8 @@ class Target:
     """What a target expresses: its activation names (IR name -> its name), those it spells
     ambiguously (each with the warning to give when one cannot be avoided), the IR kinds it lacks
     that no rule rewrites (each with why, or "" where its refusal needs no more), why it inlines
-    nested models (None: it holds them), and its rules."""
+    nested models (None: it holds them), its rules, and whether it makes each layer's weights from the
+    shapes of the layer's inputs when it builds the model (Keras, TF.js: they must then be known)."""
 
     name: str
     activations: Mapping[str, str]
@@ -46,6 +47,7 @@ class Target:
     ambiguous: Mapping[str, str] = field(default_factory=dict)
     lacks: Mapping[str, str] = field(default_factory=dict)
     inlines_models: str | None = None
+    sized_weights: bool = False
 
     def has(self, activation: str) -> bool:
         return activation in self.activations and activation not in self.ambiguous
@@ -87,9 +89,29 @@ def lower(model: Model, target: Target, ctx: WriteContext) -> Model:
     for _ in range(_MAX_PASSES):
         lowered = _Lowering(target, ctx).model(model)
         if lowered is model:
+            if target.sized_weights:
+                _check_sized(model, target)
             return model
         model = lowered
     raise RuntimeError(f"lowering for {target.name} did not settle after {_MAX_PASSES} passes")
+
+
+def _check_sized(model: Model, target: Target) -> None:
+    """Refuse a layer whose weights' shapes follow from an input size the model does not know (a
+    DL4J network need not record its input's height and width), asking for the input's shape."""
+    shapes = model.shapes()
+    for layer in model.layers:
+        for call in layer.calls[:1]:
+            inputs = [shapes[(r.layer, r.node)][r.index] for r in call.inputs]
+            unknown = [name for name, shape in layer.config.weight_shapes(inputs).items() if None in shape]
+            if unknown:
+                names = ", ".join(f"'{ref.layer}' {ref_shape[1:]}" for ref, ref_shape in
+                                  zip(model.inputs, model.input_shapes))
+                raise layer.context_error(IncompatibleKerasConfigurationException(
+                    f"{target.name} makes its weights {unknown} from the size of its input "
+                    f"{', '.join(str(s) for s in inputs)}, which the model does not know: give the model's input "
+                    f"shape (inputs {names}; kconvert --input-shape NAME=D1,D2,..., or kconvert.load(..., "
+                    "input_shapes={NAME: (D1, D2, ...)}), batch left out)"))
 
 
 def site_of(layer: Layer, shapes: ShapeMap, target: Target, ctx: WriteContext) -> TargetSite:

@@ -17,6 +17,10 @@ def _selu(x: tf.Tensor) -> tf.Tensor:
     return scale * tf.where(x > 0, x, alpha * (tf.exp(x) - 1.0))
 
 
+def _rational_tanh(y: tf.Tensor) -> tf.Tensor:
+    return tf.sign(y) * (1.0 - 1.0 / (1.0 + tf.abs(y) + y * y + 1.41645 * y ** 4))
+
+
 ACTIVATION_FNS: dict[str, Callable[[tf.Tensor], tf.Tensor]] = {
     "linear": lambda x: x,
     "relu": tf.nn.relu,
@@ -43,6 +47,9 @@ ACTIVATION_FNS: dict[str, Callable[[tf.Tensor], tf.Tensor]] = {
     "log_sigmoid": lambda x: -tf.nn.softplus(-x),
     "hard_tanh": lambda x: tf.clip_by_value(x, -1.0, 1.0),
     "tanh_shrink": lambda x: x - tf.tanh(x),
+    "cube": lambda x: x * x * x,
+    "rectified_tanh": lambda x: tf.nn.relu(tf.tanh(x)),
+    "dl4j_rational_tanh": lambda x: 1.7159 * _rational_tanh(2.0 / 3.0 * x),
 }
 
 

@@ -72,12 +72,17 @@ def run_dl4j_many(jobs: list[tuple[str | os.PathLike[str], list[np.ndarray], lis
 
 
 def run_configurations_many(jobs: list[tuple[str | os.PathLike[str], list[np.ndarray]]],
-                            timeout: float = PER_MODEL_TIMEOUT) -> list[Dl4jRun]:
+                            timeout: float = PER_MODEL_TIMEOUT,
+                            save: list[str | os.PathLike[str]] | None = None) -> list[Dl4jRun]:
     """Restore ``configuration.json`` files alone (``MultiLayerConfiguration`` or
     ``ComputationGraphConfiguration.fromJson``), initialise each network with DL4J's own random parameters
-    and run it on its inputs, in one JVM: what a configuration written without weights is good for."""
-    return _run([{"kind": "configuration", "model": str(Path(path).resolve()), "layers": []} for path, _ in jobs],
-                [inputs for _, inputs in jobs], timeout)
+    and run it on its inputs, in one JVM: what a configuration written without weights is good for.
+    ``save`` (one path per job) has DL4J write each network so initialised as a ModelSerializer zip:
+    a model DL4J itself made, parameters and all, for kconvert to read and compare with its output."""
+    specs = [{"kind": "configuration", "model": str(Path(path).resolve()), "layers": []} for path, _ in jobs]
+    for spec, target in zip(specs, save or []):
+        spec["save"] = str(Path(target).resolve())
+    return _run(specs, [inputs for _, inputs in jobs], timeout)
 
 
 def import_keras_many(jobs: list[tuple[str | os.PathLike[str], str | None, bool, list[np.ndarray]]],

@@ -11,7 +11,9 @@ from kconvert.readers.dl4j.spec import Keys, LayerSpec, java_object
 #: DL4J activation class (short) -> IR activation
 _ACTIVATIONS = {"Identity": "linear", "ReLU": "relu", "ReLU6": "relu6", "SELU": "selu", "Sigmoid": "sigmoid",
                 "HardSigmoid": "hard_sigmoid", "TanH": "tanh", "Softmax": "softmax", "SoftPlus": "softplus",
-                "SoftSign": "softsign", "Swish": "silu", "SWISH": "silu", "Mish": "mish", "ELU": "elu"}
+                "SoftSign": "softsign", "Swish": "silu", "SWISH": "silu", "Mish": "mish", "ELU": "elu",
+                "HardTanH": "hard_tanh", "Cube": "cube", "RectifiedTanh": "rectified_tanh",
+                "RationalTanh": "dl4j_rational_tanh"}
 #: ActivationGELU's ``precise`` flag -> what it computes (not the erf GELU either way: see ACTIVATIONS)
 _GELUS = {False: "gelu_sigmoid", True: "dl4j_precise_gelu"}
 

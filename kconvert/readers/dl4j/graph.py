@@ -11,13 +11,15 @@ from kconvert.ir.graph import Call, Layer, Model, TensorRef
 from kconvert.ir.shapes import Shape
 from kconvert.readers.dl4j.layer import Parameters
 from kconvert.readers.dl4j.network import Chain, input_shape
-from kconvert.readers.dl4j.preprocessors import declared_input, preprocess
+from kconvert.readers.dl4j.preprocessors import declared_input
+from kconvert.readers.dl4j.sizes import Declared
 from kconvert.readers.dl4j.spec import Keys, java_object, layer_spec, strings
 from kconvert.readers.dl4j.vertices import DL4J_VERTICES, unsupported
 
 
-def read_graph(document: dict[str, Any], params: Parameters) -> Model:
-    """The vertices in topological order (the saved one, else derived), after the network inputs."""
+def read_graph(document: dict[str, Any], params: Parameters) -> tuple[Model, list[Declared]]:
+    """The vertices in topological order (the saved one, else derived), after the network inputs; and the
+    shapes the configuration declares on the way."""
     inputs, outputs = strings(document, "networkInputs"), strings(document, "networkOutputs")
     vertices = document.get("vertices")
     if not inputs or not outputs or not isinstance(vertices, dict):
@@ -40,7 +42,8 @@ def read_graph(document: dict[str, Any], params: Parameters) -> Model:
     unknown = [o for o in outputs if o not in builder.produced]
     if unknown:
         raise IncompatibleKerasConfigurationException(f"outputs {unknown} name no vertex", key="networkOutputs")
-    return Model("dl4j", builder.chain.layers, builder.chain.inputs, [builder.produced[o] for o in outputs])
+    model = Model("dl4j", builder.chain.layers, builder.chain.inputs, [builder.produced[o] for o in outputs])
+    return model, builder.chain.declared
 
 
 @dataclass
@@ -110,7 +113,7 @@ class ComputationGraphBuilder:
             raise spec.error(f"a layer vertex with {len(sources)} inputs")
         current = sources[0]
         if body.get("preProcessor"):
-            current = self.chain.extend(preprocess(body["preProcessor"], name), current)
+            current = self.chain.preprocessed(body["preProcessor"], name, current)
         return self.chain.add_layer(spec, current, self.params)
 
 

@@ -8,13 +8,15 @@ from kconvert.errors import IncompatibleKerasConfigurationException, InputReadEr
 from kconvert.ir.graph import Model, TensorRef
 from kconvert.readers.dl4j.layer import Parameters
 from kconvert.readers.dl4j.layers.core import SHAPE_KEEPING
+from kconvert.readers.dl4j.layers.reshaping import CHANNEL_KEEPING
 from kconvert.readers.dl4j.network import Chain, input_shape
-from kconvert.readers.dl4j.preprocessors import preprocess
-from kconvert.readers.dl4j.spec import Keys, layer_spec, strings
+from kconvert.readers.dl4j.sizes import Declared
+from kconvert.readers.dl4j.spec import Keys, LayerSpec, layer_spec, strings
 
 
-def read_multilayer(document: dict[str, Any], params: Parameters) -> Model:
-    """The layers in order, each behind the preprocessor ``inputPreProcessors`` gives its index."""
+def read_multilayer(document: dict[str, Any], params: Parameters) -> tuple[Model, list[Declared]]:
+    """The layers in order, each behind the preprocessor ``inputPreProcessors`` gives its index; and the
+    shapes the configuration declares on the way."""
     confs = document.get("confs")
     if not isinstance(confs, list) or not confs:
         raise InputReadError("a MultiLayerConfiguration without layers (confs)", file=params.display)
@@ -25,12 +27,24 @@ def read_multilayer(document: dict[str, Any], params: Parameters) -> Model:
     if not isinstance(preprocessors, dict):
         raise IncompatibleKerasConfigurationException("expected an object", key="inputPreProcessors")
     chain = Chain([TensorRef("input")])
-    # layers that keep their input's shape declare no size: the first one that does decides
-    first = next((i for i, spec in enumerate(specs) if spec.cls not in SHAPE_KEEPING or str(i) in preprocessors), 0)
+    first = _first_declaring(specs, preprocessors)
     current = chain.add_input("input", input_shape(specs[first], preprocessors.get(str(first))))
     for i, (spec, conf) in enumerate(zip(specs, confs)):
         spec.variables = strings(conf, "variables")
         if str(i) in preprocessors:
-            current = chain.extend(preprocess(preprocessors[str(i)], spec.name), current)
+            current = chain.preprocessed(preprocessors[str(i)], spec.name, current)
         current = chain.add_layer(spec, current, params)
-    return Model("dl4j", chain.layers, chain.inputs, [current], structure="sequential")
+    model = Model("dl4j", chain.layers, chain.inputs, [current], structure="sequential")
+    return model, chain.declared
+
+
+def _first_declaring(specs: list[LayerSpec], preprocessors: dict[str, Any]) -> int:
+    """The layer whose input (or preprocessor's) the network's input is derived from: the first one, unless it
+    declares no size: then the first after layers keeping their input's shape, or only its channels (padding,
+    pooling: a later layer's ``nIn`` says how many, and what follows their sizes, :mod:`.sizes`)."""
+    for i, spec in enumerate(specs):
+        if str(i) in preprocessors:
+            return i if all(s.cls in SHAPE_KEEPING for s in specs[:i]) else 0
+        if spec.cls not in SHAPE_KEEPING and spec.cls not in CHANNEL_KEEPING:
+            return i
+    return 0

@@ -9,18 +9,22 @@ from typing import Any
 from kconvert.ir.graph import Call, Layer, ShapeMap, TensorRef, call_shapes
 from kconvert.ir.layers import core
 from kconvert.ir.shapes import Shape
-from kconvert.readers.dl4j.layer import Entry, Parameters, convert_layer, first_input_shape, weights
-from kconvert.readers.dl4j.preprocessors import declared_input
+from kconvert.errors import KConvertError
+from kconvert.readers.dl4j.layer import FIRST_LAYER_INPUTS, Entry, Parameters, convert_layer, first_input_shape, weights
+from kconvert.readers.dl4j.preprocessors import declared_input, preprocess
+from kconvert.readers.dl4j.sizes import Declared
 from kconvert.readers.dl4j.spec import LayerSpec
 
 
 @dataclass
 class Chain:
-    """IR layers appended one after another, with their output shapes inferred as they come."""
+    """IR layers appended one after another, with their output shapes inferred as they come, and the
+    shapes the configuration declares for their inputs (which decide the network's input sizes)."""
 
     inputs: list[TensorRef]
     layers: list[Layer] = field(default_factory=list)
     shapes: ShapeMap = field(default_factory=dict)
+    declared: list[Declared] = field(default_factory=list)
 
     def shape(self, ref: TensorRef) -> Shape:
         return self.shapes[(ref.layer, ref.node)][ref.index]
@@ -41,7 +45,25 @@ class Chain:
 
     def add_layer(self, spec: LayerSpec, source: TensorRef, params: Parameters) -> TensorRef:
         """One DL4J layer, called on ``source``."""
+        if spec.cls in FIRST_LAYER_INPUTS and spec.get("nin") is not None:
+            self.declare(source, first_input_shape(spec))
         return self.extend(convert_layer(spec, self.shape(source), params), source)
+
+    def preprocessed(self, raw: Any, name: str, source: TensorRef) -> TensorRef:
+        """The IR layers of a preprocessor (in front of layer or vertex ``name``) called on ``source``."""
+        entries = preprocess(raw, name)
+        try:
+            shape = declared_input(raw)
+        except KConvertError:
+            shape = None  # a preprocessor declaring no input shape
+        if shape is not None:
+            self.declare(source, shape)
+        return self.extend(entries, source)
+
+    def declare(self, ref: TensorRef, shape: Shape) -> None:
+        """Keep what the configuration says ``ref``'s shape is (where it is of that rank)."""
+        if len(shape) == len(self.shape(ref)):
+            self.declared.append(Declared(ref, shape))
 
 
 def input_shape(spec: LayerSpec, preprocessor: dict[str, Any] | None) -> Shape:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from kconvert.errors import IncompatibleKerasConfigurationException, InputReadError, KConvertError
@@ -15,11 +17,13 @@ from kconvert.readers.context import Limits
 from kconvert.readers.dl4j.graph import read_graph
 from kconvert.readers.dl4j.layer import Parameters
 from kconvert.readers.dl4j.multilayer import read_multilayer
+from kconvert.readers.dl4j.sizes import given_sizes, inferred_sizes
 from kconvert.readers.text import parse_json
 
 
-def read_dl4j(inp: Detected, limits: Limits) -> Model:
-    """A DL4J ``configuration.json`` (no weights, parsed when it was detected) or model zip as an IR model."""
+def read_dl4j(inp: Detected, limits: Limits, input_shapes: Mapping[str, tuple[int | None, ...]] | None = None) -> Model:
+    """A DL4J ``configuration.json`` (no weights, parsed when it was detected) or model zip as an IR model;
+    ``input_shapes`` gives inputs (by name, batch left out) the sizes the configuration does not record."""
     values = None
     if inp.kind == "zip":
         config_text, coefficients = _read_zip(inp, limits)
@@ -33,7 +37,10 @@ def read_dl4j(inp: Detected, limits: Limits) -> Model:
         raise InputReadError("a Deeplearning4j configuration that is not a JSON object", file=inp.display)
     params = Parameters(inp.display, values, limits.max_tensor_elements)
     try:
-        model = read_graph(document, params) if "vertices" in document else read_multilayer(document, params)
+        model, declared = read_graph(document, params) if "vertices" in document else \
+            read_multilayer(document, params)
+        given_sizes(model, input_shapes or {})
+        assumed = inferred_sizes(model, declared)
     except KConvertError as exc:
         raise exc.with_context(file=inp.display) from None
     except ValueError as exc:  # an IR layer refusing its attributes or its input shapes
@@ -46,6 +53,8 @@ def read_dl4j(inp: Detected, limits: Limits) -> Model:
             layer.weights = {}
     model.provenance = Provenance(inp.path, "dl4j-zip" if inp.kind == "zip" else "dl4j-json")
     model.report = Report()
+    for note in assumed:
+        model.report.add("warning", "assumed", note)
     model.validate(limits.max_tensor_elements, limits.max_rank)
     return model
 

@@ -49,8 +49,9 @@ def _class_name(value: Any) -> str | None:
 
 _ACTIVATION_ALIASES = {"swish": "silu", "hard_swish": "hard_silu", "linear": "linear", None: "linear"}
 #: IR activations no Keras spells by their IR name (Keras 3's hard_sigmoid; gelu(approximate=True),
-#: a function argument no name carries; Deeplearning4j's GELUs)
-_NOT_KERAS_NAMES = frozenset({"hard_sigmoid_relu6", "gelu_tanh", "gelu_sigmoid", "dl4j_precise_gelu"})
+#: a function argument no name carries; Deeplearning4j's own)
+_NOT_KERAS_NAMES = frozenset({"hard_sigmoid_relu6", "gelu_tanh", "gelu_sigmoid", "dl4j_precise_gelu", "cube",
+                              "rectified_tanh", "dl4j_rational_tanh"})
 
 
 def activation(value: Any, generation: int) -> str:

@@ -67,14 +67,15 @@ def conv_transpose(step: Invocation) -> list[tf.Tensor]:
     c = step.config
     x = to_channels_last(step.x, c.data_format)
     pads = c.output_padding or (None,) * c.rank
+    # sizes the model does not know (a DL4J network need not record them) are the input's, at run time
+    sizes = [tf.shape(x)[i + 1] if n is None else n for i, n in enumerate(x.shape[1:-1])]
     spatial = [deconv_output_length(n, k, c.padding, s, p, d) for n, k, s, p, d in
-               zip(x.shape[1:-1], c.kernel_size, c.strides, pads, c.dilation_rate)]
-    if any(n is None for n in spatial):
-        raise ValueError("transposed convolutions need known spatial input dimensions")
+               zip(sizes, c.kernel_size, c.strides, pads, c.dilation_rate)]
     out_shape = tf.stack([tf.shape(x)[0], *spatial, c.filters])
     y = tf.nn.conv_transpose(x, step.w("kernel"), out_shape, strides=c.strides, padding=c.padding.upper(),
                              dilations=c.dilation_rate)
-    return [finish(step, tf.ensure_shape(y, [None, *spatial, c.filters]))]
+    known = [n if isinstance(n, int) else None for n in spatial]
+    return [finish(step, tf.ensure_shape(y, [None, *known, c.filters]))]
 
 
 def _as_2d(x: tf.Tensor, rank: int) -> tf.Tensor:

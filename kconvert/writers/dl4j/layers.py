@@ -33,7 +33,8 @@ DL4J_ACTIVATIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "tanh": ("ActivationTanH", {}), "softmax": ("ActivationSoftmax", {}), "softplus": ("ActivationSoftPlus", {}),
     "softsign": ("ActivationSoftSign", {}), "silu": ("ActivationSwish", {}),
     "gelu_sigmoid": ("ActivationGELU", {"precise": False}), "dl4j_precise_gelu": ("ActivationGELU", {"precise": True}),
-    "mish": ("ActivationMish", {}),
+    "mish": ("ActivationMish", {}), "hard_tanh": ("ActivationHardTanH", {}), "cube": ("ActivationCube", {}),
+    "rectified_tanh": ("ActivationRectifiedTanh", {}), "dl4j_rational_tanh": ("ActivationRationalTanh", {}),
 }
 #: IR activations whose DL4J namesake computes something else -> the IR activations it computes
 _NAMESAKES = {"gelu": ("gelu_sigmoid", "dl4j_precise_gelu")}

@@ -70,13 +70,14 @@ LEGACY_H5 = LegacyH5Dialect()
 #: what both Keras targets rewrite: Keras 1 layers, ThresholdedReLU (gone from Keras 3), activations they lack
 KERAS_RULES: RuleBook = RuleBook("Keras")
 KERAS_RULES.include(shared.thresholded_relu, *shared.EVERY_TARGET)
-KERAS3_TARGET = Target("Keras 3", KERAS3.activations, KERAS_RULES, lacks=_GONE_IN_KERAS3)
+KERAS3_TARGET = Target("Keras 3", KERAS3.activations, KERAS_RULES, lacks=_GONE_IN_KERAS3, sized_weights=True)
 _H5_HARD_SIGMOID = ("hard_sigmoid inside a recurrent cell is written as tf.keras 2 defines it (0.2 x + 0.5); Keras 3 "
                     "reads the name in legacy HDF5 files as relu6(x + 3) / 6, so load this file with tf_keras, or "
                     "write a .keras archive, which expresses it exactly")
 LEGACY_H5_TARGET = Target(
     LEGACY_H5.name, KERAS2_ACTIVATIONS, KERAS_RULES, lacks=_GONE_IN_KERAS3, ambiguous={"hard_sigmoid": _H5_HARD_SIGMOID},
-    inlines_models="tf.keras 2 and Keras 3 number a nested model's calls differently in legacy HDF5 files")
+    inlines_models="tf.keras 2 and Keras 3 number a nested model's calls differently in legacy HDF5 files",
+    sized_weights=True)
 
 
 def write_keras(model: Model, output: str | os.PathLike[str], *, format: Format | None = None,

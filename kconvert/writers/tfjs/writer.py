@@ -43,7 +43,7 @@ from kconvert.writers.tfjs.shards import ShardWriter
 from kconvert.writers.tfjs.topology import model_topology
 
 #: what TF.js expresses: its activations, and its rewrites of what tfjs-layers lacks
-TFJS_TARGET = Target("TF.js", TFJS.activations, TFJS_RULES)
+TFJS_TARGET = Target("TF.js", TFJS.activations, TFJS_RULES, sized_weights=True)
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _INT32 = np.iinfo(np.int32)
 #: manifest dtype -> the bytes TF.js reads for it (bool is stored as uint8)

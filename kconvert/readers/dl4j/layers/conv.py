@@ -123,7 +123,9 @@ def subsampling(spec: LayerSpec, shape: Shape, params: Parameters) -> list[Entry
 @dl4j_layer("GlobalPoolingLayer")
 def global_pooling(spec: LayerSpec, shape: Shape, params: Parameters) -> list[Entry]:
     kind = spec.text("poolingType", "MAX").upper()
-    if kind not in ("MAX", "AVG") or not spec.flag("collapseDimensions", True):
+    if kind not in ("MAX", "AVG"):
+        raise spec.error(f"global {kind} pooling: not supported")
+    if not spec.flag("collapseDimensions", True):
         raise spec.error(f"global {kind} pooling without collapsing dimensions: not supported")
     rank = len(shape) - 2
     # DL4J's defaults: the axes after the channels (NCW, NCHW, NCDHW)

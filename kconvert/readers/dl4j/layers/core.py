@@ -106,6 +106,12 @@ def activation_layer(spec: LayerSpec, shape: Shape, params: Parameters) -> list[
         config = act.LeakyReLU(negative_slope=number("alpha", 0.01))
     elif name == "ELU":
         config = act.ELU(alpha=number("alpha", 1.0))
+    elif name == "RReLU":
+        # at inference DL4J (1.0.0-M2.1) runs its RectifiedLinear scalar op with the mean slope as the scalar:
+        # max(x, (l + u) / 2), not a leaky ReLU; exactly relu(x - m) + m
+        mean = 0.5 * (number("l", 1 / 8) + number("u", 1 / 3))
+        return [(f"{spec.name}_shift", core.Rescaling(offset=-mean), {}), (f"{spec.name}_relu", act.ReLU(), {}),
+                (spec.name, core.Rescaling(offset=mean), {})]
     elif name == "ThresholdedReLU":
         config = act.ThresholdedReLU(theta=number("theta", 1.0))
     else:

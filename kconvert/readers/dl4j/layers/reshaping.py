@@ -8,6 +8,13 @@ from kconvert.readers.dl4j.layer import Entry, Parameters, dl4j_layer, transpose
 from kconvert.readers.dl4j.spec import LayerSpec
 
 
+#: layers that keep their input's channels and declare no size: a network starting with them takes the
+#: channels of the first layer after them that declares its input
+CHANNEL_KEEPING = ("ZeroPaddingLayer", "convolutional.Cropping2D", "ZeroPadding3DLayer", "convolutional.Cropping3D",
+                   "Upsampling2D", "Upsampling3D", "ZeroPadding1DLayer", "convolutional.Cropping1D",
+                   "SubsamplingLayer", "Subsampling1DLayer", "Subsampling3DLayer")
+
+
 def _image_format(spec: LayerSpec) -> str:
     return "channels_last" if spec.cnn_format() == "NHWC" else "channels_first"
 

@@ -38,11 +38,12 @@ import org.nd4j.shade.jackson.databind.node.ObjectNode;
  * Runs models in the real Deeplearning4j for kconvert's verification: one JVM, many models.
  *
  * <p>Usage: {@code java kconvert.harness.Predict jobs.json}. The job file is a JSON list of
- * {@code {"model": path, "kind": "zip"|"configuration"|"keras", "weights": path?, "sequential": bool?,
+ * {@code {"model": path, "kind": "zip"|"configuration"|"keras", "weights": path?, "sequential": bool?, "save": path?,
  * "inputs": [npy...], "layers": [name...], "out": dir, "result": path, "timeout_s": n?}}. A "zip" is a ModelSerializer zip restored as a
  * MultiLayerNetwork or ComputationGraph, as its configuration says (no inputs: only restored); a "configuration" is a
  * configuration.json alone, read by MultiLayerConfiguration or ComputationGraphConfiguration.fromJson and initialised
- * with init() (DL4J's own random parameters); "keras" is a Keras file imported
+ * with init() (DL4J's own random parameters); "save": path, where given, writes the network so made (its
+ * parameters included) as a ModelSerializer zip; "keras" is a Keras file imported
  * with DL4J's own KerasModelImport (enforceTrainingConfig=false). Each job writes its outputs (and
  * the named layers' activations) as float32 .npy files under "out" and then its "result" JSON:
  * {"outputs": [npy...], "activations": {name: npy}, "network": ..., "dl4j": version} or
@@ -117,6 +118,10 @@ public final class Predict {
         String kind = job.path("kind").asText("zip");
         Object network = "keras".equals(kind) ? importKeras(model, job)
                 : "configuration".equals(kind) ? configured(model) : restore(model);
+        if (job.hasNonNull("save")) { // the network as restored or initialised, with its parameters
+            ModelSerializer.writeModel((org.deeplearning4j.nn.api.Model) network, new File(job.get("save").asText()),
+                    false);
+        }
         ObjectNode result = JSON.createObjectNode();
         result.put("network", network instanceof MultiLayerNetwork ? "MultiLayerNetwork" : "ComputationGraph");
         result.putArray("outputs");
