@@ -131,7 +131,7 @@ def test_names_batch_and_external_data(tmp_path: Path) -> None:
 
 
 def test_channels_first_io(tmp_path: Path) -> None:
-    """Channels-last by default, Transposes only at the edges of convolution regions; --onnx-io
+    """Channels-last by default, Transposes only at the edges of convolution regions; --onnx-layout
     channels_first takes NCHW images."""
     source = kconvert.load(GENERATED / "keras3" / "cnn2d.h5")
     kconvert.write(source, "onnx", tmp_path / "last.onnx")
