@@ -67,6 +67,11 @@ class Emit:
     def const(self, values: Any, dtype: Any = np.float32) -> str:
         return self.graph.const(self.base, values, dtype)
 
+    def sizes(self, x: str, start: int, end: int | None = None) -> str:
+        """The sizes of axes ``start:end`` of tensor ``x``, read when the model runs (a 1-D int64 tensor)."""
+        ends = [end if end is not None else np.iinfo(np.int64).max]
+        return self.op("Slice", [self.op("Shape", [x]), self.const([start], np.int64), self.const(ends, np.int64)])
+
     def weights(self) -> dict[str, Weight]:
         return self.ctx.weights(self.layer, self.shapes)
 
@@ -77,6 +82,14 @@ class Emit:
         if any(d is None for d in dims):
             raise self.refuse(f"needs a known {what} to write {self.layer.kind} (got {dims})")
         return dims  # type: ignore[return-value]
+
+    def nested(self, layer: Layer, values: list[Value], shapes: list[Shape]) -> list[Value]:
+        """A wrapped ``layer`` (it has no call of its own in the model) emitted through the registry."""
+        emitter = EMITTERS.get(layer.kind)
+        if emitter is None:
+            raise layer.context_error(IncompatibleKerasConfigurationException(
+                f"the ONNX writer has no ONNX operators for {layer.kind} (inside {self.layer.name})"))
+        return emitter(Emit(layer, values, shapes, layer.config.output_shapes(shapes), self.graph, self.ctx))
 
     def activation(self, x: Value, name: str) -> Value:
         """``name`` applied to ``x`` (in whatever layout it is)."""
