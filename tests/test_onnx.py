@@ -25,9 +25,8 @@ ATOL = RTOL = 1e-4
 GENERATED_SOURCES = sorted(str(p.relative_to(GENERATED)) for p in GENERATED.glob("*/*.h5")
                            if not p.name.endswith(("weights.h5",)))
 #: generated fixtures holding what the ONNX writer refuses, and the refusal's words
-REFUSED = {"convlstm": "no ONNX operators for ConvLSTM2D", "extras": "padding masks",
-           "rnn": "padding masks", "functional": "no ONNX operators for Attention",
-           "tfkeras_only": "no ONNX operators for LocallyConnected1D"}
+REFUSED = {"convlstm": "no ONNX operators for ConvLSTM2D", "extras": "given a padding mask: ONNX's recurrent",
+           "rnn": "given a padding mask: ONNX's recurrent", "tfkeras_only": "no ONNX operators for LocallyConnected1D"}
 
 
 def run_onnx(path: Path, xs: list[np.ndarray]) -> list[np.ndarray]:
@@ -35,9 +34,10 @@ def run_onnx(path: Path, xs: list[np.ndarray]) -> list[np.ndarray]:
     return session.run(None, {i.name: x for i, x in zip(session.get_inputs(), xs)})
 
 
-def assert_runs_as_source(source: kconvert.Model, path: Path, batch: int = 2) -> float:
-    """The written model agrees with the runtime on generated inputs; the largest error."""
-    xs = [x.astype(np.float32) for x in generate_inputs(source, batch, 0)]
+def assert_runs_as_source(source: kconvert.Model, path: Path, batch: int = 2,
+                          xs: list[np.ndarray] | None = None) -> float:
+    """The written model agrees with the runtime on ``xs`` (default: generated inputs); the largest error."""
+    xs = xs if xs is not None else [x.astype(np.float32) for x in generate_inputs(source, batch, 0)]
     want = kconvert.run(source, xs, device="cpu")
     got = run_onnx(path, xs)
     assert len(got) == len(want)
@@ -174,3 +174,92 @@ def test_mismatch_names_the_diverging_layer(tmp_path: Path) -> None:
     report = verify(str(source), targets=(str(out),), keras="never")
     (check,) = [c for c in report.checks if c.name == "target"]
     assert check.status == "failed" and check.first_divergence["layer"] == first.name.split("/")[0]
+
+
+def _random_weights(rng: np.random.Generator, config: object, shapes: list[tuple]) -> dict[str, np.ndarray]:
+    return {k: rng.normal(0, 0.5, s).astype(np.float32) for k, s in config.weight_shapes(shapes).items()}
+
+
+def _attention_model() -> kconvert.Model:
+    """Attention (dot with scale, causal; concat returning its scores; over rank-2 inputs),
+    MultiHeadAttention (causal with a key; with an attention mask and a 2-axis output), EinsumDense,
+    TimeDistributed over a Dense and a Conv1D."""
+    from kconvert.ir.graph import TensorRef
+    from kconvert.ir.layers.attention import Attention, MultiHeadAttention
+    from kconvert.ir.layers.conv import Conv1D
+    from kconvert.ir.layers.einsum import EinsumDense
+
+    rng = np.random.default_rng(3)
+
+    def wrapped(name: str, config: object, shape: tuple) -> wrappers.TimeDistributed:
+        return wrappers.TimeDistributed(layer=layer(name, config, weights=_random_weights(rng, config, [shape])))
+
+    seq, other, mask, images = (None, 5, 4), (None, 6, 4), (None, 5, 6), (None, 2, 5, 3)
+    called = {  # name: (config, inputs, their shapes)
+        "flat": (core.Flatten(), ["q"], [seq]),
+        "vector": (core.Dense(units=4), ["flat"], [(None, 20)]),
+        "dot": (Attention(use_scale=True, causal=True), ["q", "v"], [seq, other]),
+        "concat": (Attention(score_mode="concat", use_scale=True, return_attention_scores=True), ["q", "q"],
+                   [seq, seq]),
+        "across_batch": (Attention(), ["vector", "vector"], [(None, 4), (None, 4)]),
+        "mha": (MultiHeadAttention(num_heads=2, key_dim=3, value_dim=2, causal=True), ["q", "v", "v"],
+                [seq, other, other]),
+        "masked": (MultiHeadAttention(num_heads=3, key_dim=2, value_dim=2, output_dims=(2, 3),
+                                      with_attention_mask=True, use_bias=False), ["q", "v", "m"], [seq, other, mask]),
+        "einsum": (EinsumDense(equation="abc,cd->abd", partial_output_shape=(None, 3), bias_axes="d",
+                               activation="tanh"), ["q"], [seq]),
+        "td_dense": (wrapped("inner_dense", core.Dense(units=3), (None, 4)), ["q"], [seq]),
+        "td_conv": (wrapped("inner_conv", Conv1D(filters=2, kernel_size=(2,)), (None, 5, 3)), ["img"], [images]),
+    }
+    layers = [input_layer("q", seq), input_layer("v", other), input_layer("m", mask), input_layer("img", images)]
+    layers += [layer(name, config, inputs, weights=_random_weights(rng, config, shapes))
+               for name, (config, inputs, shapes) in called.items()]
+    outputs = [n for n in called if n != "flat"] + [TensorRef("concat", 0, 1)]
+    return model(layers, ["q", "v", "m", "img"], outputs)
+
+
+def test_attention_einsum_and_time_distributed(tmp_path: Path) -> None:
+    source = _attention_model()
+    kconvert.write(source, "onnx", tmp_path / "m.onnx")
+    onnx.checker.check_model(str(tmp_path / "m.onnx"), full_check=True)
+    xs = [x.astype(np.float32) for x in generate_inputs(source, 2, 0)]
+    xs[2] = (xs[2] > 0.3).astype(np.float32)  # an attention mask: some keys of some rows masked
+    assert_runs_as_source(source, tmp_path / "m.onnx", xs=xs)
+
+
+def _masked_model(recurrent_after: bool = False) -> kconvert.Model:
+    """Masks from Embedding(mask_zero) and Masking through a masked mean, Attention (query and value
+    masks), MultiHeadAttention and Add; or an LSTM after the embedding, which is refused."""
+    from kconvert.ir.layers.attention import Attention, MultiHeadAttention
+    from kconvert.ir.layers.merge import Add
+    from kconvert.ir.layers.pooling import GlobalAveragePooling1D
+
+    rng = np.random.default_rng(5)
+    embed = core.Embedding(input_dim=5, output_dim=4, mask_zero=True)
+    called = {"embed": (embed, ["ids"], [(None, 6)]), "masked": (core.Masking(mask_value=0.0), ["x"], [(None, 6, 4)])}
+    if recurrent_after:
+        called["lstm"] = (recurrent.LSTM(units=3), ["embed"], [(None, 6, 4)])
+    else:
+        called.update({
+            "mean": (GlobalAveragePooling1D(), ["embed"], [(None, 6, 4)]),
+            "att": (Attention(causal=True), ["embed", "masked"], [(None, 6, 4)] * 2),
+            "mha": (MultiHeadAttention(num_heads=2, key_dim=2, value_dim=2), ["masked", "embed"], [(None, 6, 4)] * 2),
+            "sum": (Add(), ["att", "mha"], [(None, 6, 4)] * 2),
+            "pooled": (GlobalAveragePooling1D(), ["sum"], [(None, 6, 4)])})
+    layers = [input_layer("ids", (None, 6)), input_layer("x", (None, 6, 4))]
+    layers += [layer(n, c, i, weights=_random_weights(rng, c, s)) for n, (c, i, s) in called.items()]
+    return model(layers, ["ids", "x"], ["lstm"] if recurrent_after else ["mean", "att", "mha", "pooled"])
+
+
+def test_padding_masks(tmp_path: Path) -> None:
+    """Keras's masks are carried as boolean tensors and honoured exactly where a layer reads them; a
+    recurrent layer given a mask is refused (ONNX's sequence lengths describe right padding only)."""
+    source = _masked_model()
+    kconvert.write(source, "onnx", tmp_path / "m.onnx")
+    ids = np.array([[1, 2, 0, 3, 0, 0], [4, 0, 1, 1, 2, 0]], np.float32)  # zeros anywhere, not only at the end
+    x = np.random.default_rng(0).normal(size=(2, 6, 4)).astype(np.float32)
+    x[0, [1, 4]] = 0.0
+    x[1, 5] = 0.0
+    assert assert_runs_as_source(source, tmp_path / "m.onnx", xs=[ids, x]) < ATOL
+    with pytest.raises(IncompatibleKerasConfigurationException, match="given a padding mask: ONNX's recurrent"):
+        kconvert.write(_masked_model(recurrent_after=True), "onnx", tmp_path / "lstm.onnx")

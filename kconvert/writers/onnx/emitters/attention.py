@@ -50,11 +50,23 @@ def attention(em: Emit) -> list[Value]:
             summed = em.op("Mul", [summed, em.weight("scale", w["scale"])])
         reduced = em.graph.reduce("ReduceSum", em.op("Tanh", [summed]), [rank], em.base, keepdims=False)
         scores = em.op("Mul", [reduced, em.weight("concat_score_weight", w["concat_score_weight"])])
+    q_mask, v_mask = em.mask(0), em.mask(1)
+    if rank == 2:
+        em.unmasked("rank-2 inputs attend across the batch, where a mask has no meaning")
+    keep = None if v_mask is None else em.op("Unsqueeze", [v_mask.name, em.const([1], np.int64)])
     if c.causal:
-        scores = em.op("Where", [_causal(em, scores, rank), scores, em.op("Sub", [scores, em.const(1e9)])])
+        causal = _causal(em, scores, rank)
+        keep = causal if keep is None else em.op("And", [keep, causal])
+    if keep is not None:
+        scores = em.op("Where", [keep, scores, em.op("Sub", [scores, em.const(1e9)])])
     weights = em.op("Softmax", [scores], axis=rank - 1)
-    result = Value(em.op("MatMul", [weights, value.name]), identity(rank))
-    return [result, Value(weights, identity(rank))] if c.return_attention_scores else [result]
+    result = em.op("MatMul", [weights, value.name])
+    if q_mask is not None:  # masked query steps give zeros, and the output keeps the query's mask
+        as_float = em.op("Cast", [q_mask.name], to=TensorProto.FLOAT)
+        result = em.op("Mul", [result, em.op("Unsqueeze", [as_float, em.const([-1], np.int64)])])
+    em.out_masks = [q_mask]
+    outputs = [Value(result, identity(rank))]
+    return outputs + [Value(weights, identity(rank))] if c.return_attention_scores else outputs
 
 
 @emits("MultiHeadAttention")
@@ -75,10 +87,18 @@ def multi_head_attention(em: Emit) -> list[Value]:
     q = em.op("Mul", [project(query, "query"), em.const(1.0 / c.key_dim ** 0.5)])
     k, v = project(key, "key"), project(value, "value")
     scores = em.op("Einsum", [k, q], equation="aecd,abcd->acbe")  # (batch, heads, query time, key time)
-    keep = None
+    parts = []  # (batch, query time, key time) booleans, ANDed
+    for i, axis in ((0, 2), (1, 1), (2 if c.has_key(count) else None, 1)):
+        mask = em.mask(i) if i is not None else None
+        if mask is not None:
+            parts.append(em.op("Unsqueeze", [mask.name, em.const([axis], np.int64)]))
     if c.with_attention_mask:
-        mask = em.op("Cast", [em.input(count - 1).name], to=TensorProto.BOOL)
-        keep = em.op("Unsqueeze", [mask, em.const([1], np.int64)])
+        parts.append(em.op("Cast", [em.input(count - 1).name], to=TensorProto.BOOL))
+    keep = parts[0] if parts else None
+    for part in parts[1:]:
+        keep = em.op("And", [keep, part])
+    if keep is not None:
+        keep = em.op("Unsqueeze", [keep, em.const([1], np.int64)])  # the heads axis
     if c.causal:
         causal = _causal(em, scores, 4)
         keep = causal if keep is None else em.op("And", [keep, causal])
@@ -93,6 +113,7 @@ def multi_head_attention(em: Emit) -> list[Value]:
                 equation=f"abcd,cd{letters}->ab{letters}")
     if c.use_bias:
         out = em.op("Add", [out, em.weight("output_bias", w["output_bias"])])
+    em.out_masks = [em.mask(0)]
     return [Value(out, identity(len(em.outputs[0])))]
 
 
