@@ -263,3 +263,37 @@ def test_padding_masks(tmp_path: Path) -> None:
     assert assert_runs_as_source(source, tmp_path / "m.onnx", xs=[ids, x]) < ATOL
     with pytest.raises(IncompatibleKerasConfigurationException, match="given a padding mask: ONNX's recurrent"):
         kconvert.write(_masked_model(recurrent_after=True), "onnx", tmp_path / "lstm.onnx")
+
+
+def test_functional_operations_match_keras(tmp_path: Path) -> None:
+    """The keras.ops and tf.* operations of test_ops's models, written to ONNX, match Keras's predictions."""
+    from tests import test_ops
+    from tests.helpers import randomize_weights
+
+    x = test_ops.sample()
+    for make, name in ((test_ops.keras3_model, "ops.keras"), (test_ops.tf_keras_model, "ops.h5")):
+        keras_model = make()
+        randomize_weights(keras_model, np.random.default_rng(0))
+        keras_model.save(tmp_path / name)
+        want = keras_model.predict(x, verbose=0)
+        kconvert.write(kconvert.load(tmp_path / name), "onnx", tmp_path / f"{name}.onnx")
+        got = run_onnx(tmp_path / f"{name}.onnx", [x])
+        assert len(got) == len(want) > 20
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, atol=ATOL, rtol=RTOL, err_msg=name)
+
+
+def test_batch_convert_and_check(tmp_path: Path) -> None:
+    """``kconvert SRC/ OUT/ --to onnx`` writes OUT/<name>.onnx; ``check OUT/ --source SRC/`` runs each."""
+    sources = tmp_path / "src"
+    (sources / "deep").mkdir(parents=True)
+    for name, to in (("mlp.h5", "mlp.h5"), ("cnn1d.h5", "deep/cnn1d.h5")):
+        (sources / to).write_bytes((GENERATED / "keras3" / name).read_bytes())
+    out = tmp_path / "out"
+    runner = CliRunner()
+    result = runner.invoke(main, [str(sources), str(out), "--to", "onnx", "--jobs", "1"])
+    assert result.exit_code == EXIT_OK, result.output
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == \
+        ["deep/cnn1d.onnx", "mlp.onnx"]
+    result = runner.invoke(main, ["check", str(out), "--source", str(sources), "--jobs", "1"])
+    assert result.exit_code == EXIT_OK and "2 passed" in result.output, result.output
