@@ -93,7 +93,8 @@ def dl4j_classes() -> list[str]:
 
 def render_text(rows: list[Row]) -> str:
     header = ("kind", "runtime", "tfjs", "dl4j", "keras", "onnx", "read from Keras classes")
-    table = [header] + [(r.kind, r.runtime, r.tfjs, r.dl4j, r.keras, r.onnx, ", ".join(r.keras_classes) or "(DL4J only)")
+    table = [header] + [(r.kind, r.runtime, r.tfjs, r.dl4j, r.keras, r.onnx,
+                         ", ".join(r.keras_classes) or "(DL4J only)")
                         for r in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(header) - 1)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(line[:-1], widths)) + "  " + line[-1] for line in table]

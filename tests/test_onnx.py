@@ -30,8 +30,11 @@ REFUSED = {"convlstm": "no ONNX operators for ConvLSTM2D", "extras": "given a pa
 
 
 def run_onnx(path: Path, xs: list[np.ndarray]) -> list[np.ndarray]:
+    from kconvert.verification.onnx_runner import INPUT_TYPES
+
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return session.run(None, {i.name: x for i, x in zip(session.get_inputs(), xs)})
+    return session.run(None, {i.name: x.astype(INPUT_TYPES.get(i.type, np.float32))
+                              for i, x in zip(session.get_inputs(), xs)})
 
 
 def assert_runs_as_source(source: kconvert.Model, path: Path, batch: int = 2,
@@ -297,3 +300,56 @@ def test_batch_convert_and_check(tmp_path: Path) -> None:
         ["deep/cnn1d.onnx", "mlp.onnx"]
     result = runner.invoke(main, ["check", str(out), "--source", str(sources), "--jobs", "1"])
     assert result.exit_code == EXIT_OK and "2 passed" in result.output, result.output
+
+
+#: why ONNX cannot be written for some real-world files (each refusal must be one of these)
+REALWORLD_REFUSALS = ("no ONNX operators for LocallyConnected2D", "no ONNX operators for ConvLSTM2D",
+                      "writes Bidirectional over a forward SimpleRNN, GRU or LSTM")
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_realworld_files_in_onnx_runtime(tmp_path: Path) -> None:
+    """Every real-world model kconvert reads is written or refused for a known reason (at least 95 %
+    written); each written one runs in ONNX Runtime and matches the stored Keras predictions or
+    (without them) kconvert's runtime, which test_verify proves against Keras."""
+    from tests.conftest import REALWORLD, require_shared
+    from tests.helpers import stored_predictions
+
+    realworld = require_shared(REALWORLD)
+    files = sorted(p for p in realworld.glob("**/*.h*5") if "inputs_and_outputs" not in p.name)
+    refusals: dict[str, str] = {}
+    by_reference = {"stored predictions": 0, "kconvert runtime": 0}
+    worst = 0.0
+    for path in files:
+        try:
+            source = kconvert.load(path)
+        except kconvert.KConvertError:
+            continue  # weights-only files and refused models: covered by test_realworld
+        name = str(path.relative_to(realworld))
+        out = tmp_path / (name.replace("/", "__") + ".onnx")
+        try:
+            kconvert.write(source, "onnx", out)
+        except IncompatibleKerasConfigurationException as exc:
+            refusals[name] = exc.reason
+            continue
+        stored = stored_predictions(path)
+        if stored is not None:
+            xs, want, reference = [x.astype(np.float32) for x in stored[0]], stored[1], "stored predictions"
+        else:
+            xs = [x.astype(np.float32) for x in generate_inputs(source, 2, 0)]
+            want, reference = kconvert.run(source, xs, device="cpu"), "kconvert runtime"
+        got = run_onnx(out, xs)
+        assert len(got) == len(want), name
+        for g, w in zip(got, want):
+            w = np.asarray(w).reshape(g.shape)
+            np.testing.assert_allclose(g, w, atol=ATOL, rtol=RTOL, err_msg=f"{name} against {reference}")
+            worst = max(worst, float(np.max(np.abs(g - w))))
+        by_reference[reference] += 1
+    unexplained = {n: r for n, r in refusals.items() if not any(known in r for known in REALWORLD_REFUSALS)}
+    assert not unexplained
+    written = sum(by_reference.values())
+    assert written >= 0.95 * (written + len(refusals)) and written >= 100, (by_reference, refusals)
+    assert by_reference["stored predictions"] >= 20, by_reference
+    print(f"real-world: {written} written and matching ({by_reference}), {len(refusals)} refused, "
+          f"max abs error {worst:.2e}")
