@@ -287,19 +287,29 @@ def test_functional_operations_match_keras(tmp_path: Path) -> None:
 
 
 def test_batch_convert_and_check(tmp_path: Path) -> None:
-    """``kconvert SRC/ OUT/ --to onnx`` writes OUT/<name>.onnx; ``check OUT/ --source SRC/`` runs each."""
+    """``kconvert SRC/ OUT/ --to onnx`` writes OUT/<name>.onnx; ``check OUT/ --source SRC/`` runs each.
+    (In a subprocess: a batch forks, which TensorFlow imported by earlier tests would not survive.)"""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
     sources = tmp_path / "src"
     (sources / "deep").mkdir(parents=True)
     for name, to in (("mlp.h5", "mlp.h5"), ("cnn1d.h5", "deep/cnn1d.h5")):
         (sources / to).write_bytes((GENERATED / "keras3" / name).read_bytes())
     out = tmp_path / "out"
-    runner = CliRunner()
-    result = runner.invoke(main, [str(sources), str(out), "--to", "onnx", "--jobs", "1"])
-    assert result.exit_code == EXIT_OK, result.output
+
+    def kconvert_command(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "kconvert", *args, "--jobs", "1"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=300)
+
+    result = kconvert_command(str(sources), str(out), "--to", "onnx")
+    assert result.returncode == EXIT_OK, result.stdout + result.stderr
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == \
         ["deep/cnn1d.onnx", "mlp.onnx"]
-    result = runner.invoke(main, ["check", str(out), "--source", str(sources), "--jobs", "1"])
-    assert result.exit_code == EXIT_OK and "2 passed" in result.output, result.output
+    result = kconvert_command("check", str(out), "--source", str(sources))
+    assert result.returncode == EXIT_OK and "2 passed" in result.stdout, result.stdout + result.stderr
 
 
 #: why ONNX cannot be written for some real-world files (each refusal must be one of these)
