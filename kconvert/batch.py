@@ -34,7 +34,8 @@ FORMATS = {"convert": KERAS, "check": TABLE}
 #: files read as Keras models (a TF.js model is a directory holding model.json)
 MODEL_SUFFIXES = suffixes(KERAS)
 #: what each target writes for one model: a directory ("") or a file with this suffix
-TARGET_SUFFIXES = {"tfjs": "", "dl4j": "", "keras": ".keras", "h5": ".h5", "json": ".json", "yaml": ".yaml"}
+TARGET_SUFFIXES = {"tfjs": "", "dl4j": "", "keras": ".keras", "h5": ".h5", "json": ".json", "yaml": ".yaml",
+                   "onnx": ".onnx"}
 #: companions that are never models of their own: the weights ``--to json --save-weights`` writes
 COMPANION_SUFFIXES = (".weights.h5",)
 

@@ -224,8 +224,10 @@ def parse_size(value: str) -> int:
                    "(load it after tf.min.js, or require(it).register(tf) in Node).")
 @click.option("--opset", type=int, default=None,
               help="onnx: the ONNX opset to write (default 17; 13 up to the installed onnx package's newest).")
-@click.option("--onnx-io", type=click.Choice(["source", "channels_first"]), default="source", show_default=True,
-              help="onnx: keep the source's input/output layout, or make image inputs and outputs channels-first.")
+@click.option("--onnx-layout", "onnx_layout", type=click.Choice(["source", "channels_first"]), default="source",
+              show_default=True,
+              help="onnx: the layout of the graph's image inputs and outputs: the source's (channels-last stays "
+                   "channels-last), or channels-first (NCHW) as most ONNX pipelines feed them.")
 @click.option("--config-only", is_flag=True,
               help="dl4j: write configuration.json alone, without the model zip and its weights.")
 @click.option("--save-weights", is_flag=True,
@@ -249,10 +251,10 @@ def parse_size(value: str) -> int:
 @verbose_option
 def convert(sources: tuple[str, ...], output: str, target: str, weights: str | None, weights_by: str,
             enforce_training_config: bool, backend: str | None, limits: kconvert.Limits, debug: bool,
-            input_shapes: dict[str, tuple[int, ...]], overwrite: bool, shard_size: str, quantize: tuple[str, ...], companion: bool, opset: int | None,
-            onnx_io: str, config_only: bool, save_weights: bool, layout: str | None, layout_io: str, check: bool,
-            atol: float, rtol: float, report_path: str | None, jobs: int | None, time_limit: float | None,
-            follow_links: bool,
+            input_shapes: dict[str, tuple[int, ...]], overwrite: bool, shard_size: str, quantize: tuple[str, ...],
+            companion: bool, opset: int | None, onnx_layout: str, config_only: bool, save_weights: bool,
+            layout: str | None, layout_io: str, check: bool, atol: float, rtol: float, report_path: str | None,
+            jobs: int | None, time_limit: float | None, follow_links: bool,
             junit_path: str | None, quiet: bool, verbose: bool) -> None:
     """Convert SOURCE (any Keras file, or a TF.js model) to OUTPUT in the --to format.
 
@@ -282,11 +284,11 @@ def convert(sources: tuple[str, ...], output: str, target: str, weights: str | N
     elif companion:
         raise click.BadParameter("--tfjs-companion goes with --to tfjs", param_hint="--tfjs-companion")
     if target == "onnx":
-        options["io_layout"] = onnx_io
+        options["io_layout"] = onnx_layout
         if opset is not None:
             options["opset"] = opset
-    elif opset is not None or onnx_io != "source":
-        raise click.BadParameter("--opset and --onnx-io go with --to onnx", param_hint="--to")
+    elif opset is not None or onnx_layout != "source":
+        raise click.BadParameter("--opset and --onnx-layout go with --to onnx", param_hint="--to")
     if config_only:
         if target != "dl4j":
             raise click.BadParameter("--config-only goes with --to dl4j", param_hint="--config-only")

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Collection
 
-TARGETS = ("tfjs", "dl4j", "keras")
+TARGETS = ("tfjs", "dl4j", "keras", "onnx")
 _README_BLOCK = re.compile(r"(<!-- formats:begin -->\n).*?(<!-- formats:end -->)", re.S)
 
 
@@ -30,6 +30,7 @@ class Row:
     tfjs: str
     dl4j: str
     keras: str
+    onnx: str
 
 
 def matrix() -> list[Row]:
@@ -44,6 +45,8 @@ def matrix() -> list[Row]:
     from kconvert.writers.keras.config import GRAPH_KINDS
     from kconvert.writers.keras.operations import OPERATIONS
     from kconvert.writers.keras.writer import KERAS3_TARGET
+    from kconvert.writers.onnx.writer import EMITTERS as ONNX_EMITTERS
+    from kconvert.writers.onnx.writer import ONNX_TARGET
     from kconvert.writers.tfjs import dialect
     from kconvert.writers.tfjs.writer import TFJS_TARGET
 
@@ -76,7 +79,8 @@ def matrix() -> list[Row]:
             written(kind, {*dl4j_layers.EMITTERS, *VERTEX_KINDS}, dl4j_rewritten, DL4J_TARGET.lacks,
                     preprocessors.PREPROCESSOR_RULES),
             written(kind, {*keras_layers.EMITTERS, *GRAPH_KINDS, *OPERATIONS}, KERAS3_TARGET.rewritten_kinds(),
-                    KERAS3_TARGET.lacks)))
+                    KERAS3_TARGET.lacks),
+            written(kind, ONNX_EMITTERS, ONNX_TARGET.rewritten_kinds() - frozenset(ONNX_EMITTERS), ONNX_TARGET.lacks)))
     return rows
 
 
@@ -88,8 +92,9 @@ def dl4j_classes() -> list[str]:
 
 
 def render_text(rows: list[Row]) -> str:
-    header = ("kind", "runtime", "tfjs", "dl4j", "keras", "read from Keras classes")
-    table = [header] + [(r.kind, r.runtime, r.tfjs, r.dl4j, r.keras, ", ".join(r.keras_classes) or "(DL4J only)")
+    header = ("kind", "runtime", "tfjs", "dl4j", "keras", "onnx", "read from Keras classes")
+    table = [header] + [(r.kind, r.runtime, r.tfjs, r.dl4j, r.keras, r.onnx,
+                         ", ".join(r.keras_classes) or "(DL4J only)")
                         for r in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(header) - 1)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(line[:-1], widths)) + "  " + line[-1] for line in table]
@@ -98,8 +103,9 @@ def render_text(rows: list[Row]) -> str:
 
 
 def render_markdown(rows: list[Row]) -> str:
-    lines = ["| IR kind | runtime | TF.js | DL4J | Keras | read from Keras classes |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r.kind} | {r.runtime} | {r.tfjs} | {r.dl4j} | {r.keras} | "
+    lines = ["| IR kind | runtime | TF.js | DL4J | Keras | ONNX | read from Keras classes |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r.kind} | {r.runtime} | {r.tfjs} | {r.dl4j} | {r.keras} | {r.onnx} | "
               f"{', '.join(r.keras_classes) or '(DL4J only)'} |" for r in rows]
     return "\n".join(lines + ["", _footer(rows)])
 
@@ -121,7 +127,7 @@ def other_keras_classes(rows: list[Row]) -> list[str]:
 def _footer(rows: list[Row]) -> str:
     counts = {t: sum(getattr(r, t) != "no" for r in rows) for t in ("runtime", *TARGETS)}
     return (f"{len(rows)} IR kinds; handled by the runtime {counts['runtime']}, TF.js {counts['tfjs']}, DL4J "
-            f"{counts['dl4j']}, Keras {counts['keras']}. Also read from Keras: "
+            f"{counts['dl4j']}, Keras {counts['keras']}, ONNX {counts['onnx']}. Also read from Keras: "
             f"{', '.join(other_keras_classes(rows))}. Read from Deeplearning4j: {', '.join(dl4j_classes())}.")
 
 

@@ -58,7 +58,7 @@ def test_aliases_are_the_classes_registered_together() -> None:
 def test_the_writers_do_what_the_matrix_says(target: str, tmp_path: Path) -> None:
     """Every Keras 1 fixture written to ``target``: one holding a kind the matrix marks "no" there is
     refused (one holding none may still be, for a setting the target cannot express)."""
-    out = {"tfjs": "web", "dl4j": "dl4j", "keras": "model.keras"}[target]
+    out = {"tfjs": "web", "dl4j": "dl4j", "keras": "model.keras", "onnx": "model.onnx"}[target]
     checked = 0
     for path in sorted((FIXTURES / "keras1").glob("*.h5")):
         try:

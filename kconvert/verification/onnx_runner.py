@@ -19,8 +19,10 @@ from kconvert.formats.onnx import ACTIVATIONS_KEY, IO_PERMS_KEY
 from kconvert.verification import TargetRun
 
 #: ONNX Runtime's input type names -> numpy dtypes
-_TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(int32)": np.int32,
-          "tensor(int64)": np.int64, "tensor(bool)": np.bool_, "tensor(float16)": np.float16}
+INPUT_TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(int32)": np.int32,
+               "tensor(int64)": np.int64, "tensor(bool)": np.bool_, "tensor(float16)": np.float16,
+               "tensor(int8)": np.int8, "tensor(int16)": np.int16, "tensor(uint8)": np.uint8,
+               "tensor(uint16)": np.uint16}
 
 
 def _session(model: str | bytes) -> Any:
@@ -47,7 +49,7 @@ def run_onnx(target: Detected, inputs: list[np.ndarray], layers: list[str], devi
         raise KConvertError(f"the ONNX model takes {len(declared)} inputs, the source {len(inputs)}",
                             file=target.display)
     in_perms = perms.get("inputs") or [None] * len(inputs)
-    feeds = {d.name: np.ascontiguousarray(np.transpose(x, p) if p else x).astype(_TYPES.get(d.type, np.float32))
+    feeds = {d.name: np.ascontiguousarray(np.transpose(x, p) if p else x).astype(INPUT_TYPES.get(d.type, np.float32))
              for d, x, p in zip(declared, inputs, in_perms)}
     wanted = {name: probes[name] for name in layers if name in probes}
     if wanted:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,6 +34,11 @@ class Emit:
     outputs: list[Shape]  # the source shapes of the outputs
     graph: Graph
     ctx: WriteContext
+    #: the inputs' Keras masks (boolean, in the source's layout), None where an input has none
+    masks: list[Value | None] = field(default_factory=list)
+    #: the outputs' masks, set by an emitter that decides them; else the first input's passes on where
+    #: the IR says the kind passes masks (``passes_mask``)
+    out_masks: list[Value | None] | None = None
 
     @property
     def config(self) -> Any:
@@ -67,6 +72,11 @@ class Emit:
     def const(self, values: Any, dtype: Any = np.float32) -> str:
         return self.graph.const(self.base, values, dtype)
 
+    def sizes(self, x: str, start: int, end: int | None = None) -> str:
+        """The sizes of axes ``start:end`` of tensor ``x``, read when the model runs (a 1-D int64 tensor)."""
+        ends = [end if end is not None else np.iinfo(np.int64).max]
+        return self.op("Slice", [self.op("Shape", [x]), self.const([start], np.int64), self.const(ends, np.int64)])
+
     def weights(self) -> dict[str, Weight]:
         return self.ctx.weights(self.layer, self.shapes)
 
@@ -77,6 +87,32 @@ class Emit:
         if any(d is None for d in dims):
             raise self.refuse(f"needs a known {what} to write {self.layer.kind} (got {dims})")
         return dims  # type: ignore[return-value]
+
+    def mask(self, i: int = 0) -> Value | None:
+        return self.masks[i] if i < len(self.masks) else None
+
+    def unmasked(self, why: str) -> None:
+        """Refuse a call given a mask that this emitter cannot honour exactly (``why``)."""
+        if any(m is not None for m in self.masks):
+            raise self.refuse(f"does not write {self.layer.kind} given a padding mask: {why}")
+
+    def all_masks(self) -> list[Value | None]:
+        """The inputs' masks ANDed (Keras's merge rule), as the one output's."""
+        present = [m for m in self.masks if m is not None]
+        if not present:
+            return [None]
+        combined = present[0].name
+        for m in present[1:]:
+            combined = self.op("And", [combined, m.name])
+        return [Value(combined, present[0].perm)]
+
+    def nested(self, layer: Layer, values: list[Value], shapes: list[Shape]) -> list[Value]:
+        """A wrapped ``layer`` (it has no call of its own in the model) emitted through the registry."""
+        emitter = EMITTERS.get(layer.kind)
+        if emitter is None:
+            raise layer.context_error(IncompatibleKerasConfigurationException(
+                f"the ONNX writer has no ONNX operators for {layer.kind} (inside {self.layer.name})"))
+        return emitter(Emit(layer, values, shapes, layer.config.output_shapes(shapes), self.graph, self.ctx))
 
     def activation(self, x: Value, name: str) -> Value:
         """``name`` applied to ``x`` (in whatever layout it is)."""

@@ -19,6 +19,4 @@ ONNX_RULES.include(shared.normalization_layer, shared.layer_scale, shared.custom
 
 ONNX_TARGET = Target(
     "ONNX", {name: name for name in ACTIVATIONS}, ONNX_RULES,
-    inlines_models="an ONNX graph is flat (a nested model's layers join it)",
-    lacks={"Masking": "does not carry padding masks yet",
-           "NotEqual": "does not carry padding masks yet (Keras 3 records a mask as NotEqual)"})
+    inlines_models="an ONNX graph is flat (a nested model's layers join it)")

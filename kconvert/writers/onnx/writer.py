@@ -26,7 +26,7 @@ import kconvert
 from kconvert.errors import IncompatibleKerasConfigurationException, UnsupportedKerasConfigurationException
 from kconvert.formats.onnx import (ACTIVATIONS_KEY, BATCH, DEFAULT_OPSET, EXTERNAL_DATA_ABOVE, IO_PERMS_KEY,
                                    MIN_OPSET, external_data_path)
-from kconvert.ir.graph import Layer, Model, TensorRef
+from kconvert.ir.graph import Call, Layer, Model, TensorRef
 from kconvert.ir.shapes import Shape
 from kconvert.rewrite.lowering import lower
 from kconvert.writers.context import WriteContext, Written
@@ -100,6 +100,7 @@ class _Builder:
     def __init__(self, model: Model, graph: Graph, ctx: WriteContext, io_layout: IoLayout) -> None:
         self.model, self.graph, self.ctx, self.io_layout = model, graph, ctx, io_layout
         self.values: dict[TensorRef, Value] = {}
+        self.masks: dict[TensorRef, Value | None] = {}
         if io_layout == "channels_first" and any(
                 getattr(layer.config, "data_format", None) == "channels_first" for layer in model.iter_layers()):
             raise ValueError("io_layout='channels_first' moves channels-last images: this model has channels_first "
@@ -126,9 +127,10 @@ class _Builder:
             if layer.kind == "InputLayer":
                 continue
             call = layer.calls[node]
-            outs = self.emit(layer, call.inputs, shapes[(layer.name, node)])
-            for i, value in enumerate(outs):
+            outs, masks = self.emit(layer, call.inputs, self.call_masks(call), shapes[(layer.name, node)])
+            for i, (value, mask) in enumerate(zip(outs, masks)):
                 self.values[TensorRef(layer.name, node, i)] = value
+                self.masks[TensorRef(layer.name, node, i)] = mask
             if node == 0:
                 probes[layer.name] = [outs[0].name, list(outs[0].perm)]
         outputs = []
@@ -149,17 +151,33 @@ class _Builder:
         return {"inputs": [list(self.io_perm(self.model.shape_of(r))) for r in self.model.inputs],
                 "outputs": [list(self.io_perm(self.model.shape_of(r))) for r in self.model.outputs]}
 
-    def emit(self, layer: Layer, refs: list[TensorRef], outputs: list[Shape]) -> list[Value]:
+    def call_masks(self, call: Call) -> list[Value | None]:
+        """The masks a call receives: its inputs', or those its ``mask`` argument names (as the runtime)."""
+        if "mask" not in call.kwargs:
+            return [self.masks.get(r) for r in call.inputs]
+        explicit = call.kwargs["mask"]
+        refs = [] if explicit is None else explicit if isinstance(explicit, list) else [explicit]
+        masks: list[Value | None] = []
+        for ref in refs:
+            value = self.graph.in_layout(self.values[ref], identity(self.values[ref].rank))
+            masks.append(Value(self.graph.op("Cast", [value.name], ref.layer, to=TensorProto.BOOL), value.perm))
+        return masks + [None] * (len(call.inputs) - len(refs))
+
+    def emit(self, layer: Layer, refs: list[TensorRef], masks: list[Value | None],
+             outputs: list[Shape]) -> tuple[list[Value], list[Value | None]]:
         emitter = EMITTERS.get(layer.kind)
         if emitter is None or layer.kind in ONNX_TARGET.lacks:
             why = ONNX_TARGET.lacks.get(layer.kind) or f"has no ONNX operators for {layer.kind}"
             raise layer.context_error(IncompatibleKerasConfigurationException(f"the ONNX writer {why}"))
         em = Emit(layer, [self.values[r] for r in refs], [self.model.shape_of(r) for r in refs], outputs,
-                  self.graph, self.ctx)
+                  self.graph, self.ctx, masks)
         values = emitter(em)
         if len(values) != len(outputs):
             raise AssertionError(f"the {layer.kind} emitter gave {len(values)} outputs for {len(outputs)}")
-        return values
+        if em.out_masks is not None:
+            return values, em.out_masks + [None] * (len(values) - len(em.out_masks))
+        passed = masks[0] if masks and layer.config.passes_mask else None
+        return values, [passed] * len(values)
 
 
 def _dims(shape: Shape, perm: Perm, name: str) -> list[int | str]:

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+from onnx import TensorProto
+
 from kconvert.ir.weights import Weight
 from kconvert.writers.onnx.emit import Emit, emits
 from kconvert.writers.onnx.graph import Value, channels_first, identity
@@ -139,8 +142,22 @@ def global_pooling(em: Emit) -> list[Value]:
     """A reduction over the spatial axes, wherever the input's layout has them: (batch, channels) out,
     or with ``keepdims`` the input's rank and layout with spatial sizes 1."""
     c, x = em.config, em.values[0]
+    if em.mask(0) is not None and c.reduction != "max" and x.rank == 3:
+        return [_masked_mean(em)]
     channel = 1 if c.data_format == "channels_first" else x.rank - 1
     spatial = sorted(x.axis(a) for a in range(1, x.rank) if a != channel)
     op = "ReduceMax" if c.reduction == "max" else "ReduceMean"
     y = em.graph.reduce(op, x.name, spatial, em.base, keepdims=c.keepdims)
     return [Value(y, x.perm if c.keepdims else (0, 1))]
+
+
+def _masked_mean(em: Emit) -> Value:
+    """Keras's 1-D average over the steps its mask keeps: ``sum(x * mask) / sum(mask)``."""
+    c = em.config
+    perm = (0, 2, 1) if c.data_format == "channels_first" else (0, 1, 2)  # (batch, steps, channels) either way
+    x = em.input(0, perm)
+    weights = em.op("Unsqueeze", [em.op("Cast", [em.mask(0).name], to=TensorProto.FLOAT),
+                                  em.const([2], np.int64)])
+    total = em.graph.reduce("ReduceSum", em.op("Mul", [x.name, weights]), [1], em.base, keepdims=c.keepdims)
+    count = em.graph.reduce("ReduceSum", weights, [1], em.base, keepdims=c.keepdims)
+    return Value(em.op("Div", [total, count]), perm if c.keepdims else (0, 1))

@@ -143,10 +143,30 @@ def repeat_vector(em: Emit) -> list[Value]:
 
 @emits("Embedding")
 def embedding(em: Emit) -> list[Value]:
-    """The rows of the table at the (truncated) indices."""
-    if em.config.mask_zero:
-        raise em.refuse("does not carry padding masks yet (Embedding with mask_zero=True)", key="mask_zero")
+    """The rows of the table at the (truncated) indices; with ``mask_zero`` the mask ``ids != 0``."""
     x = em.input(0)
     indices = em.op("Cast", [x.name], to=TensorProto.INT64)
+    if em.config.mask_zero:
+        em.out_masks = [Value(em.op("Not", [em.op("Equal", [indices, em.const(0, np.int64)])]), x.perm)]
     table = em.weight("embeddings", em.weights()["embeddings"])
     return [Value(em.op("Gather", [table, indices], axis=0), identity(x.rank + 1))]
+
+
+@emits("Masking")
+def masking(em: Emit) -> list[Value]:
+    """The mask ``any(x != mask_value)`` over the last axis, and ``x`` zeroed at masked steps."""
+    x = em.input(0)
+    differs = em.op("Not", [em.op("Equal", [x.name, em.const(em.config.mask_value)])])
+    counted = em.graph.reduce("ReduceMax", em.op("Cast", [differs], to=TensorProto.FLOAT), [x.rank - 1],
+                              em.base, keepdims=True)
+    em.out_masks = [Value(em.op("Cast", [em.op("Squeeze", [counted, em.const([x.rank - 1], np.int64)])],
+                                 to=TensorProto.BOOL), identity(x.rank - 1))]
+    return [Value(em.op("Mul", [x.name, counted]), x.perm)]
+
+
+@emits("NotEqual")
+def not_equal(em: Emit) -> list[Value]:
+    """``x != value``, a boolean tensor (Keras 3 records a mask so)."""
+    x = em.values[0]
+    as_float = em.op("Cast", [x.name], to=TensorProto.FLOAT)
+    return [Value(em.op("Not", [em.op("Equal", [as_float, em.const(em.config.value)])]), x.perm)]

@@ -23,12 +23,14 @@ def aligned(em: Emit) -> list[Value]:
 @emits(*_VARIADIC)
 def variadic(em: Emit) -> list[Value]:
     xs = aligned(em)
+    em.out_masks = em.all_masks()
     return [Value(em.op(_VARIADIC[em.layer.kind], [x.name for x in xs]), max(xs, key=lambda v: v.rank).perm)]
 
 
 @emits("Multiply")
 def multiply(em: Emit) -> list[Value]:
     xs = aligned(em)
+    em.out_masks = em.all_masks()
     y = xs[0].name
     for x in xs[1:]:
         y = em.op("Mul", [y, x.name])
@@ -38,11 +40,13 @@ def multiply(em: Emit) -> list[Value]:
 @emits("Subtract")
 def subtract(em: Emit) -> list[Value]:
     a, b = aligned(em)
+    em.out_masks = em.all_masks()
     return [Value(em.op("Sub", [a.name, b.name]), max((a, b), key=lambda v: v.rank).perm)]
 
 
 @emits("Concatenate")
 def concatenate(em: Emit) -> list[Value]:
+    em.unmasked("Keras concatenates the masks broadcast to the inputs' shapes, which is not written")
     xs = aligned(em)
     return [Value(em.op("Concat", [x.name for x in xs], axis=xs[0].axis(em.config.axis)), xs[0].perm)]
 

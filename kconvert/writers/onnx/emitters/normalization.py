@@ -57,3 +57,39 @@ def layer_normalization(em: Emit) -> list[Value]:
     std = em.op("Sqrt", [em.op("Add", [variance, em.const(c.epsilon)])])
     y = em.op("Add", [em.op("Mul", [em.op("Div", [centred, std]), scale]), bias])
     return [Value(y, x.perm)]
+
+
+@emits("GroupNormalization")
+def group_normalization(em: Emit) -> list[Value]:
+    """The channels split into (groups, channels per group) by a Reshape, as Keras does; each group
+    standardised over its channels and every other non-batch axis; scaled and shifted per channel."""
+    c = em.config
+    x = em.input(0)
+    axis = c.axis % x.rank
+    channels = em.known((em.shapes[0][axis],), "channel count")[0]
+    split = em.const([c.groups, channels // c.groups], np.int64)
+    grouped = em.op("Reshape", [x.name, em.op("Concat", [em.sizes(x.name, 0, axis), split, em.sizes(x.name, axis + 1)],
+                                                  axis=0)])
+    axes = [i for i in range(1, x.rank + 1) if i != axis]
+    mean = em.graph.reduce("ReduceMean", grouped, axes, em.base, keepdims=True)
+    centred = em.op("Sub", [grouped, mean])
+    variance = em.graph.reduce("ReduceMean", em.op("Mul", [centred, centred]), axes, em.base, keepdims=True)
+    y = em.op("Div", [centred, em.op("Sqrt", [em.op("Add", [variance, em.const(c.epsilon)])])])
+    shape = [1] * (x.rank + 1)
+    shape[axis], shape[axis + 1] = c.groups, channels // c.groups
+    w = em.weights()
+    if c.scale:
+        y = em.op("Mul", [y, em.weight("gamma", w["gamma"].reshape(tuple(shape)))])
+    if c.center:
+        y = em.op("Add", [y, em.weight("beta", w["beta"].reshape(tuple(shape)))])
+    return [Value(em.op("Reshape", [y, em.op("Shape", [x.name])]), x.perm)]
+
+
+@emits("UnitNormalization")
+def unit_normalization(em: Emit) -> list[Value]:
+    """``x / sqrt(max(sum(x^2), floor))`` over the mapped axes, in whatever layout ``x`` has."""
+    c, x = em.config, em.values[0]
+    axes = sorted(x.axis(a) for a in c.axis)
+    squares = em.graph.reduce("ReduceSum", em.op("Mul", [x.name, x.name]), axes, em.base, keepdims=True)
+    norm = em.op("Sqrt", [em.op("Max", [squares, em.const(c.floor)])])
+    return [Value(em.op("Div", [x.name, norm]), x.perm)]

@@ -66,12 +66,18 @@ def _activations(em: Emit, c: Any, directions: int) -> dict[str, Any]:
             "activation_beta": betas or None}
 
 
+#: why a masked sequence is refused: ONNX's operators skip only a padded tail, Keras any step
+MASKED = ("ONNX's recurrent operators take sequence lengths (exact for right-padded masks only), while a "
+          "Keras mask may skip any step")
+
+
 def _check(em: Emit, c: Any) -> None:
+    em.unmasked(MASKED)
     if c.stateful:
         raise em.refuse(f"writes a stateless {c.kind} only (a stateful one carries its state between batches)",
                         key="stateful")
-    call = em.layer.calls[0]
-    if any(v is not None for k, v in call.kwargs.items() if k in ("initial_state", "mask", "constants")):
+    given = {k for call in em.layer.calls[:1] for k, v in call.kwargs.items() if v is not None}  # (wrapped: none)
+    if given & {"initial_state", "mask", "constants"}:
         raise em.refuse(f"does not write {c.kind} calls given initial states or masks")
 
 

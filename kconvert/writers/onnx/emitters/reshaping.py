@@ -50,3 +50,39 @@ def upsampling(em: Emit) -> list[Value]:
     modes = {"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"} \
         if c.interpolation == "nearest" else {"mode": "linear", "coordinate_transformation_mode": "half_pixel"}
     return [Value(em.op("Resize", [x.name, "", em.const(scales)], **modes), x.perm)]
+
+
+def _image_axes(em: Emit, x: Value) -> list[int]:
+    """Where an image layer's (rows, cols) are in ``x``."""
+    first = 2 if em.config.data_format == "channels_first" else 1
+    return [x.axis(first), x.axis(first + 1)]
+
+
+@emits("CenterCrop")
+def center_crop(em: Emit) -> list[Value]:
+    c, x = em.config, em.values[0]
+    first = 2 if c.data_format == "channels_first" else 1
+    rows, cols = em.shapes[0][first:first + 2]
+    top, left = (rows - c.height) // 2, (cols - c.width) // 2  # (known: the IR checks it)
+    inputs = [x.name, em.const([top, left], np.int64), em.const([top + c.height, left + c.width], np.int64),
+              em.const(_image_axes(em, x), np.int64)]
+    return [Value(em.op("Slice", inputs), x.perm)]
+
+
+#: tf.image.resize methods -> ONNX Resize modes computing them (nearest: tf's ``floor((x + 0.5) / s)``
+#: is half_pixel's ``(x + 0.5) / s - 0.5`` rounded half up)
+_RESIZE = {"bilinear": {"mode": "linear", "coordinate_transformation_mode": "half_pixel"},
+           "nearest": {"mode": "nearest", "coordinate_transformation_mode": "half_pixel",
+                       "nearest_mode": "round_prefer_ceil"}}
+
+
+@emits("Resizing")
+def resizing(em: Emit) -> list[Value]:
+    """ONNX's Resize to the output sizes, channels-first (batch and channels read from the tensor)."""
+    c = em.config
+    if c.interpolation not in _RESIZE or c.antialias:
+        raise em.refuse(f"writes Resizing with bilinear or nearest interpolation and no antialias, not "
+                        f"{c.interpolation!r}{' with antialias' if c.antialias else ''}", key="interpolation")
+    x = em.spatial_input()
+    sizes = em.op("Concat", [em.sizes(x.name, 0, 2), em.const([c.height, c.width], np.int64)], axis=0)
+    return [Value(em.op("Resize", [x.name, "", "", sizes], **_RESIZE[c.interpolation]), x.perm)]
