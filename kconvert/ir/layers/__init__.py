@@ -4,6 +4,7 @@ from kconvert.ir.layers import (  # noqa: F401  (imported for registration)
     activations,
     applications,
     attention,
+    augmentation,
     conv,
     core,
     einsum,

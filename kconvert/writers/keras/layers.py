@@ -82,7 +82,7 @@ def _register_simple() -> None:
         # UnitNormalization's floor is each Keras's own (the norm at 1e-12, or its square): they differ
         # only on vectors of norm below 1e-6
         "UnitNormalization": ("axis",),
-        "Resizing": ("height", "width", "interpolation", "antialias", "data_format"),
+        "Resizing": ("height", "width", "interpolation", "antialias", "data_format", "crop_to_aspect_ratio"),
         "CenterCrop": ("height", "width", "data_format"),
     }
     for kind, names in table.items():

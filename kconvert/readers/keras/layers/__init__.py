@@ -4,6 +4,7 @@ from kconvert.readers.keras.layers import (  # noqa: F401  (imported for registr
     activations,
     applications,
     attention,
+    augmentation,
     conv,
     core,
     merge,
