@@ -70,6 +70,43 @@ _TF_KERAS_ONLY = (lambda k: k.layers.RandomHeight(0.2), lambda k: k.layers.Rando
 #: what each target says of tf_keras's RandomCrop (a center crop and bilinear resize at inference)
 _RESIZED = {"tfjs": "RandomCrop", "onnx": "Resizing"}
 
+def _ids(rng: np.random.Generator) -> np.ndarray:
+    ids = rng.choice([0, 3, 5, 7, 12, 40, 41, -2], (4, 3)).astype("int64")
+    ids[0] = [12, 5, 0]
+    return ids
+
+
+def _lookups(k: Any, rng: np.random.Generator) -> tuple[Any, list[np.ndarray]]:
+    """IntegerLookup in every output mode it reads, with and without a mask, OOV slots and inverted."""
+    x, one = k.Input((3,), dtype="int64"), k.Input((1,), dtype="int64")
+    vocab = [12, 5, 7, 40]
+    outputs = [k.layers.IntegerLookup(vocabulary=vocab)(x),
+               k.layers.IntegerLookup(vocabulary=vocab, mask_token=0, num_oov_indices=2)(x),
+               k.layers.IntegerLookup(vocabulary=vocab, mask_token=0, num_oov_indices=2, output_mode="multi_hot")(x),
+               k.layers.IntegerLookup(vocabulary=vocab, output_mode="count")(x),
+               k.layers.IntegerLookup(vocabulary=vocab, output_mode="one_hot")(one),
+               k.layers.IntegerLookup(vocabulary=vocab, mask_token=0, invert=True)(x)]
+    return k.Model([x, one], outputs), [_ids(rng), _ids(rng)[:, :1]]
+
+
+def _encodings(k: Any, rng: np.random.Generator) -> tuple[Any, list[np.ndarray]]:
+    """Discretization and CategoryEncoding after a Dense layer, so that weights feed them."""
+    x = k.Input((4,))
+    h = k.layers.Dense(3)(x)
+    buckets = k.layers.Discretization([-0.5, 0.0, 0.5, 1.0])(h)
+    outputs = [buckets, k.layers.Discretization([-0.5, 0.0, 0.5], output_mode="count")(h),
+               k.layers.Discretization([-0.5, 0.0, 0.5], output_mode="multi_hot")(h),
+               k.layers.CategoryEncoding(6, output_mode="count")(buckets),
+               k.layers.CategoryEncoding(5, output_mode="multi_hot")(buckets),
+               k.layers.CategoryEncoding(5, output_mode="one_hot")(k.layers.Discretization([0.0, 0.5])(
+                   k.layers.Dense(1)(x)))]
+    return k.Model(x, outputs), [rng.normal(0, 1, (5, 4)).astype("float32")]
+
+
+#: the targets that refuse the index-encoding layers, by a fragment of their refusal
+_NO_LOOKUP = {"tfjs": "IntegerLookup", "onnx": "IntegerLookup"}
+_NO_DISCRETIZATION = {"tfjs": "Discretization", "onnx": "Discretization"}
+
 #: (flavour, name) -> (builder, {target: a fragment of its refusal} for the targets that refuse it)
 MODELS: dict[tuple[str, str], tuple[Build, dict[str, str]]] = {
     **{(f, "tutorial"): (_tutorial, {}) for f in ("keras", "tf_keras")},
@@ -78,6 +115,8 @@ MODELS: dict[tuple[str, str], tuple[Build, dict[str, str]]] = {
     ("tf_keras", "augmentations-tf-keras"): (_augmented(*_TF_KERAS_ONLY), {}),
     ("tf_keras", "random-crop"): (_augmented(lambda k: k.layers.RandomCrop(6, 8)), _RESIZED),
     ("tf_keras", "random-crop-upscaled"): (_augmented(lambda k: k.layers.RandomCrop(13, 9)), _RESIZED),
+    **{(f, "lookups"): (_lookups, _NO_LOOKUP) for f in ("keras", "tf_keras")},
+    **{(f, "encodings"): (_encodings, _NO_DISCRETIZATION) for f in ("keras", "tf_keras")},
     ("keras", "resizing-cropped"): (_augmented(lambda k: k.layers.Resizing(7, 5, crop_to_aspect_ratio=True)),
                                     _RESIZED | {"tfjs": "Resizing"}),
 }

@@ -8,6 +8,7 @@ from kconvert.ir.layers import (  # noqa: F401  (imported for registration)
     conv,
     core,
     einsum,
+    encoding,
     merge,
     model,
     noise,

@@ -84,6 +84,8 @@ def _register_simple() -> None:
         "UnitNormalization": ("axis",),
         "Resizing": ("height", "width", "interpolation", "antialias", "data_format", "crop_to_aspect_ratio"),
         "CenterCrop": ("height", "width", "data_format"),
+        "CategoryEncoding": ("num_tokens", "output_mode"), "Discretization": ("bin_boundaries", "output_mode"),
+        "IntegerLookup": ("vocabulary", "num_oov_indices", "mask_token", "oov_token", "invert", "output_mode"),
     }
     for kind, names in table.items():
         emitter(kind)(_simple(kind, *names))

@@ -7,6 +7,7 @@ from kconvert.readers.keras.layers import (  # noqa: F401  (imported for registr
     augmentation,
     conv,
     core,
+    encoding,
     merge,
     normalization,
     ops,
