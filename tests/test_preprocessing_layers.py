@@ -217,3 +217,14 @@ def test_the_dropped_augmentation_is_reported(saved: dict, tmp_path: Path) -> No
     written = kconvert.convert(saved[("keras", "tutorial")][0], "tfjs", tmp_path / "out")
     dropped = [str(n) for n in written.report.notes if "augmentation is dropped" in str(n)]
     assert len(dropped) == 3 and any("RandomFlip" in n for n in dropped)
+
+
+@pytest.mark.parametrize("layer,why", [("Hashing", "FarmHash"), ("AutoContrast", "per-channel value range")])
+def test_layers_kconvert_cannot_express_are_refused_saying_why(tmp_path: Path, layer: str, why: str) -> None:
+    keras = _keras("keras")
+    x = keras.Input((4,) if layer == "Hashing" else (6, 6, 3))
+    made = keras.layers.Hashing(8) if layer == "Hashing" else keras.layers.AutoContrast()
+    keras.Model(x, made(x)).save(tmp_path / "m.keras")
+    with pytest.raises(IncompatibleKerasConfigurationException, match=why) as err:
+        kconvert.load(tmp_path / "m.keras")
+    assert layer in str(err.value)
