@@ -17,9 +17,11 @@ from kconvert.ir.layers import activations as act
 from kconvert.ir.layers import (
     applications,
     attention,
+    augmentation,
     conv,
     core,
     einsum,
+    encoding,
     merge,
     noise,
     normalization,
@@ -251,6 +253,15 @@ SHAPE_CASES: list[Case] = [
     Case("resizing-cf", preprocessing.Resizing(height=5, width=7, data_format="channels_first"), [(B, 3, 9, 9)],
          [(B, 3, 5, 7)]),
     Case("center-crop", preprocessing.CenterCrop(height=4, width=2), [(B, 9, 5, 3)], [(B, 4, 2, 3)]),
+    Case("resizing-cropped", preprocessing.Resizing(height=5, width=7, crop_to_aspect_ratio=True), [(B, 9, 4, 3)],
+         [(B, 5, 7, 3)]),
+    Case("category-encoding-count", encoding.CategoryEncoding(num_tokens=6, output_mode="count"), [(B, 4)], [(B, 6)]),
+    Case("category-encoding-one-hot", encoding.CategoryEncoding(num_tokens=6, output_mode="one_hot"), [(B, 1)],
+         [(B, 6)]),
+    Case("discretization-one-hot", encoding.Discretization(bin_boundaries=(0.0, 1.0), output_mode="one_hot"),
+         [(B, 4)], [(B, 4, 3)]),
+    Case("lookup-multi-hot", encoding.IntegerLookup(vocabulary=(3, 5), mask_token=0, output_mode="multi_hot"),
+         [(B, 4)], [(B, 3)]),
     Case("custom-scale", applications.CustomScaleLayer(scale=0.2), [(B, 4, 3), (B, 1, 3)], [(B, 4, 3)]),
     Case("layer-scale", applications.LayerScale(projection_dim=3), [(B, 4, 3)], [(B, 4, 3)]),
     # -- functional operations -----------------------------------------------------------------
@@ -279,7 +290,8 @@ SHAPE_CASES: list[Case] = [
 #: kinds whose output shape is their input shape, whatever it is
 IDENTITY: list[LayerConfig] = [
     core.Activation(activation="relu"), core.Masking(), core.ActivityRegularization(l1=0.1), core.Rescaling(),
-    ops.NotEqual(value=0.0), ops.UnaryOp(op="hard_silu"),
+    ops.NotEqual(value=0.0), ops.UnaryOp(op="hard_silu"), augmentation.Augmentation(augmentation="RandomFlip"),
+    encoding.Discretization(bin_boundaries=(0.0,)), encoding.IntegerLookup(vocabulary=(4, 2), mask_token=0),
     act.ReLU(max_value=6.0), act.LeakyReLU(), act.ELU(), act.ThresholdedReLU(), act.Softmax(), act.PReLU(),
     act.ParametricSoftplus(), act.SReLU(), noise.Dropout(rate=0.5), noise.GaussianNoise(stddev=0.1),
     noise.GaussianDropout(rate=0.1), noise.AlphaDropout(rate=0.1), noise.SpatialDropout2D(rate=0.1),

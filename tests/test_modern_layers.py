@@ -54,9 +54,9 @@ def test_read_run_and_written(tmp_path: Path, package: str) -> None:
 
 def test_what_is_not_expressed_is_refused(tmp_path: Path) -> None:
     inp = keras.Input((9, 11, 4))
-    keras.Model(inp, keras.layers.Resizing(6, 6, crop_to_aspect_ratio=True)(inp)).save(tmp_path / "crop.keras")
-    with pytest.raises(IncompatibleKerasConfigurationException, match="crop_to_aspect_ratio=True crops or pads"):
-        kconvert.load(tmp_path / "crop.keras")
+    keras.Model(inp, keras.layers.Resizing(6, 6, pad_to_aspect_ratio=True)(inp)).save(tmp_path / "pad.keras")
+    with pytest.raises(IncompatibleKerasConfigurationException, match="pad_to_aspect_ratio=True pads"):
+        kconvert.load(tmp_path / "pad.keras")
     keras.Model(inp, keras.layers.CenterCrop(12, 6)(inp)).save(tmp_path / "small.keras")
     with pytest.raises(IncompatibleKerasConfigurationException, match="Keras resizes smaller images instead"):
         kconvert.load(tmp_path / "small.keras")

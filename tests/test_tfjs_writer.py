@@ -102,6 +102,9 @@ REWRITTEN = {
                   ["Permute", "BatchNormalization", "Permute"], "over axis 1"),
     "bn-rank-5": (chain(normalization.BatchNormalization(), shape=(None, 2, 3, 4, 4)),
                   ["Reshape", "BatchNormalization", "Reshape"], "rank-4 view"),
+    # tf_keras records a positive axis (ConvLSTM2D -> BatchNormalization): the rank-4 view maps it
+    "bn-rank-5-positive-axis": (chain(normalization.BatchNormalization(axis=(4,)), shape=(None, 2, 3, 4, 4)),
+                                ["Reshape", "BatchNormalization", "Reshape"], "rank-4 view"),
     "relu-threshold": (chain(act.ReLU(threshold=0.5)), ["ThresholdedReLU"], "x == threshold"),
     "elu-alpha": (chain(act.ELU(alpha=0.5)), ["ReLU", "Rescaling", "ReLU", "Rescaling", "Activation", "Rescaling",
                                               "Add"], "elu(min(x, 0))"),

@@ -459,7 +459,16 @@ def identity(site: TargetSite) -> Rewrite:
                       f"{site.kind} (the identity at inference) written as a linear Activation")
 
 
+@rule("Augmentation")
+def augmentation(site: TargetSite) -> Rewrite:
+    """A random augmentation is the identity at inference; its training-time randomness is dropped."""
+    what = site.config.augmentation
+    return Rewrite.to(core.Activation(activation="linear"), f"{what} (the identity at inference) written as a "
+                      "linear Activation", drops=f"{what}'s training-time augmentation is dropped: at inference "
+                      "Keras passes images through it unchanged")
+
+
 #: the Keras 1 compositions every target includes
 KERAS1 = (highway, maxout, parametric_softplus, srelu)
 #: what every target's lowering does: Keras 1 compositions, activations and recurrent gates it lacks
-EVERY_TARGET = (*KERAS1, recurrent, wrapped_recurrent, activation)
+EVERY_TARGET = (*KERAS1, recurrent, wrapped_recurrent, activation, augmentation)

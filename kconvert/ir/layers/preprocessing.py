@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
+
 from kconvert.ir.layer import LayerConfig, layer_config, layer_kind
 from kconvert.ir.shapes import Shape, ShapeError, join_channels, require_rank, split_channels
 
@@ -31,12 +33,24 @@ class _ImageSize(LayerConfig):
 @layer_kind
 @layer_config
 class Resizing(_ImageSize):
-    """Images resized to ``height`` x ``width`` with tf.image.resize's ``interpolation`` (no
-    cropping or padding to the aspect ratio)."""
+    """Images resized to ``height`` x ``width`` with tf.image.resize's ``interpolation``; with
+    ``crop_to_aspect_ratio``, first cropped to their largest central window of the target's aspect
+    ratio (:meth:`crop_window`), as Keras's Resizing and tf_keras's RandomCrop at inference do."""
 
     kind = "Resizing"
     interpolation: str = "bilinear"
     antialias: bool = False
+    crop_to_aspect_ratio: bool = False
+
+    def crop_window(self, rows: int, cols: int) -> tuple[int, int, int, int]:
+        """(top, left, height, width) of the window cropped from a ``rows`` x ``cols`` image (Keras's
+        float32 arithmetic, truncated; the whole image without ``crop_to_aspect_ratio``)."""
+        if not self.crop_to_aspect_ratio:
+            return 0, 0, rows, cols
+        f32 = np.float32
+        height = max(min(rows, int(f32(cols * self.height) / f32(self.width))), 1)
+        width = max(min(cols, int(f32(rows * self.width) / f32(self.height))), 1)
+        return int(f32(rows - height) / f32(2)), int(f32(cols - width) / f32(2)), height, width
 
     def __post_init__(self) -> None:
         if self.interpolation not in INTERPOLATIONS:

@@ -6,6 +6,7 @@ from kconvert.runtime.kernels import (  # noqa: F401  (imported for registration
     attention,
     conv,
     core,
+    encoding,
     merge,
     normalization,
     ops,

@@ -28,7 +28,7 @@ def activation_layer(step: Invocation) -> list[tf.Tensor]:
 
 
 @kernel("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
-        "GaussianDropout", "AlphaDropout", "ActivityRegularization", "StochasticDepth", "Identity")
+        "GaussianDropout", "AlphaDropout", "ActivityRegularization", "StochasticDepth", "Identity", "Augmentation")
 def inference_identity(step: Invocation) -> list[tf.Tensor]:
     """Training-only layers are the identity at inference."""
     return [tf.identity(step.x)]

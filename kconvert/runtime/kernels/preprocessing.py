@@ -11,6 +11,8 @@ from kconvert.runtime.registry import Invocation, kernel
 def resizing(step: Invocation) -> list[tf.Tensor]:
     c = step.config
     x = to_channels_last(step.x, c.data_format)
+    top, left, rows, cols = c.crop_window(x.shape[1], x.shape[2])
+    x = x[:, top:top + rows, left:left + cols, :]
     y = tf.image.resize(x, [c.height, c.width], method=c.interpolation, antialias=c.antialias)
     return [from_channels_last(tf.cast(y, step.x.dtype), c.data_format)]
 

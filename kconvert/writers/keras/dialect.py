@@ -39,6 +39,12 @@ _MODULES = {"layer": "keras.layers", "initializer": "keras.initializers", "regul
 Ref = list[Any]  # [layer name, node index, tensor index]
 
 
+def takes_trainable(class_name: str) -> bool:
+    """Whether Keras 3's constructor takes ``trainable`` (SpatialDropout's and Discretization's
+    take no other keyword arguments than their own)."""
+    return not class_name.startswith("SpatialDropout") and class_name != "Discretization"
+
+
 class Keras2Dialect:
     name = "tf.keras 2"
     keras_version = "2.15.0"  # written beside configs in this dialect
@@ -120,8 +126,10 @@ class Keras3Dialect(Keras2Dialect):
         call: dict[str, Any] = _attention_call(class_name, config)
         if class_name == "LeakyReLU":
             config["negative_slope"] = config.pop("alpha")
-        elif class_name.startswith("SpatialDropout"):
-            del config["trainable"]  # Keras 3's SpatialDropout constructors take no other keyword arguments
+        elif not takes_trainable(class_name):
+            del config["trainable"]
+        if class_name == "Discretization" and "int" in str(config.get("dtype")):
+            config["dtype"] = self.dtype("float32")  # tf_keras's is the output's; Keras 3 casts inputs to it
         elif class_name == "Attention" and config.pop("causal", False):
             call["use_causal_mask"] = True
         return config, call

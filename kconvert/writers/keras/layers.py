@@ -82,8 +82,10 @@ def _register_simple() -> None:
         # UnitNormalization's floor is each Keras's own (the norm at 1e-12, or its square): they differ
         # only on vectors of norm below 1e-6
         "UnitNormalization": ("axis",),
-        "Resizing": ("height", "width", "interpolation", "antialias", "data_format"),
+        "Resizing": ("height", "width", "interpolation", "antialias", "data_format", "crop_to_aspect_ratio"),
         "CenterCrop": ("height", "width", "data_format"),
+        "CategoryEncoding": ("num_tokens", "output_mode"), "Discretization": ("bin_boundaries", "output_mode"),
+        "IntegerLookup": ("vocabulary", "num_oov_indices", "mask_token", "oov_token", "invert", "output_mode"),
     }
     for kind, names in table.items():
         emitter(kind)(_simple(kind, *names))

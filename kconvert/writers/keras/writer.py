@@ -27,7 +27,7 @@ from kconvert.rewrite.lowering import Target, lower
 from kconvert.rewrite.rules import RuleBook
 from kconvert.writers.context import WriteContext, Written
 from kconvert.writers.keras.config import ConfigWriter
-from kconvert.writers.keras.dialect import KERAS2_ACTIVATIONS, KERAS3, Keras2Dialect
+from kconvert.writers.keras.dialect import KERAS2_ACTIVATIONS, KERAS3, Keras2Dialect, takes_trainable
 from kconvert.writers.keras.training import training_config
 from kconvert.writers.keras.weights import write_legacy_weights, write_v3_weights
 from kconvert.writers.output import atomic_files
@@ -44,7 +44,7 @@ _GONE_IN_KERAS3 = {"LocallyConnected1D": "", "LocallyConnected2D": ""}
 class LegacyH5Dialect(Keras2Dialect):
     """tf.keras 2 configs, as both tf_keras and Keras 3's legacy loader read them: objects carry
     Keras 3's ``module`` keys (tf_keras ignores them; Keras 3 needs them to find a Bidirectional's
-    inner layer class), SpatialDropout configs carry no ``trainable`` (Keras 3's constructors
+    inner layer class), SpatialDropout and Discretization configs carry no ``trainable`` (Keras 3's constructors
     refuse it), and Bidirectional layers are written as Keras 3 reads them.  The two number a
     nested model's calls differently, so nested models are inlined (lowering)."""
 
@@ -55,7 +55,7 @@ class LegacyH5Dialect(Keras2Dialect):
         return KERAS3.obj(family, class_name, config)
 
     def layer(self, class_name: str, config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        if class_name.startswith("SpatialDropout"):
+        if not takes_trainable(class_name):
             del config["trainable"]
         if class_name in ("Resizing", "CenterCrop"):  # tf.keras's take channels-last images only, no antialias
             for key, default in (("data_format", "channels_last"), ("antialias", False)):

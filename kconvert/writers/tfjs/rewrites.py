@@ -190,7 +190,7 @@ def batch_normalization(site: TargetSite) -> Rewrite | None:
         return None
     inner = site.known(site.shape[2:-1], "size of the inner axes")
     return Rewrite.chain(sequence(("rank_4", reshape_to(site.shape[1], int(np.prod(inner)), site.shape[-1])),
-                                  ("normalized", c, site.layer.weights),
+                                  ("normalized", replace(c, axis=(-1,)), site.layer.weights),
                                   ("shaped", reshape_to(*site.shape[1:]))),
                          f"batch normalization of a rank-{rank} input written over a rank-4 view of it between "
                          "Reshape layers (TF.js normalizes inputs of rank 4 at most)")
