@@ -143,9 +143,11 @@ def run(model: Model, inputs: Any, *, device: str | None = None, dtype: str = "f
         activations: bool = False, limits: Limits | None = None) -> Any:
     """Run ``model`` on ``inputs`` with kconvert's TensorFlow runtime (imported only now).
 
-    ``inputs``: an array, a list in input order, or a dict by input layer name.  ``device``:
-    ``"cpu"``, ``"gpu"``, ``"gpu:N"`` or ``None`` for a GPU when there is one.  Returns one array per
-    output; with ``activations=True``, also a dict of every layer call's outputs.  Inputs that do not
+    ``inputs``: an array, a list in input order, a dict by input name (the model's own dict keys,
+    or input layer names), or the model's own nested structure.  ``device``: ``"cpu"``, ``"gpu"``,
+    ``"gpu:N"`` or ``None`` for a GPU when there is one.  Returns one array per output, in the
+    model's flat output order (Keras's: dict keys sorted), named by ``model.output_names``
+    (``kconvert.ir.structure.pack(model.output_structure, outputs)`` rebuilds Keras's dict); with ``activations=True``, also a dict of every layer call's outputs.  Inputs that do not
     fit the model raise :class:`InputReadError`; a run that would make a tensor over
     ``limits.max_intermediate_bytes`` (see :class:`Limits`) raises
     :class:`IncompatibleKerasConfigurationException`, naming the layer, before anything runs.  What

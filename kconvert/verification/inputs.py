@@ -60,14 +60,13 @@ def _vocabulary(model: Model, input_name: str) -> int | None:
 def read_reference(path: str | Path, model: Model) -> Reference:
     """Inputs (and expected outputs) from ``.npy``, ``.npz`` or a ``*_inputs_and_outputs.h5`` file.
 
-    ``.npz``: arrays named after the model's input and output layers, or ``x0, x1...`` and
+    ``.npz``: arrays named after the model's inputs and outputs (their dict keys, or their layers), or ``x0, x1...`` and
     ``y0, y1...`` in model order.  The HDF5 convention (Deeplearning4j's end-to-end tests) holds
     ``inputs/<name>``, ``predictions/<output>`` and optionally ``activations/<layer>``; its
     ``outputs/`` group holds training labels, which are not what the model predicts.
     """
     path = Path(path)
-    in_names = [r.layer for r in model.inputs]
-    out_names = [r.layer for r in model.outputs]
+    in_names, out_names = model.input_names, model.output_names  # dict keys where the model has them
     try:
         if path.suffix == ".npy":
             with open_input(path) as fh:
