@@ -48,16 +48,20 @@ def run(job):
     with np.load(job["inputs"], allow_pickle=False) as data:
         xs = [data[f"x{i}"] for i in range(len(data.files))]
     names, outputs = [], list(model.outputs)
+    # a model kconvert cut (--inputs-from) starts at those layers' outputs
+    inputs = [model.get_layer(name).output for name in job["inputs_from"]] or model.inputs
     for name in job["layers"]:  # single-call, single-output layers, to locate a divergence
         try:
             layer = model.get_layer(name)
             produced = layer._inbound_nodes[0].output_tensors if len(layer._inbound_nodes) == 1 else None
-            if produced is not None and (not isinstance(produced, (list, tuple)) or len(produced) == 1):
+            # (Keras 3.15 refuses a model cut at intermediate tensors that lists one output twice)
+            again = job["inputs_from"] and any(layer.output is o for o in outputs)
+            if produced is not None and not again and (not isinstance(produced, (list, tuple)) or len(produced) == 1):
                 outputs.append(layer.output)
                 names.append(name)
         except Exception:
             pass
-    ys = keras.Model(model.inputs, outputs).predict(xs if len(xs) > 1 else xs[0], verbose=0)
+    ys = keras.Model(inputs, outputs).predict(xs if len(xs) > 1 else xs[0], verbose=0)
     ys = ys if isinstance(ys, (list, tuple)) else [ys]
     n = len(model.outputs)
     np.savez(job["result"], **{f"y{i}": np.asarray(y) for i, y in enumerate(ys[:n])},
@@ -147,7 +151,8 @@ def run_many(jobs: list[tuple[Model, str | None, list[np.ndarray]]], timeout: fl
         else:
             package, _ = implementation(model)  # type: ignore[misc]
             layers = [la.name for la in model.layers if la.kind != "InputLayer"]
-            files.append(KerasFile(str(path), package, inputs, layers, index=i))
+            files.append(KerasFile(str(path), package, inputs, layers, index=i,
+                                   inputs_from=list(model.provenance.inputs_from)))  # type: ignore[union-attr]
     for file, run in zip(files, run_files(files, timeout)):
         runs[file.index] = run
     return runs
@@ -164,6 +169,7 @@ class KerasFile:
     layers: list[str] = field(default_factory=list)
     weights: str | None = None
     index: int = 0
+    inputs_from: list[str] = field(default_factory=list)  # the layers the model is cut at (kconvert/ir/cut.py)
 
 
 def run_files(files: list[KerasFile], timeout: float = 1800.0) -> list[KerasRun]:
@@ -178,7 +184,8 @@ def run_files(files: list[KerasFile], timeout: float = 1800.0) -> list[KerasRun]
                           "weights": str(Path(file.weights).resolve()) if file.weights else None,
                           "inputs": os.path.join(tmp, f"inputs{i}.npz"), "result": os.path.join(tmp, f"result{i}.npz"),
                           "error": os.path.join(tmp, f"error{i}.txt"), "implementation": file.package,
-                          "version": installed_version(file.package), "layers": file.layers})
+                          "version": installed_version(file.package), "layers": file.layers,
+                          "inputs_from": file.inputs_from})
         with open(os.path.join(tmp, "jobs.json"), "w") as fh:
             json.dump(specs, fh)
         env = {**os.environ, "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "")}
