@@ -16,5 +16,6 @@ from kconvert.ir.layers import (  # noqa: F401  (imported for registration)
     preprocessing,
     recurrent,
     reshaping,
+    text,
     wrappers,
 )

@@ -12,5 +12,6 @@ from kconvert.readers.keras.layers import (  # noqa: F401  (imported for registr
     preprocessing,
     recurrent,
     reshaping,
+    text,
     wrappers,
 )
