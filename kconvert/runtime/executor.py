@@ -153,6 +153,11 @@ class Runtime:
             raise ValueError("dtype must be 'float32' or 'float64'")
         self.limits = limits or Limits()
         model.validate(max_rank=self.limits.max_rank)
+        strings = [layer.name for layer in model.layers if getattr(layer.config, "takes_strings", False)]
+        if strings:  # (ir/layers/text.py; the targets, too, take what follows them)
+            raise model.layer(strings[0]).context_error(IncompatibleKerasConfigurationException(
+                "takes strings, which the runtime does not run: run the numeric model after it, "
+                f"kconvert.load(..., inputs_from={strings!r}) (--inputs-from {' --inputs-from '.join(strings)})"))
         if model.lacks_weights:
             raise IncompatibleKerasConfigurationException(
                 f"model '{model.name}' has no weights loaded (a configuration only); the runtime needs them")
