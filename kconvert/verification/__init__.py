@@ -231,13 +231,18 @@ def verify(source: str, weights: str | None = None, *, targets: tuple[str, ...] 
     limits = load_options.get("limits") or Limits()
     model = kconvert.load(source, weights, **load_options)
     with model:
+        strings = None if inputs else _through_keras_preprocessing(model, str(source) if weights is None else None,
+                                                                   batch, seed)
+        if strings is not None:
+            model, ref = strings
+            keras = "never"  # Keras's outputs are the reference already
         runtime = Runtime(model, device=device, dtype=dtype, limits=limits)
         if inputs:
             ref = read_reference(inputs, model)
-        else:  # bounded before a byte of them is made
+        elif strings is None:  # bounded before a byte of them is made
             runtime.check(generated_shapes(model, batch))
             ref = Reference(generate_inputs(model, batch, seed))
-        described = ref.source if inputs else f"generated (batch {batch}, seed {seed})"
+        described = ref.source if inputs or strings else f"generated (batch {batch}, seed {seed})"
         report = VerificationReport(str(source), weights, described, runtime.device, dtype, atol, rtol,
                                     notes=list(ref.notes))
         arrays = runtime.prepare(ref.inputs)
@@ -277,6 +282,34 @@ def verify(source: str, weights: str | None = None, *, targets: tuple[str, ...] 
             report.checks += _verify_target(model, target, arrays, actual, atol, rtol, device, dtype, divergence,
                                             moved, limits)
     return report
+
+
+def _through_keras_preprocessing(model: Model, path: str | None, batch: int,
+                                 seed: int) -> tuple[Model, Reference] | None:
+    """For a model that starts with string preprocessing: its numeric part (what the targets hold),
+    and as the reference Keras's own run of the source on generated strings, whose preprocessing
+    layers' outputs are the numeric part's inputs.  None for a model that takes no strings."""
+    from kconvert.errors import KConvertError
+    from kconvert.ir.cut import cut
+    from kconvert.verification.inputs import generate_strings
+    from kconvert.verification.keras_reference import run_in_keras
+    from kconvert.writers.text_state import string_layers
+
+    layers = string_layers(model)
+    if not layers:
+        return None
+    texts = generate_strings(model, batch, seed)
+    run = run_in_keras(model, path, texts, preprocess=layers)
+    if run.skipped or run.error:
+        raise KConvertError(f"a model that takes strings is verified through Keras's own preprocessing, which did "
+                            f"not run: {run.skipped or run.error}", file=path)
+    numeric = cut(model, layers)
+    ref = Reference([run.preprocessed[name] for name in layers], dict(zip(model.output_names, run.outputs)),
+                    source=f"{run.implementation}'s preprocessing ({', '.join(layers)}) of generated strings "
+                           f"(batch {batch}, seed {seed}), and its outputs for them",
+                    notes=[f"the model takes strings: the numeric model after {', '.join(layers)} is run on what "
+                           f"{run.implementation}'s preprocessing made of {texts[0].ravel()[:2].tolist()}..."])
+    return numeric, ref
 
 
 def _moved_io(model: Model, layout_io: str) -> tuple[list[bool], list[bool]] | None:
