@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence
 
 from kconvert.errors import (
     IncompatibleKerasConfigurationException,
@@ -67,6 +67,7 @@ def load(
     backend: str | None = None,
     input_shapes: Mapping[str, tuple[int | None, ...]] | None = None,
     limits: Limits | None = None,
+    inputs_from: Sequence[str] | None = None,
 ) -> Model:
     """Read a Keras model into kconvert's IR.
 
@@ -84,7 +85,8 @@ def load(
     :func:`register_lambda`).  ``backend`` is the training backend to assume when the file does not
     record one (Keras 1); it decides whether convolution kernels are Theano kernels.
     ``input_shapes`` gives input shapes (without batch) by input layer name, for configs that
-    declare none.  Weights stay in the file until read; close the model (or use it as a context
+    declare none.  ``inputs_from`` cuts the model at those layers: their outputs become its inputs
+    and what only fed them is dropped (:func:`kconvert.ir.cut.cut`).  Weights stay in the file until read; close the model (or use it as a context
     manager) to release the file.
     """
     from kconvert.readers import read_model
@@ -100,7 +102,17 @@ def load(
     )
     if weights_by not in ("order", "name"):
         raise ValueError("weights_by must be 'order' or 'name'")
-    return read_model(source, weights, options)
+    model = read_model(source, weights, options)
+    if inputs_from:
+        from kconvert.ir.cut import cut
+
+        try:
+            return cut(model, inputs_from)
+        except KConvertError as exc:
+            model.close()
+            where = model.provenance.source if model.provenance else None
+            raise exc.with_context(file=where) if where else exc
+    return model
 
 
 def write(model: Model, to: str, output: str | os.PathLike[str], **options: Any) -> "Written":
@@ -143,9 +155,11 @@ def run(model: Model, inputs: Any, *, device: str | None = None, dtype: str = "f
         activations: bool = False, limits: Limits | None = None) -> Any:
     """Run ``model`` on ``inputs`` with kconvert's TensorFlow runtime (imported only now).
 
-    ``inputs``: an array, a list in input order, or a dict by input layer name.  ``device``:
-    ``"cpu"``, ``"gpu"``, ``"gpu:N"`` or ``None`` for a GPU when there is one.  Returns one array per
-    output; with ``activations=True``, also a dict of every layer call's outputs.  Inputs that do not
+    ``inputs``: an array, a list in input order, a dict by input name (the model's own dict keys,
+    or input layer names), or the model's own nested structure.  ``device``: ``"cpu"``, ``"gpu"``,
+    ``"gpu:N"`` or ``None`` for a GPU when there is one.  Returns one array per output, in the
+    model's flat output order (Keras's: dict keys sorted), named by ``model.output_names``
+    (``kconvert.ir.structure.pack(model.output_structure, outputs)`` rebuilds Keras's dict); with ``activations=True``, also a dict of every layer call's outputs.  Inputs that do not
     fit the model raise :class:`InputReadError`; a run that would make a tensor over
     ``limits.max_intermediate_bytes`` (see :class:`Limits`) raises
     :class:`IncompatibleKerasConfigurationException`, naming the layer, before anything runs.  What

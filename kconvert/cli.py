@@ -79,6 +79,9 @@ def load_options(fn: Callable) -> Callable:
         click.option("--limit", "limits", multiple=True, metavar="NAME=VALUE", callback=parse_limits,
                      help="Raise (or lower) one of kconvert.Limits, e.g. max_intermediate_bytes=16GiB or "
                           "max_rank=64 (repeatable; see the README's 'Untrusted files')."),
+        click.option("--inputs-from", "inputs_from", multiple=True, metavar="LAYER",
+                     help="Cut the model at LAYER: its output becomes an input, and what only fed it is dropped "
+                          "(repeatable; e.g. past string preprocessing)."),
         click.option("--debug", is_flag=True, help="Show tracebacks."),
     ]):
         fn = option(fn)
@@ -118,9 +121,10 @@ def parse_input_shapes(ctx: click.Context, param: click.Parameter,
 
 
 def open_model(model: str, weights: str | None, weights_by: str, enforce_training_config: bool,
-               backend: str | None, limits: kconvert.Limits) -> kconvert.Model:
+               backend: str | None, limits: kconvert.Limits, inputs_from: tuple[str, ...] = ()) -> kconvert.Model:
     return kconvert.load(model, weights, weights_by=weights_by,  # type: ignore[arg-type]
-                         enforce_training_config=enforce_training_config, backend=backend, limits=limits)
+                         enforce_training_config=enforce_training_config, backend=backend, limits=limits,
+                         inputs_from=list(inputs_from) or None)
 
 
 class DefaultCommandGroup(click.Group):
@@ -250,11 +254,11 @@ def parse_size(value: str) -> int:
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (and no progress bar).")
 @verbose_option
 def convert(sources: tuple[str, ...], output: str, target: str, weights: str | None, weights_by: str,
-            enforce_training_config: bool, backend: str | None, limits: kconvert.Limits, debug: bool,
-            input_shapes: dict[str, tuple[int, ...]], overwrite: bool, shard_size: str, quantize: tuple[str, ...],
-            companion: bool, opset: int | None, onnx_layout: str, config_only: bool, save_weights: bool,
-            layout: str | None, layout_io: str, check: bool, atol: float, rtol: float, report_path: str | None,
-            jobs: int | None, time_limit: float | None, follow_links: bool,
+            enforce_training_config: bool, backend: str | None, limits: kconvert.Limits, inputs_from: tuple[str, ...],
+            debug: bool, input_shapes: dict[str, tuple[int, ...]], overwrite: bool, shard_size: str,
+            quantize: tuple[str, ...], companion: bool, opset: int | None, onnx_layout: str, config_only: bool,
+            save_weights: bool, layout: str | None, layout_io: str, check: bool, atol: float, rtol: float,
+            report_path: str | None, jobs: int | None, time_limit: float | None, follow_links: bool,
             junit_path: str | None, quiet: bool, verbose: bool) -> None:
     """Convert SOURCE (any Keras file, or a TF.js model) to OUTPUT in the --to format.
 
@@ -310,7 +314,8 @@ def convert(sources: tuple[str, ...], output: str, target: str, weights: str | N
         options["layout_io"] = layout_io
     if layout is not None:
         options["layout"] = layout
-    load = {"weights_by": weights_by, "backend": backend, "limits": limits, "input_shapes": input_shapes}
+    load = {"weights_by": weights_by, "backend": backend, "limits": limits, "input_shapes": input_shapes,
+            "inputs_from": list(inputs_from) or None}
     verification = {"atol": atol, "rtol": rtol, "layout_io": layout_io} if check else None
     if batch.is_batch(sources, "convert"):
         if weights is not None:
@@ -480,7 +485,8 @@ def verification_line(report: Any) -> str:
               help="Also draw the model (layers, classes, output shapes, data flow) to this .svg or .png file.")
 @click.option("--overwrite", is_flag=True, help="Replace the --graph file if it exists.")
 def inspect(model: str, weights: str | None, weights_by: str, enforce_training_config: bool,
-            backend: str | None, limits: kconvert.Limits, debug: bool, as_json: bool, picture: str | None,
+            backend: str | None, limits: kconvert.Limits, inputs_from: tuple[str, ...], debug: bool, as_json: bool,
+            picture: str | None,
             overwrite: bool) -> None:
     """Summarise MODEL: layers, output shapes, parameters, version, training config, notes."""
     from kconvert.picture import FORMATS, draw
@@ -489,7 +495,7 @@ def inspect(model: str, weights: str | None, weights_by: str, enforce_training_c
         raise click.BadParameter("the picture's name must end in .svg or .png", param_hint="--graph")
 
     def body() -> None:
-        with open_model(model, weights, weights_by, enforce_training_config, backend, limits) as m:
+        with open_model(model, weights, weights_by, enforce_training_config, backend, limits, inputs_from) as m:
             if as_json:
                 click.echo(json.dumps(kconvert.summary_dict(m), indent=2, allow_nan=False))
             else:
@@ -520,7 +526,7 @@ def inspect(model: str, weights: str | None, weights_by: str, enforce_training_c
               help="Write the JSON report here (schemas/verify-report.schema.json).")
 @verbose_option
 def verify(source: str, weights: str | None, weights_by: str, enforce_training_config: bool, backend: str | None,
-           limits: kconvert.Limits, debug: bool, targets: tuple[str, ...], inputs: str | None, atol: float, rtol: float, use_keras: bool,
+           limits: kconvert.Limits, inputs_from: tuple[str, ...], debug: bool, targets: tuple[str, ...], inputs: str | None, atol: float, rtol: float, use_keras: bool,
            device: str | None, dtype: str, batch: int, seed: int, layout_io: str, report_path: str | None,
            verbose: bool) -> None:
     """Run SOURCE in kconvert's runtime and compare it with every reference available.
@@ -532,7 +538,8 @@ def verify(source: str, weights: str | None, weights_by: str, enforce_training_c
         report = kconvert.verify(source, weights, targets=targets, inputs=inputs, atol=atol, rtol=rtol,
                                  keras="auto" if use_keras else "never", device=device, dtype=dtype, batch=batch,
                                  seed=seed, weights_by=weights_by, enforce_training_config=enforce_training_config,
-                                 backend=backend, layout_io=layout_io, limits=limits)
+                                 backend=backend, layout_io=layout_io, limits=limits,
+                                 inputs_from=list(inputs_from) or None)
         if report_path:
             with open(report_path, "w") as fh:
                 json.dump(report.to_dict(), fh, indent=2, allow_nan=False)
@@ -587,8 +594,8 @@ def setup() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Several artifacts: print only those that fail, and the summary.")
 @verbose_option
 def check_command(artifacts: tuple[str, ...], source: str | None, weights: str | None, weights_by: str,
-                  enforce_training_config: bool, backend: str | None, limits: kconvert.Limits, debug: bool,
-                  atol: float, rtol: float, report_path: str | None, junit_path: str | None, jobs: int | None,
+                  enforce_training_config: bool, backend: str | None, limits: kconvert.Limits,
+                  inputs_from: tuple[str, ...], debug: bool, atol: float, rtol: float, report_path: str | None, junit_path: str | None, jobs: int | None,
                   time_limit: float | None, follow_links: bool, quiet: bool, verbose: bool) -> None:
     """Validate an exported model ARTIFACT (TF.js directory, DL4J zip/configuration/directory,
     .keras/.h5/.json/.yaml): its schema, that it reads back with every weight, no NaN/Inf weights
@@ -602,7 +609,8 @@ def check_command(artifacts: tuple[str, ...], source: str | None, weights: str |
     from kconvert.verification.check import check, write_json
 
     options = {"weights": weights, "atol": atol, "rtol": rtol, "weights_by": weights_by,
-               "enforce_training_config": enforce_training_config, "backend": backend, "limits": limits}
+               "enforce_training_config": enforce_training_config, "backend": backend, "limits": limits,
+               "inputs_from": list(inputs_from) or None}
     if batch.is_batch(artifacts, "check"):
         if weights is not None:
             raise click.BadParameter("--weights goes with one artifact, not several", param_hint="--weights")

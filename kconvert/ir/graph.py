@@ -17,6 +17,7 @@ from kconvert.errors import IncompatibleKerasConfigurationException, KConvertErr
 from kconvert.ir.layer import LayerConfig
 from kconvert.ir.report import Provenance, Report
 from kconvert.ir.shapes import Shape, ShapeError, shape_str
+from kconvert.ir.structure import Structure, names as structure_names
 from kconvert.ir.training import TrainingConfig
 from kconvert.ir.values import Regularizer, WeightSettings
 from kconvert.ir.weights import Weight
@@ -120,6 +121,9 @@ class Model:
     provenance: Provenance | None = None
     training: TrainingConfig | None = None
     report: Report = field(default_factory=Report)
+    #: how Keras groups the inputs and outputs (dicts, nesting; ``ir/structure.py``); None: a plain list
+    input_structure: Structure = None
+    output_structure: Structure = None
     resources: list[Any] = field(default_factory=list, repr=False)  # open files, closed by close()
     _shapes: ShapeMap | None = field(default=None, init=False, repr=False)
     #: what kconvert.run compiled for this model, kept for its next call (kconvert/runtime/reuse.py)
@@ -160,6 +164,19 @@ class Model:
     @property
     def input_layers(self) -> list[Layer]:
         return [self.layer(ref.layer) for ref in self.inputs]
+
+    @property
+    def input_names(self) -> list[str]:
+        """Each input's name: its key in the model's structure (dict inputs), else its layer's name."""
+        keys = structure_names(self.input_structure, len(self.inputs))
+        return [key or ref.layer for key, ref in zip(keys, self.inputs)]
+
+    @property
+    def output_names(self) -> list[str]:
+        """Each output's name: its key in the model's structure (dict outputs), else its layer's name
+        (with ``.N`` for a layer's output N > 0)."""
+        keys = structure_names(self.output_structure, len(self.outputs))
+        return [key or (r.layer if r.index == 0 else f"{r.layer}.{r.index}") for key, r in zip(keys, self.outputs)]
 
     # -- graph order and shapes -----------------------------------------------------------------
 
@@ -332,7 +349,8 @@ def renamed(model: Model, names: dict[str, str]) -> Model:
     outputs = [ref(r) for r in model.outputs]
     training = model.training.renamed(names) if model.training is not None else None
     return Model(model.name, layers, [ref(r) for r in model.inputs], outputs, structure=model.structure,
-                 provenance=model.provenance, training=training, report=model.report)
+                 provenance=model.provenance, training=training, report=model.report,
+                 input_structure=model.input_structure, output_structure=model.output_structure)
 
 
 def topological_nodes(model: Model) -> list[tuple[Layer, int]]:

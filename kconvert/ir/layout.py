@@ -318,7 +318,8 @@ class _Relayout:
         if not self.rewritten and not self.inserted and not self.seeded:
             return source
         model = Model(source.name, list(self.layers.values()), list(source.inputs), self.outputs,
-                      structure=source.structure, provenance=source.provenance, training=source.training)
+                      structure=source.structure, provenance=source.provenance, training=source.training,
+                      input_structure=source.input_structure, output_structure=source.output_structure)
         if self.outputs != list(source.outputs):
             renamed = {a.layer: b.layer for a, b in zip(source.outputs, self.outputs) if a.layer != b.layer}
             if source.training is not None and renamed:

@@ -19,6 +19,7 @@ class Provenance:
     model_class: str | None = None  # Sequential, Model, Functional
     weights_source: str | None = None
     backend_assumed: bool = False  # the file did not record its backend; kconvert inferred it
+    inputs_from: tuple[str, ...] = ()  # the layers it was cut at (kconvert/ir/cut.py): its inputs are their outputs
 
     @property
     def keras_major(self) -> int | None:
@@ -26,7 +27,7 @@ class Provenance:
         return int(v[0]) if v[:1].isdigit() else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "keras_major": self.keras_major}
+        return {**asdict(self), "inputs_from": list(self.inputs_from), "keras_major": self.keras_major}
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,8 @@ class ReadContext:
         self.keras1_dim_ordering: str | None = None
         self.generation: int = 2  # 1, 2 or 3: the Keras config dialect being read
         self.depth = 0  # nesting depth of models being built
+        #: a .keras archive's vocabulary assets, by the name of the (top-level) layer that saved them
+        self.assets: dict[str, bytes] = {}
 
     @property
     def limits(self) -> Limits:

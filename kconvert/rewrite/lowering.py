@@ -151,7 +151,8 @@ class _Lowering:
             if training is not None:
                 training = training.renamed({a.layer: b.layer for a, b in zip(model.outputs, outputs) if a != b})
         lowered = Model(model.name, layers, model.inputs, outputs, structure=model.structure,
-                        provenance=model.provenance, training=training)  # the source keeps its files
+                        provenance=model.provenance, training=training, input_structure=model.input_structure,
+                        output_structure=model.output_structure)  # the source keeps its files
         lowered.validate()
         return lowered
 

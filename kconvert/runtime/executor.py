@@ -21,6 +21,7 @@ from kconvert.errors import IncompatibleKerasConfigurationException, InputReadEr
 from kconvert.ir.footprint import check_run
 from kconvert.ir.graph import Layer, Model, TensorRef
 from kconvert.ir.layers.core import InputLayer
+from kconvert.ir.structure import unpack
 from kconvert.ir.weights import Weight
 from kconvert.readers.context import Limits
 from kconvert.runtime import kernels as _kernels  # noqa: F401  (registers the kernels)
@@ -152,6 +153,11 @@ class Runtime:
             raise ValueError("dtype must be 'float32' or 'float64'")
         self.limits = limits or Limits()
         model.validate(max_rank=self.limits.max_rank)
+        strings = [layer.name for layer in model.layers if getattr(layer.config, "takes_strings", False)]
+        if strings:  # (ir/layers/text.py; the targets, too, take what follows them)
+            raise model.layer(strings[0]).context_error(IncompatibleKerasConfigurationException(
+                "takes strings, which the runtime does not run: run the numeric model after it, "
+                f"kconvert.load(..., inputs_from={strings!r}) (--inputs-from {' --inputs-from '.join(strings)})"))
         if model.lacks_weights:
             raise IncompatibleKerasConfigurationException(
                 f"model '{model.name}' has no weights loaded (a configuration only); the runtime needs them")
@@ -201,16 +207,21 @@ class Runtime:
         return [t for outs, _ in values.values() for t in outs]
 
     def prepare(self, inputs: Any) -> list[np.ndarray]:
-        """Normalise inputs (an array, a list in input order, or a dict by input name) to arrays,
+        """Normalise inputs (an array, a list in input order, a dict by input name or input layer
+        name, or the model's own nested structure) to arrays,
         after checking them against the model (their number, rank, known dimensions and kind of
         values; that every layer fits them) and every tensor the run would make against
         ``Limits.max_intermediate_bytes``: typed errors naming the input or the layer."""
-        names = [r.layer for r in self.model.inputs]
-        if isinstance(inputs, Mapping):
-            missing = [n for n in names if n not in inputs]
+        names = self.model.input_names
+        laid_out = unpack(self.model.input_structure, inputs)
+        if laid_out is not None:  # the model's own structure (Keras 3 dict or nested inputs)
+            inputs = [x for _, x in sorted(laid_out, key=lambda p: p[0])]
+        elif isinstance(inputs, Mapping):  # by input name (a dict key of the model's), or by layer name
+            layers = [r.layer for r in self.model.inputs]
+            missing = [n for n, layer in zip(names, layers) if n not in inputs and layer not in inputs]
             if missing:
                 raise InputReadError(f"missing inputs {missing}; the model takes {names}")
-            inputs = [inputs[n] for n in names]
+            inputs = [inputs[n] if n in inputs else inputs[layer] for n, layer in zip(names, layers)]
         elif not isinstance(inputs, (list, tuple)):
             inputs = [inputs]
         if len(inputs) != len(names):

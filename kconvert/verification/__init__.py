@@ -87,7 +87,9 @@ def _finite(value: Any) -> Any:
 
 def compare_outputs(model: Model, actual: list[np.ndarray], reference: dict[str, np.ndarray] | list[np.ndarray],
                     atol: float, rtol: float) -> list[Comparison]:
-    names = [r.layer if r.index == 0 else f"{r.layer}.{r.index}" for r in model.outputs]
+    """The model's outputs beside their references, matched by output name (a dict key of the
+    model's, else the layer's name) or, for a list, by position."""
+    names = model.output_names
     if isinstance(reference, list):
         reference = dict(zip(names, reference))
     return [compare(name, a, reference[name], atol, rtol) for name, a in zip(names, actual) if name in reference]
@@ -119,6 +121,16 @@ class TargetRun:
     outputs: list[np.ndarray]
     activations: dict[str, np.ndarray] = field(default_factory=dict)
     implementation: str = ""
+    #: the target's names for ``outputs``, where it has them: matched by name to the model's
+    output_names: list[str] | None = None
+
+    def by_name(self, model: Model) -> list[np.ndarray]:
+        """The outputs in ``model``'s order: by name when the target names each of the model's
+        outputs once, else as the target gives them (a target written by kconvert keeps the order)."""
+        names = self.output_names or []
+        if len(set(names)) == len(names) == len(self.outputs) and set(model.output_names) <= set(names):
+            return [self.outputs[names.index(n)] for n in model.output_names]
+        return self.outputs
 
 
 class TargetSkipped(Exception):
@@ -147,7 +159,7 @@ def _run_tfjs(target: Detected, inputs: list[np.ndarray], layers: list[str], dev
     run = run_tfjs(target.display, inputs, layers)
     if run.error:
         raise KConvertError(run.error, file=target.display)
-    return TargetRun(run.outputs, run.activations, run.implementation or "TF.js")
+    return TargetRun(run.outputs, run.activations, run.implementation or "TF.js", run.output_names)
 
 
 def _run_kconvert_readable(target: Detected, inputs: list[np.ndarray], layers: list[str], device: str | None,
@@ -158,7 +170,7 @@ def _run_kconvert_readable(target: Detected, inputs: list[np.ndarray], layers: l
     with kconvert.load(target, limits=limits) as model:
         runtime = Runtime(model, device=device, dtype=dtype, limits=limits)
         activations = {k: v[0] for k, v in runtime.activations(inputs).items() if k in layers} if layers else {}
-        return TargetRun(runtime(inputs), activations, "kconvert's runtime")
+        return TargetRun(runtime(inputs), activations, "kconvert's runtime", model.output_names)
 
 
 def _run_dl4j(target: Detected, inputs: list[np.ndarray], layers: list[str], device: str | None,
@@ -176,7 +188,7 @@ def _run_dl4j(target: Detected, inputs: list[np.ndarray], layers: list[str], dev
     done = run_dl4j(target.display, inputs, layers)
     if done.error:
         raise KConvertError(done.error, file=target.display)
-    return TargetRun(done.outputs, done.activations, done.implementation or "Deeplearning4j")
+    return TargetRun(done.outputs, done.activations, done.implementation or "Deeplearning4j", done.output_names)
 
 
 def _run_onnx(target: Detected, inputs: list[np.ndarray], layers: list[str], device: str | None,
@@ -219,13 +231,18 @@ def verify(source: str, weights: str | None = None, *, targets: tuple[str, ...] 
     limits = load_options.get("limits") or Limits()
     model = kconvert.load(source, weights, **load_options)
     with model:
+        strings = None if inputs else _through_keras_preprocessing(model, str(source) if weights is None else None,
+                                                                   batch, seed)
+        if strings is not None:
+            model, ref = strings
+            keras = "never"  # Keras's outputs are the reference already
         runtime = Runtime(model, device=device, dtype=dtype, limits=limits)
         if inputs:
             ref = read_reference(inputs, model)
-        else:  # bounded before a byte of them is made
+        elif strings is None:  # bounded before a byte of them is made
             runtime.check(generated_shapes(model, batch))
             ref = Reference(generate_inputs(model, batch, seed))
-        described = ref.source if inputs else f"generated (batch {batch}, seed {seed})"
+        described = ref.source if inputs or strings else f"generated (batch {batch}, seed {seed})"
         report = VerificationReport(str(source), weights, described, runtime.device, dtype, atol, rtol,
                                     notes=list(ref.notes))
         arrays = runtime.prepare(ref.inputs)
@@ -265,6 +282,34 @@ def verify(source: str, weights: str | None = None, *, targets: tuple[str, ...] 
             report.checks += _verify_target(model, target, arrays, actual, atol, rtol, device, dtype, divergence,
                                             moved, limits)
     return report
+
+
+def _through_keras_preprocessing(model: Model, path: str | None, batch: int,
+                                 seed: int) -> tuple[Model, Reference] | None:
+    """For a model that starts with string preprocessing: its numeric part (what the targets hold),
+    and as the reference Keras's own run of the source on generated strings, whose preprocessing
+    layers' outputs are the numeric part's inputs.  None for a model that takes no strings."""
+    from kconvert.errors import KConvertError
+    from kconvert.ir.cut import cut
+    from kconvert.verification.inputs import generate_strings
+    from kconvert.verification.keras_reference import run_in_keras
+    from kconvert.writers.text_state import string_layers
+
+    layers = string_layers(model)
+    if not layers:
+        return None
+    texts = generate_strings(model, batch, seed)
+    run = run_in_keras(model, path, texts, preprocess=layers)
+    if run.skipped or run.error:
+        raise KConvertError(f"a model that takes strings is verified through Keras's own preprocessing, which did "
+                            f"not run: {run.skipped or run.error}", file=path)
+    numeric = cut(model, layers)
+    ref = Reference([run.preprocessed[name] for name in layers], dict(zip(model.output_names, run.outputs)),
+                    source=f"{run.implementation}'s preprocessing ({', '.join(layers)}) of generated strings "
+                           f"(batch {batch}, seed {seed}), and its outputs for them",
+                    notes=[f"the model takes strings: the numeric model after {', '.join(layers)} is run on what "
+                           f"{run.implementation}'s preprocessing made of {texts[0].ravel()[:2].tolist()}..."])
+    return numeric, ref
 
 
 def _moved_io(model: Model, layout_io: str) -> tuple[list[bool], list[bool]] | None:
@@ -323,8 +368,8 @@ def _run_target(runner: TargetRunner, model: Model, target: str, detected: Detec
         arrays = [np.moveaxis(x, 1, -1) if m else x for x, m in zip(arrays, moved[0])]
     try:
         run = runner.run(detected, arrays, [], device, dtype, limits or Limits())
-        outputs = run.outputs if moved is None else [np.moveaxis(y, -1, 1) if m else y
-                                                     for y, m in zip(run.outputs, moved[1])]
+        outputs = run.by_name(model)
+        outputs = outputs if moved is None else [np.moveaxis(y, -1, 1) if m else y for y, m in zip(outputs, moved[1])]
         check = _check("target", f"{target} ({run.implementation})", compare_outputs(model, outputs, actual,
                                                                                        atol, rtol))
         if check.status == "failed":

@@ -103,6 +103,8 @@ class HarnessRun(ABC):
     activations: dict[str, np.ndarray] = field(default_factory=dict)
     implementation: str | None = None
     error: str | None = None
+    #: the runtime's names for ``outputs`` where it has them (verification matches them by name)
+    output_names: list[str] | None = None
 
     @classmethod
     def collect(cls: type[Run], result: str, crash: str | None) -> Run:

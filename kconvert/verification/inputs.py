@@ -45,6 +45,31 @@ def generate_inputs(model: Model, batch: int = DEFAULT_BATCH, seed: int = 0) -> 
     return out
 
 
+def generate_strings(model: Model, batch: int = DEFAULT_BATCH, seed: int = 0) -> list[np.ndarray]:
+    """Seeded strings for a model whose inputs all feed string preprocessing: terms of the
+    vocabulary of the layer each input feeds, one unknown word among them, a capital and a comma
+    (which standardizing removes); a TextVectorization gets sentences of up to 8 words."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for ref, shape in zip(model.inputs, generated_shapes(model, batch)):
+        config = model.layer(ref.layer).config
+        users = [layer.config for layer in model.layers if any(r.layer == ref.layer for c in layer.calls
+                                                                 for r in c.inputs)]
+        lookup = next((c for c in users if getattr(c, "takes_strings", False)), None)
+        if not isinstance(config, InputLayer) or config.dtype != "string" or lookup is None:
+            raise InputReadError(f"input '{ref.layer}' is not a string input read by string preprocessing: give "
+                                 "--inputs for a model that mixes strings and numbers")
+        special = (lookup.mask_token is not None and lookup.output_mode == "int") + lookup.num_oov_indices
+        words = [*lookup.vocabulary[special:], "zzunknown"]
+        if lookup.kind == "TextVectorization":
+            sentences = [" ".join(rng.choice(words, size=int(rng.integers(1, 9)))) for _ in range(int(np.prod(shape)))]
+            sentences[0] = sentences[0].capitalize() + ","
+            out.append(np.array(sentences).reshape(shape))
+        else:
+            out.append(rng.choice(words, size=shape))
+    return out
+
+
 def generated_shapes(model: Model, batch: int = DEFAULT_BATCH) -> list[tuple[int, ...]]:
     """The shapes of the inputs :func:`generate_inputs` makes: the declared ones, ``batch`` first and
     ``DEFAULT_UNKNOWN_DIM`` for other unknown dimensions."""
@@ -61,14 +86,13 @@ def _vocabulary(model: Model, input_name: str) -> int | None:
 def read_reference(path: str | Path, model: Model) -> Reference:
     """Inputs (and expected outputs) from ``.npy``, ``.npz`` or a ``*_inputs_and_outputs.h5`` file.
 
-    ``.npz``: arrays named after the model's input and output layers, or ``x0, x1...`` and
+    ``.npz``: arrays named after the model's inputs and outputs (their dict keys, or their layers), or ``x0, x1...`` and
     ``y0, y1...`` in model order.  The HDF5 convention (Deeplearning4j's end-to-end tests) holds
     ``inputs/<name>``, ``predictions/<output>`` and optionally ``activations/<layer>``; its
     ``outputs/`` group holds training labels, which are not what the model predicts.
     """
     path = Path(path)
-    in_names = [r.layer for r in model.inputs]
-    out_names = [r.layer for r in model.outputs]
+    in_names, out_names = model.input_names, model.output_names  # dict keys where the model has them
     try:
         if path.suffix == ".npy":
             with open_input(path) as fh:

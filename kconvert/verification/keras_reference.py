@@ -47,21 +47,31 @@ def run(job):
     keras, model = load(job)
     with np.load(job["inputs"], allow_pickle=False) as data:
         xs = [data[f"x{i}"] for i in range(len(data.files))]
+    if any(x.dtype.kind == "U" for x in xs):  # Keras's predict takes strings only as tf.string tensors
+        import tensorflow as tf
+        xs = [tf.constant(x) if x.dtype.kind == "U" else x for x in xs]
     names, outputs = [], list(model.outputs)
+    # a model kconvert cut (--inputs-from) starts at those layers' outputs
+    inputs = [model.get_layer(name).output for name in job["inputs_from"]] or model.inputs
     for name in job["layers"]:  # single-call, single-output layers, to locate a divergence
         try:
             layer = model.get_layer(name)
             produced = layer._inbound_nodes[0].output_tensors if len(layer._inbound_nodes) == 1 else None
-            if produced is not None and (not isinstance(produced, (list, tuple)) or len(produced) == 1):
+            # (Keras 3.15 refuses a model cut at intermediate tensors that lists one output twice)
+            again = job["inputs_from"] and any(layer.output is o for o in outputs)
+            if produced is not None and not again and (not isinstance(produced, (list, tuple)) or len(produced) == 1):
                 outputs.append(layer.output)
                 names.append(name)
         except Exception:
             pass
-    ys = keras.Model(model.inputs, outputs).predict(xs if len(xs) > 1 else xs[0], verbose=0)
+    preprocess = job["preprocess"]  # string preprocessing layers, whose outputs feed a numeric model
+    outputs += [model.get_layer(name).output for name in preprocess]
+    ys = keras.Model(inputs, outputs).predict(xs if len(xs) > 1 else xs[0], verbose=0)
     ys = ys if isinstance(ys, (list, tuple)) else [ys]
-    n = len(model.outputs)
+    n, m = len(model.outputs), len(model.outputs) + len(names)
     np.savez(job["result"], **{f"y{i}": np.asarray(y) for i, y in enumerate(ys[:n])},
-             **{f"a_{k}": np.asarray(y) for k, y in zip(names, ys[n:])})
+             **{f"a_{k}": np.asarray(y) for k, y in zip(names, ys[n:m])},
+             **{f"p_{k}": np.asarray(y) for k, y in zip(preprocess, ys[m:])})
 
 
 for job in json.load(open(sys.argv[1])):
@@ -80,6 +90,8 @@ class KerasRun:
 
     outputs: list[np.ndarray] = field(default_factory=list)
     activations: dict[str, np.ndarray] = field(default_factory=dict)
+    #: what the string preprocessing layers asked for made of the inputs, by layer
+    preprocessed: dict[str, np.ndarray] = field(default_factory=dict)
     implementation: str | None = None  # "Keras 3.15.1", "tf_keras 2.21.0"
     skipped: str | None = None  # the reason Keras was not (or could not be) used
     error: str | None = None
@@ -132,11 +144,14 @@ def implementation(model: Model) -> tuple[str, str] | None:
     return ("keras", keras3) if keras3 else None
 
 
-def run_in_keras(model: Model, path: str | None, inputs: list[np.ndarray], timeout: float = 600.0) -> KerasRun:
-    return run_many([(model, path, inputs)], timeout)[0]
+def run_in_keras(model: Model, path: str | None, inputs: list[np.ndarray], timeout: float = 600.0,
+                 preprocess: list[str] | None = None) -> KerasRun:
+    """``preprocess``: string preprocessing layers whose outputs to record too (no layer is probed then)."""
+    return run_many([(model, path, inputs)], timeout, preprocess)[0]
 
 
-def run_many(jobs: list[tuple[Model, str | None, list[np.ndarray]]], timeout: float = 1800.0) -> list[KerasRun]:
+def run_many(jobs: list[tuple[Model, str | None, list[np.ndarray]]], timeout: float = 1800.0,
+             preprocess: list[str] | None = None) -> list[KerasRun]:
     """Run several source models in one Keras subprocess (TensorFlow starts once)."""
     runs: list[KerasRun] = [KerasRun()] * len(jobs)
     files: list[KerasFile] = []
@@ -146,8 +161,10 @@ def run_many(jobs: list[tuple[Model, str | None, list[np.ndarray]]], timeout: fl
             runs[i] = KerasRun(skipped=reason)
         else:
             package, _ = implementation(model)  # type: ignore[misc]
-            layers = [la.name for la in model.layers if la.kind != "InputLayer"]
-            files.append(KerasFile(str(path), package, inputs, layers, index=i))
+            layers = [] if preprocess else [la.name for la in model.layers if la.kind != "InputLayer"]
+            files.append(KerasFile(str(path), package, inputs, layers, index=i,
+                                   inputs_from=list(model.provenance.inputs_from),  # type: ignore[union-attr]
+                                   preprocess=list(preprocess or [])))
     for file, run in zip(files, run_files(files, timeout)):
         runs[file.index] = run
     return runs
@@ -164,6 +181,8 @@ class KerasFile:
     layers: list[str] = field(default_factory=list)
     weights: str | None = None
     index: int = 0
+    inputs_from: list[str] = field(default_factory=list)  # the layers the model is cut at (kconvert/ir/cut.py)
+    preprocess: list[str] = field(default_factory=list)  # string preprocessing layers whose outputs to record
 
 
 def run_files(files: list[KerasFile], timeout: float = 1800.0) -> list[KerasRun]:
@@ -178,7 +197,8 @@ def run_files(files: list[KerasFile], timeout: float = 1800.0) -> list[KerasRun]
                           "weights": str(Path(file.weights).resolve()) if file.weights else None,
                           "inputs": os.path.join(tmp, f"inputs{i}.npz"), "result": os.path.join(tmp, f"result{i}.npz"),
                           "error": os.path.join(tmp, f"error{i}.txt"), "implementation": file.package,
-                          "version": installed_version(file.package), "layers": file.layers})
+                          "version": installed_version(file.package), "layers": file.layers,
+                          "inputs_from": file.inputs_from, "preprocess": file.preprocess})
         with open(os.path.join(tmp, "jobs.json"), "w") as fh:
             json.dump(specs, fh)
         env = {**os.environ, "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "")}
@@ -209,5 +229,6 @@ def _collect(spec: dict, timeout: float) -> KerasRun:
     with np.load(spec["result"], allow_pickle=False) as data:
         outputs = [data[f"y{i}"] for i in range(sum(1 for k in data.files if k.startswith("y")))]
         activations = {k[2:]: data[k] for k in data.files if k.startswith("a_")}
+        preprocessed = {k[2:]: data[k] for k in data.files if k.startswith("p_")}
     name = "tf_keras" if spec["implementation"] == "tf_keras" else "Keras"
-    return KerasRun(outputs, activations, f"{name} {spec['version']}")
+    return KerasRun(outputs, activations, preprocessed, f"{name} {spec['version']}")

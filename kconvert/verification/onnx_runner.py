@@ -62,7 +62,7 @@ def run_onnx(target: Detected, inputs: list[np.ndarray], layers: list[str], devi
     out_perms = perms.get("outputs") or [None] * len(names)
     outputs = [_to_source(results[name], p) for name, p in zip(names, out_perms)]
     activations = {layer: _to_source(results[tensor], perm) for layer, (tensor, perm) in wanted.items()}
-    return TargetRun(outputs, activations, f"ONNX Runtime {ort.__version__} (CPU)")
+    return TargetRun(outputs, activations, f"ONNX Runtime {ort.__version__} (CPU)", names)
 
 
 def _to_source(array: np.ndarray, perm: list[int] | None) -> np.ndarray:

@@ -38,7 +38,7 @@ class TfjsRun(HarnessRun):
     @classmethod
     def read(cls, data: dict[str, Any]) -> TfjsRun:
         return cls([_decode(t) for t in data["outputs"]], {k: _decode(t) for k, t in data["activations"].items()},
-                   f"@tensorflow/tfjs {data['tfjs']}")
+                   f"@tensorflow/tfjs {data['tfjs']}", output_names=data.get("outputNames"))
 
 
 def unavailable_reason() -> str | None:

@@ -7,6 +7,7 @@ before it writes anything, writes atomically, and returns a :class:`Written` wit
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +74,11 @@ def write(model: Model, to: str, output: str | os.PathLike[str], *, layout: str 
         raise ValueError("layout_io goes with layout='channels_last'")
     try:
         notes = []
+        from kconvert.writers import text_state  # a model that takes strings: its numeric part, and their state
+
+        split = text_state.numeric_part(model)
+        if split is not None:
+            model = split[0]
         if layout is not None:
             from kconvert.ir.layout import to_channels_last
 
@@ -80,6 +86,12 @@ def write(model: Model, to: str, output: str | os.PathLike[str], *, layout: str 
             notes = model.report.notes
         written = WRITERS[to](model, output, **options)
         written.report.notes[:0] = notes
+        if split is not None:
+            state = text_state.state_path(Path(output))
+            text_state.write_state(split[1], state)
+            written.files.append(state)
+            written.report.add("info", "rewritten", f"the string preprocessing ({', '.join(s['layer'] for s in split[1]['steps'])}) "
+                               f"is written as its state, {state.name}; the model written takes its numbers")
         return written
     except OutputError:
         raise  # about the output, which its message names

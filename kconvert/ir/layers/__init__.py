@@ -18,5 +18,6 @@ from kconvert.ir.layers import (  # noqa: F401  (imported for registration)
     preprocessing,
     recurrent,
     reshaping,
+    text,
     wrappers,
 )

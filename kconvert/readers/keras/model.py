@@ -17,6 +17,7 @@ from kconvert.formats.tfjs import LISTED_INPUTS
 from kconvert.ir.graph import Call, Layer, Model, TensorRef
 from kconvert.ir.layers.core import InputLayer
 from kconvert.ir.layers.model import NestedModel
+from kconvert.ir.structure import Structure, StructureError, parse
 from kconvert.ir.weights import Weight
 from kconvert.readers.context import ReadContext
 from kconvert.readers.keras.layer import Binder, Converted, SourceWeight, build_layer
@@ -269,17 +270,23 @@ class _ModelBuilder:
                 layer.calls = [self.parse_node(n, layer) for n in raw_nodes]
             except KConvertError as exc:
                 raise exc.with_context(layer=layer.name, layer_class=layer.source_class, key="inbound_nodes") from None
-        inputs = self.refs(config.get("input_layers"), "input_layers")
-        outputs = self.refs(config.get("output_layers"), "output_layers")
+        inputs, input_structure = self.refs(config.get("input_layers"), "input_layers")
+        outputs, output_structure = self.refs(config.get("output_layers"), "output_layers")
         self.fix_nested_node_indices(inputs, outputs)
-        return self.finish(str(config.get("name") or "model"), inputs, outputs, "functional")
+        built = self.finish(str(config.get("name") or "model"), inputs, outputs, "functional")
+        built.model.input_structure, built.model.output_structure = input_structure, output_structure
+        return built
 
-    def refs(self, value: Any, key: str) -> list[TensorRef]:
-        if isinstance(value, list) and len(value) == 3 and isinstance(value[0], str):
-            value = [value]  # Keras 3 writes a single input/output flat
-        if not isinstance(value, list) or not value:
-            raise IncompatibleKerasConfigurationException(f"'{key}' must list [layer, node, tensor] entries", key=key)
-        return [self.ref(v, key) for v in value]
+    def refs(self, value: Any, key: str) -> tuple[list[TensorRef], Structure]:
+        """The flat tensors of ``input_layers``/``output_layers`` and how Keras groups them: a
+        single ``[layer, node, tensor]``, a list of them, or (Keras 3, tf.keras 2) dicts and lists
+        nested around them."""
+        try:
+            leaves, structure = parse(value, _is_ref)
+        except StructureError as exc:
+            raise IncompatibleKerasConfigurationException(
+                f"'{key}' must be [layer, node, tensor] entries, in lists or dicts: {exc}", key=key) from None
+        return [self.ref(v, key) for v in leaves], structure
 
     def ref(self, value: Any, key: str) -> TensorRef:
         if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
@@ -408,6 +415,13 @@ def is_tensor_entry(value: Any) -> bool:
     """A tf.keras 2 tensor reference ``[layer, node, tensor]`` inside a call's keyword arguments."""
     return (isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)
             and all(isinstance(v, int) and not isinstance(v, bool) for v in value[1:]))
+
+
+def _is_ref(value: Any) -> bool:
+    """A model input/output entry: ``[layer, node, tensor]`` or a Keras 3 ``__keras_tensor__``."""
+    if isinstance(value, dict):
+        return value.get("class_name") == "__keras_tensor__"
+    return isinstance(value, list) and len(value) >= 3 and isinstance(value[0], str)
 
 
 def _is_branching_merge(entry: Any) -> bool:

@@ -21,7 +21,7 @@ from kconvert.readers.keras.layer import SourceWeight
 from kconvert.readers.keras.legacy_h5 import WeightGroup, is_legacy_layout, read_legacy
 from kconvert.readers.keras.model import BuiltModel, build_model
 from kconvert.readers.keras.training import read_training_config
-from kconvert.readers.keras.v3 import is_v3_layout, read_archive, v3_groups
+from kconvert.readers.keras.v3 import is_v3_layout, layer_assets, read_archive, v3_groups
 from kconvert.readers.text import parse_json
 from kconvert.readers.tfjs import read_tfjs, weight_groups
 
@@ -93,6 +93,7 @@ def _read_model_input(inp: Detected, parts: _Parts, ctx: ReadContext) -> None:
         parts.config = parse_json(archive.config, f"{inp.display}:config.json", limits)
         parts.keras_version = str(archive.metadata.get("keras_version") or "") or None
         parts.v3_weights = archive.weights
+        ctx.assets = layer_assets(parts.config, archive.assets)
         if archive.weights is not None:
             parts.resources.append(archive.weights)
         parts.format = "keras-v3"

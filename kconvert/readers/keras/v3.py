@@ -30,6 +30,8 @@ class KerasArchive:
     config: str
     metadata: dict[str, Any]
     weights: H5File | None
+    #: ``assets/.../vocabulary.txt`` members (string lookups' vocabularies), by member name
+    assets: dict[str, bytes]
 
 
 def read_archive(source: str | bytes, display: str, limits: Limits) -> KerasArchive:
@@ -37,6 +39,8 @@ def read_archive(source: str | bytes, display: str, limits: Limits) -> KerasArch
         config = archive.read(ARCHIVE_CONFIG)
         metadata_bytes = archive.read(ARCHIVE_METADATA)
         weights = archive.read(ARCHIVE_WEIGHTS)
+        assets = {name: archive.read(name) or b"" for name in archive.members
+                  if name.startswith("assets/") and name.endswith("/vocabulary.txt")}
         if weights is None and "model.weights.npz" in archive.members:
             raise archive.error("the archive stores its weights as .npz, which kconvert does not read yet")
     if config is None:
@@ -46,7 +50,21 @@ def read_archive(source: str | bytes, display: str, limits: Limits) -> KerasArch
     except ValueError:
         raise InputReadError("the archive's metadata.json is not valid JSON", file=display) from None
     h5 = H5File(weights, f"{display}:model.weights.h5", limits) if weights is not None else None
-    return KerasArchive(config.decode("utf-8", "replace"), metadata if isinstance(metadata, dict) else {}, h5)
+    return KerasArchive(config.decode("utf-8", "replace"), metadata if isinstance(metadata, dict) else {}, h5, assets)
+
+
+def layer_assets(config: Any, assets: dict[str, bytes]) -> dict[str, bytes]:
+    """Each top-level layer's ``vocabulary.txt``, by layer name: Keras saves a layer's assets under
+    its path in the model (``assets/layers/<class key>/``, the keys weights are saved under)."""
+    layers = config.get("config", {}).get("layers") if isinstance(config, dict) else None
+    if not assets or not isinstance(layers, list):
+        return {}
+    entries = [e for e in layers if isinstance(e, dict) and isinstance(e.get("config"), dict)]
+    if config.get("class_name") == "Sequential":
+        entries = [e for e in entries if e.get("class_name") != "InputLayer"]  # Sequential.layers leaves it out
+    keys = container_keys(str(e.get("class_name")) for e in entries)
+    return {str(e["config"].get("name")): assets[f"assets/layers/{key}/vocabulary.txt"]
+            for e, key in zip(entries, keys) if f"assets/layers/{key}/vocabulary.txt" in assets}
 
 
 def is_v3_layout(f: H5File) -> bool:

@@ -83,7 +83,7 @@ async function run(job) {
   const n = model.outputs.length;
   const activations = {};
   probes.forEach((name, i) => { activations[name] = encode(results[n + i]); });
-  return { outputs: results.slice(0, n).map(encode), activations, tfjs: tf.version.tfjs };
+  return { outputs: results.slice(0, n).map(encode), outputNames: model.outputNames, activations, tfjs: tf.version.tfjs };
 }
 
 async function main() {

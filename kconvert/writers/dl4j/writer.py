@@ -39,6 +39,7 @@ from kconvert.ir.shapes import Shape
 from kconvert.rewrite.lowering import Target, lower
 from kconvert.schemas import validate
 from kconvert.writers.context import WriteContext, Written
+from kconvert.writers.io_names import with_io_names
 from kconvert.writers.dl4j.layers import (
     DECLARES_INPUT,
     DL4J_ACTIVATIONS,
@@ -99,7 +100,7 @@ def write_dl4j(model: Model, output: str | os.PathLike[str], *, overwrite: bool 
     if model.lacks_weights and not config_only:
         raise IncompatibleKerasConfigurationException(
             f"model '{model.name}' has no weights loaded (a configuration only): use --config-only")
-    lowered = _one_layout(lower(model, DL4J_TARGET, ctx), ctx)
+    lowered = with_io_names(_one_layout(lower(model, DL4J_TARGET, ctx), ctx), ctx)
     updater, losses = _training(lowered, ctx)
     pieces, config = _ConfigurationBuilder(lowered, updater, losses, ctx).build()
     if _chained_dropouts(lowered):

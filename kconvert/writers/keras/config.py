@@ -58,8 +58,10 @@ class ConfigWriter:
             entries.append(entry)
         return self.dialect.model("Functional", {
             "name": model.name, "layers": entries,
-            "input_layers": self.dialect.io([self.ref(model, r, output=True) for r in model.inputs]),
-            "output_layers": self.dialect.io([self.ref(model, r, output=True) for r in model.outputs]),
+            "input_layers": self.dialect.io([self.ref(model, r, output=True) for r in model.inputs],
+                                            model.input_structure),
+            "output_layers": self.dialect.io([self.ref(model, r, output=True) for r in model.outputs],
+                                             model.output_structure),
         })
 
     def layer_entry(self, layer: Layer) -> dict[str, Any]:

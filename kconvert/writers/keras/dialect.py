@@ -18,6 +18,7 @@ from typing import Any
 
 from kconvert.ir.layer import LAYER_KINDS
 from kconvert.ir.shapes import Shape
+from kconvert.ir.structure import Structure, pack
 
 #: IR activation -> its tf.keras 2 name (IR activations missing here have no tf.keras 2 spelling)
 KERAS2_ACTIVATIONS = {
@@ -88,8 +89,10 @@ class Keras2Dialect:
             return [[*inputs[0][0], {**named, **kwargs}]]
         return [[*ref, {}] for ref, _, _ in inputs]
 
-    def io(self, refs: list[Ref]) -> Any:
-        return refs
+    def io(self, refs: list[Ref], structure: Structure = None) -> Any:
+        """A model's input or output list; tf.keras 2.4+ and Keras 3 write dict and nested ones as
+        such (``ir/structure.py``)."""
+        return pack(structure, refs)
 
 
 class Keras3Dialect(Keras2Dialect):
@@ -145,8 +148,8 @@ class Keras3Dialect(Keras2Dialect):
             return {"args": [tensors[0]], "kwargs": {**kwargs, "initial_state": tensors[1:]}}
         return {"args": [tensors[0] if len(tensors) == 1 else tensors], "kwargs": kwargs}
 
-    def io(self, refs: list[Ref]) -> Any:
-        return refs[0] if len(refs) == 1 else refs
+    def io(self, refs: list[Ref], structure: Structure = None) -> Any:
+        return refs[0] if len(refs) == 1 and structure is None else pack(structure, refs)
 
 
 def _attention_call(class_name: str, config: dict[str, Any]) -> dict[str, Any]:

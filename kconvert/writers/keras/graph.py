@@ -23,9 +23,11 @@ Node = tuple[str, int]  # (layer name, call index)
 
 def is_chain(model: Model) -> bool:
     """A model Sequential can express: one input layer first, then each layer called once on the
-    previous layer's only output."""
+    previous layer's only output, its input and output not named (a dict)."""
     layers = model.layers
     if len(model.inputs) != 1 or len(model.outputs) != 1 or not isinstance(layers[0].config, InputLayer):
+        return False
+    if model.input_structure is not None or model.output_structure is not None:
         return False
     previous = layers[0].name
     for layer in layers[1:]:

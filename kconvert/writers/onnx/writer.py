@@ -40,11 +40,6 @@ from kconvert.writers.output import atomic_files
 IoLayout = Literal["source", "channels_first"]
 
 
-def output_name(ref: TensorRef) -> str:
-    """A model output's name, as verification names it: its layer (``layer.i`` for output i > 0)."""
-    return ref.layer if ref.index == 0 else f"{ref.layer}.{ref.index}"
-
-
 def write_onnx(model: Model, output: str | os.PathLike[str], *, overwrite: bool = False,
                enforce_training_config: bool = False, opset: int = DEFAULT_OPSET,
                io_layout: IoLayout = "source", external_above: int = EXTERNAL_DATA_ABOVE) -> Written:
@@ -112,15 +107,15 @@ class _Builder:
 
     def build(self) -> tuple[Graph, tuple[list, list], dict[str, list]]:
         model, graph = self.model, self.graph
-        graph.taken.update(ref.layer for ref in model.inputs)
-        graph.taken.update(output_name(ref) for ref in model.outputs)
+        graph.taken.update(model.input_names)
+        graph.taken.update(model.output_names)
         inputs = []
-        for ref in model.inputs:
+        for ref, name in zip(model.inputs, model.input_names):
             layer, shape = model.layer(ref.layer), model.shape_of(ref)
             perm = self.io_perm(shape)
-            self.values[ref] = Value(ref.layer, perm)
+            self.values[ref] = Value(name, perm)
             elem = helper.np_dtype_to_tensor_dtype(np.dtype(layer.config.dtype))
-            inputs.append(helper.make_tensor_value_info(ref.layer, elem, _dims(shape, perm, ref.layer)))
+            inputs.append(helper.make_tensor_value_info(name, elem, _dims(shape, perm, name)))
         probes: dict[str, list] = {}
         shapes = model.shapes()
         for layer, node in model.nodes():
@@ -134,10 +129,9 @@ class _Builder:
             if node == 0:
                 probes[layer.name] = [outs[0].name, list(outs[0].perm)]
         outputs = []
-        for ref in model.outputs:
+        for ref, name in zip(model.outputs, model.output_names):
             value, shape = self.values[ref], model.shape_of(ref)
             perm = self.io_perm(shape)
-            name = output_name(ref)
             if value.perm == perm:
                 graph.nodes.append(helper.make_node("Identity", [value.name], [name], name=name))
             else:

@@ -17,6 +17,7 @@ from kconvert.errors import IncompatibleKerasConfigurationException, Unsupported
 from kconvert.formats.tfjs import LISTED_INPUTS
 from kconvert.ir.graph import Layer
 from kconvert.ir.shapes import Shape
+from kconvert.ir.structure import Structure
 from kconvert.registry import registrar
 from kconvert.writers.context import WriteContext
 from kconvert.writers.keras.dialect import KERAS2_ACTIVATIONS, Keras2Dialect, Ref
@@ -31,6 +32,11 @@ class TfjsDialect(Keras2Dialect):
     name = "TF.js"
     activations = {**{ir: name for ir, name in KERAS2_ACTIVATIONS.items() if ir != "exponential"},
                    "gelu_tanh": "gelu_new"}
+
+    def io(self, refs: list[Ref], structure: Structure = None) -> Any:
+        """tfjs-layers reads flat input/output lists only; dict keys become the layers' names
+        (``writers/io_names.py``)."""
+        return refs
 
     def node(self, kind: str, inputs: Sequence[tuple[Ref, Shape, str]], kwargs: dict[str, Any]) -> Any:
         """tfjs-layers connects only the tensors a node lists, not those among its call arguments,

@@ -31,6 +31,7 @@ from kconvert.ir.graph import Model
 from kconvert.ir.weights import Weight
 from kconvert.rewrite.lowering import Target, lower
 from kconvert.writers.context import WriteContext, Written
+from kconvert.writers.io_names import with_io_names
 from kconvert.writers.output import atomic_directory
 from kconvert.writers.serialize import json_text
 from kconvert.writers.tfjs.companion import LOAD_HINT, Companion
@@ -80,7 +81,7 @@ def write_tfjs(model: Model, out_dir: str | os.PathLike[str], *, shard_size: int
     if shard_size < 1:
         raise ValueError("shard_size must be a positive number of bytes")
     ctx = WriteContext("tfjs", enforce_training_config)
-    model = lower(model, TFJS_TARGET, ctx)
+    model = with_io_names(lower(model, TFJS_TARGET, ctx), ctx)
     names = layer_names(model, ctx)
     extra = Companion(enabled=companion)
     topology = model_topology(model, names, ctx, extra)

@@ -14,5 +14,6 @@ from kconvert.readers.keras.layers import (  # noqa: F401  (imported for registr
     preprocessing,
     recurrent,
     reshaping,
+    text,
     wrappers,
 )
