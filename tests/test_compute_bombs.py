@@ -163,3 +163,20 @@ def test_inputs_that_do_not_fit_are_typed_errors(tmp_path: Path) -> None:
     assert_refused(run_command(["verify", conv, "--no-keras", "--inputs", tmp_path / "small.npy"], tmp_path),
                    "layer 'conv' (Conv2D)", "does not fit", codes=(3,))
     assert_untouched(tmp_path, before)
+
+
+@pytest.mark.parametrize("name", ["resizing", "upsampling"])
+def test_an_onnx_bomb_is_refused_before_onnx_runtime_runs_it(name: str, bombs: dict[str, Path],
+                                                           tmp_path: Path) -> None:
+    """kconvert does not read ONNX back, so its runner bounds a run from ONNX's own shape inference."""
+    out = tmp_path / f"{name}.onnx"
+    kconvert.convert(bombs[name], "onnx", out)
+    before = snapshot(tmp_path)
+    answer = run_api(f"""
+        import numpy as np
+        from kconvert.formats.detect import detect
+        from kconvert.verification.onnx_runner import run_onnx
+        run_onnx(detect({str(out)!r}), [np.zeros({BOMBS[name][2]}, "float32")], [], None, "float32")
+    """, tmp_path)
+    assert_typed_error(answer, str(out), "Limits.max_intermediate_bytes", "GiB")
+    assert_untouched(tmp_path, before)

@@ -60,6 +60,7 @@ class Entry:
     suffixes: tuple[str, ...] = ()
     marker: str | None = None
     keras: bool = False  # a Keras (or TF.js) model, as opposed to a Deeplearning4j one
+    readable: bool = True  # kconvert reads it into its IR (ONNX is written and run, not read)
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ TABLE: tuple[Entry, ...] = (
     Entry("keras-json", lambda s: s.container == "json", _read_keras, (".json",), keras=True),
     Entry("keras-yaml", lambda s: s.container == "yaml", _read_keras, (".yaml", ".yml"), keras=True),
     Entry("keras-h5", lambda s: s.container == "hdf5", _read_keras, (".h5", ".hdf5"), keras=True),
-    Entry("onnx", lambda s: s.container == "onnx", _read_onnx, (".onnx",)),
+    Entry("onnx", lambda s: s.container == "onnx", _read_onnx, (".onnx",), readable=False),
 )
 #: the formats batch conversion reads (its sources), as opposed to all those ``check`` takes
 KERAS = tuple(e for e in TABLE if e.keras)

@@ -45,9 +45,7 @@ def check_run(model: Model, given: Sequence[Shape], itemsize: int, max_bytes: in
             size = elements(shape) * itemsize
             if size > max_bytes:
                 raise layer.context_error(IncompatibleKerasConfigurationException(
-                    f"running it makes a tensor of shape {shape_str(shape)} ({_bytes(size)}), over the limit "
-                    f"of {_bytes(max_bytes)} (Limits.max_intermediate_bytes; raise it with --limit "
-                    "max_intermediate_bytes=SIZE)"))
+                    over_limit(f"a tensor of shape {shape_str(shape)}", size, max_bytes)))
     except KConvertError as exc:
         raise exc.with_context(file=model.provenance.source if model.provenance else None) from None
 
@@ -72,6 +70,12 @@ def elements(shape: Shape) -> int:
     for d in shape:
         count *= d or 1  # a dimension still unknown (a layer's own, not an input's) counts as 1
     return count
+
+
+def over_limit(what: str, size: int, max_bytes: int) -> str:
+    """Why a run making ``what`` (``size`` bytes) is refused: the one wording every runner uses."""
+    return (f"running it makes {what} ({_bytes(size)}), over the limit of {_bytes(max_bytes)} "
+            "(Limits.max_intermediate_bytes; raise it with --limit max_intermediate_bytes=SIZE)")
 
 
 def _bytes(size: int) -> str:

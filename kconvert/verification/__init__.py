@@ -192,10 +192,10 @@ def _run_dl4j(target: Detected, inputs: list[np.ndarray], layers: list[str], dev
 
 
 def _run_onnx(target: Detected, inputs: list[np.ndarray], layers: list[str], device: str | None,
-              dtype: str) -> TargetRun:
+              dtype: str, limits: Limits) -> TargetRun:
     from kconvert.verification.onnx_runner import run_onnx
 
-    return run_onnx(target, inputs, layers, device, dtype)
+    return run_onnx(target, inputs, layers, device, dtype, limits)
 
 
 def _keras_target(name: str) -> Callable[..., Any]:
@@ -348,9 +348,13 @@ def _verify_target(model: Model, target: str, arrays: list[np.ndarray], actual: 
 
 def _bound_target(detected: Detected, arrays: list[np.ndarray], moved: tuple[list[bool], list[bool]] | None,
                   dtype: str, limits: Limits) -> None:
-    """Refuse a target whose run on ``arrays`` would make a tensor over the limits."""
+    """Refuse a target whose run on ``arrays`` would make a tensor over the limits (a target kconvert
+    does not read, ONNX, is bounded by its runner, from the format's own shape inference)."""
     import kconvert
     from kconvert.ir.footprint import check_run
+
+    if not detected.entry.readable:
+        return
 
     shapes = [a.shape if not (moved and m) else (a.shape[0], *a.shape[2:], a.shape[1])
               for a, m in zip(arrays, moved[0] if moved else [False] * len(arrays))]

@@ -9,13 +9,16 @@ outputs and reads them back in the source's layout.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import numpy as np
 
-from kconvert.errors import KConvertError
+from kconvert.errors import IncompatibleKerasConfigurationException, KConvertError
 from kconvert.formats.detect import Detected
 from kconvert.formats.onnx import ACTIVATIONS_KEY, IO_PERMS_KEY
+from kconvert.ir.footprint import over_limit
+from kconvert.readers.context import Limits
 from kconvert.verification import TargetRun
 
 #: ONNX Runtime's input type names -> numpy dtypes
@@ -37,7 +40,7 @@ def _session(model: str | bytes) -> Any:
 
 
 def run_onnx(target: Detected, inputs: list[np.ndarray], layers: list[str], device: str | None,
-             dtype: str) -> TargetRun:
+             dtype: str, limits: Limits | None = None) -> TargetRun:
     import onnxruntime as ort
 
     session = _session(target.display)
@@ -51,6 +54,7 @@ def run_onnx(target: Detected, inputs: list[np.ndarray], layers: list[str], devi
     in_perms = perms.get("inputs") or [None] * len(inputs)
     feeds = {d.name: np.ascontiguousarray(np.transpose(x, p) if p else x).astype(INPUT_TYPES.get(d.type, np.float32))
              for d, x, p in zip(declared, inputs, in_perms)}
+    _bound(target.display, feeds, (limits or Limits()).max_intermediate_bytes)
     wanted = {name: probes[name] for name in layers if name in probes}
     if wanted:
         session = _probing_session(target.display, sorted({t for t, _ in wanted.values()}))
@@ -63,6 +67,33 @@ def run_onnx(target: Detected, inputs: list[np.ndarray], layers: list[str], devi
     outputs = [_to_source(results[name], p) for name, p in zip(names, out_perms)]
     activations = {layer: _to_source(results[tensor], perm) for layer, (tensor, perm) in wanted.items()}
     return TargetRun(outputs, activations, f"ONNX Runtime {ort.__version__} (CPU)", names)
+
+
+def _bound(path: str, feeds: dict[str, np.ndarray], max_bytes: int) -> None:
+    """Refuse a run on ``feeds`` that would make a tensor over ``max_bytes``, before ONNX Runtime
+    allocates anything: kconvert does not read ONNX back into its IR, so the sizes come from ONNX's
+    own shape inference, with the inputs' symbolic dimensions set to the sizes fed."""
+    import onnx
+
+    try:
+        model = onnx.load(path, load_external_data=False)
+        for value in model.graph.input:
+            if value.name in feeds:
+                for dim, size in zip(value.type.tensor_type.shape.dim, feeds[value.name].shape):
+                    dim.dim_value = size  # replaces a symbolic dim_param (the oneof)
+        inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
+    except (OSError, ValueError, onnx.shape_inference.InferenceError) as exc:
+        raise KConvertError(f"ONNX's shape inference fails on the model: {' '.join(str(exc).split())}",
+                            file=path) from None
+    for value in (*inferred.graph.value_info, *inferred.graph.output):
+        tensor = value.type.tensor_type
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
+        if None in dims or not tensor.elem_type:
+            continue  # a size inference leaves open: ONNX Runtime's allocator is the last bound
+        size = math.prod(dims) * np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type)).itemsize
+        if size > max_bytes:
+            raise IncompatibleKerasConfigurationException(
+                over_limit(f"tensor '{value.name}' of shape {tuple(dims)}", size, max_bytes), file=path)
 
 
 def _to_source(array: np.ndarray, perm: list[int] | None) -> np.ndarray:
