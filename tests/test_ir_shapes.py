@@ -30,6 +30,7 @@ from kconvert.ir.layers import (
     preprocessing,
     recurrent,
     reshaping,
+    text,
 )
 from kconvert.ir.layers.model import NestedModel
 from kconvert.ir.layers.wrappers import Bidirectional, TimeDistributed
@@ -255,6 +256,17 @@ SHAPE_CASES: list[Case] = [
     Case("center-crop", preprocessing.CenterCrop(height=4, width=2), [(B, 9, 5, 3)], [(B, 4, 2, 3)]),
     Case("resizing-cropped", preprocessing.Resizing(height=5, width=7, crop_to_aspect_ratio=True), [(B, 9, 4, 3)],
          [(B, 5, 7, 3)]),
+    Case("cumsum", ops.Cumsum(axis=1), [(B, 7)], [(B, 7)]),
+    # a lookup's vocabulary is Keras's get_vocabulary(): its OOV (and mask) tokens included
+    Case("string-lookup", text.StringLookup(vocabulary=("[UNK]", "a", "b")), [(B, 4)], [(B, 4)]),
+    Case("string-lookup-inverted", text.StringLookup(vocabulary=("[UNK]", "a", "b"), invert=True), [(B, 4)],
+         [(B, 4)]),
+    Case("string-lookup-multi-hot", text.StringLookup(vocabulary=("[UNK]", "a", "b"), output_mode="multi_hot"),
+         [(B, 4)], [(B, 3)]),
+    Case("text-vectorization", text.TextVectorization(vocabulary=("", "[UNK]", "a"), output_sequence_length=5),
+         [(B,)], [(B, 5)]),
+    Case("text-vectorization-count", text.TextVectorization(vocabulary=("", "[UNK]", "a"), output_mode="count"),
+         [(B, 1)], [(B, 3)]),
     Case("category-encoding-count", encoding.CategoryEncoding(num_tokens=6, output_mode="count"), [(B, 4)], [(B, 6)]),
     Case("category-encoding-one-hot", encoding.CategoryEncoding(num_tokens=6, output_mode="one_hot"), [(B, 1)],
          [(B, 6)]),

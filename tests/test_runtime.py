@@ -218,7 +218,7 @@ KERNELS_CHECKED_ON_THEIR_OWN = {"PeepholeLSTM",  # test_peephole_lstm_matches_te
                                 "Normalization", "Identity", "LayerScale", "StochasticDepth", "CustomScaleLayer",
                                 "GroupNormalization", "UnitNormalization", "Resizing", "CenterCrop",
                                 # functional operations: tests/test_ops.py, against Keras 3 and tf_keras
-                                "BinaryOp", "UnaryOp", "Reduce", "ExpandDims", "Squeeze", "GetItem",
+                                "BinaryOp", "UnaryOp", "Reduce", "ExpandDims", "Squeeze", "GetItem", "Cumsum",
                                 # against Keras 3 and tf_keras in test_preprocessing_layers.py
                                 "Augmentation", "CategoryEncoding", "Discretization", "IntegerLookup"}
 

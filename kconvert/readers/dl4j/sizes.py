@@ -48,8 +48,8 @@ def given_sizes(model: Model, given: Mapping[str, tuple[int | None, ...]]) -> No
 
 
 def inferred_sizes(model: Model, declared: list[Declared]) -> list[str]:
-    """Set each unknown input size that the ``declared`` shapes decide; returns a note per size
-    taken as the smallest of several that fit."""
+    """Set each unknown input size that the ``declared`` shapes decide; returns a note per input
+    with sizes several values fit, which stay unknown (DL4J runs them all: no one is the model's)."""
     unknown = [(i, axis) for i, ref in enumerate(model.inputs)
                for axis, d in enumerate(_input_shape(model, ref)) if axis and d is None]
     if not unknown or not declared:
@@ -58,17 +58,17 @@ def inferred_sizes(model: Model, declared: list[Declared]) -> list[str]:
     found, ranges = {}, {}
     for i, axis in unknown:
         lo, hi = _solve(model, shapes, unknown, (i, axis), declared)
-        if lo is not None:
+        if lo is not None and hi == lo:
             found[i, axis] = lo
-            if hi != lo:
-                ranges.setdefault(i, []).append(f"axis {axis}: sizes {lo} to {hi}")
+        elif lo is not None:
+            ranges.setdefault(i, []).append(f"axis {axis}: sizes {lo} to {hi}")
     for (i, axis), size in found.items():
         shapes[i][axis] = size
     for ref, shape in zip(model.inputs, shapes):
         model.layer(ref.layer).config = core.InputLayer(batch_shape=tuple(shape))
     return [f"input '{model.inputs[i].layer}' of shape {tuple(shapes[i][1:])}: the configuration records no size "
-            f"but what follows it, which several fit ({'; '.join(axes)}); the smallest are taken (give others with "
-            "--input-shape / input_shapes)" for i, axes in ranges.items()]
+            f"but what follows it, which several fit ({'; '.join(axes)}); they stay unknown (give them with "
+            "--input-shape / input_shapes where a target needs them)" for i, axes in ranges.items()]
 
 
 def _input_shape(model: Model, ref: TensorRef) -> Shape:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -69,11 +70,24 @@ def write_onnx(model: Model, output: str | os.PathLike[str], *, overwrite: bool 
             tensors = [embedded(i) for i in graph.initializers]
         proto = _model(lowered, graph, tensors, io, {ACTIVATIONS_KEY: json.dumps(probes),
                                                      IO_PERMS_KEY: json.dumps(builder.io_perms())})
-        if not external:  # (the checker looks for external data beside the working directory, not the staged file)
-            onnx.checker.check_model(proto)
+        _type_check(proto)
         staged[0].write_bytes(proto.SerializeToString())
     weights = sum(1 for i in graph.initializers if i.weight.origin != "memory")
     return Written(path, targets, ctx.report, weights=weights, weight_bytes=total)
+
+
+def _type_check(proto: onnx.ModelProto) -> None:
+    """Refuse to write a graph ONNX's own type and shape inference rejects (operands of different
+    types, say), naming the layer whose node it is: no file a runtime would not load is written.
+    Inference reads initializers' types and shapes, not their data, so external data need not exist."""
+    try:
+        onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
+    except onnx.shape_inference.InferenceError as exc:
+        reason = " ".join(str(exc).split())
+        node = re.search(r"node(?: name:)? \(?([^),]+)", reason)  # nodes are named LAYER/OP
+        raise IncompatibleKerasConfigurationException(
+            f"kconvert's ONNX graph for it is rejected by ONNX's type and shape inference ({reason[:300]})",
+            layer=node.group(1).split("/")[0] if node else None) from None
 
 
 def _drop_training(model: Model, ctx: WriteContext) -> None:

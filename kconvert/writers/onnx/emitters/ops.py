@@ -65,6 +65,14 @@ def expand_dims(em: Emit) -> list[Value]:
     return [Value(em.op("Unsqueeze", [em.input(0).name, em.const(axes, np.int64)]), identity(rank))]
 
 
+@emits("Cumsum")
+def cumsum(em: Emit) -> list[Value]:
+    """ONNX's CumSum, inclusive and forward as Keras's, along the axis as the tensor holds it."""
+    x = em.values[0]
+    axis = np.array(x.axis(em.config.axis % x.rank), np.int64)  # a scalar: CumSum's axis is rank 0
+    return [Value(em.op("CumSum", [x.name, em.const(axis, np.int64)]), x.perm)]
+
+
 @emits("Squeeze")
 def squeeze(em: Emit) -> list[Value]:
     x = em.values[0]

@@ -83,6 +83,8 @@ def resizing(em: Emit) -> list[Value]:
     if c.interpolation not in _RESIZE or c.antialias:
         raise em.refuse(f"writes Resizing with bilinear or nearest interpolation and no antialias, not "
                         f"{c.interpolation!r}{' with antialias' if c.antialias else ''}", key="interpolation")
+    if c.crop_to_aspect_ratio:  # Keras's crop window is float32 arithmetic on the input's sizes: not written yet
+        raise em.refuse("writes Resizing without crop_to_aspect_ratio", key="crop_to_aspect_ratio")
     x = em.spatial_input()
     sizes = em.op("Concat", [em.sizes(x.name, 0, 2), em.const([c.height, c.width], np.int64)], axis=0)
     return [Value(em.op("Resize", [x.name, "", "", sizes], **_RESIZE[c.interpolation]), x.perm)]
