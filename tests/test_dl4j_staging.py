@@ -73,7 +73,7 @@ def _foreign_config(zip_path: Path) -> bytes:
 def test_the_copy_holds_only_what_inference_reads(exported: Path, tmp_path: Path) -> None:
     dirty = _with_members(exported / "out" / "model.zip", tmp_path / "dirty.zip",
                           {"preprocessor.bin": b"\xac\xed\x00\x05", "normalizer.bin": b"x", "notes.txt": b"x"})
-    staged = staged_zip(dirty, tmp_path)
+    staged = staged_zip(dirty, tmp_path / "staged.zip")
     with zipfile.ZipFile(staged) as z, zipfile.ZipFile(dirty) as original:
         assert set(z.namelist()) <= set(MEMBERS) and {CONFIGURATION, COEFFICIENTS} <= set(z.namelist())
         assert all(z.read(name) == original.read(name) for name in z.namelist())
@@ -82,14 +82,14 @@ def test_the_copy_holds_only_what_inference_reads(exported: Path, tmp_path: Path
 def test_a_class_outside_dl4j_is_refused_naming_where(exported: Path, tmp_path: Path) -> None:
     zip_path = exported / "out" / "model.zip"
     foreign = _with_members(zip_path, tmp_path / "foreign.zip", {}, _foreign_config(zip_path))
-    raises_exactly(ForeignCodeError, lambda: staged_zip(foreign, tmp_path), "foreign.zip",
+    raises_exactly(ForeignCodeError, lambda: staged_zip(foreign, tmp_path / "staged.zip"), "foreign.zip",
                    "/confs/0/layer/iupdater/@class", "com.example.Gadget")
 
 
 def test_an_unreadable_zip_is_that_models_error(tmp_path: Path) -> None:
     broken = tmp_path / "broken.zip"
     broken.write_bytes(b"PK\x03\x04 not a zip")
-    raises_exactly(InputReadError, lambda: staged_zip(broken, tmp_path), "broken.zip")
+    raises_exactly(InputReadError, lambda: staged_zip(broken, tmp_path / "staged.zip"), "broken.zip")
 
 
 def test_a_serialized_member_never_reaches_the_jvm(exported: Path, tmp_path: Path,
@@ -100,7 +100,7 @@ def test_a_serialized_member_never_reaches_the_jvm(exported: Path, tmp_path: Pat
     x = np.linspace(-1, 1, 8, dtype="float32").reshape(2, 4)
     clean, = dl4j_runner.run_dl4j_many([(dirty, [x], [])])
     with monkeypatch.context() as m:  # the live proof: DL4J given the zip itself deserializes the member
-        m.setattr(dl4j_runner, "_stage", lambda spec, directory: None)
+        m.setattr(dl4j_runner, "_stage", lambda spec, staged: None)
         raw, = dl4j_runner.run_dl4j_many([(dirty, [x], [])])
     assert raw.error and "DataSetPreProcessor" in raw.error, raw.error
     assert clean.error is None, clean.error

@@ -102,7 +102,8 @@ def _run(specs: list[dict[str, Any]], inputs: list[list[np.ndarray]], timeout: f
     harness = dl4j_install.harness() or dl4j_install.install()
     env = dict(os.environ, CLASSPATH=dl4j_install.classpath(harness))
     with tempfile.TemporaryDirectory(prefix="kconvert-dl4j-") as tmp:
-        unreadable = {i: why for i, spec in enumerate(specs) if (why := _stage(spec, Path(tmp))) is not None}
+        unreadable = {i: why for i, spec in enumerate(specs)
+                      if (why := _stage(spec, Path(tmp, f"job{i}-model"))) is not None}
         runnable = [i for i in range(len(specs)) if i not in unreadable]
         for i in runnable:
             spec = specs[i]
@@ -145,14 +146,14 @@ def _run_in_jvm(specs: list[dict[str, Any]], tmp: str, env: dict[str, str], time
     return crashes
 
 
-def _stage(spec: dict[str, Any], directory: Path) -> str | None:
-    """Point ``spec`` at the checked copy of its model the JVM may open; why not, for a model that
-    cannot be read.  A model naming classes that are not Deeplearning4j's is refused outright."""
+def _stage(spec: dict[str, Any], staged: Path) -> str | None:
+    """Point ``spec`` at the checked copy of its model (``staged``) the JVM may open; why not, for a
+    model that cannot be read.  A model naming classes that are not Deeplearning4j's is refused outright."""
     stage = {"zip": staged_zip, "configuration": staged_configuration}.get(spec["kind"])
     if stage is None:  # a Keras file for DL4J's own Keras import: kconvert's reader is not the judge there
         return None
     try:
-        spec["model"] = str(stage(spec["model"], directory))
+        spec["model"] = str(stage(spec["model"], staged.with_suffix(".zip" if spec["kind"] == "zip" else ".json")))
     except ForeignCodeError:
         raise
     except KConvertError as exc:  # that model's error; the JVM is not given what kconvert could not read

@@ -30,26 +30,24 @@ PACKAGES = ("org.deeplearning4j.", "org.nd4j.")
 _TYPE_KEY = "@class"
 
 
-def staged_zip(path: str | Path, directory: Path, limits: Limits = Limits()) -> Path:
-    """A copy of the model zip at ``path`` in ``directory`` holding only :data:`MEMBERS`, its
+def staged_zip(path: str | Path, staged: Path, limits: Limits = Limits()) -> Path:
+    """``staged``: a copy of the model zip at ``path`` holding only :data:`MEMBERS`, its
     configuration checked by :func:`check_classes`."""
     display = str(path)
     with SafeZip(str(path), display, limits, "Deeplearning4j zip") as archive:
         members = {name: data for name in MEMBERS if (data := archive.read(name)) is not None}
     if CONFIGURATION in members:  # a zip without one is DL4J's to refuse, with its own message
         check_classes(members[CONFIGURATION], display, limits)
-    staged = directory / f"staged-{len(list(directory.glob('staged-*')))}.zip"
     with zipfile.ZipFile(staged, "w", zipfile.ZIP_STORED) as out:
         for name, data in members.items():
             out.writestr(name, data)
     return staged
 
 
-def staged_configuration(path: str | Path, directory: Path, limits: Limits = Limits()) -> Path:
-    """A checked copy of the ``configuration.json`` at ``path`` in ``directory``."""
+def staged_configuration(path: str | Path, staged: Path, limits: Limits = Limits()) -> Path:
+    """``staged``: a checked copy of the ``configuration.json`` at ``path``."""
     data = read_input(path, limits.max_config_bytes, "a configuration")
     check_classes(data, str(path), limits)
-    staged = directory / f"staged-{len(list(directory.glob('staged-*')))}.json"
     staged.write_bytes(data)
     return staged
 
