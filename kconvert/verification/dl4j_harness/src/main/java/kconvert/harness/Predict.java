@@ -43,7 +43,8 @@ import org.nd4j.shade.jackson.databind.node.ObjectNode;
  * MultiLayerNetwork or ComputationGraph, as its configuration says (no inputs: only restored); a "configuration" is a
  * configuration.json alone, read by MultiLayerConfiguration or ComputationGraphConfiguration.fromJson and initialised
  * with init() (DL4J's own random parameters); "save": path, where given, writes the network so made (its
- * parameters included) as a ModelSerializer zip; "keras" is a Keras file imported
+ * parameters included) as a ModelSerializer zip; "zoo" is a deeplearning4j-zoo model (its class name)
+ * built with the job's "zoo" builder settings and init(); "keras" is a Keras file imported
  * with DL4J's own KerasModelImport (enforceTrainingConfig=false). Each job writes its outputs (and
  * the named layers' activations) as float32 .npy files under "out" and then its "result" JSON:
  * {"outputs": [npy...], "activations": {name: npy}, "network": ..., "dl4j": version} or
@@ -117,7 +118,8 @@ public final class Predict {
         }
         String kind = job.path("kind").asText("zip");
         Object network = "keras".equals(kind) ? importKeras(model, job)
-                : "configuration".equals(kind) ? configured(model) : restore(model);
+                : "configuration".equals(kind) ? configured(model)
+                : "zoo".equals(kind) ? zoo(model, job) : restore(model);
         if (job.hasNonNull("save")) { // the network as restored or initialised, with its parameters
             ModelSerializer.writeModel((org.deeplearning4j.nn.api.Model) network, new File(job.get("save").asText()),
                     false);
@@ -137,23 +139,23 @@ public final class Predict {
                 throw new IllegalArgumentException("a MultiLayerNetwork takes one input, given " + inputs.length);
             }
             outputs = new INDArray[] {net.output(inputs[0], false)};
-            if (!layers.isEmpty()) {
-                List<INDArray> acts = net.feedForward(inputs[0], false);
-                for (int i = 0; i < net.getnLayers(); i++) {
-                    String name = net.getLayerWiseConfigurations().getConf(i).getLayer().getLayerName();
-                    if (layers.contains(name)) {
-                        activations.put(name, acts.get(i + 1));
-                    }
+            for (int i = 0; i < net.getnLayers(); i++) {
+                String name = net.getLayerWiseConfigurations().getConf(i).getLayer().getLayerName();
+                if (layers.contains(name)) {
+                    // a pass that stops at layer i: a later layer's in-place activation cannot overwrite it
+                    List<INDArray> acts = net.feedForwardToLayer(i, inputs[0], false);
+                    activations.put(name, acts.get(i + 1).dup());
                 }
             }
         } else {
             ComputationGraph net = (ComputationGraph) network;
             outputs = net.output(false, inputs);
-            if (!layers.isEmpty()) {
-                for (Map.Entry<String, INDArray> e : net.feedForward(inputs, false).entrySet()) {
-                    if (layers.contains(e.getKey())) {
-                        activations.put(e.getKey(), e.getValue());
-                    }
+            int[] order = net.topologicalSortOrder();
+            for (int index : order) {
+                String name = net.getVertices()[index].getVertexName();
+                if (layers.contains(name)) {
+                    // a pass that stops at this vertex: a later vertex's in-place activation cannot overwrite it
+                    activations.put(name, net.feedForward(inputs, index, false).get(name).dup());
                 }
             }
         }
@@ -199,6 +201,35 @@ public final class Predict {
         MultiLayerNetwork net = new MultiLayerNetwork(MultiLayerConfiguration.fromJson(json));
         net.init();
         return net;
+    }
+
+    /**
+     * A deeplearning4j-zoo model ({@code "model"}: its class name in org.deeplearning4j.zoo.model), built by its
+     * builder with the job's {@code "zoo"} settings (numClasses, seed, inputShape, where the builder has them) and
+     * initialised with DL4J's own random parameters.
+     */
+    private static Object zoo(String name, JsonNode job) throws Exception {
+        Class<?> cls = Class.forName("org.deeplearning4j.zoo.model." + name);
+        Object builder = cls.getMethod("builder").invoke(null);
+        JsonNode settings = job.path("zoo");
+        for (java.util.Iterator<String> keys = settings.fieldNames(); keys.hasNext(); ) {
+            String key = keys.next();
+            JsonNode value = settings.get(key);
+            if (value.isArray()) {
+                int[] ints = new int[value.size()];
+                for (int i = 0; i < ints.length; i++) {
+                    ints[i] = value.get(i).asInt();
+                }
+                builder.getClass().getMethod(key, int[].class).invoke(builder, (Object) ints);
+            } else if ("seed".equals(key)) {
+                builder.getClass().getMethod(key, long.class).invoke(builder, value.asLong());
+            } else {
+                builder.getClass().getMethod(key, int.class).invoke(builder, value.asInt());
+            }
+        }
+        org.deeplearning4j.zoo.ZooModel model = (org.deeplearning4j.zoo.ZooModel) builder.getClass()
+                .getMethod("build").invoke(builder);
+        return model.init();
     }
 
     /** DL4J's own Keras import: a Sequential model as a MultiLayerNetwork, else a ComputationGraph. */
