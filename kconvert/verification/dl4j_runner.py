@@ -85,6 +85,16 @@ def run_configurations_many(jobs: list[tuple[str | os.PathLike[str], list[np.nda
     return _run(specs, [inputs for _, inputs in jobs], timeout)
 
 
+def run_zoo_many(jobs: list[tuple[str, dict[str, Any], list[np.ndarray]]], save: list[str | os.PathLike[str]],
+                 timeout: float = PER_MODEL_TIMEOUT) -> list[Dl4jRun]:
+    """Build deeplearning4j-zoo models (class name, builder settings: numClasses, seed, inputShape...) with
+    DL4J's own random parameters, run each on its inputs and save it as a ModelSerializer zip, in one JVM:
+    models DL4J itself made, for kconvert to read and compare with DL4J's output."""
+    specs = [{"kind": "zoo", "model": name, "zoo": settings, "layers": [], "save": str(Path(target).resolve())}
+             for (name, settings, _), target in zip(jobs, save)]
+    return _run(specs, [inputs for *_, inputs in jobs], timeout)
+
+
 def import_keras_many(jobs: list[tuple[str | os.PathLike[str], str | None, bool, list[np.ndarray]]],
                       timeout: float = PER_MODEL_TIMEOUT) -> list[Dl4jRun]:
     """Import Keras files with DL4J's own ``KerasModelImport`` (enforceTrainingConfig=false) and run
@@ -150,7 +160,7 @@ def _stage(spec: dict[str, Any], staged: Path) -> str | None:
     """Point ``spec`` at the checked copy of its model (``staged``) the JVM may open; why not, for a
     model that cannot be read.  A model naming classes that are not Deeplearning4j's is refused outright."""
     stage = {"zip": staged_zip, "configuration": staged_configuration}.get(spec["kind"])
-    if stage is None:  # a Keras file for DL4J's own Keras import: kconvert's reader is not the judge there
+    if stage is None:  # a Keras file for DL4J's own Keras import, a zoo model's class: nothing of kconvert's to stage
         return None
     try:
         spec["model"] = str(stage(spec["model"], staged.with_suffix(".zip" if spec["kind"] == "zip" else ".json")))

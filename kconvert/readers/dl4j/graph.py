@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from kconvert.errors import IncompatibleKerasConfigurationException, InputReadError, KConvertError
 from kconvert.formats.dl4j import GRAPH
 from kconvert.ir.graph import Call, Layer, Model, TensorRef
+from kconvert.ir.layers import core
 from kconvert.ir.shapes import Shape
 from kconvert.readers.dl4j.layer import Parameters
 from kconvert.readers.dl4j.network import Chain, input_shape
@@ -17,9 +18,10 @@ from kconvert.readers.dl4j.spec import Keys, java_object, layer_spec, strings
 from kconvert.readers.dl4j.vertices import DL4J_VERTICES, unsupported
 
 
-def read_graph(document: dict[str, Any], params: Parameters) -> tuple[Model, list[Declared]]:
+def read_graph(document: dict[str, Any], params: Parameters,
+               given: Mapping[str, tuple[int | None, ...]]) -> tuple[Model, list[Declared]]:
     """The vertices in topological order (the saved one, else derived), after the network inputs; and the
-    shapes the configuration declares on the way."""
+    shapes the configuration declares on the way (``given``: input shapes as the user gives them)."""
     inputs, outputs = strings(document, "networkInputs"), strings(document, "networkOutputs")
     vertices = document.get("vertices")
     if not inputs or not outputs or not isinstance(vertices, dict):
@@ -34,7 +36,7 @@ def read_graph(document: dict[str, Any], params: Parameters) -> tuple[Model, lis
     if sorted(order) != sorted([*inputs, *classes]):
         raise IncompatibleKerasConfigurationException(
             "the topological order does not list exactly the inputs and vertices", key="topologicalOrderStr")
-    builder = ComputationGraphBuilder(params, classes, vertex_inputs, order, Chain([TensorRef(i) for i in inputs]))
+    builder = ComputationGraphBuilder(params, classes, vertex_inputs, order, Chain([TensorRef(i) for i in inputs], given))
     builder.add_inputs(inputs, document.get("networkInputTypes"))
     for name in order:
         if name not in inputs:
@@ -69,7 +71,13 @@ class ComputationGraphBuilder:
                     raise exc.with_context(layer=name, key="networkInputTypes") from None
         for name in inputs:
             if name not in self.produced:
-                self.produced[name] = self.chain.add_input(name, self._derived_input_shape(name))
+                derived = None  # then as given
+                try:
+                    derived = self._derived_input_shape(name)
+                except KConvertError:
+                    if name not in self.chain.given:
+                        raise
+                self.produced[name] = self.chain.add_input(name, derived)
 
     def _derived_input_shape(self, name: str) -> Shape:
         """Input ``name``'s shape from the first vertex reading it: a layer or a preprocessor declaring a size."""
@@ -99,7 +107,13 @@ class ComputationGraphBuilder:
         convert = DL4J_VERTICES.get(kind)
         if convert is None:
             raise unsupported(kind, name)
-        self.produced[name] = self.chain.add(Layer(name, convert(name, Keys(body)), {}, [Call(sources)]))
+        made = convert(name, Keys(body), [self.chain.shape(s) for s in sources])
+        if isinstance(made, list):  # entries applied to the vertex's first input (the others only inform them)
+            last = made[-1] if made else (name, core.Identity(), {})
+            made = [*made[:-1], (name, *last[1:])]  # the vertex's name on its output
+            self.produced[name] = self.chain.extend(made, sources[0])
+            return
+        self.produced[name] = self.chain.add(Layer(name, made, {}, [Call(sources)]))
 
     def _layer_vertex(self, name: str, body: dict[str, Any], sources: list[TensorRef]) -> TensorRef:
         """A layer (named for its vertex) behind its preprocessor, if any."""

@@ -22,8 +22,12 @@ from kconvert.ir.weights import Weight
 from kconvert.readers.dl4j.spec import LayerSpec
 from kconvert.registry import registrar
 
-#: one IR layer: its name, attributes and weights (arrays or :class:`Weight`)
-Entry = tuple[str, LayerConfig, dict[str, Any]]
+#: one IR layer: its name, attributes and weights (arrays or :class:`Weight`), called on the entry before it;
+#: a fourth item names the earlier entries of the same list it is called on instead (:data:`SOURCE`: what the
+#: first entry is called on), for compositions that are not a chain (``x * f(x)``)
+Entry = tuple[str, LayerConfig, dict[str, Any]] | tuple[str, LayerConfig, dict[str, Any], tuple[str, ...]]
+#: in an entry's inputs, the tensor the list of entries is applied to
+SOURCE = ""
 
 
 @dataclass

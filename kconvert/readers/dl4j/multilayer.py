@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
-from kconvert.errors import IncompatibleKerasConfigurationException, InputReadError
+from kconvert.errors import IncompatibleKerasConfigurationException, InputReadError, KConvertError
 from kconvert.ir.graph import Model, TensorRef
 from kconvert.readers.dl4j.layer import Parameters
 from kconvert.readers.dl4j.layers.core import SHAPE_KEEPING
@@ -14,9 +14,10 @@ from kconvert.readers.dl4j.sizes import Declared
 from kconvert.readers.dl4j.spec import Keys, LayerSpec, layer_spec, strings
 
 
-def read_multilayer(document: dict[str, Any], params: Parameters) -> tuple[Model, list[Declared]]:
+def read_multilayer(document: dict[str, Any], params: Parameters,
+                    given: Mapping[str, tuple[int | None, ...]]) -> tuple[Model, list[Declared]]:
     """The layers in order, each behind the preprocessor ``inputPreProcessors`` gives its index; and the
-    shapes the configuration declares on the way."""
+    shapes the configuration declares on the way (``given``: the input's shape as the user gives it)."""
     confs = document.get("confs")
     if not isinstance(confs, list) or not confs:
         raise InputReadError("a MultiLayerConfiguration without layers (confs)", file=params.display)
@@ -26,9 +27,15 @@ def read_multilayer(document: dict[str, Any], params: Parameters) -> tuple[Model
     preprocessors = Keys(document).get("inputPreProcessors", {})
     if not isinstance(preprocessors, dict):
         raise IncompatibleKerasConfigurationException("expected an object", key="inputPreProcessors")
-    chain = Chain([TensorRef("input")])
+    chain = Chain([TensorRef("input")], given)
     first = _first_declaring(specs, preprocessors)
-    current = chain.add_input("input", input_shape(specs[first], preprocessors.get(str(first))))
+    derived = None  # then as given
+    try:
+        derived = input_shape(specs[first], preprocessors.get(str(first)))
+    except KConvertError:
+        if "input" not in given:
+            raise
+    current = chain.add_input("input", derived)
     for i, (spec, conf) in enumerate(zip(specs, confs)):
         spec.variables = strings(conf, "variables")
         if str(i) in preprocessors:

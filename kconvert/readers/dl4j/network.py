@@ -4,15 +4,15 @@ a network input's shape, derived from the layer reading it (DL4J records none)."
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from kconvert.ir.graph import Call, Layer, ShapeMap, TensorRef, call_shapes
 from kconvert.ir.layers import core
 from kconvert.ir.shapes import Shape
 from kconvert.errors import KConvertError
-from kconvert.readers.dl4j.layer import FIRST_LAYER_INPUTS, Entry, Parameters, convert_layer, first_input_shape, weights
-from kconvert.readers.dl4j.preprocessors import declared_input, preprocess
-from kconvert.readers.dl4j.sizes import Declared
+from kconvert.readers.dl4j.layer import FIRST_LAYER_INPUTS, SOURCE, Entry, Parameters, convert_layer, first_input_shape, weights
+from kconvert.readers.dl4j.preprocessors import declared_input, preprocess, sized_by_layer
+from kconvert.readers.dl4j.sizes import Declared, given_shape
 from kconvert.readers.dl4j.spec import LayerSpec
 
 
@@ -22,6 +22,8 @@ class Chain:
     shapes the configuration declares for their inputs (which decide the network's input sizes)."""
 
     inputs: list[TensorRef]
+    #: the input shapes the user gives (by name, batch left out)
+    given: Mapping[str, tuple[int | None, ...]] = field(default_factory=dict)
     layers: list[Layer] = field(default_factory=list)
     shapes: ShapeMap = field(default_factory=dict)
     declared: list[Declared] = field(default_factory=list)
@@ -34,13 +36,17 @@ class Chain:
         self.shapes[(layer.name, 0)] = call_shapes(layer, 0, self.shapes)
         return TensorRef(layer.name)
 
-    def add_input(self, name: str, shape: Shape) -> TensorRef:
-        return self.add(Layer(name, core.InputLayer(batch_shape=shape), calls=[Call([])]))
+    def add_input(self, name: str, shape: Shape | None) -> TensorRef:
+        """Input ``name`` of the shape derived from the configuration, or given (and checked against it)."""
+        return self.add(Layer(name, core.InputLayer(batch_shape=given_shape(name, shape, self.given)),
+                              calls=[Call([])]))
 
     def extend(self, entries: list[Entry], source: TensorRef) -> TensorRef:
-        """Each entry called on the previous one's output, the first on ``source``."""
-        for name, config, arrays in entries:
-            source = self.add(Layer(name, config, weights(arrays), [Call([source])]))
+        """Each entry called on the previous one's output (or on the entries it names), the first on ``source``."""
+        made = {SOURCE: source}
+        for name, config, arrays, *wired in entries:
+            inputs = [made[n] for n in wired[0]] if wired else [source]
+            source = made[name] = self.add(Layer(name, config, weights(arrays), [Call(inputs)]))
         return source
 
     def add_layer(self, spec: LayerSpec, source: TensorRef, params: Parameters) -> TensorRef:
@@ -70,6 +76,5 @@ def input_shape(spec: LayerSpec, preprocessor: dict[str, Any] | None) -> Shape:
     """The shape a network input must have for its first layer and that layer's preprocessor."""
     if preprocessor is not None:
         shape = declared_input(preprocessor)
-        if shape is not None:
-            return shape
+        return sized_by_layer(preprocessor, first_input_shape(spec)) if shape is None else shape
     return first_input_shape(spec)

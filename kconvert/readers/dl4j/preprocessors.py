@@ -89,6 +89,38 @@ def sequence_input(keys: Keys) -> Shape | None:
     return (None, abs(length) or None, keys.integer("depth"))
 
 
+@preprocessor_layers("RnnToFeedForwardPreProcessor")
+def steps_as_rows(keys: Keys, name: str) -> list[Entry]:
+    """DL4J makes each time step a row of the batch for the feed-forward layers after it; each sample's steps
+    stay together here, as (time, features), which those layers (acting on the last axis) take alike."""
+    if keys.text("rnnDataFormat", "NCW") == "NWC":
+        return []
+    return [(f"{name}_steps", core.Permute(dims=(2, 1)), {})]
+
+
+@preprocessor_input("RnnToFeedForwardPreProcessor")
+def steps_input(keys: Keys) -> Shape | None:
+    """Sequences of the size the layer after it takes (:func:`sized_by_layer`)."""
+    return None
+
+
+def sized_by_layer(raw: Any, layer_input: Shape) -> Shape:
+    """The input a preprocessor declaring no size takes, given the input the layer after it takes."""
+    cls, keys = _preprocessor(raw)
+    if cls == "RnnToFeedForwardPreProcessor" and len(layer_input) == 2:
+        return (None, None, layer_input[1]) if keys.text("rnnDataFormat", "NCW") == "NWC" else (
+            None, layer_input[1], None)
+    return layer_input
+
+
+@preprocessor_layers("FeedForwardToRnnPreProcessor")
+def rows_as_steps(keys: Keys, name: str) -> list[Entry]:
+    """The steps :func:`steps_as_rows` kept together, back in DL4J's sequence layout."""
+    if keys.text("rnnDataFormat", "NCW") == "NWC":
+        return []
+    return [(f"{name}_sequence", core.Permute(dims=(2, 1)), {})]
+
+
 @preprocessor_layers("FeedForwardToCnnPreProcessor")
 def to_image(keys: Keys, name: str) -> list[Entry]:
     h, w, c = keys.integer("inputHeight"), keys.integer("inputWidth"), keys.integer("numChannels")

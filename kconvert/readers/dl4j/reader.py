@@ -17,7 +17,7 @@ from kconvert.readers.context import Limits
 from kconvert.readers.dl4j.graph import read_graph
 from kconvert.readers.dl4j.layer import Parameters
 from kconvert.readers.dl4j.multilayer import read_multilayer
-from kconvert.readers.dl4j.sizes import given_sizes, inferred_sizes
+from kconvert.readers.dl4j.sizes import inferred_sizes
 from kconvert.readers.text import parse_json
 
 
@@ -37,9 +37,8 @@ def read_dl4j(inp: Detected, limits: Limits, input_shapes: Mapping[str, tuple[in
         raise InputReadError("a Deeplearning4j configuration that is not a JSON object", file=inp.display)
     params = Parameters(inp.display, values, limits.max_tensor_elements)
     try:
-        model, declared = read_graph(document, params) if "vertices" in document else \
-            read_multilayer(document, params)
-        given_sizes(model, input_shapes or {})
+        model, declared = read_graph(document, params, input_shapes or {}) if "vertices" in document else \
+            read_multilayer(document, params, input_shapes or {})
         assumed = inferred_sizes(model, declared)
     except KConvertError as exc:
         raise exc.with_context(file=inp.display) from None

@@ -31,20 +31,18 @@ class Declared:
     shape: Shape
 
 
-def given_sizes(model: Model, given: Mapping[str, tuple[int | None, ...]]) -> None:
-    """Give the inputs named in ``given`` those shapes (batch left out), checked against what the
-    configuration says of them."""
-    for ref in model.inputs:
-        shape = given.get(ref.layer)
-        if shape is None:
-            continue
-        layer = model.layer(ref.layer)
-        known = tuple(layer.config.batch_shape)
-        if len(shape) != len(known) - 1 or any(k is not None and k != s for k, s in zip(known[1:], shape)):
-            raise IncompatibleKerasConfigurationException(
-                f"the input shape given, {tuple(shape)}, does not fit the network's input {known[1:]} (the "
-                "layout Deeplearning4j takes: channels first unless the layers say NHWC)", layer=ref.layer)
-        layer.config = core.InputLayer(batch_shape=(None, *shape))
+def given_shape(name: str, known: Shape | None, given: Mapping[str, tuple[int | None, ...]]) -> Shape | None:
+    """Input ``name``'s shape as the user gives it (batch left out) where ``given`` names it, checked against what
+    the configuration says of it (``known``, None: nothing); else ``known``."""
+    shape = given.get(name)
+    if shape is None:
+        return known
+    if known is not None and (len(shape) != len(known) - 1 or any(
+            k is not None and k != s for k, s in zip(known[1:], shape))):
+        raise IncompatibleKerasConfigurationException(
+            f"the input shape given, {tuple(shape)}, does not fit the network's input {known[1:]} (the "
+            "layout Deeplearning4j takes: channels first unless the layers say NHWC)", layer=name)
+    return (None, *shape)
 
 
 def inferred_sizes(model: Model, declared: list[Declared]) -> list[str]:

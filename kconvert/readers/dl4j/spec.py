@@ -105,12 +105,24 @@ class LayerSpec(Keys):
         return self.cnn_format() in ("NHWC", "NDHWC")
 
     def window(self, rank: int) -> dict[str, Any]:
-        """A convolution or pooling window's keys (DL4J stores 1D ones as (k, 1))."""
+        """A convolution or pooling window's keys (DL4J stores 1D ones as (k, 1)).  Same mode computes its own
+        padding whatever ``padding`` says (DL4J ignores it there); Truncate and Strict pad by ``padding``
+        first (:meth:`explicit_padding`)."""
         mode = self.text("convolutionMode", "Truncate")
         padding = {"Truncate": "valid", "Strict": "valid", "Same": "same", "Causal": "causal"}.get(mode)
-        if padding is None or any(self.integers("padding", [0], minimum=0)):
+        if padding is None or (padding == "causal" and any(self.integers("padding", [0], minimum=0))):
             raise self.error(f"convolution mode {mode} with explicit padding {self.get('padding')}: not supported")
         return {"strides": self.integers("stride", [1] * rank)[:rank], "padding": padding}
+
+    def explicit_padding(self, rank: int) -> tuple[tuple[int, int], ...] | None:
+        """The zeros a Truncate or Strict window pads each spatial axis with on both sides, None when none."""
+        if self.text("convolutionMode", "Truncate") not in ("Truncate", "Strict"):
+            return None
+        amounts = self.integers("padding", [0], minimum=0)
+        if not any(amounts):
+            return None
+        amounts = (amounts * rank)[:rank] if len(amounts) == 1 else amounts[:rank]
+        return tuple((a, a) for a in amounts)
 
     def declared_inputs(self) -> int:
         """``nin``, which a network's first layer must record: DL4J records no input shape."""

@@ -17,9 +17,10 @@ from kconvert.readers.dl4j.spec import Keys, LayerSpec, java_object
 SHAPE_KEEPING = ("ActivationLayer", "DropoutLayer")
 
 
-@dl4j_layer("DenseLayer", "OutputLayer", "RnnOutputLayer")
+@dl4j_layer("DenseLayer", "OutputLayer", "RnnOutputLayer", "CenterLossOutputLayer")
 def dense(spec: LayerSpec, shape: Shape, params: Parameters) -> list[Entry]:
-    """``W`` [nIn, nOut] 'f', ``b``; an RnnOutputLayer applies it at each step of an NCW sequence."""
+    """``W`` [nIn, nOut] 'f', ``b``; an RnnOutputLayer applies it at each step of an NCW sequence.  A
+    CenterLossOutputLayer's class centers ``cL`` [nOut, nIn] serve its training loss only."""
     n_in, n_out = spec.integer("nin"), spec.integer("nout")
     has_bias = spec.flag("hasBias", True)
     if spec.flag("hasLayerNorm", False):
@@ -27,13 +28,15 @@ def dense(spec: LayerSpec, shape: Shape, params: Parameters) -> list[Entry]:
     weights = {"kernel": params.take(n_in * n_out, (n_in, n_out), "F")}
     if has_bias:
         weights["bias"] = params.take(n_out, (n_out,))
+    if spec.cls == "CenterLossOutputLayer":
+        params.take(n_out * n_in, (n_out, n_in))
     entry = (spec.name, core.Dense(units=n_out, activation=activation(spec), use_bias=has_bias), weights)
     if spec.cls == "RnnOutputLayer" and spec.rnn_format() == "NCW":
         return transposed(spec.name, [entry])
     return [entry]
 
 
-@first_layer_input("DenseLayer", "OutputLayer", "misc.RepeatVector")
+@first_layer_input("DenseLayer", "OutputLayer", "CenterLossOutputLayer", "misc.RepeatVector")
 def features_input(spec: LayerSpec) -> Shape:
     return (None, spec.declared_inputs())
 
