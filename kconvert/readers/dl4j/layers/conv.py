@@ -209,7 +209,7 @@ def space_to_depth(spec: LayerSpec, shape: Shape, params: Parameters) -> list[En
     """Each block x block patch of pixels into the channels, block row then block column then channel (as
     TensorFlow's space_to_depth), by reshaping and permuting: the input's height and width must be known."""
     block = spec.integer("blockSize")
-    nhwc = spec.cnn_format() == "NHWC"
+    nhwc = spec.text("dataFormat", "NHWC") == "NHWC"  # DL4J's default for this layer, unlike the others
     c, h, w = (shape[3], shape[1], shape[2]) if nhwc else (shape[1], shape[2], shape[3])
     if h is None or w is None or c is None:
         raise spec.error("a space-to-depth of an input of unknown height or width: give its shape (--input-shape)")
