@@ -23,6 +23,7 @@ from kconvert.writers.context import WriteContext
 from kconvert.writers.keras.dialect import KERAS2_ACTIVATIONS, Keras2Dialect, Ref
 from kconvert.writers.keras.layers import is_mirrored
 from kconvert.writers.tfjs.companion import ASK_HINT, Companion
+from kconvert.writers.tfjs.operations import COMPANION_OPERATIONS, companion_operation
 
 
 class TfjsDialect(Keras2Dialect):
@@ -37,6 +38,11 @@ class TfjsDialect(Keras2Dialect):
         """tfjs-layers reads flat input/output lists only; dict keys become the layers' names
         (``writers/io_names.py``)."""
         return refs
+
+    def operation_layer(self, layer: Layer) -> tuple[str, dict[str, Any]] | None:
+        """The companion module's class for an operation no stock layer computes (its check,
+        below, asks for the module)."""
+        return companion_operation(layer)
 
     def node(self, kind: str, inputs: Sequence[tuple[Ref, Shape, str]], kwargs: dict[str, Any]) -> Any:
         """tfjs-layers connects only the tensors a node lists, not those among its call arguments,
@@ -300,6 +306,17 @@ def multi_head_attention(site: Emission) -> None:
         raise site.refuse("(with the companion module) gives a query row with no key left uniform weights; Keras 3 "
                           "with dropout zeroes it", key="dropout")
     site.needs_companion("MultiHeadAttention")
+
+
+@companion_rule(*COMPANION_OPERATIONS)
+def operation(site: Emission) -> None:
+    """What TF.js's rules left of a functional operation (stock layers compute the rest)."""
+    site.needs_companion(f"layer computing the operation {site.layer.kind}{_operation_detail(site.layer)}")
+
+
+def _operation_detail(layer: Layer) -> str:
+    op = getattr(layer.config, "op", None)
+    return f" {op}" if op is not None else ""
 
 
 @rule("ConvLSTM2D")
