@@ -124,8 +124,8 @@ def _hashing_strings(k: Any, rng: np.random.Generator) -> tuple[Any, list[np.nda
 
 
 #: the targets that refuse the index-encoding layers, by a fragment of their refusal
-_NO_LOOKUP = {"tfjs": "IntegerLookup", "onnx": "IntegerLookup"}
-_NO_DISCRETIZATION = {"tfjs": "Discretization", "onnx": "Discretization"}
+_NO_LOOKUP = {"tfjs": "IntegerLookup"}
+_NO_DISCRETIZATION = {"tfjs": "Discretization"}
 
 #: (flavour, name) -> (builder, {target: a fragment of its refusal} for the targets that refuse it)
 MODELS: dict[tuple[str, str], tuple[Build, dict[str, str]]] = {
