@@ -124,8 +124,8 @@ def _hashing_strings(k: Any, rng: np.random.Generator) -> tuple[Any, list[np.nda
 
 
 #: the targets that refuse the index-encoding layers, by a fragment of their refusal
-_NO_LOOKUP = {"tfjs": "IntegerLookup"}
-_NO_DISCRETIZATION = {"tfjs": "Discretization"}
+_NO_LOOKUP: dict[str, str] = {}
+_NO_DISCRETIZATION: dict[str, str] = {}
 
 #: (flavour, name) -> (builder, {target: a fragment of its refusal} for the targets that refuse it)
 MODELS: dict[tuple[str, str], tuple[Build, dict[str, str]]] = {
@@ -186,12 +186,14 @@ def test_runs_as_keras_predicts(saved: dict, key: tuple[str, str]) -> None:
 
 
 def _write(source: Path, target: str, out: Path, refusal: str | None) -> bool:
-    """Write ``source`` for ``target``; a refusal must name the layer and the fragment."""
+    """Write ``source`` for ``target`` (TF.js with its companion module); a refusal must name the
+    layer and the fragment."""
+    options = {"companion": True} if target == "tfjs" else {}
     if refusal is None:
-        kconvert.convert(source, target, out)
+        kconvert.convert(source, target, out, **options)
         return True
     with pytest.raises(IncompatibleKerasConfigurationException) as err:
-        kconvert.convert(source, target, out)
+        kconvert.convert(source, target, out, **options)
     assert refusal in str(err.value) and "layer '" in str(err.value), str(err.value)
     assert not out.exists()
     return False

@@ -308,6 +308,18 @@ def multi_head_attention(site: Emission) -> None:
     site.needs_companion("MultiHeadAttention")
 
 
+@companion_rule("Discretization", "CategoryEncoding", "IntegerLookup")
+def encoding(site: Emission) -> None:
+    """tfjs computes the indices in int32 (its CategoryEncoding throws on indices out of range, where
+    Keras counts them nowhere: the companion's class replaces it)."""
+    c = site.layer.config
+    values = [*getattr(c, "vocabulary", ()), *(v for v in (getattr(c, "mask_token", None),
+                                                           getattr(c, "oov_token", None)) if v is not None)]
+    if any(not -2**31 <= v < 2**31 for v in values):
+        raise site.refuse("computes the lookup in int32, and this vocabulary holds larger integers", key="vocabulary")
+    site.needs_companion(site.layer.kind)
+
+
 @companion_rule(*COMPANION_OPERATIONS)
 def operation(site: Emission) -> None:
     """What TF.js's rules left of a functional operation (stock layers compute the rest)."""

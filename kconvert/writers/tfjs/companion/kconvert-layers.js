@@ -758,6 +758,152 @@
     return [BinaryOp, UnaryOp, Reduce, ExpandDims, Squeeze, GetItem, Cumsum];
   }
 
+  // -- Discretization / CategoryEncoding / IntegerLookup --------------------------------------
+  // Values to int32 category indices (floats rounded), then Keras's encode_categorical_inputs by
+  // outputMode: int keeps them; oneHot adds an axis of `depth` (a last axis of 1 is replaced);
+  // multiHot / count replace the last axis by presence flags / counts.  Out-of-range indices
+  // count nowhere.
+  const ENCODED_MODES = ["int", "oneHot", "multiHot", "count"];
+
+  function encodedShape(shape, mode, depth) {
+    if (mode === "int") return shape;
+    if (shape.length === 1 || (mode === "oneHot" && shape[shape.length - 1] === 1)) return [shape[0], depth];
+    return mode === "oneHot" ? [...shape, depth] : [shape[0], depth];
+  }
+
+  function defineEncodings(tf) {
+    function integers(x) {
+      return x.dtype === "float32" ? tf.cast(tf.round(x), "int32") : tf.cast(x, "int32");
+    }
+
+    function encode(indices, mode, depth) {
+      if (mode === "int") return indices;
+      let ids = indices;
+      if (mode === "oneHot" && ids.rank > 1 && ids.shape[ids.rank - 1] === 1) ids = tf.squeeze(ids, [ids.rank - 1]);
+      if (mode !== "oneHot" && ids.rank === 1) ids = tf.expandDims(ids, -1);
+      const hot = tf.cast(tf.equal(tf.expandDims(ids, -1), tf.range(0, depth, 1, "int32")), "float32");
+      if (mode === "oneHot") return hot;
+      const counts = tf.sum(hot, 1);
+      return mode === "multiHot" ? tf.minimum(counts, 1) : counts;
+    }
+
+    class Encoded extends tf.layers.Layer {
+      constructor(args, defaultMode) {
+        super(args);
+        this.outputMode = args.outputMode == null ? defaultMode : args.outputMode;
+        if (!ENCODED_MODES.includes(this.outputMode)) {
+          throw new Error(`${this.name}: unsupported outputMode ${this.outputMode}`);
+        }
+      }
+
+      computeOutputShape(inputShape) {
+        return encodedShape(inputShape, this.outputMode, this.depth());
+      }
+
+      call(inputs) {
+        return tf.tidy(() => encode(this.indices(single(inputs)), this.outputMode, this.depth()));
+      }
+
+      getConfig() {
+        return Object.assign(super.getConfig(), { outputMode: this.outputMode });
+      }
+    }
+
+    // the number of bin boundaries at or below each value (float32 comparisons)
+    class Discretization extends Encoded {
+      constructor(args) {
+        super(args, "int");
+        this.binBoundaries = args.binBoundaries.slice();
+      }
+
+      depth() {
+        return this.binBoundaries.length + 1;
+      }
+
+      indices(x) {
+        const above = tf.greaterEqual(tf.expandDims(tf.cast(x, "float32"), -1), tf.tensor1d(this.binBoundaries));
+        return tf.sum(tf.cast(above, "int32"), -1);
+      }
+
+      getConfig() {
+        return Object.assign(super.getConfig(), { binBoundaries: this.binBoundaries });
+      }
+    }
+    Discretization.className = "Discretization";
+
+    class CategoryEncoding extends Encoded {
+      constructor(args) {
+        super(args, "multiHot");
+        this.numTokens = args.numTokens;
+      }
+
+      depth() {
+        return this.numTokens;
+      }
+
+      indices(x) {
+        return integers(x);
+      }
+
+      getConfig() {
+        return Object.assign(super.getConfig(), { numTokens: this.numTokens });
+      }
+    }
+    CategoryEncoding.className = "CategoryEncoding";
+
+    // index 0 for the mask token (int output only), then numOovIndices slots (value floor-mod
+    // slots), then the vocabulary; inverted, indices back to values (mask slot -> maskToken,
+    // others -> oovToken)
+    class IntegerLookup extends Encoded {
+      constructor(args) {
+        super(args, "int");
+        this.vocabulary = args.vocabulary.slice();
+        this.numOovIndices = args.numOovIndices == null ? 1 : args.numOovIndices;
+        this.maskToken = args.maskToken == null ? null : args.maskToken;
+        this.oovToken = args.oovToken == null ? -1 : args.oovToken;
+        this.invert = args.invert === true;
+        this.masked = this.maskToken != null && this.outputMode === "int" ? 1 : 0;
+        this.offset = this.masked + this.numOovIndices;
+      }
+
+      depth() {
+        return this.offset + this.vocabulary.length;
+      }
+
+      indices(x) {
+        const ids = integers(x);
+        const fill = (value) => tf.fill(ids.shape, value, "int32");
+        const vocabulary = tf.tensor1d(this.vocabulary.length ? this.vocabulary : [0], "int32");
+        if (this.invert) {
+          const slot = tf.sub(ids, this.offset);
+          const known = tf.logicalAnd(tf.greaterEqual(slot, 0), tf.less(slot, this.vocabulary.length));
+          const clipped = tf.cast(tf.clipByValue(slot, 0, Math.max(this.vocabulary.length - 1, 0)), "int32");
+          const values = tf.gather(vocabulary, clipped); // (tfjs's clipByValue gives float32)
+          let out = tf.where(known, values, fill(this.oovToken));
+          if (this.maskToken != null) out = tf.where(tf.equal(ids, 0), fill(this.maskToken), out);
+          return out;
+        }
+        let index = tf.add(tf.mod(ids, this.numOovIndices), this.masked);
+        if (this.vocabulary.length) {
+          const matches = tf.cast(tf.equal(tf.expandDims(ids, -1), vocabulary), "int32");
+          const found = tf.cast(tf.max(matches, -1), "bool");
+          index = tf.where(found, tf.add(tf.cast(tf.argMax(matches, -1), "int32"), this.offset), index);
+        }
+        if (this.maskToken != null) index = tf.where(tf.equal(ids, this.maskToken), fill(this.masked ? 0 : -1), index);
+        return index;
+      }
+
+      getConfig() {
+        return Object.assign(super.getConfig(), {
+          vocabulary: this.vocabulary, numOovIndices: this.numOovIndices, maskToken: this.maskToken,
+          oovToken: this.oovToken, invert: this.invert,
+        });
+      }
+    }
+    IntegerLookup.className = "IntegerLookup";
+    return [Discretization, CategoryEncoding, IntegerLookup];
+  }
+
   const REGISTERED = typeof Symbol === "function" ? Symbol.for("kconvert-layers") : "__kconvertLayers";
 
   /** Register the classes with `tf` (the @tensorflow/tfjs module or the global `tf`); returns their names. */
@@ -773,6 +919,7 @@
       ...defineEinsumDense(tf),
       ...defineNormalizations(tf),
       ...defineOperations(tf),
+      ...defineEncodings(tf),
     ];
     for (const cls of classes) {
       cls[REGISTERED] = VERSION;
