@@ -31,8 +31,9 @@ class TfjsDialect(Keras2Dialect):
     snake_case -> camelCase conversion of every string)."""
 
     name = "TF.js"
-    activations = {**{ir: name for ir, name in KERAS2_ACTIVATIONS.items() if ir != "exponential"},
-                   "gelu_tanh": "gelu_new"}
+    # tfjs registers its tanh GELU as "gelu_new", which its camelCasing of every string turns into
+    # the unknown "geluNew": gelu_tanh is rewritten into layers instead (rewrite/compositions.py)
+    activations = {ir: name for ir, name in KERAS2_ACTIVATIONS.items() if ir != "exponential"}
 
     def io(self, refs: list[Ref], structure: Structure = None) -> Any:
         """tfjs-layers reads flat input/output lists only; dict keys become the layers' names
@@ -276,6 +277,8 @@ def gru(site: Emission) -> None:
 
 # -- classes of the companion module (kconvert-layers.js) ----------------------------------------
 
+#: the companion's MultiHeadAttention config key saying to zero the weights of masked keys
+ZERO_MASKED_ROWS = "kconvert_zero_masked_rows"
 #: kinds written only with the companion module (the coverage matrix says "companion")
 COMPANION_KINDS: set[str] = set()
 
@@ -301,10 +304,8 @@ def unit_normalization(site: Emission) -> None:
 @companion_rule("MultiHeadAttention")
 def multi_head_attention(site: Emission) -> None:
     """Its inputs are listed positionally in the node (see :meth:`TfjsDialect.node`)."""
-    c = site.layer.config
-    if c.zero_masked_rows and c.with_attention_mask:
-        raise site.refuse("(with the companion module) gives a query row with no key left uniform weights; Keras 3 "
-                          "with dropout zeroes it", key="dropout")
+    if site.layer.config.zero_masked_rows:  # Keras 3's softmax path (dropout > 0) zeroes a row with no key left
+        site.config[ZERO_MASKED_ROWS] = True
     site.needs_companion("MultiHeadAttention")
 
 

@@ -214,7 +214,8 @@
         this.outputDims = args.outputShape == null ? null
           : (Array.isArray(args.outputShape) ? args.outputShape.slice() : [args.outputShape]);
         this.dropout = args.dropout == null ? 0 : args.dropout;
-        this.zeroMaskedRows = false;
+        // Keras 3 with dropout > 0 zeroes the weights of masked keys (a query row with none left is 0)
+        this.zeroMaskedRows = args.kconvertZeroMaskedRows === true;
         this.withAttentionMask = false;
         this.causal = false;
         this.listed = null;
@@ -327,7 +328,7 @@
       getConfig() {
         return Object.assign(super.getConfig(), {
           numHeads: this.numHeads, keyDim: this.keyDim, valueDim: this.valueDim, useBias: this.useBias,
-          outputShape: this.outputDims, dropout: this.dropout,
+          outputShape: this.outputDims, dropout: this.dropout, kconvertZeroMaskedRows: this.zeroMaskedRows,
         });
       }
     }
