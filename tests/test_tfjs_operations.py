@@ -99,7 +99,17 @@ def tf_keras_ops(rng: np.random.Generator) -> tuple[Any, list[np.ndarray]]:
     return tf_keras.Model(x, outputs), [rng.normal(0, 1, (3, 6, 4)).astype("float32")]
 
 
-MODELS: dict[str, Build] = {"siamese-distance": siamese_distance, "keras3-ops": keras3_ops,
+def masked_attention_with_dropout(rng: np.random.Generator) -> tuple[Any, list[np.ndarray]]:
+    """Keras 3's MultiHeadAttention with dropout zeroes the weights of masked keys, so a query row
+    with no key left attends to nothing (KerasHub's backbones take this path)."""
+    x, mask = keras.Input((5, 4), name="x"), keras.Input((5, 5), name="mask")
+    y = keras.layers.MultiHeadAttention(2, 3, dropout=0.1)(x, x, attention_mask=mask)
+    keep = (rng.uniform(size=(2, 5, 5)) > 0.4).astype("float32")
+    keep[:, 2, :] = 0  # no key left for query 2
+    return keras.Model([x, mask], y), [rng.normal(0, 1, (2, 5, 4)).astype("float32"), keep]
+
+
+MODELS: dict[str, Build] = {"masked-attention-dropout": masked_attention_with_dropout,"siamese-distance": siamese_distance, "keras3-ops": keras3_ops,
                             "keras3-images": keras3_images, "unknown-length": unknown_length,
                             "tf_keras-ops": tf_keras_ops}
 
