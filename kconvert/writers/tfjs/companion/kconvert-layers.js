@@ -628,20 +628,11 @@
     }
     Reduce.className = "KConvertReduce";
 
-    // axes of length 1 inserted at `axis` (positions in the output) or removed from it
-    class ExpandDims extends tf.layers.Layer {
+    // axes of length 1 inserted at `axis` (positions in the output) or removed from it: a reshape
+    class AxesOfOne extends tf.layers.Layer {
       constructor(args) {
         super(args);
         this.axis = args.axis.slice();
-      }
-
-      computeOutputShape(inputShape) {
-        const rank = inputShape.length + this.axis.length;
-        const axes = this.axis.map((a) => positive(a, rank));
-        const rest = inputShape.slice();
-        const out = [];
-        for (let i = 0; i < rank; i++) out.push(axes.includes(i) ? 1 : rest.shift());
-        return out;
       }
 
       call(inputs) {
@@ -655,28 +646,23 @@
         return Object.assign(super.getConfig(), { axis: this.axis });
       }
     }
+
+    class ExpandDims extends AxesOfOne {
+      computeOutputShape(inputShape) {
+        const rank = inputShape.length + this.axis.length;
+        const axes = this.axis.map((a) => positive(a, rank));
+        const rest = inputShape.slice();
+        const out = [];
+        for (let i = 0; i < rank; i++) out.push(axes.includes(i) ? 1 : rest.shift());
+        return out;
+      }
+    }
     ExpandDims.className = "KConvertExpandDims";
 
-    class Squeeze extends tf.layers.Layer {
-      constructor(args) {
-        super(args);
-        this.axis = args.axis.slice();
-      }
-
+    class Squeeze extends AxesOfOne {
       computeOutputShape(inputShape) {
         const axes = this.axis.map((a) => positive(a, inputShape.length));
         return inputShape.filter((_, i) => !axes.includes(i));
-      }
-
-      call(inputs) {
-        return tf.tidy(() => {
-          const x = single(inputs);
-          return tf.reshape(x, this.computeOutputShape(x.shape));
-        });
-      }
-
-      getConfig() {
-        return Object.assign(super.getConfig(), { axis: this.axis });
       }
     }
     Squeeze.className = "KConvertSqueeze";
