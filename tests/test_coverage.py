@@ -25,7 +25,8 @@ def test_every_kind_has_a_row() -> None:
                for t in ("runtime", *coverage.TARGETS))
     assert {r.kind for r in ROWS.values() if r.tfjs == "companion"} == {
         "MultiHeadAttention", "LocallyConnected1D", "LocallyConnected2D", "EinsumDense", "GroupNormalization",
-        "UnitNormalization"}
+        "UnitNormalization", "BinaryOp", "UnaryOp", "Reduce", "ExpandDims", "Squeeze", "GetItem", "Cumsum",
+        "Discretization", "CategoryEncoding", "IntegerLookup"}
 
 
 def test_the_readme_embeds_the_current_matrix(tmp_path: Path) -> None:

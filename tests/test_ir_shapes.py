@@ -274,6 +274,8 @@ SHAPE_CASES: list[Case] = [
          [(B, 4)], [(B, 4, 3)]),
     Case("lookup-multi-hot", encoding.IntegerLookup(vocabulary=(3, 5), mask_token=0, output_mode="multi_hot"),
          [(B, 4)], [(B, 3)]),
+    Case("hashing-one-hot", encoding.Hashing(num_bins=5, mask_value=0, output_mode="one_hot"), [(B, 1)], [(B, 5)]),
+    Case("hashing-count", encoding.Hashing(num_bins=4, salt=(1, 2), output_mode="count"), [(B, 3)], [(B, 4)]),
     Case("custom-scale", applications.CustomScaleLayer(scale=0.2), [(B, 4, 3), (B, 1, 3)], [(B, 4, 3)]),
     Case("layer-scale", applications.LayerScale(projection_dim=3), [(B, 4, 3)], [(B, 4, 3)]),
     # -- functional operations -----------------------------------------------------------------

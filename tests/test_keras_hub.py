@@ -1,7 +1,8 @@
 """KerasHub backbones, read from their constructor arguments (``.keras`` archives and
 ``save_to_preset`` folders), run by kconvert's runtime against KerasHub's own predict with padding
-that matters, and written back as plain Keras 3 (loaded in safe mode, without KerasHub); the
-targets that cannot express them refuse, naming the layer and why.  Tiny sizes, built once."""
+that matters, written back as plain Keras 3 (loaded in safe mode, without KerasHub) and for TF.js
+with its companion module (run in tfjs in Node); the targets that cannot express them refuse,
+naming the layer and why.  Tiny sizes, built once."""
 
 from __future__ import annotations
 
@@ -114,8 +115,38 @@ def test_plain_keras_3_file_matches(saved: dict, name: str, tmp_path: Path) -> N
     _matches(_as_list(reloaded.predict([xs[i.name] for i in reloaded.inputs], verbose=0)), expected)
 
 
+@pytest.fixture(scope="module")
+def tfjs_runs(saved: dict, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Every backbone written for TF.js with the companion module (MultiHeadAttention, the position
+    running sum) and run in one Node process with its padding."""
+    from kconvert.verification.tfjs_runner import run_tfjs_many
+    from tests.conftest import require_tfjs
+
+    require_tfjs()
+    tmp = tmp_path_factory.mktemp("keras-hub-tfjs")
+    jobs = []
+    for name in sorted(BACKBONES):
+        model = _load(saved, name, "keras")
+        kconvert.write(model, "tfjs", tmp / name, companion=True)
+        jobs.append((tmp / name, [saved[name][2][n] for n in model.input_names], []))
+    return dict(zip(sorted(BACKBONES), run_tfjs_many(jobs)))
+
+
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_tfjs_matches_keras_hub(saved: dict, tfjs_runs: dict, name: str) -> None:
+    run = tfjs_runs[name]
+    assert run.error is None, run.error
+    _matches(run.outputs, saved[name][3])
+
+
+def test_tfjs_without_the_module_is_refused_naming_the_layer(saved: dict, tmp_path: Path) -> None:
+    with pytest.raises(IncompatibleKerasConfigurationException, match="--tfjs-companion") as info:
+        kconvert.write(_load(saved, "bert", "keras"), "tfjs", tmp_path / "web")
+    assert info.value.layer and not (tmp_path / "web").exists()
+
+
 #: the targets that cannot express these backbones yet, and the layer each refuses first
-REFUSED = {"tfjs": ("web", "Cumsum"), "dl4j": ("model.zip", "BinaryOp"),
+REFUSED = {"dl4j": ("model.zip", "BinaryOp"),
            "onnx": ("model.onnx", "type and shape inference")}  # integer positions meet float constants
 
 

@@ -161,7 +161,8 @@ def small_ops_model(tmp_path: Path, op: Any = lambda x: keras.ops.add(x, 2.0)) -
 
 
 def test_tfjs_writes_operations_as_layers_and_refuses_the_rest_by_layer(tmp_path: Path) -> None:
-    """x + 2 is a Rescaling in TF.js (test_tfjs_node runs such rewrites); 2 / x has no exact layer."""
+    """x + 2 is a Rescaling in TF.js (test_tfjs_node runs such rewrites); 2 / x has no stock layer and
+    needs the companion module (test_tfjs_operations runs its classes)."""
     written = kconvert.write(kconvert.load(small_ops_model(tmp_path)), "tfjs", tmp_path / "tfjs")
     assert any("operation add with the constant 2 written as Rescaling" in n.message
                for n in written.report.by_category("rewritten"))
@@ -169,8 +170,10 @@ def test_tfjs_writes_operations_as_layers_and_refuses_the_rest_by_layer(tmp_path
     model = kconvert.load(small_ops_model(tmp_path / "divide", lambda x: keras.ops.divide(2.0, x)))
     err = raises_exactly(IncompatibleKerasConfigurationException,
                          lambda: kconvert.write(model, "tfjs", tmp_path / "refused"), "layer 'divide", "(Divide)")
-    assert "\n" not in str(err) and "has no layer computing divide with the constant 2" in str(err)
-    assert not (tmp_path / "refused").exists()
+    assert "\n" not in str(err) and "stock TF.js has no layer computing the operation BinaryOp divide" in str(err)
+    assert "--tfjs-companion" in str(err) and not (tmp_path / "refused").exists()
+    written = kconvert.write(model, "tfjs", tmp_path / "companion", companion=True)
+    assert written.companion is not None
 
 
 @pytest.mark.parametrize("to,output,what", [

@@ -103,9 +103,29 @@ def _encodings(k: Any, rng: np.random.Generator) -> tuple[Any, list[np.ndarray]]
     return k.Model(x, outputs), [rng.normal(0, 1, (5, 4)).astype("float32")]
 
 
+def _hashing(k: Any, rng: np.random.Generator) -> tuple[Any, list[np.ndarray]]:
+    """Hashing of integers (FarmHash of their digits, or SipHash keyed by a salt) in every output
+    mode, with and without a mask value among the inputs."""
+    x, one = k.Input((3,), dtype="int64"), k.Input((1,), dtype="int64")
+    outputs = [k.layers.Hashing(7)(x), k.layers.Hashing(7, mask_value=0)(x), k.layers.Hashing(5, salt=133)(x),
+               k.layers.Hashing(6, salt=[1, 2**40], mask_value=5, output_mode="multi_hot")(x),
+               k.layers.Hashing(4, output_mode="count")(x), k.layers.Hashing(1)(x),
+               k.layers.Hashing(5, mask_value=-2, output_mode="one_hot")(one)]
+    ids = _ids(rng)
+    return k.Model([x, one], outputs), [ids, ids[:, :1].copy()]
+
+
+def _hashing_strings(k: Any, rng: np.random.Generator) -> tuple[Any, list[np.ndarray]]:
+    x = k.Input((2,), dtype="string")
+    outputs = [k.layers.Hashing(9)(x), k.layers.Hashing(9, mask_value="")(x),
+               k.layers.Hashing(5, salt=7, output_mode="count")(x)]
+    words = np.array([["cat", ""], ["dog", "a fish"], ["", "Éléphant"], ["cat", "cat"]])
+    return k.Model(x, outputs), [words]
+
+
 #: the targets that refuse the index-encoding layers, by a fragment of their refusal
-_NO_LOOKUP = {"tfjs": "IntegerLookup", "onnx": "IntegerLookup"}
-_NO_DISCRETIZATION = {"tfjs": "Discretization", "onnx": "Discretization"}
+_NO_LOOKUP: dict[str, str] = {}
+_NO_DISCRETIZATION: dict[str, str] = {}
 
 #: (flavour, name) -> (builder, {target: a fragment of its refusal} for the targets that refuse it)
 MODELS: dict[tuple[str, str], tuple[Build, dict[str, str]]] = {
@@ -117,6 +137,7 @@ MODELS: dict[tuple[str, str], tuple[Build, dict[str, str]]] = {
     ("tf_keras", "random-crop-upscaled"): (_augmented(lambda k: k.layers.RandomCrop(13, 9)), _RESIZED),
     **{(f, "lookups"): (_lookups, _NO_LOOKUP) for f in ("keras", "tf_keras")},
     **{(f, "encodings"): (_encodings, _NO_DISCRETIZATION) for f in ("keras", "tf_keras")},
+    **{(f, "hashing"): (_hashing, {"tfjs": "Hashing", "onnx": "Hashing"}) for f in ("keras", "tf_keras")},
     ("keras", "resizing-cropped"): (_augmented(lambda k: k.layers.Resizing(7, 5, crop_to_aspect_ratio=True)),
                                     _RESIZED | {"tfjs": "Resizing"}),
 }
@@ -137,9 +158,15 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], tup
         randomize_weights(model, rng)
         source = tmp / f"{flavour}-{name}.{'h5' if flavour == 'tf_keras' else 'keras'}"
         model.save(source)
-        ys = model.predict(xs if len(xs) > 1 else xs[0], verbose=0)
+        fed = [_tensor(x) for x in xs]
+        ys = model.predict(fed if len(fed) > 1 else fed[0], verbose=0)
         out[(flavour, name)] = (source, xs, ys if isinstance(ys, list) else [ys])
     return out
+
+
+def _tensor(x: np.ndarray) -> Any:
+    """Strings as a TensorFlow tensor (Keras 3's predict takes no numpy strings)."""
+    return pytest.importorskip("tensorflow").constant(x) if x.dtype.kind == "U" else x
 
 
 def _close(got: list, want: list) -> None:
@@ -159,12 +186,14 @@ def test_runs_as_keras_predicts(saved: dict, key: tuple[str, str]) -> None:
 
 
 def _write(source: Path, target: str, out: Path, refusal: str | None) -> bool:
-    """Write ``source`` for ``target``; a refusal must name the layer and the fragment."""
+    """Write ``source`` for ``target`` (TF.js with its companion module); a refusal must name the
+    layer and the fragment."""
+    options = {"companion": True} if target == "tfjs" else {}
     if refusal is None:
-        kconvert.convert(source, target, out)
+        kconvert.convert(source, target, out, **options)
         return True
     with pytest.raises(IncompatibleKerasConfigurationException) as err:
-        kconvert.convert(source, target, out)
+        kconvert.convert(source, target, out, **options)
     assert refusal in str(err.value) and "layer '" in str(err.value), str(err.value)
     assert not out.exists()
     return False
@@ -176,7 +205,8 @@ def test_written_for_keras_3_runs_in_safe_mode(saved: dict, key: tuple[str, str]
     source, xs, ys = saved[key]
     if _write(source, "keras", tmp_path / "m.keras", MODELS[key][1].get("keras")):
         back = keras.saving.load_model(tmp_path / "m.keras", compile=False, safe_mode=True)
-        got = back.predict(xs if len(xs) > 1 else xs[0], verbose=0)
+        fed = [_tensor(x) for x in xs]
+        got = back.predict(fed if len(fed) > 1 else fed[0], verbose=0)
         _close(got if isinstance(got, list) else [got], ys)
 
 
@@ -219,12 +249,27 @@ def test_the_dropped_augmentation_is_reported(saved: dict, tmp_path: Path) -> No
     assert len(dropped) == 3 and any("RandomFlip" in n for n in dropped)
 
 
-@pytest.mark.parametrize("layer,why", [("Hashing", "FarmHash"), ("AutoContrast", "per-channel value range")])
+@pytest.mark.parametrize("flavour", ["keras", "tf_keras"])
+def test_hashed_strings_are_written_for_keras_and_refused_by_numeric_targets(flavour: str, tmp_path: Path) -> None:
+    """Strings hash in Keras only (the runtime and the numeric targets take numbers): the Keras 3
+    model written back hashes them as Keras did; TF.js and ONNX refuse the layer by name."""
+    keras = _keras("keras")
+    model, (words,) = _hashing_strings(_keras(flavour), np.random.default_rng(0))
+    source = tmp_path / ("m.h5" if flavour == "tf_keras" else "m.keras")
+    model.save(source)
+    expected = model.predict(_tensor(words), verbose=0)
+    assert _write(source, "keras", tmp_path / "out.keras", None)
+    back = keras.saving.load_model(tmp_path / "out.keras", compile=False, safe_mode=True)
+    _close(back.predict(_tensor(words), verbose=0), expected)
+    for target, out in (("tfjs", tmp_path / "tfjs"), ("onnx", tmp_path / "m.onnx")):
+        _write(source, target, out, "Hashing")
+
+
+@pytest.mark.parametrize("layer,why", [("AutoContrast", "per-channel value range")])
 def test_layers_kconvert_cannot_express_are_refused_saying_why(tmp_path: Path, layer: str, why: str) -> None:
     keras = _keras("keras")
-    x = keras.Input((4,) if layer == "Hashing" else (6, 6, 3))
-    made = keras.layers.Hashing(8) if layer == "Hashing" else keras.layers.AutoContrast()
-    keras.Model(x, made(x)).save(tmp_path / "m.keras")
+    x = keras.Input((6, 6, 3))
+    keras.Model(x, keras.layers.AutoContrast()(x)).save(tmp_path / "m.keras")
     with pytest.raises(IncompatibleKerasConfigurationException, match=why) as err:
         kconvert.load(tmp_path / "m.keras")
     assert layer in str(err.value)

@@ -1,5 +1,5 @@
 """Preprocessing layers that turn values into category indices and encode them (Discretization,
-CategoryEncoding, IntegerLookup), as Keras 3 and tf_keras compute them at inference.
+CategoryEncoding, IntegerLookup, Hashing), as Keras 3 and tf_keras compute them at inference.
 
 Each maps its inputs to integer indices, then encodes them by ``output_mode``
 (``keras.src.utils.numerical_utils.encode_categorical_inputs``): ``int`` keeps the indices;
@@ -120,3 +120,36 @@ class IntegerLookup(_Encoded):
     @property
     def depth(self) -> int:
         return self.offset + len(self.vocabulary)
+
+
+@layer_kind
+@layer_config
+class Hashing(_Encoded):
+    """Each value's hash bin among ``num_bins``, encoded by ``output_mode``.
+
+    Values are hashed as strings: integers as their decimal digits, floats first truncated to
+    integers (Keras 3; tf_keras takes no floats).  Without ``salt`` the bin is FarmHash
+    Fingerprint64 modulo the bins (``tf.strings.to_hash_bucket_fast``); with it, SipHash-2-4 keyed
+    by the salt's two 64-bit halves (``to_hash_bucket_strong``).  With ``mask_value`` (and more than
+    one bin), the mask value goes to bin 0 and the others hash into the remaining bins, shifted by 1."""
+
+    kind = "Hashing"
+    num_bins: int
+    mask_value: int | float | str | None = None
+    salt: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.num_bins < 1:
+            raise ValueError(f"num_bins must be positive, got {self.num_bins}")
+        if self.salt is not None and not all(0 <= s < 2**64 for s in self.salt):
+            raise ValueError(f"the salt's halves must be unsigned 64-bit integers, got {self.salt}")
+
+    @property
+    def hashed_bins(self) -> int:
+        """The bins values hash into (one is the mask value's)."""
+        return self.num_bins - 1 if self.mask_value is not None and self.num_bins > 1 else self.num_bins
+
+    @property
+    def depth(self) -> int:
+        return self.num_bins

@@ -420,7 +420,6 @@ def is_operation(node: dict[str, Any]) -> bool:
 #: classes that exist in Keras files but embed something kconvert cannot express
 REFUSED_CLASSES = {
     "TFSMLayer": "loads an external TensorFlow SavedModel from a path",
-    "Hashing": "hashes values (numbers as their decimal strings) with FarmHash fingerprints",
     "AutoContrast": "rescales each image by its own per-channel value range at inference",
     "Equalization": "equalizes each image's histogram at inference",
 }

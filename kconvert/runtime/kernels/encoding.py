@@ -57,3 +57,22 @@ def integer_lookup(step: Invocation) -> list[tf.Tensor]:
     if c.mask_token is not None:
         index = tf.where(tf.equal(x, c.mask_token), tf.constant(0 if c.masked else -1, tf.int64), index)
     return [encode(index, c.output_mode, c.depth, step.dtype)]
+
+
+@kernel("Hashing")
+def hashing(step: Invocation) -> list[tf.Tensor]:
+    """TensorFlow's own string hashes, on the strings Keras makes of the values."""
+    c = step.config
+    x = step.x
+    mask = tf.equal(x, c.mask_value) if c.hashed_bins < c.num_bins else None
+    if x.dtype.is_floating:
+        x = tf.cast(x, tf.int64)
+    if x.dtype != tf.string:
+        x = tf.strings.as_string(x)
+    if c.salt is not None:
+        bins = tf.strings.to_hash_bucket_strong(x, c.hashed_bins, key=list(c.salt))
+    else:
+        bins = tf.strings.to_hash_bucket_fast(x, c.hashed_bins)
+    if mask is not None:
+        bins = tf.where(mask, tf.zeros_like(bins), bins + 1)
+    return [encode(bins, c.output_mode, c.num_bins, step.dtype)]

@@ -81,12 +81,16 @@ class ConfigWriter:
             entry["config"]["name"] = self.name(layer)  # Keras reads a nested model's name from its config
             return entry
         if layer.kind in OPERATIONS:
-            return self._operation(layer)
-        fn = EMITTERS.get(layer.kind)
-        if fn is None:
-            raise layer.context_error(IncompatibleKerasConfigurationException(
-                f"layer kind {layer.kind} has no equivalent in {self.dialect.name}"))
-        class_name, config = fn(layer, self.context)
+            spelled = None if self.dialect.writes_operations else self.dialect.operation_layer(layer)
+            if spelled is None:
+                return self._operation(layer)
+            class_name, config = spelled
+        else:
+            fn = EMITTERS.get(layer.kind)
+            if fn is None:
+                raise layer.context_error(IncompatibleKerasConfigurationException(
+                    f"layer kind {layer.kind} has no equivalent in {self.dialect.name}"))
+            class_name, config = fn(layer, self.context)
         config = {"name": self.name(layer), "trainable": layer.trainable, "dtype": self.dialect.dtype(layer.dtype),
                   **config, **weight_settings(layer, self.dialect)}
         config, call_kwargs = self.dialect.layer(class_name, config)
@@ -95,7 +99,8 @@ class ConfigWriter:
         return self.dialect.obj("layer", class_name, config)
 
     def _operation(self, layer: Layer) -> dict[str, Any]:
-        """A Keras 3 operation node (see operations.py); refused in the tf.keras 2 dialects."""
+        """A Keras 3 operation node (see operations.py); refused in the tf.keras 2 dialects that have
+        no layer computing it."""
         if not self.dialect.writes_operations:
             raise layer.context_error(IncompatibleKerasConfigurationException(
                 f"operation {layer.kind} {_attributes(layer)} has no safe equivalent in {self.dialect.name}: "
@@ -110,7 +115,7 @@ class ConfigWriter:
                 f"the call passes an explicit padding mask (a Keras 3 graph) other than the one {self.dialect.name} "
                 "would propagate itself", key="inbound_nodes"))
         inputs = [(self.ref(model, r), shapes[(r.layer, r.node)][r.index], _dtype(model, r)) for r in call.inputs]
-        if layer.kind in OPERATIONS:
+        if layer.kind in OPERATIONS and self.dialect.writes_operations:
             tensors = self.dialect.node(layer.kind, inputs, {})["args"]
             tensors = tensors[0] if len(inputs) > 1 else tensors  # the dialect lists several tensors as one argument
             return {"args": operation_args(OPERATIONS[layer.kind](layer).args, tensors), "kwargs": {}}

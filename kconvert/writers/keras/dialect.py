@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from kconvert.ir.graph import Layer
 from kconvert.ir.layer import LAYER_KINDS
 from kconvert.ir.shapes import Shape
 from kconvert.ir.structure import Structure, pack
@@ -55,6 +56,11 @@ class Keras2Dialect:
     flips_go_backwards = True
     #: whether functional operations (keras.ops nodes) can be written: Keras 3 only
     writes_operations = False
+
+    def operation_layer(self, layer: Layer) -> tuple[str, dict[str, Any]] | None:
+        """The class name and config of a layer of this dialect computing the functional operation
+        ``layer`` (a kind Keras 3 writes as an operation node); None where the dialect has none."""
+        return None
 
     def nested_call_offset(self, sequential: bool, output: bool) -> int:
         """What a reference to a nested model's output adds to the call's index: tf.keras 2 numbers

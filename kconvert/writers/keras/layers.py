@@ -86,6 +86,7 @@ def _register_simple() -> None:
         "CenterCrop": ("height", "width", "data_format"),
         "CategoryEncoding": ("num_tokens", "output_mode"), "Discretization": ("bin_boundaries", "output_mode"),
         "IntegerLookup": ("vocabulary", "num_oov_indices", "mask_token", "oov_token", "invert", "output_mode"),
+        "Hashing": ("num_bins", "mask_value", "salt", "output_mode"),
     }
     for kind, names in table.items():
         emitter(kind)(_simple(kind, *names))

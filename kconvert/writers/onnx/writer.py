@@ -128,7 +128,8 @@ class _Builder:
             layer, shape = model.layer(ref.layer), model.shape_of(ref)
             perm = self.io_perm(shape)
             self.values[ref] = Value(name, perm)
-            elem = helper.np_dtype_to_tensor_dtype(np.dtype(layer.config.dtype))
+            dtype = layer.config.dtype  # strings (which only a layer's refusal may meet) have no numpy name
+            elem = TensorProto.STRING if dtype == "string" else helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
             inputs.append(helper.make_tensor_value_info(name, elem, _dims(shape, perm, name)))
         probes: dict[str, list] = {}
         shapes = model.shapes()

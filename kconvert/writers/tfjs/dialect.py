@@ -23,6 +23,7 @@ from kconvert.writers.context import WriteContext
 from kconvert.writers.keras.dialect import KERAS2_ACTIVATIONS, Keras2Dialect, Ref
 from kconvert.writers.keras.layers import is_mirrored
 from kconvert.writers.tfjs.companion import ASK_HINT, Companion
+from kconvert.writers.tfjs.operations import COMPANION_OPERATIONS, companion_operation
 
 
 class TfjsDialect(Keras2Dialect):
@@ -30,13 +31,19 @@ class TfjsDialect(Keras2Dialect):
     snake_case -> camelCase conversion of every string)."""
 
     name = "TF.js"
-    activations = {**{ir: name for ir, name in KERAS2_ACTIVATIONS.items() if ir != "exponential"},
-                   "gelu_tanh": "gelu_new"}
+    # tfjs registers its tanh GELU as "gelu_new", which its camelCasing of every string turns into
+    # the unknown "geluNew": gelu_tanh is rewritten into layers instead (rewrite/compositions.py)
+    activations = {ir: name for ir, name in KERAS2_ACTIVATIONS.items() if ir != "exponential"}
 
     def io(self, refs: list[Ref], structure: Structure = None) -> Any:
         """tfjs-layers reads flat input/output lists only; dict keys become the layers' names
         (``writers/io_names.py``)."""
         return refs
+
+    def operation_layer(self, layer: Layer) -> tuple[str, dict[str, Any]] | None:
+        """The companion module's class for an operation no stock layer computes (its check,
+        below, asks for the module)."""
+        return companion_operation(layer)
 
     def node(self, kind: str, inputs: Sequence[tuple[Ref, Shape, str]], kwargs: dict[str, Any]) -> Any:
         """tfjs-layers connects only the tensors a node lists, not those among its call arguments,
@@ -270,6 +277,8 @@ def gru(site: Emission) -> None:
 
 # -- classes of the companion module (kconvert-layers.js) ----------------------------------------
 
+#: the companion's MultiHeadAttention config key saying to zero the weights of masked keys
+ZERO_MASKED_ROWS = "kconvert_zero_masked_rows"
 #: kinds written only with the companion module (the coverage matrix says "companion")
 COMPANION_KINDS: set[str] = set()
 
@@ -295,11 +304,32 @@ def unit_normalization(site: Emission) -> None:
 @companion_rule("MultiHeadAttention")
 def multi_head_attention(site: Emission) -> None:
     """Its inputs are listed positionally in the node (see :meth:`TfjsDialect.node`)."""
-    c = site.layer.config
-    if c.zero_masked_rows and c.with_attention_mask:
-        raise site.refuse("(with the companion module) gives a query row with no key left uniform weights; Keras 3 "
-                          "with dropout zeroes it", key="dropout")
+    if site.layer.config.zero_masked_rows:  # Keras 3's softmax path (dropout > 0) zeroes a row with no key left
+        site.config[ZERO_MASKED_ROWS] = True
     site.needs_companion("MultiHeadAttention")
+
+
+@companion_rule("Discretization", "CategoryEncoding", "IntegerLookup")
+def encoding(site: Emission) -> None:
+    """tfjs computes the indices in int32 (its CategoryEncoding throws on indices out of range, where
+    Keras counts them nowhere: the companion's class replaces it)."""
+    c = site.layer.config
+    values = [*getattr(c, "vocabulary", ()), *(v for v in (getattr(c, "mask_token", None),
+                                                           getattr(c, "oov_token", None)) if v is not None)]
+    if any(not -2**31 <= v < 2**31 for v in values):
+        raise site.refuse("computes the lookup in int32, and this vocabulary holds larger integers", key="vocabulary")
+    site.needs_companion(site.layer.kind)
+
+
+@companion_rule(*COMPANION_OPERATIONS)
+def operation(site: Emission) -> None:
+    """What TF.js's rules left of a functional operation (stock layers compute the rest)."""
+    site.needs_companion(f"layer computing the operation {site.layer.kind}{_operation_detail(site.layer)}")
+
+
+def _operation_detail(layer: Layer) -> str:
+    op = getattr(layer.config, "op", None)
+    return f" {op}" if op is not None else ""
 
 
 @rule("ConvLSTM2D")

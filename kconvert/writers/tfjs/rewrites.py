@@ -321,11 +321,14 @@ _ACTIVATION_OPS = ("sigmoid", "tanh", "relu6", "hard_sigmoid_relu6", "hard_silu"
 
 
 @rule("BinaryOp")
-def binary_op(site: TargetSite) -> Rewrite:
+def binary_op(site: TargetSite) -> Rewrite | None:
+    """Merge layers, Rescaling and ReLU where they compute the operation exactly; anything else
+    (a quotient, a power, the maximum with a constant other than 0) is left to the companion
+    module's class."""
     c = site.config
     if c.constant is None:
         if c.op not in _MERGES:
-            raise site.refuse(f"has no layer computing {c.op} of two tensors", key="op")
+            return None
         config = _MERGES[c.op]()
         return Rewrite.to(config, f"operation {c.op} of two tensors written as a {config.kind} layer")
     k = float(c.constant)
@@ -342,7 +345,7 @@ def binary_op(site: TargetSite) -> Rewrite:
                              "operation minimum(x, 0) written as ReLU layers")
     if c.op == "power" and k == 2.0 and not c.constant_first:
         return _square()
-    raise site.refuse(f"has no layer computing {c.op} with the constant {k:.6g} exactly", key="op")
+    return None  # the companion module's class computes it (dialect.py)
 
 
 def _square() -> Rewrite:
@@ -350,7 +353,7 @@ def _square() -> Rewrite:
 
 
 @rule("UnaryOp")
-def unary_op(site: TargetSite) -> Rewrite:
+def unary_op(site: TargetSite) -> Rewrite | None:
     op = site.config.op
     if op in _ACTIVATION_OPS:
         return Rewrite.to(core.Activation(activation=op), f"operation {op} written as an Activation layer")
@@ -364,7 +367,39 @@ def unary_op(site: TargetSite) -> Rewrite:
                               Step("negative", act.ReLU()),
                               Step("sum", merge.Add(), inputs=(Out("positive"), Out("negative")))],
                              "operation abs written as relu(x) + relu(-x)")
-    raise site.refuse(f"has no layer computing {op}", key="op")
+    return None  # exp, sqrt, cast: the companion module's class (dialect.py)
+
+
+#: (reduction, rank, axes) -> the global pooling layer computing it without keepdims
+_POOLINGS: dict[tuple[str, int, tuple[int, ...]], Callable[..., LayerConfig]] = {
+    ("mean", 3, (1,)): pooling.GlobalAveragePooling1D, ("max", 3, (1,)): pooling.GlobalMaxPooling1D,
+    ("mean", 4, (1, 2)): pooling.GlobalAveragePooling2D, ("max", 4, (1, 2)): pooling.GlobalMaxPooling2D,
+}
+
+
+@rule("Reduce")
+def reduce(site: TargetSite) -> Rewrite | None:
+    """A mean or maximum over the steps of a sequence or the pixels of an image is TF.js's global
+    pooling (a padding mask reaching it is refused: ``masking.py``); other reductions are left to
+    the companion module's class."""
+    c = site.config
+    rank = len(site.shape)
+    axes = tuple(sorted(norm_axis(a, rank) for a in c.axis))
+    make = _POOLINGS.get((c.op, rank, axes))
+    if make is None:
+        return None
+    config = make(keepdims=c.keepdims)
+    return Rewrite.to(config, f"{c.op} over axes {list(axes)} written as {config.kind}")
+
+
+@rule("ExpandDims", "Squeeze")
+def reshape_axes(site: TargetSite) -> Rewrite | None:
+    """Inserting or removing axes of length 1 is a Reshape where the other sizes are known (tfjs
+    resolves at most one unknown size itself); else the companion module's class."""
+    shape = site.outputs[0][1:]
+    if any(d is None for d in shape):
+        return None
+    return Rewrite.to(reshape_to(*shape), f"{site.kind} over axes {list(site.config.axis)} written as a Reshape")
 
 
 @rule("Add", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot")

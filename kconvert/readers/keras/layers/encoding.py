@@ -1,5 +1,5 @@
 """Converters for the index-encoding preprocessing layers (Discretization, CategoryEncoding,
-IntegerLookup)."""
+IntegerLookup, Hashing)."""
 
 from __future__ import annotations
 
@@ -67,3 +67,22 @@ def integer_lookup(cfg: KerasLayerConfig) -> encoding.IntegerLookup:
             output_mode=_mode(cfg, "int"))
     except ValueError as exc:
         raise cfg.error(str(exc), "vocabulary") from None
+
+
+@keras_layer("Hashing")
+def hashing(cfg: KerasLayerConfig) -> encoding.Hashing:
+    _dense(cfg)
+    salt = cfg.get("salt", None)
+    if isinstance(salt, int) and not isinstance(salt, bool):
+        salt = [salt, salt]  # as both Keras generations read a single integer
+    if salt is not None and (not isinstance(salt, list) or len(salt) != 2
+                             or not all(isinstance(s, int) and not isinstance(s, bool) for s in salt)):
+        raise cfg.error(f"salt must be an integer or two integers, got {salt!r}", "salt")
+    mask = cfg.get("mask_value", None)
+    if mask is not None and (isinstance(mask, bool) or not isinstance(mask, (int, float, str))):
+        raise cfg.error(f"mask_value must be a number or a string, got {mask!r}", "mask_value")
+    try:
+        return encoding.Hashing(num_bins=cfg.integer("num_bins"), mask_value=mask,
+                                salt=tuple(salt) if salt is not None else None, output_mode=_mode(cfg, "int"))
+    except ValueError as exc:
+        raise cfg.error(str(exc), "salt" if "salt" in str(exc) else "num_bins") from None

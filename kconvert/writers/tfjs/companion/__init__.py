@@ -2,7 +2,9 @@
 
 Stock ``@tensorflow/tfjs`` 4.x has no exact form of some Keras layers (GRU with
 ``reset_after=True``, MultiHeadAttention, LocallyConnected1D/2D, EinsumDense, GroupNormalization,
-UnitNormalization).  With ``companion=True`` the
+UnitNormalization, Discretization, IntegerLookup, CategoryEncoding as Keras counts indices out of
+range) nor of the functional operations no stock layer computes (``KConvert<kind>`` classes:
+:mod:`kconvert.writers.tfjs.operations`).  With ``companion=True`` the
 TF.js writer keeps them and writes this module beside ``model.json``; a page loads it after
 ``tf.min.js`` (it registers the classes with ``tf.serialization.registerClass`` itself), Node calls
 ``require("./kconvert-layers.js").register(tf)``.  The module is the same for every model (one

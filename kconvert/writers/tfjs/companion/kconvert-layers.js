@@ -19,7 +19,7 @@
 })(typeof globalThis !== "undefined" ? globalThis : this, function () {
   "use strict";
 
-  const VERSION = "1";
+  const VERSION = "2";
   const MASKED_SCORE = -0.7 * 3.38953e38; // what Keras writes into masked attention scores
 
   function single(inputs) {
@@ -214,7 +214,8 @@
         this.outputDims = args.outputShape == null ? null
           : (Array.isArray(args.outputShape) ? args.outputShape.slice() : [args.outputShape]);
         this.dropout = args.dropout == null ? 0 : args.dropout;
-        this.zeroMaskedRows = false;
+        // Keras 3 with dropout > 0 zeroes the weights of masked keys (a query row with none left is 0)
+        this.zeroMaskedRows = args.kconvertZeroMaskedRows === true;
         this.withAttentionMask = false;
         this.causal = false;
         this.listed = null;
@@ -327,7 +328,7 @@
       getConfig() {
         return Object.assign(super.getConfig(), {
           numHeads: this.numHeads, keyDim: this.keyDim, valueDim: this.valueDim, useBias: this.useBias,
-          outputShape: this.outputDims, dropout: this.dropout,
+          outputShape: this.outputDims, dropout: this.dropout, kconvertZeroMaskedRows: this.zeroMaskedRows,
         });
       }
     }
@@ -495,6 +496,401 @@
     return [GroupNormalization, UnitNormalization];
   }
 
+  // -- functional operations (keras.ops / tf.* nodes) -------------------------------------------
+  // Keras graphs record tensor operations as nodes; kconvert writes those tfjs-layers has no layer
+  // for as these classes, each computing what numpy/Keras computes (configs reach them with every
+  // string camelCased by tfjs-layers).  Axes count the batch axis, as Keras's do.
+  function positive(axis, rank) {
+    return axis < 0 ? axis + rank : axis;
+  }
+
+  function broadcastShapes(shapes) {
+    const rank = Math.max(...shapes.map((s) => s.length));
+    const out = new Array(rank).fill(1);
+    for (const shape of shapes) {
+      const offset = rank - shape.length;
+      shape.forEach((d, i) => {
+        const at = i + offset;
+        if (d == null) out[at] = out[at] === 1 ? null : out[at];
+        else if (d !== 1) out[at] = d;
+      });
+    }
+    return out;
+  }
+
+  // python's slice(start, stop, step).indices(dim), as the list of indices it takes
+  function sliceIndices(start, stop, step, dim) {
+    const s = step == null ? 1 : step;
+    const lower = s > 0 ? 0 : -1;
+    const upper = s > 0 ? dim : dim - 1;
+    const clamp = (v, dflt) => {
+      if (v == null) return dflt;
+      return v < 0 ? Math.max(v + dim, lower) : Math.min(v, upper);
+    };
+    const from = clamp(start, s > 0 ? lower : upper);
+    const to = clamp(stop, s > 0 ? upper : lower);
+    const out = [];
+    for (let i = from; s > 0 ? i < to : i > to; i += s) out.push(i);
+    return out;
+  }
+
+  function defineOperations(tf) {
+    const BINARY = {
+      add: tf.add, subtract: tf.sub, multiply: tf.mul, divide: tf.div, maximum: tf.maximum,
+      minimum: tf.minimum, power: tf.pow,
+    };
+    const UNARY = {
+      exp: tf.exp, sqrt: tf.sqrt, cast: (x) => tf.cast(x, "float32"),
+    };
+    const REDUCE = { mean: tf.mean, sum: tf.sum, max: tf.max, min: tf.min };
+
+    function known(table, name, what, layer) {
+      if (!(name in table)) throw new Error(`${layer}: unknown ${what} ${name}`);
+      return table[name];
+    }
+
+    // op(x, y) of two tensors (numpy broadcasting), or of one tensor and `constant`
+    class BinaryOp extends tf.layers.Layer {
+      constructor(args) {
+        super(args);
+        this.op = args.op;
+        this.fn = known(BINARY, args.op, "binary operation", this.name);
+        this.constant = args.constant == null ? null : args.constant;
+        this.constantFirst = args.constantFirst === true;
+      }
+
+      computeOutputShape(inputShape) {
+        return Array.isArray(inputShape[0]) ? broadcastShapes(inputShape) : inputShape;
+      }
+
+      call(inputs) {
+        return tf.tidy(() => {
+          const xs = Array.isArray(inputs) ? inputs : [inputs];
+          if (this.constant == null) return this.fn(xs[0], xs[1]);
+          const k = tf.scalar(this.constant, "float32");
+          return this.constantFirst ? this.fn(k, xs[0]) : this.fn(xs[0], k);
+        });
+      }
+
+      getConfig() {
+        return Object.assign(super.getConfig(), { op: this.op, constant: this.constant,
+                                                  constantFirst: this.constantFirst });
+      }
+    }
+    BinaryOp.className = "KConvertBinaryOp";
+
+    class UnaryOp extends tf.layers.Layer {
+      constructor(args) {
+        super(args);
+        this.op = args.op;
+        this.fn = known(UNARY, args.op, "unary operation", this.name);
+      }
+
+      call(inputs) {
+        return tf.tidy(() => this.fn(single(inputs)));
+      }
+
+      getConfig() {
+        return Object.assign(super.getConfig(), { op: this.op });
+      }
+    }
+    UnaryOp.className = "KConvertUnaryOp";
+
+    class Reduce extends tf.layers.Layer {
+      constructor(args) {
+        super(args);
+        this.op = args.op;
+        this.fn = known(REDUCE, args.op, "reduction", this.name);
+        this.axis = args.axis.slice();
+        this.keepdims = args.keepdims === true;
+      }
+
+      axes(rank) {
+        return this.axis.map((a) => positive(a, rank));
+      }
+
+      computeOutputShape(inputShape) {
+        const axes = this.axes(inputShape.length);
+        if (this.keepdims) return inputShape.map((d, i) => (axes.includes(i) ? 1 : d));
+        return inputShape.filter((_, i) => !axes.includes(i));
+      }
+
+      call(inputs) {
+        return tf.tidy(() => {
+          const x = single(inputs);
+          return this.fn(x, this.axes(x.rank), this.keepdims);
+        });
+      }
+
+      getConfig() {
+        return Object.assign(super.getConfig(), { op: this.op, axis: this.axis, keepdims: this.keepdims });
+      }
+    }
+    Reduce.className = "KConvertReduce";
+
+    // axes of length 1 inserted at `axis` (positions in the output) or removed from it: a reshape
+    class AxesOfOne extends tf.layers.Layer {
+      constructor(args) {
+        super(args);
+        this.axis = args.axis.slice();
+      }
+
+      call(inputs) {
+        return tf.tidy(() => {
+          const x = single(inputs);
+          return tf.reshape(x, this.computeOutputShape(x.shape));
+        });
+      }
+
+      getConfig() {
+        return Object.assign(super.getConfig(), { axis: this.axis });
+      }
+    }
+
+    class ExpandDims extends AxesOfOne {
+      computeOutputShape(inputShape) {
+        const rank = inputShape.length + this.axis.length;
+        const axes = this.axis.map((a) => positive(a, rank));
+        const rest = inputShape.slice();
+        const out = [];
+        for (let i = 0; i < rank; i++) out.push(axes.includes(i) ? 1 : rest.shift());
+        return out;
+      }
+    }
+    ExpandDims.className = "KConvertExpandDims";
+
+    class Squeeze extends AxesOfOne {
+      computeOutputShape(inputShape) {
+        const axes = this.axis.map((a) => positive(a, inputShape.length));
+        return inputShape.filter((_, i) => !axes.includes(i));
+      }
+    }
+    Squeeze.className = "KConvertSqueeze";
+
+    // x[items] with numpy's basic indexing: each item {what: index|slice|newaxis|ellipsis, start,
+    // stop, step}; the axes are taken by gathering the indices each slice selects
+    class GetItem extends tf.layers.Layer {
+      constructor(args) {
+        super(args);
+        this.items = args.items.map((item) => Object.assign({}, item));
+      }
+
+      expanded(rank) {
+        const consuming = this.items.filter((i) => i.what === "index" || i.what === "slice").length;
+        const items = this.items.slice();
+        if (!items.some((i) => i.what === "ellipsis")) items.push({ what: "ellipsis" });
+        const at = items.findIndex((i) => i.what === "ellipsis");
+        const fill = new Array(rank - consuming).fill({ what: "slice" });
+        return [...items.slice(0, at), ...fill, ...items.slice(at + 1)];
+      }
+
+      computeOutputShape(inputShape) {
+        const out = [];
+        let axis = 0;
+        for (const item of this.expanded(inputShape.length)) {
+          if (item.what === "newaxis") { out.push(1); continue; }
+          const dim = inputShape[axis++];
+          if (item.what === "index") continue;
+          out.push(dim == null ? null : sliceIndices(item.start, item.stop, item.step, dim).length);
+        }
+        return out;
+      }
+
+      call(inputs) {
+        return tf.tidy(() => {
+          let x = single(inputs);
+          const items = this.expanded(x.rank);
+          let axis = 0; // the axis of x the next consuming item takes
+          const shape = [];
+          for (const item of items) {
+            if (item.what === "newaxis") { shape.push(1); continue; }
+            const dim = x.shape[axis];
+            if (item.what === "index") {
+              x = tf.gather(x, [item.start < 0 ? item.start + dim : item.start], axis);
+            } else {
+              const full = item.start == null && item.stop == null && (item.step == null || item.step === 1);
+              if (!full) x = tf.gather(x, sliceIndices(item.start, item.stop, item.step, dim), axis);
+              shape.push(x.shape[axis]);
+            }
+            axis++;
+          }
+          return tf.reshape(x, shape);
+        });
+      }
+
+      getConfig() {
+        return Object.assign(super.getConfig(), { items: this.items });
+      }
+    }
+    GetItem.className = "KConvertGetItem";
+
+    class Cumsum extends tf.layers.Layer {
+      constructor(args) {
+        super(args);
+        this.axis = args.axis;
+      }
+
+      call(inputs) {
+        return tf.tidy(() => {
+          const x = single(inputs);
+          return tf.cumsum(x, positive(this.axis, x.rank));
+        });
+      }
+
+      getConfig() {
+        return Object.assign(super.getConfig(), { axis: this.axis });
+      }
+    }
+    Cumsum.className = "KConvertCumsum";
+    return [BinaryOp, UnaryOp, Reduce, ExpandDims, Squeeze, GetItem, Cumsum];
+  }
+
+  // -- Discretization / CategoryEncoding / IntegerLookup --------------------------------------
+  // Values to int32 category indices (floats rounded), then Keras's encode_categorical_inputs by
+  // outputMode: int keeps them; oneHot adds an axis of `depth` (a last axis of 1 is replaced);
+  // multiHot / count replace the last axis by presence flags / counts.  Out-of-range indices
+  // count nowhere.
+  const ENCODED_MODES = ["int", "oneHot", "multiHot", "count"];
+
+  function encodedShape(shape, mode, depth) {
+    if (mode === "int") return shape;
+    if (shape.length === 1 || (mode === "oneHot" && shape[shape.length - 1] === 1)) return [shape[0], depth];
+    return mode === "oneHot" ? [...shape, depth] : [shape[0], depth];
+  }
+
+  function defineEncodings(tf) {
+    function integers(x) {
+      return x.dtype === "float32" ? tf.cast(tf.round(x), "int32") : tf.cast(x, "int32");
+    }
+
+    function encode(indices, mode, depth) {
+      if (mode === "int") return indices;
+      let ids = indices;
+      if (mode === "oneHot" && ids.rank > 1 && ids.shape[ids.rank - 1] === 1) ids = tf.squeeze(ids, [ids.rank - 1]);
+      if (mode !== "oneHot" && ids.rank === 1) ids = tf.expandDims(ids, -1);
+      const hot = tf.cast(tf.equal(tf.expandDims(ids, -1), tf.range(0, depth, 1, "int32")), "float32");
+      if (mode === "oneHot") return hot;
+      const counts = tf.sum(hot, 1);
+      return mode === "multiHot" ? tf.minimum(counts, 1) : counts;
+    }
+
+    class Encoded extends tf.layers.Layer {
+      constructor(args, defaultMode) {
+        super(args);
+        this.outputMode = args.outputMode == null ? defaultMode : args.outputMode;
+        if (!ENCODED_MODES.includes(this.outputMode)) {
+          throw new Error(`${this.name}: unsupported outputMode ${this.outputMode}`);
+        }
+      }
+
+      computeOutputShape(inputShape) {
+        return encodedShape(inputShape, this.outputMode, this.depth());
+      }
+
+      call(inputs) {
+        return tf.tidy(() => encode(this.indices(single(inputs)), this.outputMode, this.depth()));
+      }
+
+      getConfig() {
+        return Object.assign(super.getConfig(), { outputMode: this.outputMode });
+      }
+    }
+
+    // the number of bin boundaries at or below each value (float32 comparisons)
+    class Discretization extends Encoded {
+      constructor(args) {
+        super(args, "int");
+        this.binBoundaries = args.binBoundaries.slice();
+      }
+
+      depth() {
+        return this.binBoundaries.length + 1;
+      }
+
+      indices(x) {
+        const above = tf.greaterEqual(tf.expandDims(tf.cast(x, "float32"), -1), tf.tensor1d(this.binBoundaries));
+        return tf.sum(tf.cast(above, "int32"), -1);
+      }
+
+      getConfig() {
+        return Object.assign(super.getConfig(), { binBoundaries: this.binBoundaries });
+      }
+    }
+    Discretization.className = "Discretization";
+
+    class CategoryEncoding extends Encoded {
+      constructor(args) {
+        super(args, "multiHot");
+        this.numTokens = args.numTokens;
+      }
+
+      depth() {
+        return this.numTokens;
+      }
+
+      indices(x) {
+        return integers(x);
+      }
+
+      getConfig() {
+        return Object.assign(super.getConfig(), { numTokens: this.numTokens });
+      }
+    }
+    CategoryEncoding.className = "CategoryEncoding";
+
+    // index 0 for the mask token (int output only), then numOovIndices slots (value floor-mod
+    // slots), then the vocabulary; inverted, indices back to values (mask slot -> maskToken,
+    // others -> oovToken)
+    class IntegerLookup extends Encoded {
+      constructor(args) {
+        super(args, "int");
+        this.vocabulary = args.vocabulary.slice();
+        this.numOovIndices = args.numOovIndices == null ? 1 : args.numOovIndices;
+        this.maskToken = args.maskToken == null ? null : args.maskToken;
+        this.oovToken = args.oovToken == null ? -1 : args.oovToken;
+        this.invert = args.invert === true;
+        this.masked = this.maskToken != null && this.outputMode === "int" ? 1 : 0;
+        this.offset = this.masked + this.numOovIndices;
+      }
+
+      depth() {
+        return this.offset + this.vocabulary.length;
+      }
+
+      indices(x) {
+        const ids = integers(x);
+        const fill = (value) => tf.fill(ids.shape, value, "int32");
+        const vocabulary = tf.tensor1d(this.vocabulary.length ? this.vocabulary : [0], "int32");
+        if (this.invert) {
+          const slot = tf.sub(ids, this.offset);
+          const known = tf.logicalAnd(tf.greaterEqual(slot, 0), tf.less(slot, this.vocabulary.length));
+          const clipped = tf.cast(tf.clipByValue(slot, 0, Math.max(this.vocabulary.length - 1, 0)), "int32");
+          const values = tf.gather(vocabulary, clipped); // (tfjs's clipByValue gives float32)
+          let out = tf.where(known, values, fill(this.oovToken));
+          if (this.maskToken != null) out = tf.where(tf.equal(ids, 0), fill(this.maskToken), out);
+          return out;
+        }
+        let index = tf.add(tf.mod(ids, this.numOovIndices), this.masked);
+        if (this.vocabulary.length) {
+          const matches = tf.cast(tf.equal(tf.expandDims(ids, -1), vocabulary), "int32");
+          const found = tf.cast(tf.max(matches, -1), "bool");
+          index = tf.where(found, tf.add(tf.cast(tf.argMax(matches, -1), "int32"), this.offset), index);
+        }
+        if (this.maskToken != null) index = tf.where(tf.equal(ids, this.maskToken), fill(this.masked ? 0 : -1), index);
+        return index;
+      }
+
+      getConfig() {
+        return Object.assign(super.getConfig(), {
+          vocabulary: this.vocabulary, numOovIndices: this.numOovIndices, maskToken: this.maskToken,
+          oovToken: this.oovToken, invert: this.invert,
+        });
+      }
+    }
+    IntegerLookup.className = "IntegerLookup";
+    return [Discretization, CategoryEncoding, IntegerLookup];
+  }
+
   const REGISTERED = typeof Symbol === "function" ? Symbol.for("kconvert-layers") : "__kconvertLayers";
 
   /** Register the classes with `tf` (the @tensorflow/tfjs module or the global `tf`); returns their names. */
@@ -509,6 +905,8 @@
       ...defineMultiHeadAttention(tf),
       ...defineEinsumDense(tf),
       ...defineNormalizations(tf),
+      ...defineOperations(tf),
+      ...defineEncodings(tf),
     ];
     for (const cls of classes) {
       cls[REGISTERED] = VERSION;
