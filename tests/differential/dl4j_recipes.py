@@ -37,16 +37,14 @@ def _window(draw: st.DrawFn, sizes: tuple[int, ...]) -> dict[str, Any] | None:
 
 
 def _ff_layer(draw: st.DrawFn, n: int) -> tuple[str, dict[str, Any], int] | None:
-    choice = draw(st.sampled_from(["DenseLayer", "DenseLayer", "ActivationLayer", "DropoutLayer",
-                                   "BatchNormalization"]))
+    # (no DropoutLayer: DL4J 1.0.0-M2.1 fails its own workspace validation on one at inference)
+    choice = draw(st.sampled_from(["DenseLayer", "DenseLayer", "ActivationLayer", "BatchNormalization"]))
     if choice == "DenseLayer":
         out = draw(st.integers(1, 6))
         return choice, {"nin": n, "nout": out, "activation": _activation(draw), "hasBias": draw(st.booleans()),
                         "biasInit": draw(st.sampled_from([0.0, 0.3, -0.2]))}, out
     if choice == "ActivationLayer":
         return choice, {"activation": _activation(draw)}, n
-    if choice == "DropoutLayer":
-        return choice, {"dropOut": {"@class": "org.deeplearning4j.nn.conf.dropout.Dropout", "p": 0.5}}, n
     return choice, {"nin": n, "nout": n, "eps": draw(st.sampled_from([1e-5, 0.1])),
                     "gamma": 1.0, "beta": 0.0}, n
 
@@ -93,11 +91,10 @@ def _cnn_layer(draw: st.DrawFn, shape: tuple[int, int, int]) -> tuple[str, dict[
 
 def _rnn_layer(draw: st.DrawFn, shape: tuple[int, int]) -> tuple[str, dict[str, Any], tuple[int, ...]]:
     n, steps = shape
-    choice = draw(st.sampled_from(["LSTM", "recurrent.SimpleRnn", "DenseLayer"]))
+    choice = draw(st.sampled_from(["LSTM", "recurrent.SimpleRnn"]))
     out = draw(st.integers(1, 4))
     config = {"nin": n, "nout": out, "activation": draw(st.sampled_from(["TanH", "ReLU", "Sigmoid", "SoftSign"])),
-              "hasBias": draw(st.booleans())} if choice != "DenseLayer" else \
-        {"nin": n, "nout": out, "activation": _activation(draw, softmax=False)}
+              "hasBias": draw(st.booleans())}
     if choice == "LSTM":
         config["gateActivationFn"] = {"@class": "org.nd4j.linalg.activations.impl.Activation"
                                       + draw(st.sampled_from(["Sigmoid", "HardSigmoid"]))}

@@ -203,8 +203,7 @@ class Worker:
         import kconvert
         from kconvert.errors import KConvertError
 
-        out = directory / {"tfjs": "tfjs", "dl4j": "model.dl4j.zip", "keras": "written.keras",
-                           "onnx": "model.onnx"}[target]
+        out = directory / {"tfjs": "tfjs", "dl4j": "dl4j", "keras": "written.keras", "onnx": "model.onnx"}[target]
         try:
             kconvert.write(model, target, out, overwrite=True)
         except KConvertError as exc:
@@ -218,7 +217,7 @@ class Worker:
         if want is None:
             self.record(Outcome(index, target, "skipped", "no reference to compare with"))
             return
-        self.written[target].append((index, out, inputs, want))
+        self.written[target].append((index, out / "model.zip" if target == "dl4j" else out, inputs, want))
 
     def target_stage(self, target: str) -> None:
         jobs = self.written[target]
