@@ -63,7 +63,10 @@ def main() -> int:
                 key = "|".join(outcome.signature)
                 if key in shrunk or args.shrink_minutes <= 0 or time.monotonic() > deadline:
                     continue
-                shrunk[key] = _shrink(specs[outcome.model], outcome, work, args)
+                try:
+                    shrunk[key] = _shrink(specs[outcome.model], outcome, work, args)
+                except Exception as exc:  # a shrinker failure must not end an hour's run: the finding stands
+                    shrunk[key] = f"not shrunk: {type(exc).__name__}: {exc}"
         finally:
             shutil.rmtree(work, ignore_errors=True)
         batches += 1

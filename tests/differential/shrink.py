@@ -22,13 +22,20 @@ from tests.differential.spec import Input, ModelSpec
 
 
 def _without_node(spec: ModelSpec, j: int) -> ModelSpec | None:
+    """``spec`` without node ``j`` (its consumers take its first input instead), and without what
+    then feeds no output."""
+    dropped = _drop(spec, j)
+    return None if dropped is None else _pruned(dropped)
+
+
+def _drop(spec: ModelSpec, j: int) -> ModelSpec | None:
     node = spec.nodes[j]
     first_out = len(spec.inputs) + sum(n.outputs for n in spec.nodes[:j])
     removed = range(first_out, first_out + node.outputs)
 
     def remap(t: int) -> int:
         if t in removed:
-            return remap(node.inputs[0]) if node.inputs[0] < first_out else node.inputs[0]
+            return node.inputs[0]
         return t - node.outputs if t >= first_out + node.outputs else t
 
     nodes = []
@@ -37,35 +44,38 @@ def _without_node(spec: ModelSpec, j: int) -> ModelSpec | None:
             continue
         share = None if n.share == j else (n.share - 1 if n.share is not None and n.share > j else n.share)
         nodes.append(dataclasses.replace(n, inputs=tuple(remap(t) for t in n.inputs), share=share))
-    if not nodes:
-        return None
     outputs = tuple(dict.fromkeys(remap(t) for t in spec.outputs))
-    if any(t < len(spec.inputs) for t in outputs):
+    if not nodes or any(t < len(spec.inputs) for t in outputs):
         return None
-    return _pruned(dataclasses.replace(spec, nodes=tuple(nodes), outputs=outputs))
+    return dataclasses.replace(spec, nodes=tuple(nodes), outputs=outputs)
 
 
-def _pruned(spec: ModelSpec) -> ModelSpec:
-    """Without the nodes no output depends on (DL4J networks are chains: kept whole)."""
-    if spec.framework == "dl4j":
-        return spec
+def _dead(spec: ModelSpec) -> int | None:
+    """The last node no output depends on (nor any call sharing its layer)."""
     starts, t = [], len(spec.inputs)
     for n in spec.nodes:
         starts.append(t)
         t += n.outputs
-    needed, live = set(spec.outputs), set()
+    needed = set(spec.outputs)
+    shared = {m.share for m in spec.nodes if m.share is not None}
+    dead = None
     for i in reversed(range(len(spec.nodes))):
         n = spec.nodes[i]
-        if any(t in needed for t in range(starts[i], starts[i] + n.outputs)) or i in {m.share for m in spec.nodes
-                                                                                    if m.share is not None}:
-            live.add(i)
+        if any(t in needed for t in range(starts[i], starts[i] + n.outputs)) or i in shared:
             needed.update(n.inputs)
-    spec_now = spec
-    for i in sorted(set(range(len(spec.nodes))) - live, reverse=True):
-        if not any(m.share == i for m in spec_now.nodes):
-            reduced = _without_node(dataclasses.replace(spec_now, outputs=spec_now.outputs), i)
-            spec_now = reduced if reduced is not None else spec_now
-    return spec_now
+        elif dead is None:
+            dead = i
+    return dead
+
+
+def _pruned(spec: ModelSpec) -> ModelSpec:
+    """Without the nodes no output depends on (DL4J networks are chains: kept whole)."""
+    while spec.framework != "dl4j" and (i := _dead(spec)) is not None:
+        dropped = _drop(spec, i)
+        if dropped is None:
+            break
+        spec = dropped
+    return spec
 
 
 def reductions(spec: ModelSpec) -> Iterator[ModelSpec]:
