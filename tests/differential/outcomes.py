@@ -41,7 +41,7 @@ def reason_key(message: str) -> str:
     text = re.sub(r"layer '[^']*'( \([^)]*\))?: ", "", text)
     text = re.sub(r"'[^']*'|\"[^\"]*\"", "'_'", text)
     text = re.sub(r"/[\w./+-]+", "PATH", text)
-    text = re.sub(r"-?\d+(\.\d+)?(e-?\d+)?", "N", text)
+    text = re.sub(r"(?<![A-Za-z\d])-?\d+(\.\d+)?(e-?\d+)?(?![A-Za-z\d])", "N", text)  # (not DL4J's 4)
     text = re.sub(r"\(N(, N)*,?\)|\[N(, N)*\]", "(N...)", text)
     return " ".join(text.split())[:140]
 
