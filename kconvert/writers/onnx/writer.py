@@ -145,6 +145,8 @@ class _Builder:
                 probes[layer.name] = [outs[0].name, list(outs[0].perm)]
         outputs = []
         for ref, name in zip(model.outputs, model.output_names):
+            # a shared layer's two calls may both be outputs under the layer's name: ONNX names each once
+            name = graph.fresh(name)
             value, shape = self.values[ref], model.shape_of(ref)
             perm = self.io_perm(shape)
             if value.perm == perm:
