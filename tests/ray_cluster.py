@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,27 +63,17 @@ class LocalCluster:
                   "--temp-dir", str(folders[1]), *_node_ports(), *common]
         cluster = cls(address, folders)
         try:
-            for command in (head, second):  # the second waits for the head's GCS itself
-                done = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=120)
-                if done.returncode != 0:
-                    raise RuntimeError(f"ray start failed: {done.stderr[-2000:]}")
-            cluster.wait_for_nodes(2)
+            # both at once: the second node waits for the head's GCS itself
+            starting = [subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                         text=True) for command in (head, second)]
+            for process in starting:
+                said, _ = process.communicate(timeout=120)
+                if process.returncode != 0:
+                    raise RuntimeError(f"ray start failed: {said[-2000:]}")
         except BaseException:
             cluster.stop()
             raise
         return cluster
-
-    def wait_for_nodes(self, count: int, timeout: float = 60) -> None:
-        script = ("import ray, sys; ray.init(address=sys.argv[1], logging_level='ERROR'); "
-                  "print(sum(n['Alive'] for n in ray.nodes()))")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            done = subprocess.run([sys.executable, "-c", script, self.address], capture_output=True, text=True,
-                                  timeout=60)
-            if done.stdout.strip() == str(count):
-                return
-            time.sleep(0.5)
-        raise RuntimeError(f"the Ray cluster at {self.address} did not have {count} nodes within {timeout:g} s")
 
     def processes(self) -> list[int]:
         """The processes this cluster's nodes run: those naming its folders, and their children."""

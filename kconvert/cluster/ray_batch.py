@@ -46,6 +46,23 @@ def connect(ray: Any, address: str) -> None:
         ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR, configure_logging=True)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise ClusterError(f"no Ray cluster at {address}: {' '.join(str(exc).split())}") from None
+    _notes_to_stderr()
+
+
+def _notes_to_stderr() -> None:
+    """Send what Ray tells the driver of the cluster (a worker died, a task is retried) to stderr:
+    stdout is one line per model.  Ray prints those notes through this one function of its
+    driver; should a version lack it, they stay where Ray puts them."""
+    from ray._private import worker as driver
+
+    original = getattr(driver, "print_to_stdstream", None)
+    if original is None or getattr(original, "kconvert", False):
+        return
+
+    def to_stderr(data: dict[str, Any], ignore_prefix: bool) -> None:
+        original({**data, "is_err": True}, ignore_prefix)
+    to_stderr.kconvert = True  # type: ignore[attr-defined]
+    driver.print_to_stdstream = to_stderr
 
 
 def _node() -> dict[str, str]:
@@ -86,7 +103,7 @@ def shared_files(ray: Any, items: Sequence[batch.Item]) -> bool:
             p for item in items if not item.problem for p in (item.path, item.source) if p is not None)
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        probe = ray.remote(num_cpus=0, max_retries=RETRIES)(_sees)
+        probe = ray.remote(num_cpus=0, max_retries=RETRIES, name="kconvert probe")(_sees)
         nodes = [n["NodeID"] for n in ray.nodes() if n["Alive"]]
         return all(ray.get([probe.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n, soft=False))
                            .remote(token, prints) for n in nodes]))
