@@ -4,7 +4,7 @@ cluster of two nodes on this machine.
     .venv/bin/python bench/batch_throughput.py [--corpus DIR] [--to tfjs] [--no-cluster]
 
 Runs ``kconvert CORPUS OUT --to TARGET --jobs N --report r.json`` (the installed command, as CI
-would) on the real-world Keras corpus (``../shared/fixtures/keras-realworld``: 270 files of every
+would) on the real-world Keras corpus (``$KCONVERT_SHARED/fixtures/keras-realworld``, else ``../shared/...``: 270 files of every
 Keras generation, weights-only files and expected-output files among them, which are reported as
 not converted) with 1 and with 2 jobs, and reports models per second and the outcome counts.
 Target: 2 jobs convert at least 1.4 times as many models per second as 1 job (each model runs in
@@ -32,7 +32,7 @@ from pathlib import Path
 
 KCONVERT = Path(sys.executable).with_name("kconvert")
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "fixtures" / "keras-realworld"
+CORPUS = Path(os.environ.get("KCONVERT_SHARED", ROOT.parent / "shared")) / "fixtures" / "keras-realworld"
 
 
 def run(corpus: Path, target: str, name: str, scratch: Path, *options: str) -> tuple[float, float, dict]:
@@ -50,7 +50,8 @@ def describe(label: str, seconds: float, report: dict, target: str) -> float:
     rate = counts["total"] / seconds
     print(f"{label}: {counts['total']} models in {seconds:.1f} s = {rate:.1f} models/s ({counts['passed']} converted "
           f"to {target}, {counts['failed']} failed, {counts['error']} not converted; {report['ignored_files']} other "
-          f"files passed over)")
+          f"files passed over); {sum(m['seconds'] for m in report['models']) / counts['total']:.3f} s per model in "
+          "its process")
     return rate
 
 

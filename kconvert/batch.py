@@ -257,6 +257,15 @@ class ClusterError(Exception):
     """The cluster asked for cannot be used (Ray is not installed, no cluster at the address)."""
 
 
+def preload() -> None:
+    """Import what converting a model needs, once, in the process that forks the models (here, or
+    a cluster node's worker), so that every model's child starts with it (none imports TensorFlow)."""
+    import kconvert.readers.keras.layers  # noqa: F401
+    import kconvert.writers.dl4j.writer  # noqa: F401
+    import kconvert.writers.keras.writer  # noqa: F401
+    import kconvert.writers.tfjs  # noqa: F401
+
+
 def run_all(items: Sequence[Item], work: Work, settings: Settings, on_done: Callable[[Outcome], None],
             cleanup: Callable[[Item], None] = lambda item: None) -> tuple[list[Outcome], int]:
     """:func:`run` on this machine, or each model as a task of the cluster ``settings.cluster``

@@ -435,11 +435,7 @@ def convert_batch(sources: tuple[str, ...], output: str, target: str, settings: 
         return (EXIT_CHECK_FAILED if failed else EXIT_OK), message, convert_report(str(item.path), target, written,
                                                                                   verified)
 
-    # imported once here, so that every model's forked process starts with them (none imports TensorFlow)
-    import kconvert.readers.keras.layers  # noqa: F401
-    import kconvert.writers.dl4j.writer  # noqa: F401
-    import kconvert.writers.keras.writer  # noqa: F401
-    import kconvert.writers.tfjs  # noqa: F401
+    batch.preload()
     run_batch("convert", target, items, work, settings, report_path, junit_path, quiet, verbose, debug,
               cleanup=lambda item: remove_unfinished(item.output, before[item.output]) if item.output else None)
 

@@ -57,6 +57,7 @@ def occupant(path: Path | None) -> Occupant:
 
 def run_task(task: Task, work: batch.Work, cleanup: Any, sources: bytes | None, node: dict[str, str]) -> Finished:
     """Run one model: in place when the node sees the driver's files, else on the copies in ``sources``."""
+    batch.preload()  # once per worker process: each model's child starts with it
     if task.shared:
         cleanup(task.item)  # what an earlier attempt, on a worker lost mid-way, left half-written
         outcome = _one(task.item, work, cleanup, task.time_limit)
