@@ -43,10 +43,12 @@ def _node_ports() -> list[str]:
 
 @dataclass
 class LocalCluster:
-    """Two Ray nodes started here; ``address`` is what ``--cluster`` is given."""
+    """Two Ray nodes started here; ``address`` is what ``--cluster`` is given (``client``: the
+    head's Ray Client address, ``ray://...``)."""
 
     address: str
     folders: list[Path]
+    client: str = ""
 
     @classmethod
     def start(cls, cpus_per_node: int = 1, env: dict[str, str] | None = None) -> LocalCluster:
@@ -61,7 +63,7 @@ class LocalCluster:
                 "--include-dashboard", "false", "--temp-dir", str(folders[0]), *_node_ports(), *common]
         second = [str(RAY), "start", "--address", address, "--node-ip-address", "127.0.0.1",
                   "--temp-dir", str(folders[1]), *_node_ports(), *common]
-        cluster = cls(address, folders)
+        cluster = cls(address, folders, f"ray://127.0.0.1:{client}")
         try:
             # both at once: the second node waits for the head's GCS itself
             starting = [subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
