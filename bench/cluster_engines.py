@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -78,6 +79,7 @@ def measure_dask(tasks: int) -> dict[str, float]:
         for process in processes:
             process.kill()
             process.wait()
+        shutil.rmtree(folder, ignore_errors=True)
     return {"start-up s": up, "first task s": first, "per task ms": per_task * 1000}
 
 

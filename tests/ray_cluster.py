@@ -90,7 +90,7 @@ class LocalCluster:
             except (OSError, IndexError, ValueError):
                 continue
             table[int(entry.name)] = parent
-            if any(str(folder) in args for folder in self.folders):
+            if int(entry.name) != os.getpid() and any(str(folder) in args for folder in self.folders):
                 mine.add(int(entry.name))
         grown = True
         while grown:
