@@ -72,7 +72,8 @@ def _node() -> dict[str, str]:
     return {"id": context.get_node_id(), "host": socket.gethostname(), "address": ray.util.get_node_ip_address()}
 
 
-def _task(task: worker.Task, work: batch.Work, cleanup: Any, sources: bytes | None) -> worker.Finished:
+def _task(task: worker.Task, work: batch.Work, cleanup: worker.Cleanup | None,
+          sources: bytes | None) -> worker.Finished:
     return worker.run_task(task, work, cleanup, sources, _node())
 
 
@@ -93,14 +94,17 @@ def shared_files(ray: Any, items: Sequence[batch.Item]) -> bool:
     writes into the output folder (and removes)."""
     outputs = [item.output.parent for item in items if item.output is not None]
     token = None
-    if outputs:
-        folder = Path(os.path.commonpath([str(p) for p in outputs]))
-        folder.mkdir(parents=True, exist_ok=True)
-        token = (str(folder / f".kconvert-cluster-{secrets.token_hex(8)}"), secrets.token_hex(16))
-        Path(token[0]).write_text(token[1])
     try:
+        if outputs:
+            folder = Path(os.path.commonpath([str(p) for p in outputs]))
+            folder.mkdir(parents=True, exist_ok=True)
+            token = (str(folder / f".kconvert-cluster-{secrets.token_hex(8)}"), secrets.token_hex(16))
+            Path(token[0]).write_text(token[1])
         prints = shipping.fingerprints(
             p for item in items if not item.problem for p in (item.path, item.source) if p is not None)
+    except OSError:  # an input or the output folder the driver cannot read or write: each model says so
+        return False
+    try:
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         probe = ray.remote(num_cpus=0, max_retries=RETRIES, name="kconvert probe")(_sees)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from kconvert import batch
 from kconvert.cluster.shipping import TooLarge, pack, translate, unpack
@@ -23,6 +24,9 @@ from kconvert.cluster.shipping import TooLarge, pack, translate, unpack
 #: of the same kind at its private output, so that the writer refuses (or, with --overwrite,
 #: replaces) it as it would the driver's
 Occupant = Literal["file", "directory", "link"] | None
+
+#: what removes a model's half-written output (see :func:`kconvert.batch.run`)
+Cleanup = Callable[[batch.Item], None]
 
 #: a file in a stand-in directory (the writers refuse a directory that is not empty)
 STAND_IN = ".kconvert-occupied"
@@ -55,10 +59,13 @@ def occupant(path: Path | None) -> Occupant:
     return "link" if path.is_symlink() else "directory" if path.is_dir() else "file"
 
 
-def run_task(task: Task, work: batch.Work, cleanup: Any, sources: bytes | None, node: dict[str, str]) -> Finished:
-    """Run one model: in place when the node sees the driver's files, else on the copies in ``sources``."""
+def run_task(task: Task, work: batch.Work, cleanup: Cleanup | None, sources: bytes | None,
+             node: dict[str, str]) -> Finished:
+    """Run one model: in place when the node sees the driver's files (``cleanup`` then removes what
+    an earlier attempt left), else on the copies in ``sources``."""
     batch.preload()  # once per worker process: each model's child starts with it
     if task.shared:
+        cleanup = cleanup or (lambda item: None)
         cleanup(task.item)  # what an earlier attempt, on a worker lost mid-way, left half-written
         outcome = _one(task.item, work, cleanup, task.time_limit)
         return Finished(outcome, None, node)
@@ -77,7 +84,7 @@ def run_task(task: Task, work: batch.Work, cleanup: Any, sources: bytes | None, 
         return Finished(outcome, outputs, node)
 
 
-def _one(item: batch.Item, work: batch.Work, cleanup: Any, time_limit: float | None) -> batch.Outcome:
+def _one(item: batch.Item, work: batch.Work, cleanup: Cleanup, time_limit: float | None) -> batch.Outcome:
     return batch.run([item], work, 1, lambda outcome: None, cleanup, time_limit)[0]
 
 
