@@ -123,7 +123,8 @@ case "${1:-}" in
         setup_dl4j
         shift
         # one pytest worker per core (pytest-xdist); KCONVERT_TEST_WORKERS=0 runs in this process
-        exec "$VENV/bin/python" -m pytest -q -n "${KCONVERT_TEST_WORKERS:-auto}" "$@"
+        # --dist loadgroup: the tests of one xdist_group (the Ray cluster's) share one worker
+        exec "$VENV/bin/python" -m pytest -q -n "${KCONVERT_TEST_WORKERS:-auto}" --dist loadgroup "$@"
         ;;
     setup)
         setup

@@ -65,19 +65,24 @@ class Outcome:
     warnings: list[str] = field(default_factory=list)
     report: dict[str, Any] | None = None
     log: str = ""
+    node: dict[str, str] | None = None  # on a cluster: where it ran (node id, host name, address)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if k != "log"}
+        return {k: v for k, v in asdict(self).items() if k != "log" and (k != "node" or v is not None)}
 
 
 @dataclass(frozen=True)
 class Settings:
-    """How a batch runs: models at once (None: the CPU count), seconds each may take, and whether
-    symbolic links leading out of the folders given are followed."""
+    """How a batch runs: models at once (None: the CPU count, or the cluster's CPUs), seconds each
+    may take, whether symbolic links leading out of the folders given are followed, and the Ray
+    cluster to run on (None: this machine; see :mod:`kconvert.cluster`), copying each model's files
+    to it and back always (True), never (False) or where a node does not see the driver's (None)."""
 
     jobs: int | None = None
     time_limit: float = 600.0
     follow_links: bool = False
+    cluster: str | None = None
+    copy_files: bool | None = None
 
 
 #: seconds one model may take, reading to verifying, before its worker is killed (``--time-limit``)
@@ -248,6 +253,32 @@ class _Worker:
     started: float
 
 
+class ClusterError(Exception):
+    """The cluster asked for cannot be used (Ray is not installed, no cluster at the address)."""
+
+
+def preload() -> None:
+    """Import what converting a model needs, once, in the process that forks the models (here, or
+    a cluster node's worker), so that every model's child starts with it (none imports TensorFlow)."""
+    import kconvert.readers.keras.layers  # noqa: F401
+    import kconvert.writers.dl4j.writer  # noqa: F401
+    import kconvert.writers.keras.writer  # noqa: F401
+    import kconvert.writers.tfjs  # noqa: F401
+
+
+def run_all(items: Sequence[Item], work: Work, settings: Settings, on_done: Callable[[Outcome], None],
+            cleanup: Callable[[Item], None] = lambda item: None) -> tuple[list[Outcome], int]:
+    """:func:`run` on this machine, or each model as a task of the cluster ``settings.cluster``
+    (:mod:`kconvert.cluster.ray_batch`, which raises :class:`ClusterError`): the outcomes in the
+    items' order, and how many models ran at once."""
+    if settings.cluster is not None:
+        from kconvert.cluster.ray_batch import run as on_cluster
+
+        return on_cluster(items, work, settings, on_done, cleanup)
+    jobs = settings.jobs or os.cpu_count() or 1
+    return run(items, work, jobs, on_done, cleanup, settings.time_limit), jobs
+
+
 def run(items: Sequence[Item], work: Work, jobs: int, on_done: Callable[[Outcome], None],
         cleanup: Callable[[Item], None] = lambda item: None,
         time_limit: float | None = DEFAULT_TIME_LIMIT) -> list[Outcome]:
@@ -326,6 +357,7 @@ def _spawn(work: Work, item: Item, scratch: Path, index: int) -> _Worker:
     sys.stderr.flush()
     read_end, write_end = os.pipe()  # the child holds the write end until it ends: its end is EOF here
     started = time.monotonic()
+    parent = os.getpid()
     pid = os.fork()
     if pid:
         os.close(write_end)
@@ -337,6 +369,7 @@ def _spawn(work: Work, item: Item, scratch: Path, index: int) -> _Worker:
     code = 1
     try:
         os.close(read_end)
+        _end_with(parent)
         os.setpgid(0, 0)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent ends the batch on Ctrl-C
         log = os.open(scratch.with_suffix(".log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -346,6 +379,19 @@ def _spawn(work: Work, item: Item, scratch: Path, index: int) -> _Worker:
         code = 0
     finally:
         os._exit(code)
+
+
+def _end_with(parent: int) -> None:
+    """In a child: be killed when ``parent`` dies (Linux), so that a batch (or cluster worker)
+    killed mid-way leaves no model running on its own, writing its output."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before that took effect
+        os._exit(1)
 
 
 def _attempt(work: Work, item: Item) -> tuple[int, str, dict[str, Any] | None, list[str]]:
@@ -413,9 +459,10 @@ def summary(outcomes: Sequence[Outcome]) -> dict[str, int]:
 
 
 def to_document(command: str, target: str | None, jobs: int, seconds: float,
-                outcomes: Sequence[Outcome], ignored: int) -> dict[str, Any]:
-    """The JSON report (``schemas/batch-report.schema.json``)."""
+                outcomes: Sequence[Outcome], ignored: int, cluster: str | None = None) -> dict[str, Any]:
+    """The JSON report (``schemas/batch-report.schema.json``); ``cluster``: the address it ran on."""
     return {"command": command, "target": target, "jobs": jobs, "seconds": round(seconds, 3),
+            **({"cluster": cluster} if cluster is not None else {}),
             "ignored_files": ignored, "summary": summary(outcomes), "models": [o.to_dict() for o in outcomes]}
 
 

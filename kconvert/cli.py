@@ -170,9 +170,24 @@ def batch_options(fn: Callable) -> Callable:
         click.option("--follow-links", is_flag=True,
                      help="Several models: follow symbolic links that lead out of the folders given (by default "
                           "such a link is reported as an error, and not read)."),
+        click.option("--cluster", metavar="ADDRESS", default=None,
+                     help="Several models: run each as a task of the Ray cluster at ADDRESS (ray://HOST:PORT, or "
+                          "auto for the cluster this machine joined); needs pip install 'kconvert[cluster]'."),
+        click.option("--cluster-files", type=click.Choice(["auto", "copy"]), default=None,
+                     help="With --cluster: copy each model's files to its node and back always (copy), or only "
+                          "where a node does not see this machine's (auto) [default: auto]."),
     ]):
         fn = option(fn)
     return fn
+
+
+def batch_settings(jobs: int | None, time_limit: float | None, follow_links: bool, cluster: str | None,
+                   cluster_files: str | None) -> batch.Settings:
+    """The options of :func:`batch_options` as :class:`batch.Settings`."""
+    if cluster_files is not None and cluster is None:
+        raise click.BadParameter("--cluster-files goes with --cluster", param_hint="--cluster-files")
+    return batch.Settings(jobs, time_limit or batch.DEFAULT_TIME_LIMIT, follow_links, cluster,
+                          True if cluster_files == "copy" else None)
 
 
 def batch_only(given: dict[str, Any]) -> None:
@@ -259,7 +274,8 @@ def convert(sources: tuple[str, ...], output: str, target: str, weights: str | N
             quantize: tuple[str, ...], companion: bool, opset: int | None, onnx_layout: str, config_only: bool,
             save_weights: bool, layout: str | None, layout_io: str, check: bool, atol: float, rtol: float,
             report_path: str | None, jobs: int | None, time_limit: float | None, follow_links: bool,
-            junit_path: str | None, quiet: bool, verbose: bool) -> None:
+            cluster: str | None, cluster_files: str | None, junit_path: str | None, quiet: bool,
+            verbose: bool) -> None:
     """Convert SOURCE (any Keras file, or a TF.js model) to OUTPUT in the --to format.
 
     Nothing is written when the model cannot be expressed in the target; OUTPUT appears only once
@@ -320,14 +336,14 @@ def convert(sources: tuple[str, ...], output: str, target: str, weights: str | N
     if batch.is_batch(sources, "convert"):
         if weights is not None:
             raise click.BadParameter("--weights goes with one model, not several", param_hint="--weights")
-        convert_batch(sources, output, target, batch.Settings(jobs, time_limit or batch.DEFAULT_TIME_LIMIT,
-                                                              follow_links),
+        convert_batch(sources, output, target, batch_settings(jobs, time_limit, follow_links, cluster, cluster_files),
                       options=dict(options, overwrite=overwrite,
                       enforce_training_config=enforce_training_config, load_options=load),
                       verification=verification, report_path=report_path, junit_path=junit_path, quiet=quiet,
                       verbose=verbose, debug=debug)
         return
-    batch_only({"--jobs": jobs, "--junit": junit_path, "--time-limit": time_limit, "--follow-links": follow_links})
+    batch_only({"--jobs": jobs, "--junit": junit_path, "--time-limit": time_limit, "--follow-links": follow_links,
+                "--cluster": cluster, "--cluster-files": cluster_files})
     source = sources[0]
 
     def body() -> None:
@@ -419,11 +435,7 @@ def convert_batch(sources: tuple[str, ...], output: str, target: str, settings: 
         return (EXIT_CHECK_FAILED if failed else EXIT_OK), message, convert_report(str(item.path), target, written,
                                                                                   verified)
 
-    # imported once here, so that every model's forked process starts with them (none imports TensorFlow)
-    import kconvert.readers.keras.layers  # noqa: F401
-    import kconvert.writers.dl4j.writer  # noqa: F401
-    import kconvert.writers.keras.writer  # noqa: F401
-    import kconvert.writers.tfjs  # noqa: F401
+    batch.preload()
     run_batch("convert", target, items, work, settings, report_path, junit_path, quiet, verbose, debug,
               cleanup=lambda item: remove_unfinished(item.output, before[item.output]) if item.output else None)
 
@@ -432,7 +444,6 @@ def run_batch(command: str, target: str | None, items: Callable[[], tuple[list[b
               settings: batch.Settings, report_path: str | None, junit_path: str | None, quiet: bool, verbose: bool,
               debug: bool, cleanup: Callable[[batch.Item], None] = lambda item: None) -> None:
     """Run a batch: one line per model as it ends, a summary, the reports; exit 0 only if all passed."""
-    jobs = settings.jobs or os.cpu_count() or 1
     models, ignored = run_guarded(debug, items)
     start = time.monotonic()
 
@@ -446,7 +457,10 @@ def run_batch(command: str, target: str | None, items: Callable[[], tuple[list[b
                 click.echo(f"        warning: {warning}")
             for line in outcome.log.rstrip().splitlines():
                 click.echo(f"        | {line}")
-    outcomes = batch.run(models, work, jobs, show, cleanup, settings.time_limit)
+    try:
+        outcomes, jobs = batch.run_all(models, work, settings, show, cleanup)
+    except batch.ClusterError as exc:
+        raise click.BadParameter(str(exc), param_hint="--cluster") from None
     seconds = time.monotonic() - start
     counts = batch.summary(outcomes)
     not_done = "not converted" if command == "convert" else "not read"
@@ -456,8 +470,8 @@ def run_batch(command: str, target: str | None, items: Callable[[], tuple[list[b
                + (f"; {ignored} other files passed over" if ignored else ""))
     if report_path:
         with open(report_path, "w") as fh:
-            json.dump(batch.to_document(command, target, jobs, seconds, outcomes, ignored), fh, indent=2,
-                      allow_nan=False)
+            json.dump(batch.to_document(command, target, jobs, seconds, outcomes, ignored, settings.cluster), fh,
+                      indent=2, allow_nan=False)
     if junit_path:
         Path(junit_path).write_text(batch.to_junit(command, outcomes, seconds), encoding="utf-8")
     sys.exit(EXIT_OK if counts["passed"] == counts["total"] else EXIT_CHECK_FAILED)
@@ -596,7 +610,8 @@ def setup() -> None:
 def check_command(artifacts: tuple[str, ...], source: str | None, weights: str | None, weights_by: str,
                   enforce_training_config: bool, backend: str | None, limits: kconvert.Limits,
                   inputs_from: tuple[str, ...], debug: bool, atol: float, rtol: float, report_path: str | None, junit_path: str | None, jobs: int | None,
-                  time_limit: float | None, follow_links: bool, quiet: bool, verbose: bool) -> None:
+                  time_limit: float | None, follow_links: bool, cluster: str | None, cluster_files: str | None,
+                  quiet: bool, verbose: bool) -> None:
     """Validate an exported model ARTIFACT (TF.js directory, DL4J zip/configuration/directory,
     .keras/.h5/.json/.yaml): its schema, that it reads back with every weight, no NaN/Inf weights
     the source lacks, and with --source, that it computes what the source computes.
@@ -615,7 +630,7 @@ def check_command(artifacts: tuple[str, ...], source: str | None, weights: str |
         if weights is not None:
             raise click.BadParameter("--weights goes with one artifact, not several", param_hint="--weights")
 
-        settings = batch.Settings(jobs, time_limit or batch.DEFAULT_TIME_LIMIT, follow_links)
+        settings = batch_settings(jobs, time_limit, follow_links, cluster, cluster_files)
 
         def items() -> tuple[list[batch.Item], int]:
             found = batch.discover(artifacts, "check", follow_links=follow_links)
@@ -642,7 +657,8 @@ def check_command(artifacts: tuple[str, ...], source: str | None, weights: str |
             return (EXIT_OK if report.passed else EXIT_CHECK_FAILED), message, report.to_dict()
         run_batch("check", None, items, work, settings, report_path, junit_path, quiet, verbose, debug)
         return
-    batch_only({"--jobs": jobs, "--time-limit": time_limit, "--follow-links": follow_links})
+    batch_only({"--jobs": jobs, "--time-limit": time_limit, "--follow-links": follow_links, "--cluster": cluster,
+                "--cluster-files": cluster_files})
     artifact = artifacts[0]
 
     def body() -> None:
