@@ -4,7 +4,8 @@ model goes Keras -> DL4J zip -> kconvert's reader -> runtime and must reproduce 
 The layers: channels_first Conv1D (NCW), RepeatVector, PReLU (PReLULayer), Rescaling and Normalization (as
 a BatchNormalization with epsilon 0), Conv2DTranspose / Conv3DTranspose (Deconvolution2D/3D), Cropping3D
 and ZeroPadding3D (NCDHW between Permutes), UpSampling1D/3D, 1D pooling, padding and cropping over
-(batch, time, features) (as 2D layers between Reshapes), AlphaDropout / GaussianNoise / GaussianDropout
+(batch, time, features) and 1D depthwise and separable convolutions, strided and dilated (as 2D
+layers between Reshapes), AlphaDropout / GaussianNoise / GaussianDropout
 (DL4J's dropouts), global pooling with keepdims, softmax and batch normalization over a sequence's
 features, models mixing image layouts, and graphs whose first layer records no input size (read back
 from ``networkInputTypes``).
@@ -90,6 +91,12 @@ def _models() -> dict[str, tuple[Any, list[np.ndarray]]]:
     t = L.AlphaDropout(0.1)(t)
     t = L.LSTM(3, return_sequences=True)(t)
     out["sequences"] = keras.Model(steps, L.Softmax(axis=-1)(t)), [x(9, 4)]
+
+    track = keras.Input((11, 3))
+    d = L.DepthwiseConv1D(3, strides=2, padding="same", depth_multiplier=2, activation="relu")(track)
+    d = L.SeparableConv1D(4, 2, strides=2, depth_multiplier=2)(d)
+    d = L.DepthwiseConv1D(2, dilation_rate=2, padding="same")(d)
+    out["depthwise_1d"] = keras.Model(track, L.Flatten()(d)), [x(11, 3)]
 
     # no layer records the input size: a ComputationGraph with networkInputTypes
     free = keras.Input((6, 5))

@@ -3,8 +3,8 @@
 Each rule computes exactly what the layer computes.  DL4J's own rules are here; the shared ones it
 includes (:mod:`kconvert.rewrite.compositions`) write Normalization and Rescaling as
 BatchNormalization, CustomScaleLayer as Rescaling and Add, keepdims pooling as pooling and a
-Reshape, and 1D pooling, padding, cropping and upsampling as their 2D forms between Reshapes
-(DL4J's 1D layers read NCW only).
+Reshape, and 1D pooling, padding, cropping, upsampling and depthwise and separable convolutions as
+their 2D forms between Reshapes (DL4J's 1D layers read NCW only; it has no 1D depthwise or separable one).
 
 * ``Rescaling`` becomes a ``BatchNormalization`` with ``epsilon = 0`` (DL4J's ScaleVertex and
   ShiftVertex take one number each, and exist in graphs only).
@@ -38,7 +38,8 @@ def rescaling(site: TargetSite) -> Rewrite:
     return shared.as_batch_normalization(site, "x * scale + offset", gamma=c.scale, beta=c.offset)
 
 
-@rule("MaxPooling1D", "AveragePooling1D", "ZeroPadding1D", "Cropping1D", "UpSampling1D")
+@rule("MaxPooling1D", "AveragePooling1D", "ZeroPadding1D", "Cropping1D", "UpSampling1D", "DepthwiseConv1D",
+      "SeparableConv1D")
 def sequence_of_known_length(site: TargetSite) -> Rewrite | None:
     """The 2-D form's Reshapes need the length: DL4J's ReshapePreprocessor compares the sizes as
     written, -1 included (channels-first pooling is read as NCW by DL4J's Subsampling1DLayer as it is)."""
