@@ -78,18 +78,39 @@ def conv_transpose(step: Invocation) -> list[tf.Tensor]:
     return [finish(step, tf.ensure_shape(y, [None, *known, c.filters]))]
 
 
-def _as_2d(x: tf.Tensor, rank: int) -> tf.Tensor:
-    return x[:, None] if rank == 1 else x  # (b, steps, c) -> (b, 1, steps, c)
+def _same_padding(x: tf.Tensor, kernel_size: tuple[int, ...], strides: tuple[int, ...],
+                  dilations: tuple[int, ...]) -> tf.Tensor:
+    """Channels-last ``x`` padded as TensorFlow's 'same' pads it for a window of these strides
+    (``ceil(n / s)`` positions per axis, the smaller half of the padding before)."""
+    pads = [[0, 0]]
+    for axis, (k, s, d) in enumerate(zip(kernel_size, strides, dilations), 1):
+        n = tf.shape(x)[axis]
+        total = tf.maximum((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
+        pads.append([total // 2, total - total // 2])
+    return tf.pad(x, [*pads, [0, 0]])
 
 
 def _depthwise(x: tf.Tensor, kernel_: tf.Tensor, c: Any) -> tf.Tensor:
-    """Depthwise convolution of channels-last ``x`` (1-D layers run as 2-D with a unit height)."""
+    """Depthwise convolution of channels-last ``x``.
+
+    A 1-D layer runs as 2-D over a height of 1 with its stride on both axes, as Keras runs it (over
+    a height of 1 the row stride changes nothing).  Strides TensorFlow's CPU kernel lacks
+    (``depthwise_at_stride_one``: DL4J's, or a layer Keras ran on a GPU) run at stride 1 over the
+    input padded as the layer's own strides pad it, keeping every stride-th position.
+    """
+    kernel_size, dilations = tuple(c.kernel_size), tuple(c.dilation_rate)
+    strides = tuple(c.strides)
     if c.rank == 1:
-        kernel_ = kernel_[None]
-    strides = (1, *c.strides) if c.rank == 1 else c.strides
-    dilations = (1, *c.dilation_rate) if c.rank == 1 else c.dilation_rate
-    y = tf.nn.depthwise_conv2d(_as_2d(x, c.rank), kernel_, strides=[1, *strides, 1], padding=c.padding.upper(),
-                               dilations=dilations)
+        x, kernel_ = x[:, None], kernel_[None]
+        kernel_size, strides, dilations = (1, *kernel_size), (strides[0], *strides), (1, *dilations)
+    if not c.depthwise_at_stride_one:
+        y = tf.nn.depthwise_conv2d(x, kernel_, strides=[1, *strides, 1], padding=c.padding.upper(),
+                                   dilations=dilations)
+    else:
+        if c.padding == "same":
+            x = _same_padding(x, kernel_size, strides, dilations)
+        y = tf.nn.depthwise_conv2d(x, kernel_, strides=[1, 1, 1, 1], padding="VALID", dilations=dilations)
+        y = y[:, ::strides[0], ::strides[1]]
     return y[:, 0] if c.rank == 1 else y
 
 
