@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -208,16 +209,33 @@ def run_files(files: list[KerasFile], timeout: float = 1800.0) -> list[KerasRun]
         return [_collect(spec, timeout) for spec in specs]
 
 
-#: a TensorFlow without oneDNN (AMD CPUs, TF_ENABLE_ONEDNN_OPTS=0) runs channels_first convolutions only on GPUs
-_NO_NCHW = "only supports the NHWC tensor format on the CPU"
+#: what TensorFlow's CPU kernels lack (a GPU runs both): its words, what of the model they are about, and why
+CPU_LIMITS = {
+    "only supports the NHWC tensor format on the CPU":
+        ("channels_first convolutions", "TensorFlow runs them only with oneDNN or on a GPU; convert with "
+         "--layout channels_last to run it everywhere"),
+    "only supports equal length strides in the row and column dimensions":
+        ("depthwise convolutions with unequal row and column strides", "TensorFlow runs them only on a GPU"),
+}
+#: how every message of :data:`CPU_LIMITS` begins
+CANNOT_RUN_HERE = "the installed Keras cannot run this model's"
+#: what TensorFlow puts in a graph's error beside the failure: the node and the Python frames that defined it
+_GRAPH_TRACE = re.compile(r"Detected at node \S+ defined at \(most recent call last\):\n(?:[ \t]*(?:File .*)?\n)*"
+                          r"|\n?\t? *\[\[\{\{node [^}]*\}\}\]\]")
+
+
+def tensorflow_message(message: str) -> str:
+    """TensorFlow's error message without the graph node and the frames that defined it, which name
+    the run, not the failure (and fill the line a report has room for)."""
+    return _GRAPH_TRACE.sub("", message)
 
 
 def keras_failure(message: str) -> str:
     """Why Keras could not load or run a file, on one line."""
-    if _NO_NCHW in message:
-        return ("the installed Keras cannot run this model's channels_first convolutions on this CPU (TensorFlow "
-                "runs them only with oneDNN or on a GPU); convert with --layout channels_last to run it everywhere")
-    return "the installed Keras could not load or run the file: " + " ".join(message.split())[:300]
+    for said, (what, why) in CPU_LIMITS.items():
+        if said in message:
+            return f"{CANNOT_RUN_HERE} {what} on this CPU ({why})"
+    return "the installed Keras could not load or run the file: " + " ".join(tensorflow_message(message).split())[:300]
 
 
 def _collect(spec: dict, timeout: float) -> KerasRun:

@@ -278,17 +278,25 @@ _RUNNERS: dict[str, Callable[[list[tuple[Path, list[np.ndarray]]]], list[Run]]] 
 
 
 def _skip_reason(error: str) -> str | None:
-    """A target run that failed for this machine, not for the model: channels_first convolutions, which
-    TensorFlow runs only with oneDNN or on a GPU."""
+    """A target run that failed for this machine, not for the model: what TensorFlow's CPU kernels lack
+    (channels_first convolutions without oneDNN, depthwise ones with unequal strides)."""
+    from kconvert.verification.keras_reference import CANNOT_RUN_HERE
+
     if "NHWC" in error or "channels_first" in error:
         return "the runtime cannot run channels_first here"
+    if error.startswith(CANNOT_RUN_HERE):
+        return "the runtime cannot run it on this CPU"
     return None
 
 
 def _one_line(exc: BaseException) -> str:
+    """The exception's type, kconvert's last frame and its message, without what names this model's
+    graph (so that a shrunk model showing the same failure has the same signature)."""
+    from kconvert.verification.keras_reference import tensorflow_message
+
     frames = traceback.extract_tb(exc.__traceback__)
     where = next((f"{Path(f.filename).name}:{f.lineno}" for f in reversed(frames) if "kconvert" in f.filename), "")
-    return f"{type(exc).__name__} at {where}: {' '.join(str(exc).split())[:300]}"
+    return f"{type(exc).__name__} at {where}: {' '.join(tensorflow_message(str(exc)).split())[:300]}"
 
 
 # -- the parent ------------------------------------------------------------------------------------------
