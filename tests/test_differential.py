@@ -5,6 +5,7 @@ tests/fixtures/fuzz, replayed.  Long runs, with DL4J and the Keras target too: b
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -16,7 +17,9 @@ from tests.conftest import require_tfjs
 from tests.differential.draw import draw_batch
 from tests.differential.findings import FIXTURES
 from tests.differential.outcomes import Outcome, Tally
-from tests.differential.runner import Worker, run_batch
+from tests.differential.runner import Worker, _one_line, run_batch
+from tests.differential.shrink import reductions
+from tests.differential.spec import Input, ModelSpec, Node
 from tests.differential.strategies import drawn_kinds
 
 SEED, MODELS = 29, 5
@@ -34,6 +37,36 @@ def test_draws_are_reproducible_and_varied() -> None:
     assert {s.framework for s in first} == {"keras3", "tf_keras", "dl4j"}
     assert len({json.dumps(s.to_dict(), sort_keys=True) for s in first}) == len(first)
     assert draw_batch(SEED + 1, 30) != first
+
+
+def test_shrinking_first_drops_what_no_output_needs() -> None:
+    """A drawn description with a node feeding nothing and an input nothing reads: the first
+    reduction is the model without them."""
+    dense = Node("layer", "Dense", {"units": 2}, (1,))
+    spec = ModelSpec("keras3", "keras", (Input((3,)), Input((4,))), (Node("layer", "ReLU", {}, (0,)), dense), (3,))
+    assert next(reductions(spec)) == ModelSpec("keras3", "keras", (Input((4,)),),
+                                                (dataclasses.replace(dense, inputs=(0,)),), (1,))
+
+
+def test_a_tensorflow_failure_has_one_signature_whatever_the_graph_names() -> None:
+    """TensorFlow's graph errors name the node and the frames that defined it: a shrunk model, whose
+    layers are numbered anew, must still show the same finding."""
+    import tensorflow as tf
+
+    def fails(scope: str) -> Outcome:
+        @tf.function
+        def run(x: tf.Tensor) -> tf.Tensor:
+            with tf.name_scope(scope):
+                return tf.nn.depthwise_conv2d(x, tf.ones((1, 1, 1, 1)), strides=[1, 1, 2, 1], padding="VALID")
+        try:
+            run(tf.ones((1, 2, 4, 1)))
+        except tf.errors.InvalidArgumentError as exc:
+            return Outcome(0, "runtime", "finding", "untyped", _one_line(exc))
+        raise AssertionError("TensorFlow ran unequal depthwise strides on this CPU")
+
+    first, again = fails("n5"), fails("n0")
+    assert first.signature == again.signature and "equal length strides" in first.detail, first.detail
+    assert "File" not in first.detail and "n5" not in first.detail
 
 
 @pytest.mark.slow

@@ -1,9 +1,9 @@
 """Shrinking a finding: the smallest description that still shows it.
 
 Each round makes every one-step reduction of the current description (a node removed, its consumers
-taking its input instead; the model cut at an earlier tensor; an extra output or input dropped; a
-configuration key left to Keras's default; a list of sizes set to ones; an input axis shortened) and
-runs them all as one batch (one start of each framework and runtime), keeping the smallest that
+taking its input instead, and with it what then feeds no output: nodes, then inputs; the model cut at
+an earlier tensor; an extra output dropped; a configuration key left to Keras's default; a list of
+sizes set to ones; an input axis shortened) and runs them all as one batch (one start of each framework and runtime), keeping the smallest that
 still shows the same finding (:attr:`Outcome.signature`).  Candidates the framework cannot build
 simply do not reproduce.  Rounds go on until none does, or the time is up.
 """
@@ -69,16 +69,36 @@ def _dead(spec: ModelSpec) -> int | None:
 
 
 def _pruned(spec: ModelSpec) -> ModelSpec:
-    """Without the nodes no output depends on (DL4J networks are chains: kept whole)."""
+    """Without the nodes no output depends on, then without the inputs nothing reads (DL4J networks
+    are chains: kept whole)."""
     while spec.framework != "dl4j" and (i := _dead(spec)) is not None:
         dropped = _drop(spec, i)
         if dropped is None:
             break
         spec = dropped
+    if spec.framework == "dl4j":
+        return spec
+    read = {t for n in spec.nodes for t in n.inputs} | set(spec.outputs)
+    for i in reversed(range(len(spec.inputs))):
+        if i not in read and len(spec.inputs) > 1:
+            spec = _without_input(spec, i)
     return spec
 
 
+def _without_input(spec: ModelSpec, i: int) -> ModelSpec:
+    """``spec`` without input ``i``, which nothing reads (the tensors after it renumbered)."""
+    def remap(t: int) -> int:
+        return t - 1 if t > i else t
+
+    nodes = tuple(dataclasses.replace(n, inputs=tuple(remap(t) for t in n.inputs)) for n in spec.nodes)
+    return dataclasses.replace(spec, inputs=spec.inputs[:i] + spec.inputs[i + 1:], nodes=nodes,
+                               outputs=tuple(remap(t) for t in spec.outputs))
+
+
 def reductions(spec: ModelSpec) -> Iterator[ModelSpec]:
+    pruned = _pruned(spec)
+    if pruned != spec:  # a description drawn with nodes no output needs: first of all without them
+        yield pruned
     for j in range(len(spec.nodes)):
         reduced = _without_node(spec, j)
         if reduced is not None:
