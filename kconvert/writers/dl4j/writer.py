@@ -103,9 +103,8 @@ def write_dl4j(model: Model, output: str | os.PathLike[str], *, overwrite: bool 
     lowered = with_io_names(_one_layout(lower(model, DL4J_TARGET, ctx), ctx), ctx)
     updater, losses = _training(lowered, ctx)
     pieces, config = _ConfigurationBuilder(lowered, updater, losses, ctx).build()
-    if _chained_dropouts(lowered):
-        # DL4J 1.0.0-M2.1 fails its workspace validation on a DropoutLayer reading another one's output
-        # (each returns its input as it is at inference): run without workspaces, which only costs memory
+    if _chained_dropouts(lowered) or _unread_input(config):
+        # DL4J 1.0.0-M2.1's workspaces fail on these (see each): run without them, which only costs memory
         config["inferenceWorkspaceMode"] = config["trainingWorkspaceMode"] = "NONE"
     validate(config, "dl4j-computationgraph" if "vertices" in config else "dl4j-multilayer")
     text = json.dumps(config, indent=2, sort_keys=True, allow_nan=False)
@@ -120,9 +119,18 @@ def write_dl4j(model: Model, output: str | os.PathLike[str], *, overwrite: bool 
     return Written(out, files, ctx.report, weights=weights, weight_bytes=4 * count)
 
 
+def _unread_input(config: dict[str, Any]) -> bool:
+    """Whether a ComputationGraph has an input no vertex reads (a Keras model may take one it does not
+    use): DL4J's workspace planning then leaves a TimeDistributed output layer's input workspace closed
+    ("Workspace WS_LAYER_ACT_n for array type INPUT is not open")."""
+    read = {name for names in config.get("vertexInputs", {}).values() for name in names}
+    return any(name not in read for name in config.get("networkInputs", ()))
+
+
 def _chained_dropouts(model: Model) -> bool:
     """Whether a layer written as a DropoutLayer (of the written layers, the training-only ones) reads
-    another one's output."""
+    another one's output: DL4J fails its workspace validation on it (each returns its input as it is
+    at inference)."""
     by_name = {layer.name: layer for layer in model.layers}
     return any(layer.config.training_only and any(by_name[ref.layer].config.training_only
                                                    for call in layer.calls for ref in call.inputs)
