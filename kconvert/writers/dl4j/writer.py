@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,7 +104,7 @@ def write_dl4j(model: Model, output: str | os.PathLike[str], *, overwrite: bool 
     lowered = with_io_names(_one_layout(lower(model, DL4J_TARGET, ctx), ctx), ctx)
     updater, losses = _training(lowered, ctx)
     pieces, config = _ConfigurationBuilder(lowered, updater, losses, ctx).build()
-    if _chained_dropouts(lowered) or _unread_input(config):
+    if _chained_dropouts(lowered) or _graph_workspaces_fail(config):
         # DL4J 1.0.0-M2.1's workspaces fail on these (see each): run without them, which only costs memory
         config["inferenceWorkspaceMode"] = config["trainingWorkspaceMode"] = "NONE"
     validate(config, "dl4j-computationgraph" if "vertices" in config else "dl4j-multilayer")
@@ -119,12 +120,40 @@ def write_dl4j(model: Model, output: str | os.PathLike[str], *, overwrite: bool 
     return Written(out, files, ctx.report, weights=weights, weight_bytes=4 * count)
 
 
-def _unread_input(config: dict[str, Any]) -> bool:
-    """Whether a ComputationGraph has an input no vertex reads (a Keras model may take one it does not
-    use): DL4J's workspace planning then leaves a TimeDistributed output layer's input workspace closed
-    ("Workspace WS_LAYER_ACT_n for array type INPUT is not open")."""
+def _graph_workspaces_fail(config: dict[str, Any]) -> bool:
+    """Whether a ComputationGraph is one DL4J's workspace planning fails on: with an input no vertex
+    reads (a Keras model may take one it does not use), a TimeDistributed output layer finds its input
+    workspace closed ("Workspace WS_LAYER_ACT_n for array type INPUT is not open"); with an output
+    another vertex reads, a vertex is given no workspace manager at all (a NullPointerException)."""
     read = {name for names in config.get("vertexInputs", {}).values() for name in names}
-    return any(name not in read for name in config.get("networkInputs", ()))
+    return any(name not in read for name in config.get("networkInputs", ())) or \
+        any(name in read for name in config.get("networkOutputs", ()))
+
+
+#: DL4J layers that, at inference, apply their function to their input array in place (ActivationLayer
+#: takes its input as it is, then its activation overwrites it), and those that return their input's array
+IN_PLACE = frozenset({"ActivationLayer"})
+PASSED_ON = frozenset({"DropoutLayer"})
+
+
+def _free_name(name: str, taken: set[str]) -> str:
+    while name in taken:
+        name += "_"
+    return name
+
+
+def _seen_elsewhere(source: str, readers: Counter[str], passed_on: set[str],
+                    vertex_inputs: dict[str, list[str]]) -> bool:
+    """Whether the array vertex ``source`` outputs (following the vertices that pass their input's array
+    on, back to the one that made it) is read by another vertex too or is a network output: an
+    ActivationLayer reading it would overwrite what they see (a network input is not in a workspace, so
+    DL4J does not copy it; without workspaces no array is copied)."""
+    while True:
+        if readers[source] > 1:
+            return True
+        if source not in passed_on:
+            return False
+        source = vertex_inputs[source][0]
 
 
 def _chained_dropouts(model: Model) -> bool:
@@ -339,6 +368,10 @@ class _ConfigurationBuilder:
         order = [layer for layer in keras_layers(model) if not isinstance(layer.config, InputLayer)]
         inputs = [ref.layer for ref in model.inputs]
         vertices, vertex_inputs, pieces = {}, {}, []
+        names = list(inputs)  # the topological order, copies included
+        readers = Counter(ref.layer for layer in order for ref in layer.calls[0].inputs)
+        readers.update(ref.layer for ref in model.outputs)
+        passed_on: set[str] = set()  # vertices whose output is their input's array (a view or the array itself)
         for layer in order:
             if len(layer.calls) != 1:
                 self._emit(layer)  # refuses shared layers with the reason
@@ -352,6 +385,7 @@ class _ConfigurationBuilder:
                 vertices[layer.name] = {"@class": GRAPH + "PreprocessorVertex",
                                         "preProcessor": compose(preprocessors(layer, self._inputs(layer)[0]))}
                 pieces.append(_Piece(layer.name, None, []))
+                passed_on.add(layer.name)
             elif layer.kind in ELEMENTWISE_OPS:
                 vertices[layer.name] = {"@class": GRAPH + "ElementWiseVertex", "op": ELEMENTWISE_OPS[layer.kind]}
                 pieces.append(_Piece(layer.name, None, []))
@@ -368,9 +402,19 @@ class _ConfigurationBuilder:
                 pieces.append(_Piece(layer.name, None, []))
             else:
                 emitted = self._emit(layer)
+                kind = emitted.config["@class"].removeprefix(LAYERS)
+                if kind in IN_PLACE and _seen_elsewhere(sources[0], readers, passed_on, vertex_inputs):
+                    copy = _free_name(f"{layer.name}_copy", {*inputs, *(other.name for other in order), *vertices})
+                    vertices[copy] = {"@class": GRAPH + "ScaleVertex", "scaleFactor": 1.0}
+                    vertex_inputs[copy], vertex_inputs[layer.name] = sources, [copy]
+                    names.append(copy)
+                    pieces.append(_Piece(copy, None, []))
+                if kind in IN_PLACE or kind in PASSED_ON:
+                    passed_on.add(layer.name)
                 vertices[layer.name] = {"@class": GRAPH + "LayerVertex", "layerConf": self._conf(emitted),
                                         "outputVertex": False, "preProcessor": None}
                 pieces.append(_Piece(layer.name, emitted.config, emitted.params))
+            names.append(layer.name)
         outputs = []
         for ref in model.outputs:
             if ref.index or ref.node or ref.layer in inputs:
@@ -379,7 +423,6 @@ class _ConfigurationBuilder:
             outputs.append(ref.layer)
         # DL4J numbers the network inputs, then the vertices as the (sorted) JSON lists them; the
         # topological order, in those numbers, fixes the parameter layout
-        names = inputs + [layer.name for layer in order]
         index = {name: i for i, name in enumerate(inputs + sorted(vertices))}
         variables = [f"{p.name}_{block.key}" for p in pieces for block in p.params]
         config = {**_NETWORK_DEFAULTS, "defaultConfiguration": {**_CONF_DEFAULTS, "layer": None,
