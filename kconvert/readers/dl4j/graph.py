@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -36,6 +37,7 @@ def read_graph(document: dict[str, Any], params: Parameters,
     if sorted(order) != sorted([*inputs, *classes]):
         raise IncompatibleKerasConfigurationException(
             "the topological order does not list exactly the inputs and vertices", key="topologicalOrderStr")
+    _refuse_in_place_activations(document, inputs, outputs, classes, vertex_inputs)
     builder = ComputationGraphBuilder(params, classes, vertex_inputs, order, Chain([TensorRef(i) for i in inputs], given))
     builder.add_inputs(inputs, document.get("networkInputTypes"))
     for name in order:
@@ -46,6 +48,43 @@ def read_graph(document: dict[str, Any], params: Parameters,
         raise IncompatibleKerasConfigurationException(f"outputs {unknown} name no vertex", key="networkOutputs")
     model = Model("dl4j", builder.chain.layers, builder.chain.inputs, [builder.produced[o] for o in outputs])
     return model, builder.chain.declared
+
+
+def _layer_class(vertex: tuple[str, dict[str, Any]]) -> str:
+    kind, body = vertex
+    conf = body.get("layerConf") if kind == "LayerVertex" else None
+    layer = conf.get("layer") if isinstance(conf, dict) else None
+    return str(layer.get("@class", "")).rsplit(".", 1)[-1] if isinstance(layer, dict) else ""
+
+
+def _refuse_in_place_activations(document: dict[str, Any], inputs: list[str], outputs: list[str],
+                                 vertices: dict[str, tuple[str, dict[str, Any]]],
+                                 vertex_inputs: dict[str, list[str]]) -> None:
+    """At inference DL4J's ActivationLayer applies its function to its input array itself unless its
+    workspace copies it, which it does not for a network input, a network output or with workspaces
+    off.  Another vertex reading that array (directly or through vertices that pass it on) then
+    reads the activated values or not by DL4J's evaluation order: refused, naming the layer."""
+    readers = Counter(source for names in vertex_inputs.values() for source in names)
+    readers.update(outputs)
+    no_workspaces = document.get("inferenceWorkspaceMode") == "NONE"
+    passes_on = {name for name, vertex in vertices.items()
+                 if vertex[0] == "PreprocessorVertex" or _layer_class(vertex) in ("ActivationLayer", "DropoutLayer")}
+    for name, vertex in vertices.items():
+        if _layer_class(vertex) != "ActivationLayer" or not vertex_inputs.get(name):
+            continue
+        chain, source = [], vertex_inputs[name][0]
+        while True:
+            chain.append(source)
+            if source not in passes_on or not vertex_inputs.get(source):
+                break
+            source = vertex_inputs[source][0]
+        uncopied = no_workspaces or source in inputs or any(s in outputs for s in chain)
+        shared = next((s for s in chain if readers[s] > 1), None)
+        if uncopied and shared is not None:
+            raise IncompatibleKerasConfigurationException(
+                f"an ActivationLayer that Deeplearning4j applies in place to the array of '{shared}', which "
+                f"{'is a network output' if shared in outputs else 'another vertex also reads'}: what that "
+                "reader sees depends on DL4J's evaluation order", layer=name)
 
 
 @dataclass
