@@ -606,15 +606,18 @@ def test_default_strides_and_dilation_are_filled_in() -> None:
     assert conv.Conv1D(filters=1, kernel_size=(3,), padding="causal").padding == "causal"
 
 
-def test_a_depthwise_window_run_at_stride_one_counts_its_stride_one_result() -> None:
-    """Strides TensorFlow's CPU depthwise kernel lacks run at stride 1 (runtime/kernels/conv.py): the
+def test_a_window_run_at_stride_one_counts_its_stride_one_result() -> None:
+    """Strides TensorFlow's CPU kernels lack run at stride 1 (runtime/kernels/conv.py): the
     footprint bound counts that larger result; strides it has add nothing."""
     uneven = conv.DepthwiseConv2D(kernel_size=(3, 2), strides=(1, 2), padding="same", depth_multiplier=2)
-    assert uneven.depthwise_at_stride_one
+    assert uneven.runs_at_stride_one
     assert uneven.intermediate_shapes([(B, 9, 8, 3)], [(B, 9, 4, 6)]) == [(B, 9, 4, 6), (B, 9, 8, 6)]
     separable = conv.SeparableConv2D(filters=4, kernel_size=(2, 2), strides=(2, 1))
     assert separable.intermediate_shapes([(B, 5, 6, 3)], [(B, 2, 5, 4)]) == [(B, 2, 5, 4), (B, 4, 5, 3)]
     for even in (conv.DepthwiseConv1D(kernel_size=(3,), strides=(2,)), conv.DepthwiseConv2D(kernel_size=(3, 3),
                                                                                              strides=(2, 2))):
-        assert not even.depthwise_at_stride_one
-    assert not conv.Conv2D(filters=2, kernel_size=(3, 3), strides=(1, 2)).depthwise_at_stride_one
+        assert not even.runs_at_stride_one
+    assert not conv.Conv2D(filters=2, kernel_size=(3, 3), strides=(1, 2)).runs_at_stride_one
+    dilated = conv.Conv2D(filters=4, kernel_size=(1, 2), strides=(2, 1), dilation_rate=(1, 2), padding="same")
+    assert dilated.runs_at_stride_one
+    assert dilated.intermediate_shapes([(B, 5, 6, 2)], [(B, 3, 6, 4)])[-1] == (B, 5, 6, 4)

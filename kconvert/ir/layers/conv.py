@@ -32,8 +32,9 @@ class _Windowed(LayerConfig):
     """
 
     rank: ClassVar[int]
-    #: a depthwise window (``depth_multiplier`` maps per input channel, separable or not)
-    depthwise: ClassVar[bool] = False
+    #: the strides TensorFlow's CPU kernel for this kind takes: "any", "undilated" (a stride over 1 only
+    #: without a dilation over 1) or "equal" (a depthwise window's: equal ones only, and undilated)
+    tf_strides: ClassVar[str] = "any"
     kernel_size: tuple[int, ...]
     strides: tuple[int, ...] = ()
     padding: str = "valid"
@@ -71,28 +72,31 @@ class _Windowed(LayerConfig):
     def intermediate_shapes(self, inputs: Sequence[Shape], outputs: Sequence[Shape]) -> list[Shape]:
         """Beyond the outputs, with a dilation over 1: the input padded by the window's span and
         rounded up to a multiple of the dilation, which is how TensorFlow runs a dilated window
-        (space to batch): a huge dilation makes it huge whatever the output's size.  A depthwise
-        window run at stride 1 (:attr:`depthwise_at_stride_one`): its stride-1 result too."""
+        (space to batch): a huge dilation makes it huge whatever the output's size.  A window run at
+        stride 1 (:attr:`runs_at_stride_one`): its stride-1 result too."""
         made = list(outputs)
         channels, spatial = split_channels(inputs[0], self.data_format)
         if any(d != 1 for d in self.dilation_rate):
             padded = [None if n is None else -(-(n + (k - 1) * d) // d) * d
                       for n, k, d in zip(spatial, self.kernel_size, self.dilation_rate)]
             made.append(join_channels(inputs[0][0], channels, padded, self.data_format))
-        if self.depthwise_at_stride_one:
+        if self.runs_at_stride_one:
             at_one = [conv_output_length(n, k, self.padding, 1, d)
                       for n, k, d in zip(spatial, self.kernel_size, self.dilation_rate)]
-            maps = None if channels is None else channels * getattr(self, "depth_multiplier")
+            multiplier = getattr(self, "depth_multiplier", None)
+            maps = getattr(self, "filters") if multiplier is None else None if channels is None else channels * multiplier
             made.append(join_channels(inputs[0][0], maps, at_one, self.data_format))
         return made
 
     @property
-    def depthwise_at_stride_one(self) -> bool:
-        """Whether this is a depthwise window with strides TensorFlow's CPU kernel lacks (unequal
-        ones, or a stride with a dilation), which the runtime runs at stride 1, keeping every
-        stride-th position."""
-        return self.depthwise and (len(set(self.strides)) > 1 or
-                                   (max(self.strides) > 1 and max(self.dilation_rate) > 1))
+    def runs_at_stride_one(self) -> bool:
+        """Whether TensorFlow's CPU kernel lacks these strides (:attr:`tf_strides`; DL4J has them),
+        so that the runtime runs the window at stride 1, keeping every stride-th position (for a
+        depthwise window's result: before a separable one's pointwise step)."""
+        dilated_stride = max(self.strides) > 1 and max(self.dilation_rate) > 1
+        if self.tf_strides == "equal":
+            return dilated_stride or len(set(self.strides)) > 1
+        return self.tf_strides == "undilated" and dilated_stride
 
     @staticmethod
     def _known_channels(channels: int | None) -> int:
@@ -117,6 +121,7 @@ class _Filtered(_Windowed):
 @layer_config
 class _Conv(_Filtered):
     linear_weights = ("kernel", "bias")
+    tf_strides = "undilated"
     groups: int = 1
 
     def weight_shapes(self, inputs: list[Shape]) -> dict[str, Shape]:
@@ -202,7 +207,7 @@ class _SeparableConv(_Filtered):
     """Depthwise convolution (``depth_multiplier`` maps per channel) then a 1x1 pointwise one."""
 
     linear_weights = ("pointwise_kernel", "bias")
-    depthwise = True
+    tf_strides = "equal"
     depth_multiplier: int = 1
 
     def weight_shapes(self, inputs: list[Shape]) -> dict[str, Shape]:
@@ -238,7 +243,7 @@ class _DepthwiseConv(_Windowed):
     """Per-channel convolution producing ``depth_multiplier`` maps per input channel."""
 
     linear_weights = ("depthwise_kernel", "bias")
-    depthwise = True
+    tf_strides = "equal"
     depth_multiplier: int = 1
     activation: str = "linear"
     use_bias: bool = True

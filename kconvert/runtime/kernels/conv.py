@@ -57,9 +57,12 @@ def _grouped(fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], x: tf.Tensor, k: t
 def conv(step: Invocation) -> list[tf.Tensor]:
     c = step.config
     x, padding = explicit_padding(to_channels_last(step.x, c.data_format), c)
-    y = _grouped(lambda a, k: tf.nn.convolution(a, k, strides=c.strides, padding=padding,
+    strides = c.strides
+    if c.runs_at_stride_one:  # a stride with a dilation (DL4J's): TensorFlow takes neither with the other
+        x, padding, strides = _for_stride_one(x, padding, c.kernel_size, c.strides, c.dilation_rate)
+    y = _grouped(lambda a, k: tf.nn.convolution(a, k, strides=strides, padding=padding,
                                                  dilations=c.dilation_rate), x, step.w("kernel"), c.groups)
-    return [finish(step, y)]
+    return [finish(step, _every(y, c.strides) if c.runs_at_stride_one else y)]
 
 
 @kernel("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")
@@ -78,16 +81,25 @@ def conv_transpose(step: Invocation) -> list[tf.Tensor]:
     return [finish(step, tf.ensure_shape(y, [None, *known, c.filters]))]
 
 
-def _same_padding(x: tf.Tensor, kernel_size: tuple[int, ...], strides: tuple[int, ...],
-                  dilations: tuple[int, ...]) -> tf.Tensor:
-    """Channels-last ``x`` padded as TensorFlow's 'same' pads it for a window of these strides
-    (``ceil(n / s)`` positions per axis, the smaller half of the padding before)."""
-    pads = [[0, 0]]
-    for axis, (k, s, d) in enumerate(zip(kernel_size, strides, dilations), 1):
-        n = tf.shape(x)[axis]
-        total = tf.maximum((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
-        pads.append([total // 2, total - total // 2])
-    return tf.pad(x, [*pads, [0, 0]])
+def _for_stride_one(x: tf.Tensor, padding: str, kernel_size: tuple[int, ...], strides: tuple[int, ...],
+                    dilations: tuple[int, ...]) -> tuple[tf.Tensor, str, tuple[int, ...]]:
+    """A window TensorFlow's kernel cannot stride (:attr:`runs_at_stride_one`) made one it runs at
+    stride 1 (:func:`_every` then keeps its positions): channels-last ``x`` padded as 'same' pads it
+    for the real strides (``ceil(n / s)`` positions per axis, the smaller half before), a 'valid'
+    padding, unit strides."""
+    if padding == "SAME":
+        pads = [[0, 0]]
+        for axis, (k, s, d) in enumerate(zip(kernel_size, strides, dilations), 1):
+            n = tf.shape(x)[axis]
+            total = tf.maximum((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
+            pads.append([total // 2, total - total // 2])
+        x = tf.pad(x, [*pads, [0, 0]])
+    return x, "VALID", (1,) * len(strides)
+
+
+def _every(y: tf.Tensor, strides: tuple[int, ...]) -> tf.Tensor:
+    """Every stride-th position of channels-last ``y`` along each spatial axis."""
+    return y[(slice(None), *(slice(None, None, s) for s in strides))]
 
 
 def _depthwise(x: tf.Tensor, kernel_: tf.Tensor, c: Any) -> tf.Tensor:
@@ -95,22 +107,19 @@ def _depthwise(x: tf.Tensor, kernel_: tf.Tensor, c: Any) -> tf.Tensor:
 
     A 1-D layer runs as 2-D over a height of 1 with its stride on both axes, as Keras runs it (over
     a height of 1 the row stride changes nothing).  Strides TensorFlow's CPU kernel lacks
-    (``depthwise_at_stride_one``: DL4J's, or a layer Keras ran on a GPU) run at stride 1 over the
-    input padded as the layer's own strides pad it, keeping every stride-th position.
+    (``runs_at_stride_one``: DL4J's, or a layer Keras ran on a GPU) run at stride 1.
     """
     kernel_size, dilations = tuple(c.kernel_size), tuple(c.dilation_rate)
     strides = tuple(c.strides)
     if c.rank == 1:
         x, kernel_ = x[:, None], kernel_[None]
         kernel_size, strides, dilations = (1, *kernel_size), (strides[0], *strides), (1, *dilations)
-    if not c.depthwise_at_stride_one:
-        y = tf.nn.depthwise_conv2d(x, kernel_, strides=[1, *strides, 1], padding=c.padding.upper(),
-                                   dilations=dilations)
-    else:
-        if c.padding == "same":
-            x = _same_padding(x, kernel_size, strides, dilations)
-        y = tf.nn.depthwise_conv2d(x, kernel_, strides=[1, 1, 1, 1], padding="VALID", dilations=dilations)
-        y = y[:, ::strides[0], ::strides[1]]
+    padding, run_strides = c.padding.upper(), strides
+    if c.runs_at_stride_one:
+        x, padding, run_strides = _for_stride_one(x, padding, kernel_size, strides, dilations)
+    y = tf.nn.depthwise_conv2d(x, kernel_, strides=[1, *run_strides, 1], padding=padding, dilations=dilations)
+    if c.runs_at_stride_one:
+        y = _every(y, strides)
     return y[:, 0] if c.rank == 1 else y
 
 
