@@ -219,9 +219,11 @@ CPU_LIMITS = {
 }
 #: how every message of :data:`CPU_LIMITS` begins
 CANNOT_RUN_HERE = "the installed Keras cannot run this model's"
-#: what TensorFlow puts in a graph's error beside the failure: the node and the Python frames that defined it
+#: what TensorFlow puts in an error beside the failure: the graph node and the Python frames that defined
+#: it, or the frames of the traced function (autograph's "in user code")
 _GRAPH_TRACE = re.compile(r"Detected at node \S+ defined at \(most recent call last\):\n(?:[ \t]*(?:File .*)?\n)*"
-                          r"|\n?\t? *\[\[\{\{node [^}]*\}\}\]\]")
+                          r"|\n?\t? *\[\[\{\{node [^}]*\}\}\]\]"
+                          r"|in user code:\n(?:.*\n)*?\s*(?=\w+(?:Error|Exception): )")
 
 
 def tensorflow_message(message: str) -> str:

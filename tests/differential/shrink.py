@@ -3,7 +3,8 @@
 Each round makes every one-step reduction of the current description (a node removed, its consumers
 taking its input instead, and with it what then feeds no output: nodes, then inputs; the model cut at
 an earlier tensor; an extra output dropped; a configuration key left to Keras's default; a list of
-sizes set to ones; an input axis shortened) and runs them all as one batch (one start of each framework and runtime), keeping the smallest that
+sizes set to ones; an input axis shortened) and runs them all as one batch (one start of each framework and
+runtime), keeping the smallest that
 still shows the same finding (:attr:`Outcome.signature`).  Candidates the framework cannot build
 simply do not reproduce.  Rounds go on until none does, or the time is up.
 """
