@@ -121,13 +121,16 @@ def write_dl4j(model: Model, output: str | os.PathLike[str], *, overwrite: bool 
 
 
 def _graph_workspaces_fail(config: dict[str, Any]) -> bool:
-    """Whether a ComputationGraph is one DL4J's workspace planning fails on: with an input no vertex
-    reads (a Keras model may take one it does not use), a TimeDistributed output layer finds its input
-    workspace closed ("Workspace WS_LAYER_ACT_n for array type INPUT is not open"); with an output
-    another vertex reads, a vertex is given no workspace manager at all (a NullPointerException)."""
+    """Whether a ComputationGraph is one DL4J's workspaces fail on: DL4J keeps a network output out of
+    workspaces, but a TimeDistributed layer (a Dense over sequences) hands the layer it wraps a copy
+    that layer then moves into the output's input workspace, which was never opened ("Workspace
+    WS_LAYER_ACT_n for array type INPUT is not open"); with an output another vertex reads, a vertex
+    is given no workspace manager at all (a NullPointerException)."""
     read = {name for names in config.get("vertexInputs", {}).values() for name in names}
-    return any(name not in read for name in config.get("networkInputs", ())) or \
-        any(name in read for name in config.get("networkOutputs", ()))
+    outputs = config.get("networkOutputs", ())
+    layers = {name: (vertex.get("layerConf", {}).get("layer") or {}).get("@class")
+              for name, vertex in config.get("vertices", {}).items()}
+    return any(name in read or layers.get(name) == LAYERS + "recurrent.TimeDistributed" for name in outputs)
 
 
 #: DL4J layers that, at inference, apply their function to their input array in place (ActivationLayer
