@@ -1,4 +1,4 @@
-"""KerasHub backbones, read from their constructor arguments (``.keras`` archives and
+"""KerasHub backbones (text and image), read from their constructor arguments (``.keras`` archives and
 ``save_to_preset`` folders), run by kconvert's runtime against KerasHub's own predict with padding
 that matters, written back as plain Keras 3 (loaded in safe mode, without KerasHub) and for TF.js
 with its companion module (run in tfjs in Node); the targets that cannot express them refuse,
@@ -40,6 +40,20 @@ def _text_inputs(segments: bool) -> dict[str, np.ndarray]:
     return out
 
 
+def _images(shape: tuple[int, ...] = (16, 16, 3)) -> dict[str, np.ndarray]:
+    return {"images": np.random.default_rng(5).normal(size=(2, *shape)).astype("float32")}
+
+
+def _randomised(model: Any) -> Any:
+    """``model`` with every variable drawn afresh (fixed seed): BatchNormalization's statistics
+    and ViT's near-zero class token and biases then matter."""
+    rng = np.random.default_rng(11)
+    for v in model.weights:
+        values = rng.normal(0, 0.3, v.shape)
+        v.assign((np.abs(values) + 0.5 if "variance" in v.path else values).astype(v.dtype))
+    return model
+
+
 #: name -> (the backbone, built with KerasHub, and its inputs)
 BACKBONES: dict[str, Callable[[], tuple[Any, dict[str, np.ndarray]]]] = {
     "bert": lambda: (keras_hub.models.BertBackbone(vocabulary_size=VOCAB, num_segments=2, **TEXT),
@@ -49,7 +63,15 @@ BACKBONES: dict[str, Callable[[], tuple[Any, dict[str, np.ndarray]]]] = {
     "distil_bert": lambda: (keras_hub.models.DistilBertBackbone(vocabulary_size=VOCAB, **TEXT), _text_inputs(False)),
     "roberta": lambda: (keras_hub.models.RobertaBackbone(vocabulary_size=VOCAB, **TEXT), _text_inputs(False)),
     "gpt2": lambda: (keras_hub.models.GPT2Backbone(vocabulary_size=VOCAB, **TEXT), _text_inputs(False)),
+    "vit": lambda: (_randomised(keras_hub.models.ViTBackbone(
+        image_shape=(16, 16, 3), patch_size=8, num_layers=2, num_heads=2, hidden_dim=HIDDEN, mlp_dim=16,
+        attention_dropout=0.1)), _images()),
 }
+
+
+def _fed(xs: dict[str, np.ndarray]) -> Any:
+    """Inputs as a Keras model takes them: a dict, or the one array of a single-input model."""
+    return next(iter(xs.values())) if len(xs) == 1 else xs
 
 
 def _as_list(outputs: Any) -> list[np.ndarray]:
@@ -69,7 +91,7 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Pat
         archive, preset = tmp / f"{name}.keras", tmp / f"{name}-preset"
         backbone.save(archive)
         backbone.save_to_preset(str(preset))
-        out[name] = (archive, preset, xs, _as_list(backbone.predict(xs, verbose=0)))
+        out[name] = (archive, preset, xs, _as_list(backbone.predict(_fed(xs), verbose=0)))
     return out
 
 
@@ -112,7 +134,7 @@ def test_plain_keras_3_file_matches(saved: dict, name: str, tmp_path: Path) -> N
         assert b"keras_hub" not in archive.read("config.json")
     reloaded = keras.saving.load_model(tmp_path / "out.keras", safe_mode=True)
     _, _, xs, expected = saved[name]
-    _matches(_as_list(reloaded.predict([xs[i.name] for i in reloaded.inputs], verbose=0)), expected)
+    _matches(_as_list(reloaded.predict(_fed({i.name: xs[i.name] for i in reloaded.inputs}), verbose=0)), expected)
 
 
 @pytest.fixture(scope="module")

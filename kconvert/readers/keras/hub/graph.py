@@ -9,6 +9,7 @@ records) and the attribute path inside it (``transformer_layer_0``, ``_self_atte
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import h5py
 
@@ -17,6 +18,7 @@ from kconvert.ir.graph import Call, Layer, Model, TensorRef
 from kconvert.ir.layer import LayerConfig
 from kconvert.ir.layers.core import InputLayer
 from kconvert.ir.report import Report
+from kconvert.ir.shapes import Shape
 from kconvert.ir.weights import Weight
 from kconvert.readers.h5 import H5File
 
@@ -25,15 +27,25 @@ from kconvert.readers.h5 import H5File
 _ATTENTION_PARTS = ("query_dense", "key_dense", "value_dense", "output_dense")
 
 
+#: turns the arrays saved for a layer into the IR kind's weights (their names and shapes given)
+Adapt = Callable[[list[Weight], dict[str, Shape]], list[Weight]]
+
+
 @dataclass(frozen=True)
 class Saved:
-    """Where KerasHub saved a layer's weights: the top-level layer's name, then attribute keys."""
+    """Where KerasHub saved a layer's weights: the top-level layer's name, then attribute keys;
+    ``adapt`` when the IR layer holds them in another form than KerasHub's."""
 
     layer: str
     path: tuple[str, ...] = ()
+    adapt: Adapt | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         return "/".join((self.layer, *self.path))
+
+    def at(self, *keys: str) -> "Saved":
+        """The weights saved under attribute ``keys`` of this one."""
+        return Saved(self.layer, (*self.path, *keys))
 
 
 @dataclass
@@ -86,6 +98,8 @@ def bind_saved(graph: HubGraph, model: Model, f: H5File) -> None:
         if layer.kind == "MultiHeadAttention":
             arrays = [w for part in _ATTENTION_PARTS if f.has(group, part) for w in _vars(f, f.get(group, part))]
         expected = layer.config.weight_shapes(model.call_input_shapes(layer, 0))
+        if where.adapt is not None:
+            arrays = where.adapt(arrays, expected)
         if len(arrays) != len(expected):
             raise IncompatibleKerasConfigurationException(
                 f"'{where}' holds {len(arrays)} weight(s), layer {layer.name} ({layer.kind}) needs {len(expected)}")
