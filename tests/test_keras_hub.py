@@ -66,6 +66,15 @@ BACKBONES: dict[str, Callable[[], tuple[Any, dict[str, np.ndarray]]]] = {
     "vit": lambda: (_randomised(keras_hub.models.ViTBackbone(
         image_shape=(16, 16, 3), patch_size=8, num_layers=2, num_heads=2, hidden_dim=HIDDEN, mlp_dim=16,
         attention_dropout=0.1)), _images()),
+    # v1 with the "vd" bottleneck (average-pooled shortcut); v2 pre-activation (its -inf-padded pooling)
+    "resnet_vd": lambda: (_randomised(keras_hub.models.ResNetBackbone(
+        input_conv_filters=[8], input_conv_kernel_sizes=[3], stackwise_num_filters=[64, 4],
+        stackwise_num_blocks=[1, 1], stackwise_num_strides=[1, 2], block_type="bottleneck_block_vd",
+        image_shape=(16, 16, 3))), _images()),
+    "resnet_v2": lambda: (_randomised(keras_hub.models.ResNetBackbone(
+        input_conv_filters=[8, 64], input_conv_kernel_sizes=[3, 3], stackwise_num_filters=[64, 4],
+        stackwise_num_blocks=[2, 1], stackwise_num_strides=[1, 2], block_type="basic_block", use_pre_activation=True,
+        image_shape=(16, 16, 3))), _images()),
 }
 
 

@@ -48,7 +48,7 @@ def is_hub(config: Any) -> bool:
 
 def read_hub(config: dict[str, Any], weights: H5File | None, ctx: ReadContext) -> Model:
     """The IR of the KerasHub model ``config`` describes, with ``weights`` bound when given."""
-    from kconvert.readers.keras.hub import bert, gpt2, vit  # noqa: F401  (registers the builders)
+    from kconvert.readers.keras.hub import bert, gpt2, resnet, vit  # noqa: F401  (registers the builders)
 
     class_name = str(config.get("class_name"))
     builder = HUB_MODELS.get(class_name)
