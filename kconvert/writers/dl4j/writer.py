@@ -58,6 +58,7 @@ from kconvert.writers.output import atomic_directory
 DL4J_TARGET = Target(
     "Deeplearning4j", {a: a for a in DL4J_ACTIVATIONS}, DL4J_RULES,
     inlines_models="Deeplearning4j configurations have no sub-networks",
+    unshares_layers="a Deeplearning4j layer runs once per forward pass",
     lacks={"GRU": "DL4J has no GRU layer", "ConvLSTM2D": "DL4J has no convolutional LSTM",
            "LayerNormalization": "DL4J has no layer normalization layer (a DenseLayer's hasLayerNorm normalizes its "
                                  "own pre-activations only)",
@@ -359,9 +360,11 @@ class _ConfigurationBuilder:
                 pieces.append(_Piece(layer.name, None, []))
             elif layer.kind == "Concatenate":
                 rank = len(self._inputs(layer)[0])
-                if layer.config.axis % rank != rank - 1:
-                    raise inexpressible(layer, "a Concatenate over an axis other than the features", "axis")
-                vertices[layer.name] = {"@class": GRAPH + "MergeVertex", "mergeAxis": rank - 1}
+                axis = layer.config.axis % rank
+                if axis != rank - 1 and not (rank in (4, 5) and axis == 1):
+                    raise inexpressible(layer, "a Concatenate over an axis other than the features or the channels "
+                                        "of channels-first images", "axis")
+                vertices[layer.name] = {"@class": GRAPH + "MergeVertex", "mergeAxis": axis}
                 pieces.append(_Piece(layer.name, None, []))
             else:
                 emitted = self._emit(layer)
