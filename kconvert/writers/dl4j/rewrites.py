@@ -11,6 +11,12 @@ Reshape, and 1D pooling, padding, cropping and upsampling as their 2D forms betw
 * A ``Bidirectional`` returning its last step only is its two layers side by side, the backward one
   reading the input reversed in time (DL4J's ReverseTimeSeriesVertex, over NCW between Permutes), then
   merged: DL4J's LastTimeStep over a Bidirectional would take the backward layer's first step.
+* A mean or sum over the last axis is a Dense (a 1x1 Conv2D over images) of one unit with weights
+  ``1 / n`` (or 1), then a Reshape dropping the axis.
+* ``keras.ops`` arithmetic (the shared ``binary_op``): with a constant a Rescaling, so a
+  BatchNormalization (MobileNetV3's hard sigmoid, ``relu6(x + 3) * (1 / 6)``).
+* A layer called several times (shared weights, siamese towers) is written once per call
+  (``Target.unshares_layers``, :mod:`kconvert.rewrite.unshare`).
 * ``Cropping3D`` and ``ZeroPadding3D`` of channels-last volumes run channels-first between two
   Permutes: DL4J's 3D cropping and padding layers have no data format (NCDHW only).
 """
@@ -20,11 +26,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from kconvert.ir.layer import LayerConfig
+import numpy as np
+
 from kconvert.formats.dl4j import REVERSE_TIME
-from kconvert.ir.layers import core, merge
+from kconvert.ir.layer import LayerConfig
+from kconvert.ir.layers import conv, core, merge
+from kconvert.ir.weights import Weight
 from kconvert.rewrite import compositions as shared
-from kconvert.rewrite.compositions import sequence
+from kconvert.rewrite.compositions import reshape_to, sequence
 from kconvert.rewrite.lowering import TargetSite
 from kconvert.rewrite.rules import ARGS, Out, Rewrite, RuleBook, Step
 
@@ -61,6 +70,34 @@ def volume_channels_first(site: TargetSite) -> Rewrite | None:
                          "only)")
 
 
+@rule("Reduce")
+def mean_over_features(site: TargetSite) -> Rewrite | None:
+    """A mean (or sum) over the last axis as a linear layer of one unit whose weights are all ``1 / n``
+    (or 1), then a Reshape dropping the axis: DL4J's pooling layers reduce over time or space, not
+    features (a Dense over a sequence runs at every step; a 1x1 convolution over an image at every pixel)."""
+    c, shape = site.config, site.shape
+    rank = len(shape)
+    if c.op not in ("mean", "sum") or tuple(sorted({a % rank for a in c.axis})) != (rank - 1,) or rank not in (2, 3, 4):
+        return None  # refused by the emitter
+    if rank == 2 and not c.keepdims:
+        raise site.refuse("writes a reduction over the features of a flat input only with keepdims (a "
+                          "Deeplearning4j array has at least two axes)", key="keepdims")
+    (n,) = site.known(shape[-1:], "number of features")
+    value = 1.0 / n if c.op == "mean" else 1.0
+    if rank == 4:
+        linear: LayerConfig = conv.Conv2D(kernel_size=(1, 1), strides=(1, 1), dilation_rate=(1, 1), filters=1,
+                                          use_bias=False)
+        kernel = Weight.filled((1, 1, n, 1), value, np.float32, f"{c.op} over {n} channels")
+    else:
+        linear = core.Dense(units=1, use_bias=False)
+        kernel = Weight.filled((n, 1), value, np.float32, f"{c.op} over {n} features")
+    steps = [Step("summed", linear, {"kernel": kernel})]
+    if not c.keepdims:
+        steps.append(Step("dropped", reshape_to(*shape[1:-1])))
+    return Rewrite.chain(steps, f"{c.op} over the last axis written as a {linear.kind} of one unit with every weight "
+                         f"{value:.6g}" + ("" if c.keepdims else " and a Reshape dropping the axis"))
+
+
 #: Keras merge mode -> the IR merge of the two directions' outputs
 _MERGES: dict[str, Callable[[], LayerConfig]] = {
     "concat": lambda: merge.Concatenate(axis=-1), "sum": merge.Add, "mul": merge.Multiply, "ave": merge.Average}
@@ -86,4 +123,5 @@ def bidirectional_last_step(site: TargetSite) -> Rewrite | None:
         "the input reversed in time (ReverseTimeSeriesVertex), then merged")
 
 
-DL4J_RULES.include(shared.normalization_layer, shared.custom_scale, shared.keepdims_pooling, *shared.EVERY_TARGET)
+DL4J_RULES.include(shared.normalization_layer, shared.custom_scale, shared.keepdims_pooling, shared.binary_op,
+                   shared.unary_op, *shared.EVERY_TARGET)

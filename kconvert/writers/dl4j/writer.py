@@ -6,7 +6,7 @@ and Permute become input preprocessors, merges become Merge/ElementWise vertices
 ``variables`` lists its parameters in flattening order (DL4J reads BatchNormalization's
 variance-or-log-std choice from it), and graphs carry their topological order so that the
 parameter layout does not depend on DL4J's own sort.  ``coefficients.bin`` is one FLOAT row
-vector, streamed layer by layer; no updater state is written.
+vector, streamed layer by layer into a stored (uncompressed) zip member; no updater state is written.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ from kconvert.writers.output import atomic_directory
 DL4J_TARGET = Target(
     "Deeplearning4j", {a: a for a in DL4J_ACTIVATIONS}, DL4J_RULES,
     inlines_models="Deeplearning4j configurations have no sub-networks",
+    unshares_layers="a Deeplearning4j layer runs once per forward pass",
     lacks={"GRU": "DL4J has no GRU layer", "ConvLSTM2D": "DL4J has no convolutional LSTM",
            "LayerNormalization": "DL4J has no layer normalization layer (a DenseLayer's hasLayerNorm normalizes its "
                                  "own pre-activations only)",
@@ -185,7 +186,12 @@ def _write_zip(path: Path, text: str, pieces: list[_Piece]) -> int:
             zf.writestr(COEFFICIENTS, b"")
             zf.writestr(NO_PARAMS, b"")
             return 0
-        with zf.open(COEFFICIENTS, "w", force_zip64=True) as fh:
+        # stored, not deflated: random-looking floats barely compress, deflating them was nearly all of
+        # the writing time (VGG16: 24 s of 25), and DL4J's ModelSerializer (java.util.zip.ZipFile) reads
+        # stored members as it reads deflated ones
+        coefficients = zipfile.ZipInfo(COEFFICIENTS)
+        coefficients.compress_type = zipfile.ZIP_STORED
+        with zf.open(coefficients, "w", force_zip64=True) as fh:
             fh.write(write_row_header(count))
             for block in blocks:  # a chunk of one tensor in memory at a time
                 for chunk in block.weight.iter_chunks():
@@ -354,9 +360,11 @@ class _ConfigurationBuilder:
                 pieces.append(_Piece(layer.name, None, []))
             elif layer.kind == "Concatenate":
                 rank = len(self._inputs(layer)[0])
-                if layer.config.axis % rank != rank - 1:
-                    raise inexpressible(layer, "a Concatenate over an axis other than the features", "axis")
-                vertices[layer.name] = {"@class": GRAPH + "MergeVertex", "mergeAxis": rank - 1}
+                axis = layer.config.axis % rank
+                if axis != rank - 1 and not (rank in (4, 5) and axis == 1):
+                    raise inexpressible(layer, "a Concatenate over an axis other than the features or the channels "
+                                        "of channels-first images", "axis")
+                vertices[layer.name] = {"@class": GRAPH + "MergeVertex", "mergeAxis": axis}
                 pieces.append(_Piece(layer.name, None, []))
             else:
                 emitted = self._emit(layer)

@@ -310,65 +310,8 @@ def attention(site: TargetSite) -> Rewrite:
                          "softmax Activation and Dot layers (TF.js has no Attention layer)")
 
 
-# -- functional operations (keras.ops / tf.* nodes) -----------------------------------------------------
-
-#: two-tensor operations -> the merge layer computing them
-_MERGES: dict[str, Callable[[], LayerConfig]] = {
-    "add": merge.Add, "subtract": merge.Subtract, "multiply": merge.Multiply, "maximum": merge.Maximum,
-    "minimum": merge.Minimum}
-#: unary operations TF.js computes as an Activation of the same IR name
-_ACTIVATION_OPS = ("sigmoid", "tanh", "relu6", "hard_sigmoid_relu6", "hard_silu", "silu", "relu")
-
-
-@rule("BinaryOp")
-def binary_op(site: TargetSite) -> Rewrite | None:
-    """Merge layers, Rescaling and ReLU where they compute the operation exactly; anything else
-    (a quotient, a power, the maximum with a constant other than 0) is left to the companion
-    module's class."""
-    c = site.config
-    if c.constant is None:
-        if c.op not in _MERGES:
-            return None
-        config = _MERGES[c.op]()
-        return Rewrite.to(config, f"operation {c.op} of two tensors written as a {config.kind} layer")
-    k = float(c.constant)
-    affine = {"add": (1.0, k), "multiply": (k, 0.0), "subtract": (-1.0, k) if c.constant_first else (1.0, -k)}
-    if c.op in affine:
-        scale, offset = affine[c.op]
-        return Rewrite.to(core.Rescaling(scale=scale, offset=offset), f"operation {c.op} with the constant {k:.6g} "
-                          f"written as Rescaling(scale={scale:.6g}, offset={offset:.6g})")
-    if c.op in ("maximum", "minimum") and k == 0.0:
-        if c.op == "maximum":
-            return Rewrite.to(act.ReLU(), "operation maximum(x, 0) written as ReLU layers")
-        return Rewrite.chain(sequence(("negated", core.Rescaling(scale=-1.0)), ("positive", act.ReLU()),
-                                      ("negative", core.Rescaling(scale=-1.0))),
-                             "operation minimum(x, 0) written as ReLU layers")
-    if c.op == "power" and k == 2.0 and not c.constant_first:
-        return _square()
-    return None  # the companion module's class computes it (dialect.py)
-
-
-def _square() -> Rewrite:
-    return Rewrite.to(merge.Multiply(), "x ** 2 written as a Multiply of x by itself", inputs=(Arg(0), Arg(0)))
-
-
-@rule("UnaryOp")
-def unary_op(site: TargetSite) -> Rewrite | None:
-    op = site.config.op
-    if op in _ACTIVATION_OPS:
-        return Rewrite.to(core.Activation(activation=op), f"operation {op} written as an Activation layer")
-    if op == "negative":
-        return Rewrite.to(core.Rescaling(scale=-1.0), "operation negative written as Rescaling(scale=-1)")
-    if op == "square":
-        return _square()
-    if op == "abs":
-        return Rewrite.chain([Step("positive", act.ReLU(), inputs=(ARGS,)),
-                              Step("negated", core.Rescaling(scale=-1.0), inputs=(ARGS,)),
-                              Step("negative", act.ReLU()),
-                              Step("sum", merge.Add(), inputs=(Out("positive"), Out("negative")))],
-                             "operation abs written as relu(x) + relu(-x)")
-    return None  # exp, sqrt, cast: the companion module's class (dialect.py)
-
+# -- functional operations (keras.ops / tf.* nodes): binary_op and unary_op are the shared rules;
+# what they leave (a quotient, a power, exp, sqrt, cast...) is the companion module's class (dialect.py)
 
 #: (reduction, rank, axes) -> the global pooling layer computing it without keepdims
 _POOLINGS: dict[tuple[str, int, tuple[int, ...]], Callable[..., LayerConfig]] = {
@@ -422,7 +365,7 @@ def repeated_inputs(site: TargetSite) -> Rewrite | None:
 
 
 TFJS_RULES.include(shared.keepdims_pooling, shared.normalization_layer, shared.layer_scale, shared.custom_scale,
-                   shared.identity, *shared.EVERY_TARGET)
+                   shared.identity, shared.binary_op, shared.unary_op, *shared.EVERY_TARGET)
 #: TF.js has 1-D pooling, but none of these
 TFJS_RULES.include(shared.planar, kinds=("ZeroPadding1D", "Cropping1D", "UpSampling1D", "SeparableConv1D",
                                          "DepthwiseConv1D", "Conv1DTranspose"))
