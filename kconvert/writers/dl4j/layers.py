@@ -79,6 +79,7 @@ class EmitContext:
     inputs: list[Shape]  # input shapes of the layer's (single) call
     updater: dict[str, Any]  # the iupdater every parameterized layer carries
     write: WriteContext  # notes and the enforce_training_config policy
+    mask_value: float | None = None  # a recurrent layer masking the steps equal to it (``masks.py``)
 
     def sub(self, layer: Layer, inputs: list[Shape] | None = None) -> "EmitContext":
         """The context of a wrapped layer."""
@@ -513,9 +514,7 @@ def upsampling2d(ctx: EmitContext) -> Emitted:
 
 @emitter("Embedding", declares_input=True)
 def embedding(ctx: EmitContext) -> Emitted:
-    c = ctx.layer.config
-    if c.mask_zero:
-        raise ctx.error("Embedding(mask_zero=True) (DL4J does not derive masks from token ids)", "mask_zero")
+    c = ctx.layer.config  # mask_zero is written by ``masks.py`` (or refused there)
     if len(ctx.inputs[0]) != 2:
         raise ctx.error("an Embedding over a rank-3 input")
     length = ctx.inputs[0][1]
@@ -566,13 +565,22 @@ def _recurrent_config(ctx: EmitContext, layer: Layer) -> dict[str, Any]:
 
 
 def _last_step(ctx: EmitContext, inner: dict[str, Any]) -> dict[str, Any]:
-    """A recurrent layer returning its last output only: DL4J's LastTimeStep wrapper."""
+    """A recurrent layer returning its last output only: DL4J's LastTimeStep wrapper (over a
+    MaskZeroLayer, each example's last unmasked step)."""
     return {"@class": LAYERS + "recurrent.LastTimeStep", "layerName": ctx.layer.name, "underlying": inner}
+
+
+def _mask_zero(ctx: EmitContext, inner: dict[str, Any], value: float) -> dict[str, Any]:
+    """A recurrent layer skipping the steps whose features all equal ``value``: DL4J's MaskZeroLayer."""
+    return {"@class": LAYERS + "util.MaskZeroLayer", "layerName": ctx.layer.name, "maskingValue": value,
+            "underlying": inner}
 
 
 @emitter("LSTM", "PeepholeLSTM", "SimpleRNN", declares_input=True)
 def recurrent(ctx: EmitContext) -> Emitted:
     config = _recurrent_config(ctx, ctx.layer)
+    if ctx.mask_value is not None:
+        config = _mask_zero(ctx, config, ctx.mask_value)
     if not ctx.layer.config.return_sequences:
         config = _last_step(ctx, config)
     return Emitted(config, _recurrent_params(ctx, ctx.layer))

@@ -50,6 +50,7 @@ from kconvert.writers.dl4j.layers import (
     Params,
     inexpressible,
 )
+from kconvert.writers.dl4j.masks import masked_recurrent
 from kconvert.writers.dl4j.preprocessors import PREPROCESSOR_RULES, compose, preprocessors
 from kconvert.writers.dl4j.rewrites import DL4J_RULES
 from kconvert.writers.keras.graph import is_chain, keras_layers
@@ -101,9 +102,9 @@ def write_dl4j(model: Model, output: str | os.PathLike[str], *, overwrite: bool 
     if model.lacks_weights and not config_only:
         raise IncompatibleKerasConfigurationException(
             f"model '{model.name}' has no weights loaded (a configuration only): use --config-only")
-    lowered = with_io_names(_one_layout(lower(model, DL4J_TARGET, ctx), ctx), ctx)
+    lowered, masks = masked_recurrent(with_io_names(_one_layout(lower(model, DL4J_TARGET, ctx), ctx), ctx), ctx)
     updater, losses = _training(lowered, ctx)
-    pieces, config = _ConfigurationBuilder(lowered, updater, losses, ctx).build()
+    pieces, config = _ConfigurationBuilder(lowered, updater, losses, ctx, masks).build()
     if _chained_dropouts(lowered):
         # DL4J 1.0.0-M2.1 fails its workspace validation on a DropoutLayer reading another one's output
         # (each returns its input as it is at inference): run without workspaces, which only costs memory
@@ -252,8 +253,9 @@ def _updater(optimizer: Any) -> dict[str, Any]:
 
 class _ConfigurationBuilder:
     def __init__(self, model: Model, updater: dict[str, Any], losses: dict[str, dict[str, Any]],
-                 ctx: WriteContext) -> None:
+                 ctx: WriteContext, masks: dict[str, float]) -> None:
         self.model = model
+        self.masks = masks  # recurrent layer -> the value of the steps it masks
         self.ctx = ctx
         self.updater = updater
         self.losses = losses
@@ -295,7 +297,7 @@ class _ConfigurationBuilder:
         if fn is None:
             why = DL4J_TARGET.lacks.get(layer.kind)
             raise inexpressible(layer, f"layer kind {layer.kind}" + (f" ({why})" if why else ""))
-        emitted = fn(EmitContext(layer, self._inputs(layer), self.updater, self.ctx))
+        emitted = fn(EmitContext(layer, self._inputs(layer), self.updater, self.ctx, self.masks.get(layer.name)))
         if layer.name in self.losses:
             self._as_output_layer(layer, emitted)
         return emitted
