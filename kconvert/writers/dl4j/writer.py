@@ -61,8 +61,9 @@ DL4J_TARGET = Target(
     inlines_models="Deeplearning4j configurations have no sub-networks",
     unshares_layers="a Deeplearning4j layer runs once per forward pass",
     lacks={"GRU": "DL4J has no GRU layer", "ConvLSTM2D": "DL4J has no convolutional LSTM",
-           "LayerNormalization": "DL4J has no layer normalization layer (a DenseLayer's hasLayerNorm normalizes its "
-                                 "own pre-activations only)",
+           "LayerNormalization": "DL4J has no layer normalization layer: a DenseLayer's hasLayerNorm standardizes its "
+                                 "own pre-activations x.W with no epsilon (ND4J's standardize: (x - mean) / std), "
+                                 "where Keras divides by sqrt(variance + epsilon)",
            "Attention": "DL4J's attention layers and AttentionVertex learn query, key and value projections; "
                         "Keras's Attention has none",
            "LocallyConnected2D": "DL4J's LocallyConnected2D is a SameDiff layer kconvert does not write",
