@@ -6,7 +6,8 @@ and Permute become input preprocessors, merges become Merge/ElementWise vertices
 ``variables`` lists its parameters in flattening order (DL4J reads BatchNormalization's
 variance-or-log-std choice from it), and graphs carry their topological order so that the
 parameter layout does not depend on DL4J's own sort.  ``coefficients.bin`` is one FLOAT row
-vector, streamed layer by layer into a stored (uncompressed) zip member; no updater state is written.
+vector, streamed layer by layer into a stored (uncompressed) zip member -- a transposed matrix (a Dense
+kernel, in DL4J's 'f' order) tile by tile, each tile's rows written at their offsets; no updater state is written.
 """
 
 from __future__ import annotations
