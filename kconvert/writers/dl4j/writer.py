@@ -6,7 +6,8 @@ and Permute become input preprocessors, merges become Merge/ElementWise vertices
 ``variables`` lists its parameters in flattening order (DL4J reads BatchNormalization's
 variance-or-log-std choice from it), and graphs carry their topological order so that the
 parameter layout does not depend on DL4J's own sort.  ``coefficients.bin`` is one FLOAT row
-vector, streamed layer by layer into a stored (uncompressed) zip member; no updater state is written.
+vector, streamed layer by layer into a stored (uncompressed) zip member -- a transposed matrix (a Dense
+kernel, in DL4J's 'f' order) tile by tile, each tile's rows written at their offsets; no updater state is written.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, BinaryIO
+
+import numpy as np
 
 from kconvert.errors import IncompatibleKerasConfigurationException, UnsupportedKerasConfigurationException
 from kconvert.formats.dl4j import (
@@ -32,10 +35,12 @@ from kconvert.formats.dl4j import (
     UPDATERS,
     write_row_header,
 )
+from kconvert.ir.extent import RAW_BYTES
 from kconvert.ir.graph import Layer, Model
 from kconvert.ir.layers.core import InputLayer
 from kconvert.ir.layout import to_channels_last
 from kconvert.ir.shapes import Shape
+from kconvert.ir.weights import Weight
 from kconvert.rewrite.lowering import Target, lower
 from kconvert.schemas import validate
 from kconvert.writers.context import WriteContext, Written
@@ -81,6 +86,8 @@ _CONF_DEFAULTS = {"cacheMode": "NONE", "dataType": "FLOAT", "epochCount": 0, "it
 _NETWORK_DEFAULTS = {"backpropType": "Standard", "cacheMode": "NONE", "dataType": "FLOAT", "epochCount": 0,
                      "inferenceWorkspaceMode": "ENABLED", "iterationCount": 0, "tbpttBackLength": 20,
                      "tbpttFwdLength": 20, "trainingWorkspaceMode": "ENABLED", "validateOutputLayerConfig": True}
+#: how coefficients.bin holds each value (Nd4j.write: a DataOutputStream's big-endian FLOAT)
+_FLOAT = np.dtype(">f4")
 #: kinds written as graph vertices rather than layers
 VERTEX_KINDS = frozenset(ELEMENTWISE_OPS) | {"Concatenate"}
 
@@ -182,7 +189,7 @@ def _input_type(shape: Shape, fmt: str) -> dict[str, Any]:
 def _write_zip(path: Path, text: str, pieces: list[_Piece]) -> int:
     blocks = [block for piece in pieces for block in piece.params]
     count = sum(block.size for block in blocks)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+    with open(path, "w+b") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(CONFIGURATION, text)
         if count == 0:
             zf.writestr(COEFFICIENTS, b"")
@@ -193,12 +200,40 @@ def _write_zip(path: Path, text: str, pieces: list[_Piece]) -> int:
         # stored members as it reads deflated ones
         coefficients = zipfile.ZipInfo(COEFFICIENTS)
         coefficients.compress_type = zipfile.ZIP_STORED
-        with zf.open(coefficients, "w", force_zip64=True) as fh:
-            fh.write(write_row_header(count))
+        with zf.open(coefficients, "w", force_zip64=True) as member:
+            member.write(write_row_header(count))
             for block in blocks:  # a chunk of one tensor in memory at a time
-                for chunk in block.weight.iter_chunks():
-                    fh.write(memoryview(chunk.astype(">f4")).cast("B"))
+                if block.weight.tiled:
+                    _place_tiles(fh, member, block.weight)
+                else:
+                    for chunk in block.weight.iter_chunks():
+                        member.write(memoryview(chunk.astype(_FLOAT)).cast("B"))
     return count
+
+
+def _place_tiles(fh: BinaryIO, member: IO[bytes], weight: Weight) -> None:
+    """Write ``weight`` (a :attr:`~Weight.tiled` matrix; big-endian float32, C order) into ``member`` at ``fh``'s position, tile by tile:
+    each tile's rows written at their offsets in the file, then the range read back in order through
+    ``member`` (the same bytes again, so that zipfile counts and checksums the member itself)."""
+    fh.flush()
+    start, fd = fh.tell(), fh.fileno()
+    end = start + _FLOAT.itemsize * weight.size
+    staging = np.empty(0, _FLOAT)  # one tile, converted; reused
+    for index, tile in weight.iter_tiles():
+        if staging.size < tile.size:
+            staging = np.empty(tile.size, _FLOAT)
+        np.copyto(staging[:tile.size].reshape(tile.shape), tile, casting="unsafe")
+        (rows, columns), width = index, tile.shape[1] * _FLOAT.itemsize
+        values = memoryview(staging).cast("B")
+        for k, row in enumerate(range(rows.start, rows.stop)):  # the tile's rows, each at its offset
+            os.pwrite(fd, values[k * width:(k + 1) * width],
+                      start + _FLOAT.itemsize * (row * weight.shape[1] + columns.start))
+    buffer = memoryview(bytearray(RAW_BYTES))
+    for position in range(start, end, RAW_BYTES):
+        piece = buffer[:min(RAW_BYTES, end - position)]
+        if os.preadv(fd, [piece], position) != len(piece):
+            raise OSError(f"{fh.name}: short read at byte {position} of what was just written")
+        member.write(piece)
 
 
 def _training(model: Model, ctx: WriteContext) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
