@@ -363,3 +363,31 @@ def test_realworld_files_in_onnx_runtime(tmp_path: Path) -> None:
     assert by_reference["stored predictions"] >= 20, by_reference
     print(f"real-world: {written} written and matching ({by_reference}), {len(refusals)} refused, "
           f"max abs error {worst:.2e}")
+
+
+def test_transposed_convolutions_with_output_padding(tmp_path: Path) -> None:
+    """Conv*Transpose with and without output_padding, same and valid, odd and even kernels, strides
+    past the kernel (TensorFlow runs no dilated ones on CPU): ONNX's pads and output_padding crop the full output as TensorFlow does (Keras's
+    predictions)."""
+    keras = pytest.importorskip("keras")
+    from tests.helpers import randomize_weights
+
+    L = keras.layers
+    cases = [(L.Conv1DTranspose, 1, dict(kernel_size=3, strides=2, padding="same", output_padding=1)),
+             (L.Conv1DTranspose, 1, dict(kernel_size=1, strides=3, padding="valid", output_padding=2)),
+             (L.Conv1DTranspose, 1, dict(kernel_size=2, strides=3, padding="same")),
+             (L.Conv2DTranspose, 2, dict(kernel_size=(3, 2), strides=(3, 2), padding="same", output_padding=(2, 1))),
+             (L.Conv2DTranspose, 2, dict(kernel_size=4, strides=2, padding="valid", output_padding=1)),
+             (L.Conv2DTranspose, 2, dict(kernel_size=3, strides=1, padding="same", output_padding=0)),
+             (L.Conv3DTranspose, 3, dict(kernel_size=2, strides=2, padding="same", output_padding=(1, 1, 1)))]
+    x3 = {d: np.random.default_rng(d).normal(size=(2,) + (5,) * d + (3,)).astype(np.float32) for d in (1, 2, 3)}
+    for i, (cls, dims, kwargs) in enumerate(cases):
+        inp = keras.Input((5,) * dims + (3,))
+        keras_model = keras.Model(inp, cls(filters=2, **kwargs)(inp))
+        randomize_weights(keras_model, np.random.default_rng(i))
+        keras_model.save(tmp_path / f"{i}.keras")
+        kconvert.write(kconvert.load(tmp_path / f"{i}.keras"), "onnx", tmp_path / f"{i}.onnx")
+        want = keras_model.predict(x3[dims], verbose=0)
+        got = run_onnx(tmp_path / f"{i}.onnx", [x3[dims]])[0]
+        assert got.shape == want.shape, (cls.__name__, kwargs)
+        np.testing.assert_allclose(got, want, atol=ATOL, rtol=RTOL, err_msg=f"{cls.__name__} {kwargs}")

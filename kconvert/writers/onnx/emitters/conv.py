@@ -104,13 +104,23 @@ def separable(em: Emit) -> list[Value]:
     return [em.activation(Value(y, x.perm), c.activation)]
 
 
+def transpose_crop(padding: str, span: int, stride: int, output_padding: int | None) -> int:
+    """How much of the full transposed convolution (``stride * (in - 1) + span`` long) Keras's output
+    leaves out: TensorFlow's padding of the convolution it is the gradient of, ``2 * (span // 2) -
+    output_padding`` (same) or ``-output_padding`` (valid) with an ``output_padding``, else ``span -
+    stride`` (same) or ``min(span - stride, 0)`` (valid) -- whatever the input's length.  Negative:
+    the output runs that far past the full one (zeros the kernel never reached)."""
+    if output_padding is None:
+        return span - stride if padding == "same" else min(span - stride, 0)
+    return (2 * (span // 2) if padding == "same" else 0) - output_padding
+
+
 @emits("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")
 def conv_transpose(em: Emit) -> list[Value]:
-    """Keras's output size: ``in * s`` (same) or ``in * s + max(span - s, 0)`` (valid); ONNX's is
-    ``s (in - 1) + span - pads + output_padding``."""
+    """ONNX's output is ``s (in - 1) + span + output_padding - pads``: TensorFlow crops the full
+    output as its forward convolution pads (the odd value at the end), and an output longer than
+    the full one is ONNX's ``output_padding``."""
     c, w = em.config, em.weights()
-    if c.output_padding is not None:
-        raise em.refuse("writes Conv*Transpose without output_padding only", key="output_padding")
     x = em.spatial_input()
     kernel = w["kernel"]  # (spatial..., out, in) -> (in, out, spatial...)
     r = c.rank
@@ -118,10 +128,12 @@ def conv_transpose(em: Emit) -> list[Value]:
     if c.use_bias:
         inputs.append(em.weight("bias", w["bias"]))
     spans = [(k - 1) * d + 1 for k, d in zip(c.kernel_size, c.dilation_rate)]
-    totals = [max(span - s, 0) if c.padding == "same" else 0 for span, s in zip(spans, c.strides)]
+    extra = c.output_padding or (None,) * r
+    crops = [transpose_crop(c.padding, span, s, p) for span, s, p in zip(spans, c.strides, extra)]
+    begins = [max(t, 0) // 2 for t in crops]
     y = em.op("ConvTranspose", inputs, kernel_shape=list(c.kernel_size), strides=list(c.strides),
-              dilations=list(c.dilation_rate), pads=[t // 2 for t in totals] + [t - t // 2 for t in totals],
-              output_padding=[max(s - span, 0) for s, span in zip(c.strides, spans)])
+              dilations=list(c.dilation_rate), pads=begins + [max(t, 0) - b for t, b in zip(crops, begins)],
+              output_padding=[max(-t, 0) for t in crops])
     return [em.activation(Value(y, x.perm), c.activation)]
 
 
