@@ -26,7 +26,7 @@ GENERATED_SOURCES = sorted(str(p.relative_to(GENERATED)) for p in GENERATED.glob
                            if not p.name.endswith(("weights.h5",)))
 #: generated fixtures holding what the ONNX writer refuses, and the refusal's words
 REFUSED = {"convlstm": "no ONNX operators for ConvLSTM2D", "extras": "given a padding mask: ONNX's recurrent",
-           "rnn": "given a padding mask: ONNX's recurrent", "tfkeras_only": "no ONNX operators for LocallyConnected1D"}
+           "rnn": "given a padding mask: ONNX's recurrent"}
 
 
 def run_onnx(path: Path, xs: list[np.ndarray]) -> list[np.ndarray]:
@@ -313,7 +313,7 @@ def test_batch_convert_and_check(tmp_path: Path) -> None:
 
 
 #: why ONNX cannot be written for some real-world files (each refusal must be one of these)
-REALWORLD_REFUSALS = ("no ONNX operators for LocallyConnected2D", "no ONNX operators for ConvLSTM2D",
+REALWORLD_REFUSALS = ("no ONNX operators for ConvLSTM2D",
                       "writes Bidirectional over a forward SimpleRNN, GRU or LSTM")
 
 
@@ -391,3 +391,24 @@ def test_transposed_convolutions_with_output_padding(tmp_path: Path) -> None:
         got = run_onnx(tmp_path / f"{i}.onnx", [x3[dims]])[0]
         assert got.shape == want.shape, (cls.__name__, kwargs)
         np.testing.assert_allclose(got, want, atol=ATOL, rtol=RTOL, err_msg=f"{cls.__name__} {kwargs}")
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_locally_connected_layers_match_tf_keras(tmp_path: Path, data_format: str) -> None:
+    """LocallyConnected1D/2D (tf_keras has them): windows gathered, one MatMul per position."""
+    tf_keras = pytest.importorskip("tf_keras")
+    from tests.helpers import randomize_weights
+
+    L = tf_keras.layers
+    seq, image = tf_keras.Input((7, 3)), tf_keras.Input((3, 6, 5) if data_format == "channels_first" else (6, 5, 3))
+    one = L.LocallyConnected1D(4, 3, strides=2, activation="tanh")(seq)
+    two = L.LocallyConnected2D(2, (2, 3), strides=(2, 1), data_format=data_format)(image)
+    unbiased = L.LocallyConnected2D(3, 2, use_bias=False, data_format=data_format)(image)
+    keras_model = tf_keras.Model([seq, image], [one, two, unbiased])
+    randomize_weights(keras_model, np.random.default_rng(7))
+    keras_model.save(tmp_path / "lc.h5")
+    kconvert.write(kconvert.load(tmp_path / "lc.h5"), "onnx", tmp_path / "lc.onnx")
+    rng = np.random.default_rng(8)
+    xs = [rng.normal(size=(2, *t.shape[1:])).astype(np.float32) for t in keras_model.inputs]
+    for got, want in zip(run_onnx(tmp_path / "lc.onnx", xs), keras_model.predict(xs, verbose=0), strict=True):
+        np.testing.assert_allclose(got, want, atol=ATOL, rtol=RTOL)

@@ -173,3 +173,38 @@ def _masked_mean(em: Emit) -> Value:
     total = em.graph.reduce("ReduceSum", em.op("Mul", [x.name, weights]), [1], em.base, keepdims=c.keepdims)
     count = em.graph.reduce("ReduceSum", weights, [1], em.base, keepdims=c.keepdims)
     return Value(em.op("Div", [total, count]), perm if c.keepdims else (0, 1))
+
+
+@emits("LocallyConnected1D", "LocallyConnected2D")
+def locally_connected(em: Emit) -> list[Value]:
+    """Every output position's window gathered (one Gather per spatial axis, with the indices
+    ``position * stride + offset``), laid out (positions, batch, window) in the axis order the kernel
+    flattens it in, and multiplied by that position's kernel in one batched MatMul."""
+    c, w = em.config, em.weights()
+    x = em.input(0)  # the source's layout: the window is flattened in it
+    rank = c.rank
+    first = c.data_format == "channels_first"
+    labels: list[tuple[str, int]] = [("batch", 0), ("channels", 0)] if first else [("batch", 0)]
+    labels += [("spatial", d) for d in range(rank)] + ([] if first else [("channels", 0)])
+    sizes = em.known(spatial_sizes(em), "spatial input size")
+    outs = [(n - k) // s + 1 for n, k, s in zip(sizes, c.kernel_size, c.strides)]
+    y = x.name
+    for d in range(rank):
+        axis = labels.index(("spatial", d))
+        indices = np.arange(outs[d])[:, None] * c.strides[d] + np.arange(c.kernel_size[d])[None, :]
+        y = em.op("Gather", [y, em.const(indices, np.int64)], axis=axis)
+        labels[axis:axis + 1] = [("out", d), ("window", d)]
+    window = [label for label in labels if label[0] in ("window", "channels")]
+    order = [("out", d) for d in range(rank)] + [("batch", 0)] + window
+    y = em.op("Transpose", [y], perm=[labels.index(label) for label in order])
+    kernel = w["kernel"]  # (positions, window, filters)
+    positions, width, filters = kernel.shape
+    y = em.op("Reshape", [y, em.const([positions, -1, width], np.int64)])
+    y = em.op("MatMul", [y, em.weight("kernel", kernel)])
+    if c.use_bias:  # (out..., filters); channels_first Keras reads its bytes as (filters, out...)
+        bias = w["bias"].reshape((filters, positions)).transpose((1, 0)) if first else \
+            w["bias"].reshape((positions, filters))
+        y = em.op("Add", [y, em.weight("bias", bias.reshape((positions, 1, filters)))])
+    y = em.op("Reshape", [y, em.const([*outs, -1, filters], np.int64)])
+    perm = (*range(2, rank + 2), 0, 1) if first else (*range(1, rank + 1), 0, rank + 1)
+    return [em.activation(Value(y, perm), c.activation)]
