@@ -25,8 +25,7 @@ ATOL = RTOL = 1e-4
 GENERATED_SOURCES = sorted(str(p.relative_to(GENERATED)) for p in GENERATED.glob("*/*.h5")
                            if not p.name.endswith(("weights.h5",)))
 #: generated fixtures holding what the ONNX writer refuses, and the refusal's words
-REFUSED = {"convlstm": "no ONNX operators for ConvLSTM2D", "extras": "given a padding mask: ONNX's recurrent",
-           "rnn": "given a padding mask: ONNX's recurrent"}
+REFUSED = {"convlstm": "no ONNX operators for ConvLSTM2D"}
 
 
 def run_onnx(path: Path, xs: list[np.ndarray]) -> list[np.ndarray]:
@@ -255,8 +254,8 @@ def _masked_model(recurrent_after: bool = False) -> kconvert.Model:
 
 
 def test_padding_masks(tmp_path: Path) -> None:
-    """Keras's masks are carried as boolean tensors and honoured exactly where a layer reads them; a
-    recurrent layer given a mask is refused (ONNX's sequence lengths describe right padding only)."""
+    """Keras's masks are carried as boolean tensors and honoured exactly where a layer reads them
+    (a recurrent layer given one: test_masked_recurrent_layers_match_keras)."""
     source = _masked_model()
     kconvert.write(source, "onnx", tmp_path / "m.onnx")
     ids = np.array([[1, 2, 0, 3, 0, 0], [4, 0, 1, 1, 2, 0]], np.float32)  # zeros anywhere, not only at the end
@@ -264,8 +263,43 @@ def test_padding_masks(tmp_path: Path) -> None:
     x[0, [1, 4]] = 0.0
     x[1, 5] = 0.0
     assert assert_runs_as_source(source, tmp_path / "m.onnx", xs=[ids, x]) < ATOL
-    with pytest.raises(IncompatibleKerasConfigurationException, match="given a padding mask: ONNX's recurrent"):
-        kconvert.write(_masked_model(recurrent_after=True), "onnx", tmp_path / "lstm.onnx")
+    kconvert.write(_masked_model(recurrent_after=True), "onnx", tmp_path / "lstm.onnx")
+    assert assert_runs_as_source(_masked_model(recurrent_after=True), tmp_path / "lstm.onnx", xs=[ids, x]) < ATOL
+
+
+def test_masked_recurrent_layers_match_keras(tmp_path: Path) -> None:
+    """Recurrent layers given a mask skipping steps anywhere (the first and the last included) run as
+    a Scan of the Keras cell: LSTM, GRU of both reset forms, SimpleRNN backwards, Bidirectional
+    returning sequences (zeros at masked steps) or not, an LSTM from given initial states returning
+    them; unmasked initial states go to ONNX's own LSTM.  Against Keras 3's predictions."""
+    keras = pytest.importorskip("keras")
+    from tests.helpers import randomize_weights
+
+    L = keras.layers
+    ids, context = keras.Input((7,)), keras.Input((3,))
+    seq = L.Embedding(6, 4, mask_zero=True)(ids)
+    h0, c0 = L.Dense(5)(context), L.Dense(5)(context)
+    initial = L.LSTM(5, return_sequences=True, return_state=True)(seq, initial_state=[h0, c0])
+    outputs = [L.LSTM(3, return_sequences=True)(seq), L.GRU(3, return_sequences=True, reset_after=False)(seq),
+               L.GRU(2)(seq), L.SimpleRNN(3, go_backwards=True)(seq), L.SimpleRNN(2, return_sequences=True,
+                                                                              go_backwards=True)(seq),
+               L.Bidirectional(L.LSTM(2, return_sequences=True))(seq),
+               L.Bidirectional(L.GRU(2), merge_mode="sum")(seq), *initial,
+               L.LSTM(2, return_sequences=True)(L.Dense(4)(seq), initial_state=[L.Dense(2)(context)] * 2),
+               L.LSTM(2, return_sequences=True)(L.RepeatVector(4)(context), initial_state=[h0[:, :2], c0[:, 1:3]]),
+               L.GRU(5, go_backwards=True)(L.RepeatVector(3)(context), initial_state=h0)]
+    keras_model = keras.Model([ids, context], outputs)
+    randomize_weights(keras_model, np.random.default_rng(11))
+    keras_model.save(tmp_path / "masked.keras")
+    kconvert.write(kconvert.load(tmp_path / "masked.keras"), "onnx", tmp_path / "masked.onnx")
+    onnx.checker.check_model(str(tmp_path / "masked.onnx"), full_check=True)
+    xs = [np.array([[0, 2, 0, 3, 5, 0, 1], [4, 1, 0, 0, 2, 3, 0], [0, 0, 0, 0, 0, 0, 0]], np.float32),
+          np.random.default_rng(12).normal(size=(3, 3)).astype(np.float32)]
+    want = keras_model.predict(xs, verbose=0)
+    got = run_onnx(tmp_path / "masked.onnx", xs)
+    assert len(got) == len(want) == 13
+    for i, (g, w) in enumerate(zip(got, want)):
+        np.testing.assert_allclose(g, w, atol=ATOL, rtol=RTOL, err_msg=f"output {i}")
 
 
 def test_functional_operations_match_keras(tmp_path: Path) -> None:
