@@ -11,7 +11,7 @@ whole sequence, outside the loop; the body adds the recurrent part, in Keras's g
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from onnx import TensorProto, helper
@@ -74,36 +74,54 @@ def _projection(em: Emit, layer: Layer, w: dict[str, Any], x: Value) -> str:
     return y
 
 
+def scan(em: Emit, layer: Layer, starts: list[str], scanned: list[tuple[str, int]],
+         step: Callable[[Emit, list[str], list[str]], tuple[list[str], list[str]]], backwards: bool) -> list[str]:
+    """An ONNX Scan over axis 0 of the ``scanned`` tensors (name, element type), carrying ``starts``:
+    ``step(body, carried, slices)`` writes the body and gives the carried values' next ones and the
+    outputs stacked over the steps (in the order they are read).  The Scan's outputs: the final
+    carried values, then the stacked ones."""
+    body = em.graph.body()
+    inner = Emit(layer, [], [], [], body, em.ctx)
+    carried = [body.fresh(f"{layer.name}/scan/state") for _ in starts]
+    slices = [body.fresh(f"{layer.name}/scan/step") for _ in scanned]
+    nexts, stacked = step(inner, carried, slices)
+    outs = [inner.op("Identity", [v]) for v in [*nexts, *stacked]]
+    info = [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in carried]
+    info += [helper.make_tensor_value_info(n, elem, None) for n, (_, elem) in zip(slices, scanned)]
+    graph = helper.make_graph(body.nodes, f"{layer.name}_step", info,
+                              [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outs])
+    return em.graph.node("Scan", [*starts, *(name for name, _ in scanned)], em.base, outputs=len(outs), body=graph,
+                         num_scan_inputs=len(scanned), scan_input_directions=[1] * len(scanned) if backwards else None)
+
+
+def zeros(em: Emit, dims: list[str]) -> str:
+    """A float tensor of zeros whose shape is the concatenated 1-D int64 tensors ``dims``."""
+    return em.op("ConstantOfShape", [em.op("Concat", dims, axis=0)],
+                 value=helper.make_tensor("zero", TensorProto.FLOAT, [1], [0.0]))
+
+
 def masked_scan(em: Emit, layer: Layer, backwards: bool, zero_output: bool,
                 initial: list[str]) -> tuple[str, list[str]]:
     """``layer`` run over the emitted call's input under its mask from the ``initial`` states (else
     zeros): the outputs (time, batch, units), in the order the steps are read, and the final states
     (batch, units)."""
     c = layer.config
-    inner = Emit(layer, em.values, em.shapes, em.outputs, em.graph, em.ctx, em.masks)
     w = em.ctx.weights(layer, em.shapes)
     x = em.input(0, _TIME_MAJOR)
-    xw = _projection(inner, layer, w, x)
+    xw = _projection(Emit(layer, em.values, em.shapes, em.outputs, em.graph, em.ctx), layer, w, x)
     mask = em.graph.in_layout(em.mask(0), (1, 0)).name  # (time, batch)
-    batch = em.sizes(x.name, 1, 2)
-    zeros = em.op("ConstantOfShape", [em.op("Concat", [batch, em.const([c.units], np.int64)], axis=0)],
-                  value=helper.make_tensor("zero", TensorProto.FLOAT, [1], [0.0]))
+    nothing = zeros(em, [em.sizes(x.name, 1, 2), em.const([c.units], np.int64)])
     n = _STATES[c.kind]
-    starts = initial or [zeros] * n
 
-    body = em.graph.body()
-    step = Emit(layer, [], [], [], body, em.ctx)
-    names = [body.fresh(f"{layer.name}/scan/{what}") for what in ["h", "c"][:n] + ["output", "xw", "mask"]]
-    states, previous, xw_t, m_t = names[:n], names[n], names[n + 1], names[n + 2]
-    new = _cell(step, c, w, xw_t, states)
-    keep = step.op("Unsqueeze", [m_t, step.const([1], np.int64)])  # (batch, 1)
-    kept = [step.op("Where", [keep, s_new, s_old]) for s_new, s_old in zip(new, states)]
-    output = step.op("Where", [keep, new[0], step.const(0.0) if zero_output else previous])
-    out_names = [step.op("Identity", [s]) for s in [*kept, output, output]]
-    info = [helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name in names[:n + 2]]
-    info.append(helper.make_tensor_value_info(m_t, TensorProto.BOOL, None))
-    graph = helper.make_graph(body.nodes, f"{layer.name}_step", info,
-                              [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in out_names])
-    results = em.graph.node("Scan", [*starts, zeros, xw, mask], em.base, outputs=n + 2, body=graph,
-                            num_scan_inputs=2, scan_input_directions=[1, 1] if backwards else None)
+    def step(body: Emit, carried: list[str], slices: list[str]) -> tuple[list[str], list[str]]:
+        states, previous = carried[:n], carried[n]
+        xw_t, m_t = slices
+        new = _cell(body, c, w, xw_t, states)
+        keep = body.op("Unsqueeze", [m_t, body.const([1], np.int64)])  # (batch, 1)
+        kept = [body.op("Where", [keep, s_new, s_old]) for s_new, s_old in zip(new, states)]
+        output = body.op("Where", [keep, new[0], body.const(0.0) if zero_output else previous])
+        return [*kept, output], [output]
+
+    results = scan(em, layer, [*(initial or [nothing] * n), nothing], [(xw, TensorProto.FLOAT),
+                                                                        (mask, TensorProto.BOOL)], step, backwards)
     return results[n + 1], results[:n]
