@@ -25,7 +25,7 @@ ATOL = RTOL = 1e-4
 GENERATED_SOURCES = sorted(str(p.relative_to(GENERATED)) for p in GENERATED.glob("*/*.h5")
                            if not p.name.endswith(("weights.h5",)))
 #: generated fixtures holding what the ONNX writer refuses, and the refusal's words
-REFUSED = {"convlstm": "no ONNX operators for ConvLSTM2D"}
+REFUSED: dict[str, str] = {}
 
 
 def run_onnx(path: Path, xs: list[np.ndarray]) -> list[np.ndarray]:
@@ -347,8 +347,7 @@ def test_batch_convert_and_check(tmp_path: Path) -> None:
 
 
 #: why ONNX cannot be written for some real-world files (each refusal must be one of these)
-REALWORLD_REFUSALS = ("no ONNX operators for ConvLSTM2D",
-                      "writes Bidirectional over a forward SimpleRNN, GRU or LSTM")
+REALWORLD_REFUSALS = ("writes Bidirectional over a forward SimpleRNN, GRU or LSTM")
 
 
 @pytest.mark.slow
@@ -446,3 +445,35 @@ def test_locally_connected_layers_match_tf_keras(tmp_path: Path, data_format: st
     xs = [rng.normal(size=(2, *t.shape[1:])).astype(np.float32) for t in keras_model.inputs]
     for got, want in zip(run_onnx(tmp_path / "lc.onnx", xs), keras_model.predict(xs, verbose=0), strict=True):
         np.testing.assert_allclose(got, want, atol=ATOL, rtol=RTOL)
+
+
+def test_conv_lstm_2d_matches_keras(tmp_path: Path) -> None:
+    """ConvLSTM2D as a Scan of its cell: strided 'same' (padding at the end), backwards returning its
+    states, and a sequence into another, against Keras 3's predictions; channels_first (which
+    TensorFlow does not run on CPU) against kconvert's runtime."""
+    keras = pytest.importorskip("keras")
+    from tests.helpers import randomize_weights
+
+    L = keras.layers
+    planar = keras.Input((3, 2, 5, 6))
+    first = keras.Model(planar, L.ConvLSTM2D(2, 3, data_format="channels_first", return_sequences=True,
+                                             padding="same")(planar))
+    randomize_weights(first, np.random.default_rng(12))
+    first.save(tmp_path / "first.keras")
+    source = kconvert.load(tmp_path / "first.keras")
+    kconvert.write(source, "onnx", tmp_path / "first.onnx")
+    assert_runs_as_source(source, tmp_path / "first.onnx")
+    video = keras.Input((4, 7, 6, 2))
+    sequence = L.ConvLSTM2D(3, 3, padding="same", return_sequences=True, recurrent_activation="hard_sigmoid")(video)
+    outputs = [L.ConvLSTM2D(2, (2, 3), strides=2, padding="same")(sequence),
+               *L.ConvLSTM2D(2, 2, go_backwards=True, return_state=True, activation="relu")(video)]
+    keras_model = keras.Model(video, outputs)
+    randomize_weights(keras_model, np.random.default_rng(13))
+    keras_model.save(tmp_path / "convlstm.keras")
+    kconvert.write(kconvert.load(tmp_path / "convlstm.keras"), "onnx", tmp_path / "convlstm.onnx")
+    rng = np.random.default_rng(14)
+    xs = [rng.normal(size=(2, 4, 7, 6, 2)).astype(np.float32)]
+    got, want = run_onnx(tmp_path / "convlstm.onnx", xs), keras_model.predict(xs, verbose=0)
+    assert len(got) == len(want) == 4
+    for i, (g, w) in enumerate(zip(got, want)):
+        np.testing.assert_allclose(g, w, atol=ATOL, rtol=RTOL, err_msg=f"output {i}")

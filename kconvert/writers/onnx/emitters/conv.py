@@ -23,16 +23,17 @@ def spatial_sizes(em: Emit) -> tuple[int | None, ...]:
     return tuple(shape[2:]) if c.data_format == "channels_first" else tuple(shape[1:-1])
 
 
-def padding(em: Emit, window: tuple[int, ...], strides: tuple[int, ...],
-            dilations: tuple[int, ...]) -> dict[str, Any]:
-    """The pads (or auto_pad) of a window layer's Keras ``padding``."""
-    c = em.config
+def padding(em: Emit, window: tuple[int, ...], strides: tuple[int, ...], dilations: tuple[int, ...],
+            sizes: tuple[int | None, ...] | None = None, mode: str | None = None) -> dict[str, Any]:
+    """The pads (or auto_pad) of Keras's ``padding`` (``mode``, default the layer's) for a window
+    over ``sizes`` (default: the input's spatial sizes)."""
+    mode = mode or em.config.padding
     spans = [(k - 1) * d + 1 for k, d in zip(window, dilations)]
-    if c.padding == "valid":
+    if mode == "valid":
         return {"pads": [0] * (2 * len(window))}
-    if c.padding == "causal":
+    if mode == "causal":
         return {"pads": [s - 1 for s in spans] + [0] * len(spans)}
-    sizes = spatial_sizes(em)
+    sizes = sizes if sizes is not None else spatial_sizes(em)
     if any(n is None for n in sizes) and any(s != 1 for s in strides):
         return {"auto_pad": "SAME_UPPER"}
     totals = [max(span - s, 0) if s == 1 else max((-(-n // s) - 1) * s + span - n, 0)  # type: ignore[operator]
