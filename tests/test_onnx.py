@@ -347,7 +347,7 @@ def test_batch_convert_and_check(tmp_path: Path) -> None:
 
 
 #: why ONNX cannot be written for some real-world files (each refusal must be one of these)
-REALWORLD_REFUSALS = ("writes Bidirectional over a forward SimpleRNN, GRU or LSTM")
+REALWORLD_REFUSALS: tuple[str, ...] = ()
 
 
 @pytest.mark.slow
@@ -449,7 +449,7 @@ def test_locally_connected_layers_match_tf_keras(tmp_path: Path, data_format: st
 
 def test_conv_lstm_2d_matches_keras(tmp_path: Path) -> None:
     """ConvLSTM2D as a Scan of its cell: strided 'same' (padding at the end), backwards returning its
-    states, and a sequence into another, against Keras 3's predictions; channels_first (which
+    states, a sequence into another, Bidirectional returning sequences or not, against Keras 3's predictions; channels_first (which
     TensorFlow does not run on CPU) against kconvert's runtime."""
     keras = pytest.importorskip("keras")
     from tests.helpers import randomize_weights
@@ -466,7 +466,9 @@ def test_conv_lstm_2d_matches_keras(tmp_path: Path) -> None:
     video = keras.Input((4, 7, 6, 2))
     sequence = L.ConvLSTM2D(3, 3, padding="same", return_sequences=True, recurrent_activation="hard_sigmoid")(video)
     outputs = [L.ConvLSTM2D(2, (2, 3), strides=2, padding="same")(sequence),
-               *L.ConvLSTM2D(2, 2, go_backwards=True, return_state=True, activation="relu")(video)]
+               *L.ConvLSTM2D(2, 2, go_backwards=True, return_state=True, activation="relu")(video),
+               L.Bidirectional(L.ConvLSTM2D(2, 3, padding="same", return_sequences=True))(video),
+               L.Bidirectional(L.ConvLSTM2D(3, 2), merge_mode="sum")(video)]
     keras_model = keras.Model(video, outputs)
     randomize_weights(keras_model, np.random.default_rng(13))
     keras_model.save(tmp_path / "convlstm.keras")
@@ -474,6 +476,6 @@ def test_conv_lstm_2d_matches_keras(tmp_path: Path) -> None:
     rng = np.random.default_rng(14)
     xs = [rng.normal(size=(2, 4, 7, 6, 2)).astype(np.float32)]
     got, want = run_onnx(tmp_path / "convlstm.onnx", xs), keras_model.predict(xs, verbose=0)
-    assert len(got) == len(want) == 4
+    assert len(got) == len(want) == 6
     for i, (g, w) in enumerate(zip(got, want)):
         np.testing.assert_allclose(g, w, atol=ATOL, rtol=RTOL, err_msg=f"output {i}")

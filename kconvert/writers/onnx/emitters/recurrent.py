@@ -17,6 +17,7 @@ import numpy as np
 from kconvert.ir.graph import Layer
 from kconvert.ir.weights import Weight
 from kconvert.writers.onnx.emit import Emit, emits
+from kconvert.writers.onnx.emitters.conv_recurrent import conv_lstm, last_step
 from kconvert.writers.onnx.emitters.recurrent_scan import masked_scan
 from kconvert.writers.onnx.graph import Value
 
@@ -145,15 +146,19 @@ def bidirectional(em: Emit) -> list[Value]:
     c = em.config
     forward, backward = c.forward, c.backward
     fc, bc = forward.config, backward.config
-    if fc.kind not in _OPS or bc.kind != fc.kind or fc.go_backwards or not bc.go_backwards:
-        raise em.refuse("writes Bidirectional over a forward SimpleRNN, GRU or LSTM and its backward twin")
+    if fc.kind not in (*_OPS, "ConvLSTM2D") or bc.kind != fc.kind or fc.go_backwards or not bc.go_backwards:
+        raise em.refuse("writes Bidirectional over a forward SimpleRNN, GRU, LSTM or ConvLSTM2D and its backward "
+                        "twin")
     if fc.return_state or c.merge_mode is None:
         raise em.refuse("writes Bidirectional with a merge mode and without return_state", key="merge_mode")
-    if em.mask(0) is not None:
+    if fc.kind == "ConvLSTM2D":
+        a, b, perm = _conv_bidirectional(em, forward, backward)
+    elif em.mask(0) is not None:
         a, b, perm = _masked_bidirectional(em, forward, backward)
     else:
         a, b, perm = _bidirectional(em, forward, backward)
-    merged = {"concat": lambda: em.op("Concat", [a, b], axis=-1), "sum": lambda: em.op("Add", [a, b]),
+    channels = perm.index(len(perm) - 1)  # the source's last axis, which concat joins along
+    merged = {"concat": lambda: em.op("Concat", [a, b], axis=channels), "sum": lambda: em.op("Add", [a, b]),
               "mul": lambda: em.op("Mul", [a, b]), "ave": lambda: em.op("Mean", [a, b])}
     if c.merge_mode not in merged:
         raise em.refuse(f"has no Bidirectional merge mode {c.merge_mode!r}", key="merge_mode")
@@ -185,3 +190,12 @@ def _masked_bidirectional(em: Emit, forward: Layer, backward: Layer) -> tuple[st
         return y_fw, _reversed_in_time(em, y_bw), _TIME_MAJOR
     last = [em.op("Gather", [y, em.const(-1, np.int64)], axis=0) for y in (y_fw, y_bw)]
     return last[0], last[1], (0, 1)
+
+
+def _conv_bidirectional(em: Emit, forward: Layer, backward: Layer) -> tuple[str, str, tuple[int, ...]]:
+    """Each direction of a ConvLSTM2D a Scan; the backward sequence turned back into forward time."""
+    (y_fw, _, _), (y_bw, _, _) = (conv_lstm(em, layer) for layer in (forward, backward))
+    if forward.config.return_sequences:
+        return y_fw.name, _reversed_in_time(em, y_bw.name), y_fw.perm
+    a, b = last_step(em, y_fw), last_step(em, y_bw)
+    return a.name, b.name, a.perm
