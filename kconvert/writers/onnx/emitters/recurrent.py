@@ -146,9 +146,11 @@ def bidirectional(em: Emit) -> list[Value]:
     c = em.config
     forward, backward = c.forward, c.backward
     fc, bc = forward.config, backward.config
-    if fc.kind not in (*_OPS, "ConvLSTM2D") or bc.kind != fc.kind or fc.go_backwards or not bc.go_backwards:
-        raise em.refuse("writes Bidirectional over a forward SimpleRNN, GRU, LSTM or ConvLSTM2D and its backward "
-                        "twin")
+    scanned = fc.kind == "ConvLSTM2D"  # each direction a Scan reading in its own direction
+    if fc.kind not in (*_OPS, "ConvLSTM2D") or bc.kind != fc.kind or \
+            not scanned and (fc.go_backwards or not bc.go_backwards):
+        raise em.refuse("writes Bidirectional over a forward SimpleRNN, GRU or LSTM and its backward twin, or "
+                        "over a ConvLSTM2D")
     if fc.return_state or c.merge_mode is None:
         raise em.refuse("writes Bidirectional with a merge mode and without return_state", key="merge_mode")
     if fc.kind == "ConvLSTM2D":
@@ -193,7 +195,8 @@ def _masked_bidirectional(em: Emit, forward: Layer, backward: Layer) -> tuple[st
 
 
 def _conv_bidirectional(em: Emit, forward: Layer, backward: Layer) -> tuple[str, str, tuple[int, ...]]:
-    """Each direction of a ConvLSTM2D a Scan; the backward sequence turned back into forward time."""
+    """Each direction of a ConvLSTM2D a Scan in the direction its layer reads; the backward layer's
+    sequence turned around (Keras turns it whichever way it was read)."""
     (y_fw, _, _), (y_bw, _, _) = (conv_lstm(em, layer) for layer in (forward, backward))
     if forward.config.return_sequences:
         return y_fw.name, _reversed_in_time(em, y_bw.name), y_fw.perm
