@@ -1,7 +1,8 @@
 """KerasHub backbones, read from their constructor arguments (``.keras`` archives and
 ``save_to_preset`` folders), run by kconvert's runtime against KerasHub's own predict with padding
 that matters, and written back as plain Keras 3 (loaded in safe mode, without KerasHub) and to
-ONNX (run in ONNX Runtime); the targets that cannot express them refuse, naming the layer and why.  Tiny sizes, built once."""
+ONNX (run in ONNX Runtime); the targets that cannot express them refuse, naming the layer and
+why.  Tiny sizes, built once."""
 
 from __future__ import annotations
 

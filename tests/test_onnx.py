@@ -400,8 +400,8 @@ def test_realworld_files_in_onnx_runtime(tmp_path: Path) -> None:
 
 def test_transposed_convolutions_with_output_padding(tmp_path: Path) -> None:
     """Conv*Transpose with and without output_padding, same and valid, odd and even kernels, strides
-    past the kernel (TensorFlow runs no dilated ones on CPU): ONNX's pads and output_padding crop the full output as TensorFlow does (Keras's
-    predictions)."""
+    past the kernel (TensorFlow runs no dilated ones on CPU): ONNX's pads and output_padding crop the
+    full output as TensorFlow does (Keras's predictions)."""
     keras = pytest.importorskip("keras")
     from tests.helpers import randomize_weights
 
@@ -449,8 +449,8 @@ def test_locally_connected_layers_match_tf_keras(tmp_path: Path, data_format: st
 
 def test_conv_lstm_2d_matches_keras(tmp_path: Path) -> None:
     """ConvLSTM2D as a Scan of its cell: strided 'same' (padding at the end), backwards returning its
-    states, a sequence into another, Bidirectional returning sequences or not, against Keras 3's predictions; channels_first (which
-    TensorFlow does not run on CPU) against kconvert's runtime."""
+    states, a sequence into another, Bidirectional returning sequences or not, against Keras 3's
+    predictions; channels_first (which TensorFlow does not run on CPU) against kconvert's runtime."""
     keras = pytest.importorskip("keras")
     from tests.helpers import randomize_weights
 
