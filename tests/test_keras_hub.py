@@ -1,8 +1,8 @@
 """KerasHub backbones (text and image), read from their constructor arguments (``.keras`` archives and
 ``save_to_preset`` folders), run by kconvert's runtime against KerasHub's own predict with padding
-that matters, written back as plain Keras 3 (loaded in safe mode, without KerasHub) and for TF.js
-with its companion module (run in tfjs in Node); the targets that cannot express them refuse,
-naming the layer and why.  Tiny sizes, built once."""
+that matters, written back as plain Keras 3 (loaded in safe mode, without KerasHub), for TF.js
+with its companion module (run in tfjs in Node) and to ONNX (run in ONNX Runtime); the targets
+that cannot express them refuse, naming the layer and why.  Tiny sizes, built once."""
 
 from __future__ import annotations
 
@@ -204,9 +204,21 @@ def test_tfjs_without_the_module_is_refused_naming_the_layer(saved: dict, tmp_pa
     assert info.value.layer and not (tmp_path / "web").exists()
 
 
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_onnx_matches_keras_hub(saved: dict, name: str, tmp_path: Path) -> None:
+    """Written to ONNX (integer token ids and positions stay integers), run in ONNX Runtime."""
+    ort = pytest.importorskip("onnxruntime")
+    from kconvert.verification.onnx_runner import INPUT_TYPES
+
+    kconvert.write(_load(saved, name, "preset"), "onnx", tmp_path / "model.onnx")
+    _, _, xs, expected = saved[name]
+    session = ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
+    _matches(session.run(None, {i.name: xs[i.name].astype(INPUT_TYPES[i.type]) for i in session.get_inputs()}),
+             expected)
+
+
 #: the targets that cannot express these backbones yet, and the layer each refuses first
-REFUSED = {"dl4j": ("model.zip", "BinaryOp"),
-           "onnx": ("model.onnx", "type and shape inference")}  # integer positions meet float constants
+REFUSED = {"dl4j": ("model.zip", "BinaryOp")}
 
 
 @pytest.mark.parametrize("target", sorted(REFUSED))
