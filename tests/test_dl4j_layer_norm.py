@@ -119,6 +119,14 @@ def test_in_real_dl4j(written: dict[str, Any]) -> None:
             np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4, err_msg=name)
 
 
+@pytest.mark.parametrize("name", [n for n in _models() if n not in _LOOSE])
+def test_read_back_computes_keras(written: dict[str, Any], name: str) -> None:
+    """kconvert reads a DenseLayer with hasLayerNorm back as a Dense and an epsilon-0 LayerNormalization."""
+    path, x, want, _ = written[name]
+    (got,) = kconvert.run(kconvert.load(path), [x], device="cpu")
+    np.testing.assert_allclose(got.reshape(want.shape), want, atol=1e-4, rtol=1e-4, err_msg=name)
+
+
 def test_written_as_layer_norm_dense(written: dict[str, Any]) -> None:
     """The middle DenseLayer carries hasLayerNorm and its gain after W (DL4J flattens W, b, g)."""
     import json
