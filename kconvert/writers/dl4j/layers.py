@@ -17,6 +17,8 @@ import numpy as np
 from kconvert.errors import IncompatibleKerasConfigurationException, UnsupportedKerasConfigurationException
 from kconvert.formats.dl4j import ACTIVATIONS, BIDIRECTIONAL_MODES, DROPOUTS, LAYERS, WEIGHT_INITS
 from kconvert.ir.graph import Layer
+from kconvert.ir.layer import layer_config
+from kconvert.ir.layers.core import Dense
 from kconvert.ir.layers.recurrent import LSTM, SimpleRNN
 from kconvert.ir.shapes import Shape
 from kconvert.ir.values import ACTIVATIONS as FORMULAS
@@ -184,14 +186,28 @@ def _per_time_step(ctx: EmitContext, inner: Emitted) -> Emitted:
                     "rnnDataFormat": "NWC", "underlying": inner.config}, inner.params)
 
 
+@layer_config
+class LayerNormDense(Dense):
+    """Deeplearning4j's DenseLayer with ``hasLayerNorm``: ``activation(gain * standardize(x @ kernel) + bias)``,
+    ND4J's standardize being ``(z - mean) / std`` over the units with the population std and no epsilon
+    (BaseLayer.preOutputWithPreNorm: the LayerNorm op on x.W, then the bias).  No format spells it but
+    DL4J, so it is no IR kind: only DL4J's LayerNormalization rule (``rewrites.py``) makes it, and its
+    kind stays ``Dense`` so that every pass before the emitter treats it as one."""
+
+    def weight_shapes(self, inputs: list[Shape]) -> dict[str, Shape]:
+        return {**super().weight_shapes(inputs), "gain": (self.units,)}
+
+
 @emitter("Dense", declares_input=True)
 def dense(ctx: EmitContext) -> Emitted:
     c, rank = ctx.layer.config, len(ctx.inputs[0])
     if rank > 3:
         raise ctx.error("a Dense layer over an image (Keras applies it per position)")
-    n_in = ctx.inputs[0][-1]
-    emitted = Emitted(ctx.base("DenseLayer", n_in, c.units, c.activation, hasBias=c.use_bias, hasLayerNorm=False),
-                      [ctx.block("W", "kernel", order="F"), *_bias(ctx, c.use_bias)])
+    n_in, normed = ctx.inputs[0][-1], isinstance(c, LayerNormDense)
+    # DL4J's DefaultParamInitializer flattens W, then b, then the gain g
+    emitted = Emitted(ctx.base("DenseLayer", n_in, c.units, c.activation, hasBias=c.use_bias, hasLayerNorm=normed),
+                      [ctx.block("W", "kernel", order="F"), *_bias(ctx, c.use_bias),
+                       *([ctx.block("g", "gain")] if normed else [])])
     return _per_time_step(ctx, emitted) if rank == 3 else emitted
 
 

@@ -17,6 +17,11 @@ Reshape, and 1D pooling, padding, cropping and upsampling as their 2D forms betw
   BatchNormalization (MobileNetV3's hard sigmoid, ``relu6(x + 3) * (1 / 6)``).
 * A layer called several times (shared weights, siamese towers) is written once per call
   (``Target.unshares_layers``, :mod:`kconvert.rewrite.unshare`).
+* ``LayerNormalization`` over the last axis is three Dense layers, the middle one DL4J's only layer norm
+  (a DenseLayer with ``hasLayerNorm``, which standardizes with no epsilon): the first appends
+  ``mean + a`` and ``mean - a`` with ``a = sqrt(d * epsilon / 2)``, which keep the mean and make the
+  variance ``d / (d + 2) * (variance + epsilon)``; the gain undoes that factor and the last drops the two
+  (over images, per pixel between Reshapes to and from (pixels, channels)).
 * ``Cropping3D`` and ``ZeroPadding3D`` of channels-last volumes run channels-first between two
   Permutes: DL4J's 3D cropping and padding layers have no data format (NCDHW only).
 """
@@ -31,11 +36,13 @@ import numpy as np
 from kconvert.formats.dl4j import REVERSE_TIME
 from kconvert.ir.layer import LayerConfig
 from kconvert.ir.layers import conv, core, merge
+from kconvert.ir.shapes import norm_axis
 from kconvert.ir.weights import Weight
 from kconvert.rewrite import compositions as shared
 from kconvert.rewrite.compositions import reshape_to, sequence
 from kconvert.rewrite.lowering import TargetSite
 from kconvert.rewrite.rules import ARGS, Out, Rewrite, RuleBook, Step
+from kconvert.writers.dl4j.layers import LayerNormDense
 
 DL4J_RULES: RuleBook[TargetSite, Rewrite] = RuleBook("Deeplearning4j")
 rule = DL4J_RULES.rule
@@ -96,6 +103,56 @@ def mean_over_features(site: TargetSite) -> Rewrite | None:
         steps.append(Step("dropped", reshape_to(*shape[1:-1])))
     return Rewrite.chain(steps, f"{c.op} over the last axis written as a {linear.kind} of one unit with every weight "
                          f"{value:.6g}" + ("" if c.keepdims else " and a Reshape dropping the axis"))
+
+
+@rule("LayerNormalization")
+def layer_normalization(site: TargetSite) -> Rewrite:
+    """``gamma * (x - mean) / sqrt(variance + epsilon) + beta`` over the last axis of d features, with
+    DL4J's only layer norm, which divides by the population std with no epsilon:
+
+    1. a Dense to d + 2 units, kernel ``[I | 1/d | 1/d]``, bias ``[0..., a, -a]``, ``a = sqrt(d * eps / 2)``:
+       x with ``mean + a`` and ``mean - a`` appended, whose mean is the mean and whose variance is
+       ``(d * variance + 2 * a**2) / (d + 2) = d / (d + 2) * (variance + eps)``;
+    2. a DenseLayer with ``hasLayerNorm``, kernel I, gain ``[gamma * sqrt(d / (d + 2))..., 1, 1]``:
+       ``gamma * (x - mean) / sqrt(variance + eps)`` in the first d units;
+    3. a Dense back to d units, kernel ``[I; 0]``, bias beta.
+
+    A Dense runs per step over a sequence; an image (channels-last) runs per pixel, as (pixels, channels)
+    between Reshapes, since a convolution has no layer norm."""
+    c, shape = site.config, site.shape
+    rank = len(shape)
+    if tuple(sorted({norm_axis(a, rank) for a in c.axis})) != (rank - 1,) or rank not in (2, 3, 4):
+        raise site.refuse(f"writes LayerNormalization over the last axis of a rank-2, 3 or 4 input only (axes "
+                          f"{list(c.axis)} of rank {rank}): its only layer norm (a DenseLayer's hasLayerNorm) runs "
+                          "over a dense layer's units", key="axis")
+    if c.rms_scaling:
+        raise site.refuse("writes no LayerNormalization with rms_scaling: its only layer norm (a DenseLayer's "
+                          "hasLayerNorm) subtracts the mean", key="rms_scaling")
+    (d,) = site.known(shape[-1:], "number of features")
+    a = np.sqrt(d * c.epsilon / 2)
+    w = site.weights
+    eye = np.eye(d, dtype=np.float32)
+    moments = np.concatenate([eye, np.full((d, 2), 1.0 / d, np.float32)], axis=1)
+    what = f"{site.kind} over {d} features"
+    ratio = np.float32(np.sqrt(d / (d + 2)))
+    gamma = (w["gamma"].derive(lambda g: g.astype(np.float32) * ratio, (d,), "gamma * sqrt(d / (d + 2))")
+             if c.scale else Weight.filled((d,), float(ratio), np.float32, f"{what}: sqrt(d / (d + 2))"))
+    steps = [
+        Step("moments", core.Dense(units=d + 2),
+             {"kernel": Weight.of(moments, f"{what}: x, mean, mean"),
+              "bias": Weight.of(np.r_[np.zeros(d), a, -a].astype(np.float32), f"{what}: 0, a, -a")}),
+        Step("standardized", LayerNormDense(units=d + 2, use_bias=False),
+             {"kernel": Weight.of(np.eye(d + 2, dtype=np.float32), f"{what}: I"),
+              "gain": Weight.concat([gamma, Weight.filled((2,), 1.0, np.float32, f"{what}: 1")])}),
+        Step("normalized", core.Dense(units=d, use_bias=c.center),
+             {"kernel": Weight.of(np.concatenate([eye, np.zeros((2, d), np.float32)]), f"{what}: [I; 0]"),
+              **({"bias": w["beta"]} if c.center else {})})]
+    if rank == 4:
+        h, wd = site.known(shape[1:3], "image height and width")
+        steps = [Step("pixels", reshape_to(h * wd, d)), *steps, Step("image", reshape_to(h, wd, d))]
+    return Rewrite.chain(steps, f"{site.kind} written as three Dense layers, the middle one with DL4J's layer norm "
+                         f"(hasLayerNorm, no epsilon), the first appending mean +- sqrt(d * epsilon / 2) to carry the "
+                         f"epsilon" + (" (per pixel, between Reshapes)" if rank == 4 else ""))
 
 
 #: Keras merge mode -> the IR merge of the two directions' outputs

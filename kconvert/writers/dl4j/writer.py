@@ -66,9 +66,6 @@ DL4J_TARGET = Target(
     inlines_models="Deeplearning4j configurations have no sub-networks",
     unshares_layers="a Deeplearning4j layer runs once per forward pass",
     lacks={"GRU": "DL4J has no GRU layer", "ConvLSTM2D": "DL4J has no convolutional LSTM",
-           "LayerNormalization": "DL4J has no layer normalization layer: a DenseLayer's hasLayerNorm standardizes its "
-                                 "own pre-activations x.W with no epsilon (ND4J's standardize: (x - mean) / std), "
-                                 "where Keras divides by sqrt(variance + epsilon)",
            "Attention": "DL4J's attention layers and AttentionVertex learn query, key and value projections; "
                         "Keras's Attention has none",
            "LocallyConnected2D": "DL4J's LocallyConnected2D is a SameDiff layer kconvert does not write",
@@ -113,9 +110,11 @@ def write_dl4j(model: Model, output: str | os.PathLike[str], *, overwrite: bool 
     lowered, masks = masked_recurrent(with_io_names(_one_layout(lower(model, DL4J_TARGET, ctx), ctx), ctx), ctx)
     updater, losses = _training(lowered, ctx)
     pieces, config = _ConfigurationBuilder(lowered, updater, losses, ctx, masks).build()
-    if _chained_dropouts(lowered):
+    if _chained_dropouts(lowered) or _time_distributed(pieces):
         # DL4J 1.0.0-M2.1 fails its workspace validation on a DropoutLayer reading another one's output
-        # (each returns its input as it is at inference): run without workspaces, which only costs memory
+        # (each returns its input as it is at inference), and on a TimeDistributed layer reading another
+        # layer's output (it hands its wrapped layer an input outside the INPUT workspace, "Workspace
+        # WS_LAYER_ACT_0 for array type INPUT is not open"): run without workspaces, which only costs memory
         config["inferenceWorkspaceMode"] = config["trainingWorkspaceMode"] = "NONE"
     validate(config, "dl4j-computationgraph" if "vertices" in config else "dl4j-multilayer")
     text = json.dumps(config, indent=2, sort_keys=True, allow_nan=False)
@@ -128,6 +127,11 @@ def write_dl4j(model: Model, output: str | os.PathLike[str], *, overwrite: bool 
     files = [out / CONFIGURATION] + ([] if config_only else [out / MODEL_ZIP])
     weights = 0 if config_only else sum(len(p.params) for p in pieces)
     return Written(out, files, ctx.report, weights=weights, weight_bytes=4 * count)
+
+
+def _time_distributed(pieces: list[_Piece]) -> bool:
+    """Whether a layer is written as DL4J's TimeDistributed wrapper (a Dense over a sequence)."""
+    return any(p.layer is not None and p.layer["@class"] == LAYERS + "recurrent.TimeDistributed" for p in pieces)
 
 
 def _chained_dropouts(model: Model) -> bool:
