@@ -171,7 +171,7 @@ def _same_padded(spec: LayerSpec, shape: Shape, rank: int, pool_size: list[int],
         spatial = shape[1:3] if spec.channels_last() else shape[2:]
     if any(n is None for n in spatial):
         raise spec.error("PNORM pooling in convolution mode Same of an input whose size is unknown (its padding "
-                         "follows from it): give the network's input shape")
+                         "follows from it): give the network's input shape (--input-shape / input_shapes)")
     dilation = spec.integers("dilation", [1, 1])[:rank]
     amounts = []
     for n, k, s, d in zip(spatial, pool_size, strides, dilation):
