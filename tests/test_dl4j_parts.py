@@ -101,7 +101,8 @@ def _networks(rng: np.random.Generator) -> dict[str, tuple[dict[str, Any], list[
                                      layer("LossLayer", lossFn=LOSS)]), [image]),
         "global_max_kept": (_images(layer("GlobalPoolingLayer", poolingType="MAX", collapseDimensions=False)),
                             [image]),
-        "space_to_depth": (multilayer([_conv(padding=[1, 1]), layer("SpaceToDepthLayer", blockSize=3, dataFormat="NCHW"),
+        "space_to_depth": (multilayer([_conv(padding=[1, 1]),
+                                       layer("SpaceToDepthLayer", blockSize=3, dataFormat="NCHW"),
                                        layer("CnnLossLayer", lossFn=LOSS)]), [image]),
         "conv_truncate_padded": (_images(_conv(nin=6, padding=[1, 2], stride=[2, 2])), [image]),
         "conv_same_padded": (_images(_conv(nin=6, padding=[1, 2], stride=[2, 2], convolutionMode="Same")), [image]),
@@ -109,7 +110,8 @@ def _networks(rng: np.random.Generator) -> dict[str, tuple[dict[str, Any], list[
                                           lossFn=LOSS, alpha=0.1, lambda_=0.5)]), [features]),
         "yolo2": (multilayer([_conv(nout=16), _yolo()]), [image]),
         "rnn_to_feed_forward": (multilayer(
-            [layer("DenseLayer", nin=3, nout=4, activation="TanH"), layer("RnnOutputLayer", nin=4, nout=2, lossFn=LOSS)],
+            [layer("DenseLayer", nin=3, nout=4, activation="TanH"),
+             layer("RnnOutputLayer", nin=4, nout=2, lossFn=LOSS)],
             {0: preprocessor("RnnToFeedForwardPreProcessor"), 1: preprocessor("FeedForwardToRnnPreProcessor")}),
             [sequence]),
         "vertices": (graph(["in", "s"], {
@@ -123,7 +125,8 @@ def _networks(rng: np.random.Generator) -> dict[str, tuple[dict[str, Any], list[
             ["subset", "l2", "scale", "shift", "reshape", "last", "repeated"], [FEATURES, SEQUENCES]),
             [features, sequence]),
         "inception_resnet_parts": (_inception_resnet_parts(), [image]),
-        "in_place_multilayer": (multilayer([layer("DenseLayer", nin=6, nout=5), layer("ActivationLayer", activation="ReLU"),
+        "in_place_multilayer": (multilayer([layer("DenseLayer", nin=6, nout=5),
+                                            layer("ActivationLayer", activation="ReLU"),
                                             layer("DenseLayer", nin=5, nout=3)]), [features]),
         "in_place_graph": (graph(["input"], {
             "dense": (layer("DenseLayer", nin=6, nout=5), ["input"]),

@@ -6,7 +6,6 @@ for all).  The heavy members are measured by bench/dl4j_zoo.py instead."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
