@@ -58,28 +58,33 @@ def unavailable_reason() -> str | None:
 
 
 def run_dl4j(path: str | os.PathLike[str], inputs: list[np.ndarray], layers: list[str] = (),
-             timeout: float = PER_MODEL_TIMEOUT) -> Dl4jRun:
+             timeout: float = PER_MODEL_TIMEOUT, dtype: str = "float") -> Dl4jRun:
     """Run one DL4J model zip on ``inputs``; ``layers`` asks for those layers' activations."""
-    return run_dl4j_many([(path, inputs, list(layers))], timeout)[0]
+    return run_dl4j_many([(path, inputs, list(layers))], timeout, dtype)[0]
 
 
 def run_dl4j_many(jobs: list[tuple[str | os.PathLike[str], list[np.ndarray], list[str]]],
-                  timeout: float = PER_MODEL_TIMEOUT) -> list[Dl4jRun]:
+                  timeout: float = PER_MODEL_TIMEOUT, dtype: str = "float") -> list[Dl4jRun]:
     """Run several DL4J model zips, each on its inputs (none: only restore it), in one JVM;
-    ``timeout`` bounds each model's time."""
-    return _run([{"kind": "zip", "model": str(Path(path).resolve()), "layers": list(layers)}
+    ``timeout`` bounds each model's time.  ``dtype="double"`` has DL4J compute in double precision
+    (results still come back as float32): what tells float32 rounding a network amplifies from a
+    difference in what is computed."""
+    return _run([{"kind": "zip", "model": str(Path(path).resolve()), "layers": list(layers), "dtype": dtype}
                  for path, _, layers in jobs], [inputs for _, inputs, _ in jobs], timeout)
 
 
 def run_configurations_many(jobs: list[tuple[str | os.PathLike[str], list[np.ndarray]]],
                             timeout: float = PER_MODEL_TIMEOUT,
-                            save: list[str | os.PathLike[str]] | None = None) -> list[Dl4jRun]:
+                            save: list[str | os.PathLike[str]] | None = None,
+                            layers: list[list[str]] | None = None) -> list[Dl4jRun]:
     """Restore ``configuration.json`` files alone (``MultiLayerConfiguration`` or
     ``ComputationGraphConfiguration.fromJson``), initialise each network with DL4J's own random parameters
     and run it on its inputs, in one JVM: what a configuration written without weights is good for.
     ``save`` (one path per job) has DL4J write each network so initialised as a ModelSerializer zip:
-    a model DL4J itself made, parameters and all, for kconvert to read and compare with its output."""
-    specs = [{"kind": "configuration", "model": str(Path(path).resolve()), "layers": []} for path, _ in jobs]
+    a model DL4J itself made, parameters and all, for kconvert to read and compare with its output.
+    ``layers`` (one list per job) asks for those layers' activations."""
+    specs = [{"kind": "configuration", "model": str(Path(path).resolve()), "layers": list(names)}
+             for (path, _), names in zip(jobs, layers or [[]] * len(jobs))]
     for spec, target in zip(specs, save or []):
         spec["save"] = str(Path(target).resolve())
     return _run(specs, [inputs for _, inputs in jobs], timeout)

@@ -39,13 +39,14 @@ import org.nd4j.shade.jackson.databind.node.ObjectNode;
  *
  * <p>Usage: {@code java kconvert.harness.Predict jobs.json}. The job file is a JSON list of
  * {@code {"model": path, "kind": "zip"|"configuration"|"keras", "weights": path?, "sequential": bool?, "save": path?,
- * "inputs": [npy...], "layers": [name...], "out": dir, "result": path, "timeout_s": n?}}. A "zip" is a ModelSerializer zip restored as a
+ * "dtype": "float"|"double"?, "inputs": [npy...], "layers": [name...], "out": dir, "result": path, "timeout_s": n?}}. A "zip" is a ModelSerializer zip restored as a
  * MultiLayerNetwork or ComputationGraph, as its configuration says (no inputs: only restored); a "configuration" is a
  * configuration.json alone, read by MultiLayerConfiguration or ComputationGraphConfiguration.fromJson and initialised
  * with init() (DL4J's own random parameters); "save": path, where given, writes the network so made (its
  * parameters included) as a ModelSerializer zip; "zoo" is a deeplearning4j-zoo model (its class name)
  * built with the job's "zoo" builder settings and init(); "keras" is a Keras file imported
- * with DL4J's own KerasModelImport (enforceTrainingConfig=false). Each job writes its outputs (and
+ * with DL4J's own KerasModelImport (enforceTrainingConfig=false). "dtype": "double" runs the network (after any "save")
+ * converted to double precision. Each job writes its outputs (and
  * the named layers' activations) as float32 .npy files under "out" and then its "result" JSON:
  * {"outputs": [npy...], "activations": {name: npy}, "network": ..., "dl4j": version} or
  * {"error": message}. A job's failure is caught and reported; the next job still runs. A job that
@@ -124,6 +125,16 @@ public final class Predict {
             ModelSerializer.writeModel((org.deeplearning4j.nn.api.Model) network, new File(job.get("save").asText()),
                     false);
         }
+        if ("double".equals(job.path("dtype").asText("float"))) {
+            // the same network computed in double precision: tells a network's float32 rounding (which some
+            // randomly initialised ones amplify far past any tolerance) from a difference in what is computed
+            network = network instanceof MultiLayerNetwork
+                    ? ((MultiLayerNetwork) network).convertDataType(DataType.DOUBLE)
+                    : ((ComputationGraph) network).convertDataType(DataType.DOUBLE);
+            for (int i = 0; i < inputs.length; i++) {
+                inputs[i] = inputs[i].castTo(DataType.DOUBLE);
+            }
+        }
         ObjectNode result = JSON.createObjectNode();
         result.put("network", network instanceof MultiLayerNetwork ? "MultiLayerNetwork" : "ComputationGraph");
         result.putArray("outputs");
@@ -151,11 +162,13 @@ public final class Predict {
             ComputationGraph net = (ComputationGraph) network;
             outputs = net.output(false, inputs);
             int[] order = net.topologicalSortOrder();
-            for (int index : order) {
-                String name = net.getVertices()[index].getVertexName();
+            for (int position = 0; position < order.length; position++) {
+                String name = net.getVertices()[order[position]].getVertexName();
                 if (layers.contains(name)) {
-                    // a pass that stops at this vertex: a later vertex's in-place activation cannot overwrite it
-                    activations.put(name, net.feedForward(inputs, index, false).get(name).dup());
+                    // a pass that stops at this vertex (its position in the topological order: the three-argument
+                    // feedForward takes an index into the layers instead, and cannot stop at a vertex), so a
+                    // later vertex's in-place activation cannot overwrite it
+                    activations.put(name, net.feedForward(inputs, position, false, false).get(name).dup());
                 }
             }
         }
