@@ -22,7 +22,7 @@ its end) and takes its harnesses with it (they die with their parent, ``PR_SET_P
 
 ``$KCONVERT_RESIDENT_HARNESS=0`` turns it off: each list in a process of its own, as before.
 ``$KCONVERT_HARNESS_LOG`` names a file the server appends one JSON line to per harness started,
-retired or lost (how the tests and the benchmark count starts).
+list sent to one, and harness retired or lost (how the tests and the benchmark count starts).
 """
 
 from __future__ import annotations
@@ -123,15 +123,15 @@ def enabled() -> bool:
 
 
 @contextmanager
-def serving(slots: int) -> Iterator[None]:
-    """While the block runs, this process's forked children have their job lists run by a server
-    of ``slots`` harnesses per command: this process's kept one (:func:`keep`), else one started
-    here and stopped after the block."""
+def serving(slots: int, recycle_jobs: int = RECYCLE_JOBS) -> Iterator[None]:
+    """While the block runs, this process's forked children (and this process) have their job
+    lists run by a server of ``slots`` harnesses per command: this process's kept one
+    (:func:`keep`), else one started here and stopped after the block."""
     global _server
     if not enabled() or (_server is not None and _server.alive()):
         yield
         return
-    _server = Server.start(slots)
+    _server = Server.start(slots, recycle_jobs)
     previous = os.environ.get(ADDRESS)
     os.environ[ADDRESS] = _server.address
     try:
@@ -315,6 +315,7 @@ class _Serving:
             harness = self._start(key, request)
         self.requests += 1
         harness.sent = self.requests
+        self._note("list", harness)
         client.harness, harness.client = harness, client
         client.deadline = time.monotonic() + float(request["timeout"])
         client.since = harness.log.stat().st_size
