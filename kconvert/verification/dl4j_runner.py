@@ -4,7 +4,8 @@ verification target.
 The harness (``dl4j_harness/``, see :mod:`kconvert.verification.dl4j_install`) restores each
 ModelSerializer zip as the MultiLayerNetwork or ComputationGraph its configuration describes and
 calls ``output()``; arrays travel as float32 ``.npy`` files.  Starting the JVM and ND4J's native
-backend costs seconds, so many models share one JVM; a model that fails is reported with DL4J's
+backend costs seconds, so many models share one JVM (in batch mode, every model of a worker:
+:mod:`kconvert.verification.harness_server`); a model that fails is reported with DL4J's
 exception and the others still run (should the JVM itself die, it is restarted after that model).
 
 A zip written by kconvert takes the arrays its source takes (Keras's channels-last layouts are
@@ -27,7 +28,7 @@ from kconvert.errors import ForeignCodeError, KConvertError
 from kconvert.verification import dl4j_install
 from kconvert.verification.dl4j_install import IMPLEMENTATION, Dl4jUnavailable
 from kconvert.verification.dl4j_staging import staged_configuration, staged_zip
-from kconvert.verification.harness import HarnessRun, run_jobs
+from kconvert.verification.harness import SCRATCH, HarnessRun, run_jobs
 
 #: seconds one model may take (DL4J's Keras import can loop forever on some files)
 PER_MODEL_TIMEOUT = 300.0
@@ -115,7 +116,7 @@ def _run(specs: list[dict[str, Any]], inputs: list[list[np.ndarray]], timeout: f
     if reason:
         raise Dl4jUnavailable(reason)
     harness = dl4j_install.harness() or dl4j_install.install()
-    env = dict(os.environ, CLASSPATH=dl4j_install.classpath(harness))
+    env = {"CLASSPATH": dl4j_install.classpath(harness)}
     with tempfile.TemporaryDirectory(prefix="kconvert-dl4j-") as tmp:
         unreadable = {i: why for i, spec in enumerate(specs)
                       if (why := _stage(spec, Path(tmp, f"job{i}-model"))) is not None}
@@ -141,8 +142,8 @@ def _run_in_jvm(specs: list[dict[str, Any]], tmp: str, env: dict[str, str], time
     crashes: dict[int, str] = {}
     start, stalled = 0, False
     while start < len(specs):
-        # a JVM that crashes writes its hs_err file into the scratch directory, not the caller's
-        crash = run_jobs(["java", "-Xss4m", f"-XX:ErrorFile={tmp}/hs_err_%p.log", dl4j_install.MAIN_CLASS],
+        # a JVM that crashes writes its hs_err file into a scratch directory, not the caller's
+        crash = run_jobs(["java", "-Xss4m", f"-XX:ErrorFile={SCRATCH}/hs_err_%p.log", dl4j_install.MAIN_CLASS],
                          specs[start:], tmp, timeout * (len(specs) - start) + 120, "Deeplearning4j", _crash, env)
         done = [os.path.exists(s["result"]) for s in specs]
         if crash is None or all(done[start:]):

@@ -1,7 +1,10 @@
 package kconvert.harness;
 
+import java.io.BufferedReader;
 import java.io.File;
 import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -51,34 +54,59 @@ import org.nd4j.shade.jackson.databind.node.ObjectNode;
  * {"outputs": [npy...], "activations": {name: npy}, "network": ..., "dl4j": version} or
  * {"error": message}. A job's failure is caught and reported; the next job still runs. A job that
  * runs past its timeout (300 s by default) is reported as such and the JVM exits with status 3.
+ * {@code Predict --serve} runs job files named on stdin, one after another, in the same JVM (see serve()).
  */
 public final class Predict {
     private static final ObjectMapper JSON = new ObjectMapper();
     /** The exit status after a model ran past its "timeout_s" (its result says so). */
     private static final int TIMED_OUT = 3;
+    /** The thread models run in, so that one past its time can be given up on. */
+    private static final ExecutorService WORKER = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "kconvert-model");
+        t.setDaemon(true);
+        return t;
+    });
+    private static final String VERSION = version();
 
     private Predict() {
     }
 
     public static void main(String[] args) throws Exception {
         if (args.length != 1) {
-            System.err.println("usage: Predict jobs.json");
+            System.err.println("usage: Predict jobs.json | Predict --serve");
             System.exit(2);
         }
-        String version = version();
-        JsonNode jobs = JSON.readTree(new File(args[0]));
-        ExecutorService worker = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "kconvert-model");
-            t.setDaemon(true);
-            return t;
-        });
+        if ("--serve".equals(args[0])) {
+            serve();
+        } else {
+            runList(JSON.readTree(new File(args[0])));
+        }
+    }
+
+    /**
+     * kconvert's harness server: each line read from stdin is "N jobs.json"; that list is run as a job file is, then
+     * "kconvert-harness done N" is written to stdout. It ends with its stdin (or as a list's timeout ends it).
+     */
+    private static void serve() throws Exception {
+        PrintStream replies = System.out;
+        System.setOut(System.err); // what DL4J prints goes with its messages, not into the replies
+        BufferedReader requests = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        for (String line = requests.readLine(); line != null; line = requests.readLine()) {
+            int space = line.indexOf(' ');
+            runList(JSON.readTree(new File(line.substring(space + 1))));
+            replies.println("kconvert-harness done " + line.substring(0, space));
+            replies.flush();
+        }
+    }
+
+    private static void runList(JsonNode jobs) throws Exception {
         for (JsonNode job : jobs) {
             ObjectNode result;
             long timeout = job.path("timeout_s").asLong(300);
-            Future<ObjectNode> running = worker.submit(() -> run(job));
+            Future<ObjectNode> running = WORKER.submit(() -> run(job));
             try {
                 result = running.get(timeout, TimeUnit.SECONDS);
-                result.put("dl4j", version);
+                result.put("dl4j", VERSION);
             } catch (TimeoutException e) {
                 // a model that never finishes (DL4J's import can loop): report it, and end this JVM,
                 // whose worker thread cannot be stopped; the caller starts another for the rest
@@ -272,10 +300,12 @@ public final class Predict {
         return text.replace('\n', ' ');
     }
 
-    private static String version() throws Exception {
+    private static String version() {
         Properties p = new Properties();
         try (InputStream in = Predict.class.getResourceAsStream("/kconvert-harness.properties")) {
             p.load(in);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
         }
         return "Deeplearning4j " + p.getProperty("dl4j.version");
     }
