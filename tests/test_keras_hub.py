@@ -75,6 +75,22 @@ BACKBONES: dict[str, Callable[[], tuple[Any, dict[str, np.ndarray]]]] = {
         input_conv_filters=[8, 64], input_conv_kernel_sizes=[3, 3], stackwise_num_filters=[64, 4],
         stackwise_num_blocks=[2, 1], stackwise_num_strides=[1, 2], block_type="basic_block", use_pre_activation=True,
         image_shape=(16, 16, 3))), _images()),
+    # grouped (depthwise) convolutions, hard-swish, squeeze-and-excite gated by Keras 3's hard_sigmoid
+    "mobilenet": lambda: (_randomised(keras_hub.models.MobileNetBackbone(
+        stackwise_expansion=[[16, 24], [32]], stackwise_num_blocks=[2, 1], stackwise_num_filters=[[8, 8], [16]],
+        stackwise_kernel_size=[[3, 3], [5]], stackwise_num_strides=[[2, 1], [1]],
+        stackwise_se_ratio=[[None, 0.25], [0.5]], stackwise_activation=[["relu", "hard_swish"], ["hard_swish"]],
+        stackwise_padding=[[1, 1], [2]], output_num_filters=None, depthwise_filters=8, depthwise_stride=1,
+        depthwise_residual=True, last_layer_filter=16, squeeze_and_excite=0.5, image_shape=(16, 16, 3),
+        input_activation="hard_swish", input_num_filters=8)), _images()),
+    # each block type: v1 (top-level layers), MBConv (depthwise 'same'), FusedMBConv, CBA; num_features is
+    # KerasHub's default 1280 (it does not save another)
+    "efficientnet": lambda: (_randomised(keras_hub.models.EfficientNetBackbone(
+        stackwise_kernel_sizes=[3] * 5, stackwise_num_repeats=[1, 1, 2, 1, 2], stackwise_input_filters=[8, 8, 8, 16, 16],
+        stackwise_output_filters=[8, 8, 16, 16, 16], stackwise_expansion_ratios=[1, 2, 2, 1, 2],
+        stackwise_squeeze_and_excite_ratios=[0.25, 0.25, 0.0, 0.25, 0.5], stackwise_strides=[1, 2, 1, 1, 1],
+        stackwise_block_types=["v1", "unfused", "fused", "cba", "fused"], stackwise_width_coefficients=[1.0] * 5,
+        stackwise_depth_coefficients=[1.0] * 5, projection_activation="relu", input_shape=(16, 16, 3))), _images()),
 }
 
 
@@ -245,7 +261,7 @@ def test_a_tokenizer_is_refused_naming_it(tmp_path: Path) -> None:
     assert info.value.hub_class == "BertTokenizer"
 
 
-@pytest.mark.parametrize("hub_class", ["SAMBackbone", "EfficientNetBackbone", "MobileNetBackbone",
+@pytest.mark.parametrize("hub_class", ["SAMBackbone", "DenseNetBackbone",
                                        "DistilBertTextClassifier"])
 def test_another_keras_hub_class_is_refused_naming_it(hub_class: str) -> None:
     config = {"module": "keras_hub.src.models.x", "class_name": hub_class, "config": {},
