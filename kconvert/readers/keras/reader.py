@@ -174,11 +174,15 @@ def _build(parts: _Parts, ctx: ReadContext, by: str, weights_source: str | None)
 
 def _task_backbone_weights(parts: _Parts, ctx: ReadContext) -> H5File | None:
     """A KerasHub task preset's backbone weights: ``model.weights.h5`` beside the
-    ``task.weights.h5`` given (which holds only the head's), when it is there."""
-    if parts.weights_path is None or os.path.basename(parts.weights_path) != HUB_TASK_WEIGHTS:
+    ``task.weights.h5`` given (which holds only the head's), or the ``model.weights.h5`` given
+    itself (a task whose head has no weights of its own saves no ``task.weights.h5``)."""
+    if parts.weights_path is None:
         return None
+    name = os.path.basename(parts.weights_path)
+    if name == ARCHIVE_WEIGHTS:
+        return parts.v3_weights
     beside = os.path.join(os.path.dirname(parts.weights_path), ARCHIVE_WEIGHTS)
-    if not os.path.lexists(beside):
+    if name != HUB_TASK_WEIGHTS or not os.path.lexists(beside):
         return None
     f = H5File(beside, beside, ctx.limits)  # opened as every input is (readers/files.py's open_input)
     parts.resources.append(f)

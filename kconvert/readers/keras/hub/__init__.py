@@ -66,7 +66,8 @@ def read_hub(config: dict[str, Any], weights: H5File | None, ctx: ReadContext,
 def build_hub(config: dict[str, Any], graph: HubGraph, ctx: ReadContext) -> list[TensorRef]:
     """Add the KerasHub model ``config`` describes (class and constructor arguments) to ``graph``;
     returns its outputs."""
-    from kconvert.readers.keras.hub import bert, efficientnet, gpt2, mobilenet, resnet, tasks, vit  # noqa: F401  (registers the builders)
+    # (registers the builders)
+    from kconvert.readers.keras.hub import bert, efficientnet, gpt2, mobilenet, resnet, tasks, vit  # noqa: F401
 
     class_name = str(config.get("class_name"))
     builder = HUB_MODELS.get(class_name)

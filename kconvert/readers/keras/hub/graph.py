@@ -107,7 +107,8 @@ def bind_saved(graph: HubGraph, model: Model, f: H5File, backbone: H5File | None
         owner, tops = scopes[where.scope]
         group = tops.get(where.layer)
         for key in where.path:
-            group = owner.get(group, key) if group is not None and owner.has(group, key) else None  # type: ignore[assignment]
+            found = group is not None and owner.has(group, key)
+            group = owner.get(group, key) if found else None  # type: ignore[arg-type,assignment]
         if group is None:
             raise IncompatibleKerasConfigurationException(f"no saved weights at '{where}' (for layer {layer.name})")
         arrays = _vars(owner, group)
