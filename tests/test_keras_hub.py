@@ -1,8 +1,9 @@
-"""KerasHub backbones (text and image), read from their constructor arguments (``.keras`` archives and
-``save_to_preset`` folders), run by kconvert's runtime against KerasHub's own predict with padding
-that matters, written back as plain Keras 3 (loaded in safe mode, without KerasHub), for TF.js
-with its companion module (run in tfjs in Node) and to ONNX (run in ONNX Runtime); the targets
-that cannot express them refuse, naming the layer and why.  Tiny sizes, built once."""
+"""KerasHub backbones (text and image) and tasks, read from their constructor arguments (``.keras``
+archives and ``save_to_preset`` folders), run by kconvert's runtime against KerasHub's own predict
+with padding that matters, written back as plain Keras 3 (loaded in safe mode, without KerasHub),
+for TF.js with its companion module (run in tfjs in Node), to ONNX (run in ONNX Runtime) and, for
+the image backbones, to DL4J (run in its JVM); the targets that cannot express them refuse, naming
+the layer and why.  Tiny sizes, built once."""
 
 from __future__ import annotations
 
@@ -75,6 +76,23 @@ BACKBONES: dict[str, Callable[[], tuple[Any, dict[str, np.ndarray]]]] = {
         input_conv_filters=[8, 64], input_conv_kernel_sizes=[3, 3], stackwise_num_filters=[64, 4],
         stackwise_num_blocks=[2, 1], stackwise_num_strides=[1, 2], block_type="basic_block", use_pre_activation=True,
         image_shape=(16, 16, 3))), _images()),
+    # grouped (depthwise) convolutions, hard-swish, squeeze-and-excite gated by Keras 3's hard_sigmoid
+    "mobilenet": lambda: (_randomised(keras_hub.models.MobileNetBackbone(
+        stackwise_expansion=[[16, 24], [32]], stackwise_num_blocks=[2, 1], stackwise_num_filters=[[8, 8], [16]],
+        stackwise_kernel_size=[[3, 3], [5]], stackwise_num_strides=[[2, 1], [1]],
+        stackwise_se_ratio=[[None, 0.25], [0.5]], stackwise_activation=[["relu", "hard_swish"], ["hard_swish"]],
+        stackwise_padding=[[1, 1], [2]], output_num_filters=None, depthwise_filters=8, depthwise_stride=1,
+        depthwise_residual=True, last_layer_filter=16, squeeze_and_excite=0.5, image_shape=(16, 16, 3),
+        input_activation="hard_swish", input_num_filters=8)), _images()),
+    # each block type: v1 (top-level layers), MBConv (depthwise 'same'), FusedMBConv, CBA; num_features is
+    # KerasHub's default 1280 (it does not save another)
+    "efficientnet": lambda: (_randomised(keras_hub.models.EfficientNetBackbone(
+        stackwise_kernel_sizes=[3] * 5, stackwise_num_repeats=[1, 1, 2, 1, 2],
+        stackwise_input_filters=[8, 8, 8, 16, 16],
+        stackwise_output_filters=[8, 8, 16, 16, 16], stackwise_expansion_ratios=[1, 2, 2, 1, 2],
+        stackwise_squeeze_and_excite_ratios=[0.25, 0.25, 0.0, 0.25, 0.5], stackwise_strides=[1, 2, 1, 1, 1],
+        stackwise_block_types=["v1", "unfused", "fused", "cba", "fused"], stackwise_width_coefficients=[1.0] * 5,
+        stackwise_depth_coefficients=[1.0] * 5, projection_activation="relu", input_shape=(16, 16, 3))), _images()),
 }
 
 
@@ -103,8 +121,8 @@ TASKS: dict[str, Callable[[], tuple[Any, dict[str, np.ndarray]]]] = {
         _tiny_resnet(), num_classes=3, pooling="max", activation="softmax")), _images()),
 }
 MODELS = {**BACKBONES, **TASKS}
-#: (model, form) pairs read: backbones from .keras files and presets, tasks from .keras files
-READS = [(name, form) for name in sorted(MODELS) for form in ("keras", "preset") if form == "keras" or name in BACKBONES]
+#: (model, form) pairs read: each from its .keras file and its preset
+READS = [(name, form) for name in sorted(MODELS) for form in ("keras", "preset")]
 
 
 def _fed(xs: dict[str, np.ndarray]) -> Any:
@@ -137,6 +155,10 @@ def _load(saved: dict, name: str, form: str) -> kconvert.Model:
     archive, preset, _, _ = saved[name]
     if form == "keras":
         return kconvert.load(archive)
+    if name in TASKS:  # the head's weights (the backbone's are read from model.weights.h5 beside them); a
+        # head without weights of its own (GPT-2's, tied to the token embedding) saves none
+        head = preset / "task.weights.h5"
+        return kconvert.load(preset / "task.json", weights=head if head.exists() else preset / "model.weights.h5")
     return kconvert.load(preset / "config.json", weights=preset / "model.weights.h5")
 
 
@@ -166,7 +188,7 @@ def test_padding_matters(saved: dict) -> None:
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_plain_keras_3_file_matches(saved: dict, name: str, tmp_path: Path) -> None:
     """Written as a functional Keras 3 model of Keras's own classes: it loads in safe mode."""
-    kconvert.write(_load(saved, name, "preset" if name in BACKBONES else "keras"), "keras", tmp_path / "out.keras")
+    kconvert.write(_load(saved, name, "preset"), "keras", tmp_path / "out.keras")
     with zipfile.ZipFile(tmp_path / "out.keras") as archive:
         assert b"keras_hub" not in archive.read("config.json")
     reloaded = keras.saving.load_model(tmp_path / "out.keras", safe_mode=True)
@@ -217,6 +239,30 @@ def test_onnx_matches_keras_hub(saved: dict, name: str, tmp_path: Path) -> None:
              expected)
 
 
+#: the image backbones Deeplearning4j expresses (grouped convolutions as DepthwiseConvolution2D)
+DL4J_MODELS = ("efficientnet", "mobilenet", "resnet_v2", "resnet_vd")
+
+
+@pytest.fixture(scope="module")
+def dl4j_runs(saved: dict, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Each of :data:`DL4J_MODELS` written to a DL4J zip from its preset, all run in one JVM."""
+    from kconvert.verification.dl4j_runner import run_dl4j_many
+    from tests.conftest import require_dl4j
+
+    require_dl4j()
+    tmp = tmp_path_factory.mktemp("keras-hub-dl4j")
+    zips = [Path(kconvert.write(_load(saved, name, "preset"), "dl4j", tmp / name).files[-1]) for name in DL4J_MODELS]
+    return dict(zip(DL4J_MODELS, run_dl4j_many([(path, [saved[name][2]["images"]], [])
+                                                 for name, path in zip(DL4J_MODELS, zips)])))
+
+
+@pytest.mark.parametrize("name", DL4J_MODELS)
+def test_dl4j_matches_keras_hub(saved: dict, dl4j_runs: dict, name: str) -> None:
+    run = dl4j_runs[name]
+    assert run.error is None, run.error
+    _matches(run.outputs, saved[name][3])
+
+
 #: the targets that cannot express these backbones yet, and the layer each refuses first
 REFUSED = {"dl4j": ("model.zip", "BinaryOp")}
 
@@ -230,11 +276,14 @@ def test_other_targets_refuse_naming_the_layer(saved: dict, target: str, tmp_pat
     assert not (tmp_path / out).exists()
 
 
-def test_a_task_preset_is_refused_saying_where_its_backbone_weights_are(saved: dict) -> None:
+def test_a_task_preset_without_its_backbone_weights_is_refused_saying_where_they_are(saved: dict,
+                                                                                     tmp_path: Path) -> None:
     """A task preset saves the head's weights (task.weights.h5) apart from the backbone's."""
     preset = saved["bert_text_classifier"][1]
+    for part in ("task.json", "task.weights.h5"):
+        (tmp_path / part).write_bytes((preset / part).read_bytes())
     with pytest.raises(IncompatibleKerasConfigurationException, match="bert_backbone.*model.weights.h5"):
-        kconvert.load(preset / "task.json", weights=preset / "task.weights.h5")
+        kconvert.load(tmp_path / "task.json", weights=tmp_path / "task.weights.h5")
 
 
 def test_a_tokenizer_is_refused_naming_it(tmp_path: Path) -> None:
@@ -245,7 +294,7 @@ def test_a_tokenizer_is_refused_naming_it(tmp_path: Path) -> None:
     assert info.value.hub_class == "BertTokenizer"
 
 
-@pytest.mark.parametrize("hub_class", ["SAMBackbone", "EfficientNetBackbone", "MobileNetBackbone",
+@pytest.mark.parametrize("hub_class", ["SAMBackbone", "DenseNetBackbone",
                                        "DistilBertTextClassifier"])
 def test_another_keras_hub_class_is_refused_naming_it(hub_class: str) -> None:
     config = {"module": "keras_hub.src.models.x", "class_name": hub_class, "config": {},

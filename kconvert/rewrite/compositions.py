@@ -35,7 +35,7 @@ from kconvert.errors import IncompatibleKerasConfigurationException
 from kconvert.ir.layer import LayerConfig, kinds_where
 from kconvert.ir.layers import activations as act
 from kconvert.ir.layers import core, merge, normalization, pooling
-from kconvert.ir.layers.conv import DepthwiseConv1D
+from kconvert.ir.layers.conv import DepthwiseConv1D, DepthwiseConv2D
 from kconvert.ir.shapes import norm_axis
 from kconvert.ir.values import ACTIVATIONS
 from kconvert.ir.weights import Weight
@@ -368,6 +368,28 @@ def _features(site: TargetSite) -> int:
     if n is None:
         raise site.refuse(f"writes {site.kind} per feature of the last axis, and its size is unknown")
     return int(n)
+
+
+@rule("Conv2D")
+def depthwise_groups(site: TargetSite) -> Rewrite | None:
+    """A convolution with one group per input channel (ConvNeXt's, MobileNet's) is a DepthwiseConv2D:
+    group ``c`` computes output channels ``c * m ... c * m + m - 1``, as depth multiplier ``m`` numbers
+    them."""
+    c = site.config
+    if c.groups == 1:
+        return None
+    channels = site.shape[1 if c.data_format == "channels_first" else -1]
+    if c.groups != channels:
+        return None  # other grouped convolutions are refused by the target's emitter
+    multiplier = c.filters // c.groups
+    w = site.layer.weights  # none for a configuration alone: the DepthwiseConv2D's configuration needs none
+    weights = {"depthwise_kernel": w["kernel"].reshape((*w["kernel"].shape[:2], channels, multiplier)),
+               **({"bias": w["bias"]} if c.use_bias else {})} if w else {}
+    config = DepthwiseConv2D(kernel_size=c.kernel_size, strides=c.strides, padding=c.padding, data_format=c.data_format,
+                             dilation_rate=c.dilation_rate, depth_multiplier=multiplier, activation=c.activation,
+                             use_bias=c.use_bias)
+    return Rewrite.to(config, f"Conv2D with {c.groups} groups (one per input channel) written as a DepthwiseConv2D "
+                      f"with depth_multiplier {multiplier}", weights)
 
 
 @rule("Normalization")

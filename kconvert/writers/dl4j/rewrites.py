@@ -180,5 +180,5 @@ def bidirectional_last_step(site: TargetSite) -> Rewrite | None:
         "the input reversed in time (ReverseTimeSeriesVertex), then merged")
 
 
-DL4J_RULES.include(shared.normalization_layer, shared.custom_scale, shared.keepdims_pooling, shared.binary_op,
-                   shared.unary_op, *shared.EVERY_TARGET)
+DL4J_RULES.include(shared.depthwise_groups, shared.normalization_layer, shared.custom_scale, shared.keepdims_pooling,
+                   shared.binary_op, shared.unary_op, *shared.EVERY_TARGET)

@@ -21,7 +21,7 @@ import numpy as np
 
 from kconvert.ir.layer import LayerConfig
 from kconvert.ir.layers import activations as act
-from kconvert.ir.layers import conv, core, merge, noise, pooling, reshaping
+from kconvert.ir.layers import core, merge, noise, pooling, reshaping
 from kconvert.ir.shapes import norm_axis, split_channels
 from kconvert.rewrite import compositions as shared
 from kconvert.rewrite.compositions import reshape_to, sequence
@@ -72,27 +72,6 @@ def conv_1d(site: TargetSite) -> Rewrite | None:
                              f"causal {site.kind} written as {left} zero step(s) of left padding, then a valid "
                              "convolution (what causal padding is)")
     return None
-
-
-@rule("Conv2D")
-def conv_2d(site: TargetSite) -> Rewrite | None:
-    """A convolution with one group per input channel (ConvNeXt's) is a DepthwiseConv2D: group ``c``
-    computes output channels ``c * m ... c * m + m - 1``, as depth multiplier ``m`` numbers them."""
-    c = site.config
-    if c.groups == 1:
-        return None
-    channels = site.shape[1 if c.data_format == "channels_first" else -1]
-    if c.groups != channels:
-        return None  # other grouped convolutions are refused by the dialect
-    multiplier = c.filters // c.groups
-    w = site.layer.weights  # none for a configuration alone: the DepthwiseConv2D's configuration needs none
-    weights = {"depthwise_kernel": w["kernel"].reshape((*w["kernel"].shape[:2], channels, multiplier)),
-               **({"bias": w["bias"]} if c.use_bias else {})} if w else {}
-    config = conv.DepthwiseConv2D(kernel_size=c.kernel_size, strides=c.strides, padding=c.padding,
-                                  data_format=c.data_format, dilation_rate=c.dilation_rate,
-                                  depth_multiplier=multiplier, activation=c.activation, use_bias=c.use_bias)
-    return Rewrite.to(config, f"Conv2D with {c.groups} groups (one per input channel) written as a DepthwiseConv2D "
-                      f"with depth_multiplier {multiplier}", weights)
 
 
 # -- padding, cropping and up-sampling in 3 dimensions --------------------------------------------------
@@ -364,8 +343,8 @@ def repeated_inputs(site: TargetSite) -> Rewrite | None:
                          "the tensor before the merge reads it)")
 
 
-TFJS_RULES.include(shared.keepdims_pooling, shared.normalization_layer, shared.layer_scale, shared.custom_scale,
-                   shared.identity, shared.binary_op, shared.unary_op, *shared.EVERY_TARGET)
+TFJS_RULES.include(shared.depthwise_groups, shared.keepdims_pooling, shared.normalization_layer, shared.layer_scale,
+                   shared.custom_scale, shared.identity, shared.binary_op, shared.unary_op, *shared.EVERY_TARGET)
 #: TF.js has 1-D pooling, but none of these
 TFJS_RULES.include(shared.planar, kinds=("ZeroPadding1D", "Cropping1D", "UpSampling1D", "SeparableConv1D",
                                          "DepthwiseConv1D", "Conv1DTranspose"))

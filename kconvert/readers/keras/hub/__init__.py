@@ -47,8 +47,10 @@ def is_hub(config: Any) -> bool:
         (isinstance(module, str) and module.split(".")[0] == HUB_PACKAGE)
 
 
-def read_hub(config: dict[str, Any], weights: H5File | None, ctx: ReadContext) -> Model:
-    """The IR of the KerasHub model ``config`` describes, with ``weights`` bound when given."""
+def read_hub(config: dict[str, Any], weights: H5File | None, ctx: ReadContext,
+             backbone: H5File | None = None) -> Model:
+    """The IR of the KerasHub model ``config`` describes, with ``weights`` bound when given
+    (``backbone``: a task preset's backbone weights, saved apart from the head's)."""
     class_name = str(config.get("class_name"))
     args = config.get("config")
     name = str(args.get("name") or class_name) if isinstance(args, dict) else class_name
@@ -57,14 +59,15 @@ def read_hub(config: dict[str, Any], weights: H5File | None, ctx: ReadContext) -
     model = graph.model(outputs, ctx.report)
     model.validate(ctx.limits.max_tensor_elements, ctx.limits.max_rank)
     if weights is not None:
-        bind_saved(graph, model, weights)
+        bind_saved(graph, model, weights, backbone)
     return model
 
 
 def build_hub(config: dict[str, Any], graph: HubGraph, ctx: ReadContext) -> list[TensorRef]:
     """Add the KerasHub model ``config`` describes (class and constructor arguments) to ``graph``;
     returns its outputs."""
-    from kconvert.readers.keras.hub import bert, gpt2, resnet, tasks, vit  # noqa: F401  (registers the builders)
+    # (registers the builders)
+    from kconvert.readers.keras.hub import bert, efficientnet, gpt2, mobilenet, resnet, tasks, vit  # noqa: F401
 
     class_name = str(config.get("class_name"))
     builder = HUB_MODELS.get(class_name)

@@ -80,31 +80,41 @@ class HubGraph:
         return Model(self.name, self.layers, list(self.inputs), outputs, report=report)
 
 
-def bind_saved(graph: HubGraph, model: Model, f: H5File) -> None:
+def bind_saved(graph: HubGraph, model: Model, f: H5File, backbone: H5File | None = None) -> None:
     """Give each layer the weights saved where :attr:`HubGraph.saved` says, checked against the
-    shapes the IR kind expects."""
-    scopes: dict[tuple[str, ...], dict[str, h5py.Group]] = {(): _tops(f, f.file)}
+    shapes the IR kind expects; ``backbone``: where a task preset saved its backbone's weights
+    (apart from the head's in ``f``)."""
+    # each (nested) model's file and the layers saved in it
+    scopes: dict[tuple[str, ...], tuple[H5File, dict[str, h5py.Group]]] = {(): (f, _tops(f, f.file))}
     for layer in model.layers:
         where = graph.saved.get(layer.name)
         if where is None:
             continue
         for depth in range(1, len(where.scope) + 1):
             if where.scope[:depth] not in scopes:
-                outer = scopes[where.scope[:depth - 1]].get(where.scope[depth - 1])
-                if outer is None:
+                owner, tops = scopes[where.scope[:depth - 1]]
+                outer = tops.get(where.scope[depth - 1])
+                if outer is not None:
+                    scopes[where.scope[:depth]] = (owner, _tops(owner, outer))
+                elif depth == 1 and backbone is not None:
+                    scopes[where.scope[:1]] = (backbone, _tops(backbone, backbone.file))
+                else:
                     raise IncompatibleKerasConfigurationException(
                         f"the weights of nested model '{where.scope[depth - 1]}' (for layer {layer.name}) are not in "
-                        "this file: a KerasHub task preset saves its backbone's weights apart (model.weights.h5); "
-                        "read the task's .keras file, or the backbone's config.json with model.weights.h5")
-                scopes[where.scope[:depth]] = _tops(f, outer)
-        group = scopes[where.scope].get(where.layer)
+                        "this file: a KerasHub task preset saves its backbone's weights apart, in model.weights.h5 "
+                        "beside task.weights.h5 (read with it when present); read the task's .keras file, or "
+                        "the preset's task.json with its task.weights.h5 and model.weights.h5 in one folder")
+        owner, tops = scopes[where.scope]
+        group = tops.get(where.layer)
         for key in where.path:
-            group = f.get(group, key) if group is not None and f.has(group, key) else None  # type: ignore[assignment]
+            found = group is not None and owner.has(group, key)
+            group = owner.get(group, key) if found else None  # type: ignore[arg-type,assignment]
         if group is None:
             raise IncompatibleKerasConfigurationException(f"no saved weights at '{where}' (for layer {layer.name})")
-        arrays = _vars(f, group)
+        arrays = _vars(owner, group)
         if layer.kind == "MultiHeadAttention":
-            arrays = [w for part in _ATTENTION_PARTS if f.has(group, part) for w in _vars(f, f.get(group, part))]
+            arrays = [w for part in _ATTENTION_PARTS if owner.has(group, part)
+                      for w in _vars(owner, owner.get(group, part))]
         expected = layer.config.weight_shapes(model.call_input_shapes(layer, 0))
         if where.adapt is not None:
             arrays = where.adapt(arrays, expected)

@@ -12,43 +12,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kconvert.ir.graph import TensorRef
-from kconvert.ir.layers.conv import Conv2D
-from kconvert.ir.layers.core import Activation
 from kconvert.ir.layers.merge import Add
-from kconvert.ir.layers.normalization import BatchNormalization
 from kconvert.ir.layers.pooling import AveragePooling2D, MaxPooling2D
-from kconvert.ir.layers.reshaping import ZeroPadding2D
 from kconvert.readers.keras.hub import hub_model
-from kconvert.readers.keras.hub.graph import HubGraph, Saved
+from kconvert.readers.keras.hub.convs import ConvNet
+from kconvert.readers.keras.hub.graph import HubGraph
 from kconvert.readers.keras.layer import KerasLayerConfig
 
 BLOCK_TYPES = ("basic_block", "bottleneck_block", "basic_block_vd", "bottleneck_block_vd")
 
 
 @dataclass(frozen=True)
-class _Net:
+class _Net(ConvNet):
     """The settings every layer of one backbone shares."""
 
-    g: HubGraph
-    data_format: str
     pre_activation: bool
-
-    def conv(self, name: str, x: TensorRef, filters: int, kernel: int, stride: int = 1,
-             padding: str = "valid") -> TensorRef:
-        return self.g.add(name, Conv2D(filters=filters, kernel_size=(kernel, kernel), strides=(stride, stride),
-                                       padding=padding, data_format=self.data_format, use_bias=False),
-                          x, saved=Saved(name))
-
-    def bn(self, name: str, x: TensorRef) -> TensorRef:
-        axis = -1 if self.data_format == "channels_last" else 1
-        return self.g.add(name, BatchNormalization(axis=(axis,), momentum=0.9, epsilon=1e-5), x, saved=Saved(name))
-
-    def relu(self, name: str, x: TensorRef) -> TensorRef:
-        return self.g.add(name, Activation(activation="relu"), x)
-
-    def pad(self, name: str, x: TensorRef, amount: int) -> TensorRef:
-        return self.g.add(name, ZeroPadding2D(padding=((amount, amount), (amount, amount)),
-                                              data_format=self.data_format), x)
 
     def max_pool(self, name: str, x: TensorRef, size: int, stride: int, padding: str = "valid") -> TensorRef:
         return self.g.add(name, MaxPooling2D(pool_size=(size, size), strides=(stride, stride), padding=padding,
