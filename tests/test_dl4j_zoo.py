@@ -18,8 +18,7 @@ ATOL = RTOL = 1e-4
 #: zoo class -> the input shape its builder is given (channels, height, width; TextGenerationLSTM: characters, steps)
 SMALL = {"LeNet": (1, 28, 28), "SimpleCNN": (3, 32, 32), "SqueezeNet": (3, 64, 64), "TextGenerationLSTM": (7, 6)}
 #: what a writer refuses: model -> target -> the layer named and the refusal's words
-REFUSED = {"SqueezeNet": {"dl4j": ("fire2", "Concatenate over an axis other than the features")},
-           "TextGenerationLSTM": {"keras": ("layer0", "PeepholeLSTM has no equivalent in Keras 3"),
+REFUSED = {"TextGenerationLSTM": {"keras": ("layer0", "PeepholeLSTM has no equivalent in Keras 3"),
                                   "tfjs": ("layer0", "PeepholeLSTM has no equivalent in TF.js")}}
 
 
