@@ -2,9 +2,9 @@
 
     .venv/bin/python bench/dl4j_import.py [--corpus DIR] [--verbose]
 
-Every full-model HDF5 file of the corpus (``../shared/fixtures/keras-realworld``: files with a
-``model_config``) goes two ways into the real Deeplearning4j 1.0.0-M2.1 (the harness of
-``kconvert.verification.dl4j_runner``, one JVM per way):
+Every full-model HDF5 file of the corpus (``$KCONVERT_SHARED/fixtures/keras-realworld``, else
+``../shared/fixtures/keras-realworld``: files with a ``model_config``) goes two ways into the real
+Deeplearning4j 1.0.0-M2.1 (the harness of ``kconvert.verification.dl4j_runner``, one JVM per way):
 
 * DL4J's ``KerasModelImport`` (``importKerasSequentialModelAndWeights`` for a Sequential model,
   else ``importKerasModelAndWeights``; enforceTrainingConfig=false), then ``output()``;
@@ -32,9 +32,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from tests.conftest import REALWORLD as CORPUS  # noqa: E402  (KCONVERT_SHARED, else ../shared)
 from tests.helpers import stored_predictions  # noqa: E402  (the corpus's *_inputs_and_outputs.h5 files)
 
-CORPUS = ROOT.parent / "shared" / "fixtures" / "keras-realworld"
 ATOL = RTOL = 1e-4
 
 

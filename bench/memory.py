@@ -2,7 +2,7 @@
 format streams its weights in bounded slices instead of holding whole tensors in memory, and
 TF.js output (the source's own bytes, resharded) goes at the speed of copying the file.
 
-    .venv/bin/python bench/memory.py [--keep DIR] [--formats tfjs,dl4j,keras,h5] [--runs N]
+    .venv/bin/python bench/memory.py [--keep DIR] [--formats tfjs,dl4j,keras,h5,onnx] [--runs N]
 
 Builds VGG16 with random weights (Keras, no download), saves it as HDF5, then converts it to each
 format in a fresh process (importing kconvert from the current directory: run it from the
@@ -32,7 +32,8 @@ TARGET_MIB = 100.0
 #: TF.js writes the source's float32 bytes as they are: its time against cp's, its peak in all (MiB)
 TFJS_COPY_RATIO, TFJS_PEAK_MIB = 2.0, 64.0
 #: format -> output name
-OUTPUTS = {"tfjs": "vgg16-tfjs", "dl4j": "vgg16-dl4j", "keras": "vgg16.keras", "h5": "vgg16-out.h5"}
+OUTPUTS = {"tfjs": "vgg16-tfjs", "dl4j": "vgg16-dl4j", "keras": "vgg16.keras", "h5": "vgg16-out.h5",
+           "onnx": "vgg16.onnx"}
 
 # VmHWM, not getrusage: ru_maxrss survives exec, so it would report the parent's Keras-sized peak
 MEASURE = r"""
@@ -60,10 +61,11 @@ print(json.dumps({"baseline": baseline, "peak": status_mib("VmHWM"), "seconds": 
 
 def measure(source: Path, fmt: str, out: Path) -> dict[str, float]:
     """Convert ``source`` to ``fmt`` in a fresh process; its figures (MiB, seconds)."""
-    if out.is_dir():
-        shutil.rmtree(out)
-    elif out.exists():
-        out.unlink()
+    for old in out.parent.glob(out.name + "*"):  # the output and what it wrote beside it (ONNX's .data)
+        if old.is_dir():
+            shutil.rmtree(old)
+        else:
+            old.unlink()
     done = subprocess.run([sys.executable, "-c", MEASURE, str(source), fmt, str(out)], capture_output=True,
                           text=True)
     if done.returncode:

@@ -282,19 +282,23 @@ def run_all(items: Sequence[Item], work: Work, settings: Settings, on_done: Call
 def run(items: Sequence[Item], work: Work, jobs: int, on_done: Callable[[Outcome], None],
         cleanup: Callable[[Item], None] = lambda item: None,
         time_limit: float | None = DEFAULT_TIME_LIMIT) -> list[Outcome]:
-    """Run ``work`` on every item, each in its own forked child, ``jobs`` at a time; ``on_done`` is
-    called as each ends.  A child still running after ``time_limit`` seconds is killed, with all it
+    """Run ``work`` on every item, each in its own forked child, ``jobs`` at a time (sharing a harness
+    server: :mod:`kconvert.verification.harness_server`); ``on_done`` is called as each ends.  A child still running after ``time_limit`` seconds is killed, with all it
     started: that model's error (exit code 4).  An item found unreadable before it ran (its
     ``problem``) is its error (exit code 3) without a child.  ``cleanup`` is called for a child that
     died without finishing (to remove what it was writing).  Returns the outcomes in the items' order."""
     import tempfile  # here, as the other imports below: the command imports this module for one model too
+
+    from kconvert.verification import harness_server
 
     outcomes: dict[int, Outcome] = {}
 
     def done(index: int, outcome: Outcome) -> None:
         outcomes[index] = outcome
         on_done(outcome)
-    with tempfile.TemporaryDirectory(prefix="kconvert-batch-") as scratch, selectors.DefaultSelector() as ends:
+    # the children verifying in Node or a JVM share one per slot, started on first use
+    with harness_server.serving(max(1, jobs)), tempfile.TemporaryDirectory(prefix="kconvert-batch-") as scratch, \
+            selectors.DefaultSelector() as ends:
         pending = list(enumerate(items))
         running: dict[int, _Worker] = {}
         try:

@@ -68,9 +68,11 @@ def graph(inputs: list[str], vertices: dict[str, tuple[dict[str, Any], list[str]
     return document
 
 
-def dl4j_made(networks: dict[str, tuple[dict[str, Any], list[np.ndarray]]], directory: Path) -> dict[str, Any]:
+def dl4j_made(networks: dict[str, tuple[dict[str, Any], list[np.ndarray]]], directory: Path,
+              layers: dict[str, list[str]] | None = None) -> dict[str, Any]:
     """Each configuration initialised by the real DL4J with its own random parameters, run on its
-    inputs and saved by ModelSerializer, in one JVM: name -> (the zip DL4J wrote, its run)."""
+    inputs and saved by ModelSerializer, in one JVM: name -> (the zip DL4J wrote, its run, with the
+    activations of the layers ``layers`` names for that network)."""
     from kconvert.verification.dl4j_runner import run_configurations_many
 
     jobs, zips = [], []
@@ -79,5 +81,5 @@ def dl4j_made(networks: dict[str, tuple[dict[str, Any], list[np.ndarray]]], dire
         config.write_text(json.dumps(document))
         jobs.append((config, inputs))
         zips.append(directory / f"{name}.zip")
-    runs = run_configurations_many(jobs, save=zips)
+    runs = run_configurations_many(jobs, save=zips, layers=[(layers or {}).get(name, []) for name in networks])
     return {name: (zip_, run) for name, zip_, run in zip(networks, zips, runs)}

@@ -25,7 +25,9 @@ import jsonschema
 import pytest
 
 from tests.conftest import FIXTURES, GENERATED, ROOT, in_ci
+from kconvert.verification import harness_server
 from tests.test_batch import SCHEMA, files_under, kconvert
+from tests.test_harness_server import events
 
 pytestmark = [pytest.mark.xdist_group("ray-cluster"), pytest.mark.slow]
 
@@ -35,7 +37,13 @@ KILLED_ONCE, KILLED_ALWAYS = "good/victim.h5", "good/doomed.h5"
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[str]:
+def harness_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the nodes' harness servers note each Node or JVM they start (``$KCONVERT_HARNESS_LOG``)."""
+    return tmp_path_factory.mktemp("harness") / "harness.log"
+
+
+@pytest.fixture(scope="module")
+def cluster(harness_log: Path) -> Iterator[str]:
     try:
         import ray  # noqa: F401
     except ImportError:
@@ -44,7 +52,7 @@ def cluster() -> Iterator[str]:
         pytest.skip("ray is not installed: pip install 'kconvert[cluster]' to run the cluster tests")
     from tests.ray_cluster import LocalCluster
 
-    started = LocalCluster.start(env={"PYTHONPATH": str(ROOT)})
+    started = LocalCluster.start(env={"PYTHONPATH": str(ROOT), harness_server.LOG: str(harness_log)})
     try:
         yield started.address
     finally:
@@ -75,11 +83,13 @@ class Killer(threading.Thread):
 
     def run(self) -> None:
         while not self.stopping.is_set() and any(self.left.values()):
-            titles = _titles()
+            titles, struck = _titles(), set()
             for pid, (title, parent) in titles.items():
                 name = title.removeprefix("ray::kconvert ").strip()
-                if title.startswith("ray::kconvert ") and self.left.get(name) and \
+                # one worker per model and look: Ray may title two workers alike for a moment, but runs one
+                if title.startswith("ray::kconvert ") and self.left.get(name) and name not in struck and \
                         titles.get(parent, ("", 0))[0] != title:
+                    struck.add(name)
                     os.kill(pid, signal.SIGKILL)
                     self.left[name] -= 1
                     self.killed[name] += 1
@@ -110,7 +120,8 @@ def lines(stdout: str, out: str) -> set[str]:
     return {re.sub(r"\(\d+\.\d s\)$", "", line).replace(out, "OUT") for line in stdout.splitlines()[:-1]}
 
 
-def test_convert_and_check_on_a_two_node_cluster_match_local_batch_mode(tmp_path: Path, cluster: str) -> None:
+def test_convert_and_check_on_a_two_node_cluster_match_local_batch_mode(tmp_path: Path, cluster: str,
+                                                                       harness_log: Path) -> None:
     models = model_folder(tmp_path)
     local = kconvert(str(models), "out-local", "--to", "tfjs", "-j", "2", "--report", "local.json", "--junit",
                      "local.xml", cwd=tmp_path)
@@ -158,15 +169,21 @@ def test_convert_and_check_on_a_two_node_cluster_match_local_batch_mode(tmp_path
         assert {c.get("name"): [e.tag for e in c] for c in suite} == {
             c.get("name"): ["error"] if c.get("name") == KILLED_ALWAYS else [e.tag for e in c] for c in local_suite}
 
-    # the exports, checked on the cluster (copied to the nodes) as locally: a damaged one among them fails
+    # the exports, checked against their sources (in Node) on the cluster (copied to the nodes) as locally: a
+    # damaged one among them fails
     damaged = tmp_path / "out-copied" / "good" / "mlp" / "model.json"
     damaged.write_text(damaged.read_text().replace('"weightsManifest"', '"weightsManifesto"'))
     checks = {}
     for where in ([], ["--cluster", cluster, "--cluster-files", "copy"]):
-        done = kconvert("check", str(tmp_path / "out-copied"), *where, "--report", "check.json", cwd=tmp_path)
+        done = kconvert("check", str(tmp_path / "out-copied"), "--source", str(models), *where, "--report",
+                        "check.json", cwd=tmp_path)
         assert done.returncode == 1, done.stderr
         checks[bool(where)] = comparable(json.loads((tmp_path / "check.json").read_text()), "out-copied")
     assert checks[True] == checks[False]
+    # the models the cluster checked ran in Node on its workers: one Node per Ray worker, for all its models
+    noted = events(harness_log)
+    owners = {e["owner"] for e in noted if e["event"] == "list"}
+    assert owners and all(sum(e["event"] == "start" and e["owner"] == owner for e in noted) == 1 for owner in owners)
     assert {name: outcome[0] for name, outcome in checks[True].items()} == {
         "good/keras3_mlp": "passed", "good/mlp": "failed", "good/victim": "passed"}
 

@@ -17,7 +17,7 @@ import pytest
 import kconvert
 from kconvert.errors import IncompatibleKerasConfigurationException
 from tests.conftest import SHARED_FIXTURES, require_dl4j, require_shared
-from tests.dl4j_networks import activation, dl4j_made, graph, layer, multilayer, preprocessor
+from tests.dl4j_networks import VERTICES, activation, dl4j_made, graph, layer, multilayer, preprocessor
 
 ATOL = RTOL = 1e-4
 #: DL4J activations kconvert reads, each on a dense layer
@@ -65,8 +65,22 @@ def _networks(rng: np.random.Generator) -> dict[str, tuple[dict[str, Any], list[
         _conv(2, 3),
         layer("GlobalPoolingLayer", poolingType="MAX", collapseDimensions=True),
         layer("OutputLayer", nin=3, nout=2, lossFn=LOSS)])
+    # PreprocessorVertex of several IR layers (once "too many values to unpack"): a flatten of NCHW data, and a
+    # ComposableInputPreProcessor flattening then reshaping to another image
+    flat = preprocessor("CnnToFeedForwardPreProcessor", inputHeight=10, inputWidth=8, numChannels=3, format="NCHW")
+    composed = preprocessor("ComposableInputPreProcessor", inputPreProcessors=[
+        flat, preprocessor("FeedForwardToCnnPreProcessor", inputHeight=8, inputWidth=10, numChannels=3)])
+    vertex = lambda p: {"@class": VERTICES + "PreprocessorVertex", "preProcessor": p}  # noqa: E731
+    flattened = graph(["in"], {
+        "conv": (_conv(2, 3, cnn2dDataFormat="NCHW"), ["in"]), "flat": (vertex(flat), ["conv"]),
+        "out": (layer("OutputLayer", nin=3 * 10 * 8, nout=2, lossFn=LOSS), ["flat"])}, ["out"])
+    composable = graph(["in"], {
+        "conv": (_conv(2, 3, cnn2dDataFormat="NCHW"), ["in"]), "composed": (vertex(composed), ["conv"]),
+        "reconv": (_conv(3, 2, cnn2dDataFormat="NCHW"), ["composed"]),
+        "pool": (layer("GlobalPoolingLayer", poolingType="MAX", collapseDimensions=True), ["reconv"]),
+        "out": (layer("OutputLayer", nin=2, nout=2, lossFn=LOSS), ["pool"])}, ["out"])
     return {"lenet": (lenet, [image]), "padded": (padded, [image]), "deconvolution": (deconvolution, [image]), "graph": (branches, [image]),
-            **dense}
+            "vertex_flatten_nchw": (flattened, [image]), "vertex_composable": (composable, [image]), **dense}
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +91,8 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Any,
     return {name: (*runs[name], networks[name][1]) for name in networks}
 
 
-@pytest.mark.parametrize("name", ["lenet", "deconvolution", "graph", "padded",
-                                  *(f"activation_{a}" for a in (*ACTIVATIONS, "RReLU"))])
+@pytest.mark.parametrize("name", ["lenet", "deconvolution", "graph", "padded", "vertex_flatten_nchw",
+                                  "vertex_composable", *(f"activation_{a}" for a in (*ACTIVATIONS, "RReLU"))])
 def test_kconvert_computes_what_dl4j_computes(made: dict[str, Any], name: str) -> None:
     path, run, xs = made[name]
     assert run.error is None, run.error

@@ -25,8 +25,7 @@ ATOL = RTOL = 1e-4
 GENERATED_SOURCES = sorted(str(p.relative_to(GENERATED)) for p in GENERATED.glob("*/*.h5")
                            if not p.name.endswith(("weights.h5",)))
 #: generated fixtures holding what the ONNX writer refuses, and the refusal's words
-REFUSED = {"convlstm": "no ONNX operators for ConvLSTM2D", "extras": "given a padding mask: ONNX's recurrent",
-           "rnn": "given a padding mask: ONNX's recurrent", "tfkeras_only": "no ONNX operators for LocallyConnected1D"}
+REFUSED: dict[str, str] = {}
 
 
 def run_onnx(path: Path, xs: list[np.ndarray]) -> list[np.ndarray]:
@@ -255,8 +254,8 @@ def _masked_model(recurrent_after: bool = False) -> kconvert.Model:
 
 
 def test_padding_masks(tmp_path: Path) -> None:
-    """Keras's masks are carried as boolean tensors and honoured exactly where a layer reads them; a
-    recurrent layer given a mask is refused (ONNX's sequence lengths describe right padding only)."""
+    """Keras's masks are carried as boolean tensors and honoured exactly where a layer reads them
+    (a recurrent layer given one: test_masked_recurrent_layers_match_keras)."""
     source = _masked_model()
     kconvert.write(source, "onnx", tmp_path / "m.onnx")
     ids = np.array([[1, 2, 0, 3, 0, 0], [4, 0, 1, 1, 2, 0]], np.float32)  # zeros anywhere, not only at the end
@@ -264,8 +263,43 @@ def test_padding_masks(tmp_path: Path) -> None:
     x[0, [1, 4]] = 0.0
     x[1, 5] = 0.0
     assert assert_runs_as_source(source, tmp_path / "m.onnx", xs=[ids, x]) < ATOL
-    with pytest.raises(IncompatibleKerasConfigurationException, match="given a padding mask: ONNX's recurrent"):
-        kconvert.write(_masked_model(recurrent_after=True), "onnx", tmp_path / "lstm.onnx")
+    kconvert.write(_masked_model(recurrent_after=True), "onnx", tmp_path / "lstm.onnx")
+    assert assert_runs_as_source(_masked_model(recurrent_after=True), tmp_path / "lstm.onnx", xs=[ids, x]) < ATOL
+
+
+def test_masked_recurrent_layers_match_keras(tmp_path: Path) -> None:
+    """Recurrent layers given a mask skipping steps anywhere (the first and the last included) run as
+    a Scan of the Keras cell: LSTM, GRU of both reset forms, SimpleRNN backwards, Bidirectional
+    returning sequences (zeros at masked steps) or not, an LSTM from given initial states returning
+    them; unmasked initial states go to ONNX's own LSTM.  Against Keras 3's predictions."""
+    keras = pytest.importorskip("keras")
+    from tests.helpers import randomize_weights
+
+    L = keras.layers
+    ids, context = keras.Input((7,)), keras.Input((3,))
+    seq = L.Embedding(6, 4, mask_zero=True)(ids)
+    h0, c0 = L.Dense(5)(context), L.Dense(5)(context)
+    initial = L.LSTM(5, return_sequences=True, return_state=True)(seq, initial_state=[h0, c0])
+    outputs = [L.LSTM(3, return_sequences=True)(seq), L.GRU(3, return_sequences=True, reset_after=False)(seq),
+               L.GRU(2)(seq), L.SimpleRNN(3, go_backwards=True)(seq), L.SimpleRNN(2, return_sequences=True,
+                                                                              go_backwards=True)(seq),
+               L.Bidirectional(L.LSTM(2, return_sequences=True))(seq),
+               L.Bidirectional(L.GRU(2), merge_mode="sum")(seq), *initial,
+               L.LSTM(2, return_sequences=True)(L.Dense(4)(seq), initial_state=[L.Dense(2)(context)] * 2),
+               L.LSTM(2, return_sequences=True)(L.RepeatVector(4)(context), initial_state=[h0[:, :2], c0[:, 1:3]]),
+               L.GRU(5, go_backwards=True)(L.RepeatVector(3)(context), initial_state=h0)]
+    keras_model = keras.Model([ids, context], outputs)
+    randomize_weights(keras_model, np.random.default_rng(11))
+    keras_model.save(tmp_path / "masked.keras")
+    kconvert.write(kconvert.load(tmp_path / "masked.keras"), "onnx", tmp_path / "masked.onnx")
+    onnx.checker.check_model(str(tmp_path / "masked.onnx"), full_check=True)
+    xs = [np.array([[0, 2, 0, 3, 5, 0, 1], [4, 1, 0, 0, 2, 3, 0], [0, 0, 0, 0, 0, 0, 0]], np.float32),
+          np.random.default_rng(12).normal(size=(3, 3)).astype(np.float32)]
+    want = keras_model.predict(xs, verbose=0)
+    got = run_onnx(tmp_path / "masked.onnx", xs)
+    assert len(got) == len(want) == 13
+    for i, (g, w) in enumerate(zip(got, want)):
+        np.testing.assert_allclose(g, w, atol=ATOL, rtol=RTOL, err_msg=f"output {i}")
 
 
 def test_functional_operations_match_keras(tmp_path: Path) -> None:
@@ -313,8 +347,7 @@ def test_batch_convert_and_check(tmp_path: Path) -> None:
 
 
 #: why ONNX cannot be written for some real-world files (each refusal must be one of these)
-REALWORLD_REFUSALS = ("no ONNX operators for LocallyConnected2D", "no ONNX operators for ConvLSTM2D",
-                      "writes Bidirectional over a forward SimpleRNN, GRU or LSTM")
+REALWORLD_REFUSALS: tuple[str, ...] = ()
 
 
 @pytest.mark.slow
@@ -363,3 +396,86 @@ def test_realworld_files_in_onnx_runtime(tmp_path: Path) -> None:
     assert by_reference["stored predictions"] >= 20, by_reference
     print(f"real-world: {written} written and matching ({by_reference}), {len(refusals)} refused, "
           f"max abs error {worst:.2e}")
+
+
+def test_transposed_convolutions_with_output_padding(tmp_path: Path) -> None:
+    """Conv*Transpose with and without output_padding, same and valid, odd and even kernels, strides
+    past the kernel (TensorFlow runs no dilated ones on CPU): ONNX's pads and output_padding crop the
+    full output as TensorFlow does (Keras's predictions)."""
+    keras = pytest.importorskip("keras")
+    from tests.helpers import randomize_weights
+
+    L = keras.layers
+    cases = [(L.Conv1DTranspose, 1, dict(kernel_size=3, strides=2, padding="same", output_padding=1)),
+             (L.Conv1DTranspose, 1, dict(kernel_size=1, strides=3, padding="valid", output_padding=2)),
+             (L.Conv1DTranspose, 1, dict(kernel_size=2, strides=3, padding="same")),
+             (L.Conv2DTranspose, 2, dict(kernel_size=(3, 2), strides=(3, 2), padding="same", output_padding=(2, 1))),
+             (L.Conv2DTranspose, 2, dict(kernel_size=4, strides=2, padding="valid", output_padding=1)),
+             (L.Conv2DTranspose, 2, dict(kernel_size=3, strides=1, padding="same", output_padding=0)),
+             (L.Conv3DTranspose, 3, dict(kernel_size=2, strides=2, padding="same", output_padding=(1, 1, 1)))]
+    x3 = {d: np.random.default_rng(d).normal(size=(2,) + (5,) * d + (3,)).astype(np.float32) for d in (1, 2, 3)}
+    for i, (cls, dims, kwargs) in enumerate(cases):
+        inp = keras.Input((5,) * dims + (3,))
+        keras_model = keras.Model(inp, cls(filters=2, **kwargs)(inp))
+        randomize_weights(keras_model, np.random.default_rng(i))
+        keras_model.save(tmp_path / f"{i}.keras")
+        kconvert.write(kconvert.load(tmp_path / f"{i}.keras"), "onnx", tmp_path / f"{i}.onnx")
+        want = keras_model.predict(x3[dims], verbose=0)
+        got = run_onnx(tmp_path / f"{i}.onnx", [x3[dims]])[0]
+        assert got.shape == want.shape, (cls.__name__, kwargs)
+        np.testing.assert_allclose(got, want, atol=ATOL, rtol=RTOL, err_msg=f"{cls.__name__} {kwargs}")
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_locally_connected_layers_match_tf_keras(tmp_path: Path, data_format: str) -> None:
+    """LocallyConnected1D/2D (tf_keras has them): windows gathered, one MatMul per position."""
+    tf_keras = pytest.importorskip("tf_keras")
+    from tests.helpers import randomize_weights
+
+    L = tf_keras.layers
+    seq, image = tf_keras.Input((7, 3)), tf_keras.Input((3, 6, 5) if data_format == "channels_first" else (6, 5, 3))
+    one = L.LocallyConnected1D(4, 3, strides=2, activation="tanh")(seq)
+    two = L.LocallyConnected2D(2, (2, 3), strides=(2, 1), data_format=data_format)(image)
+    unbiased = L.LocallyConnected2D(3, 2, use_bias=False, data_format=data_format)(image)
+    keras_model = tf_keras.Model([seq, image], [one, two, unbiased])
+    randomize_weights(keras_model, np.random.default_rng(7))
+    keras_model.save(tmp_path / "lc.h5")
+    kconvert.write(kconvert.load(tmp_path / "lc.h5"), "onnx", tmp_path / "lc.onnx")
+    rng = np.random.default_rng(8)
+    xs = [rng.normal(size=(2, *t.shape[1:])).astype(np.float32) for t in keras_model.inputs]
+    for got, want in zip(run_onnx(tmp_path / "lc.onnx", xs), keras_model.predict(xs, verbose=0), strict=True):
+        np.testing.assert_allclose(got, want, atol=ATOL, rtol=RTOL)
+
+
+def test_conv_lstm_2d_matches_keras(tmp_path: Path) -> None:
+    """ConvLSTM2D as a Scan of its cell: strided 'same' (padding at the end), backwards returning its
+    states, a sequence into another, Bidirectional returning sequences or not, against Keras 3's
+    predictions; channels_first (which TensorFlow does not run on CPU) against kconvert's runtime."""
+    keras = pytest.importorskip("keras")
+    from tests.helpers import randomize_weights
+
+    L = keras.layers
+    planar = keras.Input((3, 2, 5, 6))
+    first = keras.Model(planar, L.ConvLSTM2D(2, 3, data_format="channels_first", return_sequences=True,
+                                             padding="same")(planar))
+    randomize_weights(first, np.random.default_rng(12))
+    first.save(tmp_path / "first.keras")
+    source = kconvert.load(tmp_path / "first.keras")
+    kconvert.write(source, "onnx", tmp_path / "first.onnx")
+    assert_runs_as_source(source, tmp_path / "first.onnx")
+    video = keras.Input((4, 7, 6, 2))
+    sequence = L.ConvLSTM2D(3, 3, padding="same", return_sequences=True, recurrent_activation="hard_sigmoid")(video)
+    outputs = [L.ConvLSTM2D(2, (2, 3), strides=2, padding="same")(sequence),
+               *L.ConvLSTM2D(2, 2, go_backwards=True, return_state=True, activation="relu")(video),
+               L.Bidirectional(L.ConvLSTM2D(2, 3, padding="same", return_sequences=True))(video),
+               L.Bidirectional(L.ConvLSTM2D(3, 2), merge_mode="sum")(video)]
+    keras_model = keras.Model(video, outputs)
+    randomize_weights(keras_model, np.random.default_rng(13))
+    keras_model.save(tmp_path / "convlstm.keras")
+    kconvert.write(kconvert.load(tmp_path / "convlstm.keras"), "onnx", tmp_path / "convlstm.onnx")
+    rng = np.random.default_rng(14)
+    xs = [rng.normal(size=(2, 4, 7, 6, 2)).astype(np.float32)]
+    got, want = run_onnx(tmp_path / "convlstm.onnx", xs), keras_model.predict(xs, verbose=0)
+    assert len(got) == len(want) == 6
+    for i, (g, w) in enumerate(zip(got, want)):
+        np.testing.assert_allclose(g, w, atol=ATOL, rtol=RTOL, err_msg=f"output {i}")

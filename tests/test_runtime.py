@@ -53,9 +53,10 @@ def test_inputs_by_name_and_activations() -> None:
     xs, ys = reference("keras3", "functional")
     model = kconvert.load(GENERATED / "keras3" / "functional.keras")
     by_name = kconvert.run(model, {"in_b": xs[1], "in_a": xs[0]})
-    np.testing.assert_array_equal(by_name[0], kconvert.run(model, xs)[0])
+    # a first run is eager, later ones compiled (whose fused operations may differ in the last bit)
+    np.testing.assert_allclose(by_name[0], kconvert.run(model, xs)[0], rtol=1e-6, atol=1e-7)
     outputs, acts = kconvert.run(model, xs, activations=True)
-    np.testing.assert_array_equal(acts["out_cls"][0], outputs[0])
+    np.testing.assert_allclose(acts["out_cls"][0], outputs[0], rtol=1e-6, atol=1e-7)
     assert acts["shared"][0].shape == acts["shared[1]"][0].shape == (2, 6)  # both calls of the shared layer
     with pytest.raises(kconvert.InputReadError, match="in_b"):
         kconvert.run(model, {"in_a": xs[0]})

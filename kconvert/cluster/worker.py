@@ -1,7 +1,9 @@
 """One model's work on a cluster node: :func:`kconvert.batch.run` on a batch of one.
 
 The node runs the model exactly as local batch mode does (in a forked child, under the same time
-limit, its warnings and log collected), so a crash or a time limit means the same thing on both.
+limit, its warnings and log collected), so a crash or a time limit means the same thing on both;
+the worker process keeps one harness server for all the models it runs (Node and a JVM started
+once per worker, not per model).
 Where the node sees the driver's files it works on them in place; otherwise on private copies
 (sent as bytes) named as the driver's are, and what it wrote goes back as bytes.  Nothing here
 imports Ray: the node's place in the cluster is given by the caller.
@@ -63,7 +65,10 @@ def run_task(task: Task, work: batch.Work, cleanup: Cleanup | None, sources: byt
              node: dict[str, str]) -> Finished:
     """Run one model: in place when the node sees the driver's files (``cleanup`` then removes what
     an earlier attempt left), else on the copies in ``sources``."""
+    from kconvert.verification import harness_server
+
     batch.preload()  # once per worker process: each model's child starts with it
+    harness_server.keep()  # the worker's Node and JVM, for all the models it runs
     if task.shared:
         cleanup = cleanup or (lambda item: None)
         cleanup(task.item)  # what an earlier attempt, on a worker lost mid-way, left half-written

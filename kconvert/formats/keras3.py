@@ -13,6 +13,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 ARCHIVE_CONFIG, ARCHIVE_METADATA, ARCHIVE_WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
+#: a KerasHub task preset (``save_to_preset``) saves the head's weights here and its backbone's
+#: in ``ARCHIVE_WEIGHTS`` beside it
+HUB_TASK_WEIGHTS = "task.weights.h5"
 
 #: what marks a graph entry as a Keras 3 operation (a ``keras.ops`` call) rather than a layer
 OPERATION_PACKAGE = "keras.src.ops"

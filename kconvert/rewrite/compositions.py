@@ -19,6 +19,8 @@ values; none approximates.  A target opts in to a rule by including it in its
 * Global pooling with ``keepdims`` is global pooling then a Reshape to the kept size-1 axes.
 * A 1-D window layer over (steps, channels) is its 2-D form over (steps, 1, channels) between
   Reshapes (an unknown number of steps stays -1).
+* A ``keras.ops`` call recorded in the graph: arithmetic of two tensors is their merge layer, with a
+  constant a Rescaling (which a target without Rescaling rewrites in turn), activations Activation layers.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from kconvert.errors import IncompatibleKerasConfigurationException
 from kconvert.ir.layer import LayerConfig, kinds_where
 from kconvert.ir.layers import activations as act
 from kconvert.ir.layers import core, merge, normalization, pooling
-from kconvert.ir.layers.conv import DepthwiseConv1D
+from kconvert.ir.layers.conv import DepthwiseConv1D, DepthwiseConv2D
 from kconvert.ir.shapes import norm_axis
 from kconvert.ir.values import ACTIVATIONS
 from kconvert.ir.weights import Weight
@@ -368,6 +370,28 @@ def _features(site: TargetSite) -> int:
     return int(n)
 
 
+@rule("Conv2D")
+def depthwise_groups(site: TargetSite) -> Rewrite | None:
+    """A convolution with one group per input channel (ConvNeXt's, MobileNet's) is a DepthwiseConv2D:
+    group ``c`` computes output channels ``c * m ... c * m + m - 1``, as depth multiplier ``m`` numbers
+    them."""
+    c = site.config
+    if c.groups == 1:
+        return None
+    channels = site.shape[1 if c.data_format == "channels_first" else -1]
+    if c.groups != channels:
+        return None  # other grouped convolutions are refused by the target's emitter
+    multiplier = c.filters // c.groups
+    w = site.layer.weights  # none for a configuration alone: the DepthwiseConv2D's configuration needs none
+    weights = {"depthwise_kernel": w["kernel"].reshape((*w["kernel"].shape[:2], channels, multiplier)),
+               **({"bias": w["bias"]} if c.use_bias else {})} if w else {}
+    config = DepthwiseConv2D(kernel_size=c.kernel_size, strides=c.strides, padding=c.padding, data_format=c.data_format,
+                             dilation_rate=c.dilation_rate, depth_multiplier=multiplier, activation=c.activation,
+                             use_bias=c.use_bias)
+    return Rewrite.to(config, f"Conv2D with {c.groups} groups (one per input channel) written as a DepthwiseConv2D "
+                      f"with depth_multiplier {multiplier}", weights)
+
+
 @rule("Normalization")
 def normalization_layer(site: TargetSite) -> Rewrite:
     """(x - mean) / max(sqrt(variance), 1e-7), or with invert mean + x * that, per last-axis feature;
@@ -472,3 +496,65 @@ def augmentation(site: TargetSite) -> Rewrite:
 KERAS1 = (highway, maxout, parametric_softplus, srelu)
 #: what every target's lowering does: Keras 1 compositions, activations and recurrent gates it lacks
 EVERY_TARGET = (*KERAS1, recurrent, wrapped_recurrent, activation, augmentation)
+
+
+# -- functional operations (keras.ops / tf.* nodes) ------------------------------------------------------
+
+#: two-tensor operations -> the merge layer computing them
+_MERGES: dict[str, Callable[[], LayerConfig]] = {
+    "add": merge.Add, "subtract": merge.Subtract, "multiply": merge.Multiply, "maximum": merge.Maximum,
+    "minimum": merge.Minimum}
+#: unary operations computed as an Activation of the same IR name (one a target lacks is rewritten in turn)
+_ACTIVATION_OPS = ("sigmoid", "tanh", "relu6", "hard_sigmoid_relu6", "hard_silu", "silu", "relu")
+
+
+@rule("BinaryOp")
+def binary_op(site: TargetSite) -> Rewrite | None:
+    """Two tensors as their merge layer; ``x + k``, ``x * k``, ``x - k`` and ``k - x`` as one Rescaling;
+    ``max(x, 0)``, ``min(x, 0)`` as ReLUs; ``x ** 2`` as a Multiply.  Anything else is the target's
+    to write (TF.js's companion class) or refuse (its emitter)."""
+    c = site.config
+    if c.constant is None:
+        if c.op not in _MERGES:
+            return None
+        config = _MERGES[c.op]()
+        return Rewrite.to(config, f"operation {c.op} of two tensors written as a {config.kind} layer")
+    k = float(c.constant)
+    affine = {"add": (1.0, k), "multiply": (k, 0.0), "subtract": (-1.0, k) if c.constant_first else (1.0, -k)}
+    if c.op in affine:
+        scale, offset = affine[c.op]
+        return Rewrite.to(core.Rescaling(scale=scale, offset=offset), f"operation {c.op} with the constant {k:.6g} "
+                          f"written as Rescaling(scale={scale:.6g}, offset={offset:.6g})")
+    if c.op in ("maximum", "minimum") and k == 0.0:
+        if c.op == "maximum":
+            return Rewrite.to(act.ReLU(), "operation maximum(x, 0) written as ReLU layers")
+        return Rewrite.chain(sequence(("negated", core.Rescaling(scale=-1.0)), ("positive", act.ReLU()),
+                                      ("negative", core.Rescaling(scale=-1.0))),
+                             "operation minimum(x, 0) written as ReLU layers")
+    if c.op == "power" and k == 2.0 and not c.constant_first:
+        return _square()
+    return None
+
+
+def _square() -> Rewrite:
+    return Rewrite.to(merge.Multiply(), "x ** 2 written as a Multiply of x by itself", inputs=(Arg(0), Arg(0)))
+
+
+@rule("UnaryOp")
+def unary_op(site: TargetSite) -> Rewrite | None:
+    """An activation as an Activation layer; ``-x`` as a Rescaling, ``x ** 2`` as a Multiply,
+    ``abs(x)`` as ``relu(x) + relu(-x)``; anything else is the target's to write or refuse."""
+    op = site.config.op
+    if op in _ACTIVATION_OPS:
+        return Rewrite.to(core.Activation(activation=op), f"operation {op} written as an Activation layer")
+    if op == "negative":
+        return Rewrite.to(core.Rescaling(scale=-1.0), "operation negative written as Rescaling(scale=-1)")
+    if op == "square":
+        return _square()
+    if op == "abs":
+        return Rewrite.chain([Step("positive", act.ReLU(), inputs=(ARGS,)),
+                              Step("negated", core.Rescaling(scale=-1.0), inputs=(ARGS,)),
+                              Step("negative", act.ReLU()),
+                              Step("sum", merge.Add(), inputs=(Out("positive"), Out("negative")))],
+                             "operation abs written as relu(x) + relu(-x)")
+    return None

@@ -8,7 +8,8 @@ replaces the layer by its steps.  What no rule rewrites is left to the target's 
 refuses what it cannot write: a fact lives in the rule or in the refusal, never in both.
 
 Nested models are inlined for a target that cannot hold them: the inner layers join the outer
-graph, called once per call of the nested model (so a model used twice stays shared).
+graph, called once per call of the nested model (so a model used twice stays shared).  A target whose
+layers each run once has every shared layer written as one copy per call (:mod:`kconvert.rewrite.unshare`).
 
 The source model is left as it is: lowering returns a new model that shares untouched layers.
 A layer replaced by steps hands its name to the last one, so graph references, output names and
@@ -27,6 +28,7 @@ from kconvert.ir.graph import Call, Layer, Model, ShapeMap, TensorRef, fresh_nam
 from kconvert.ir.layers.model import NestedModel
 from kconvert.ir.weights import Weight
 from kconvert.rewrite.rules import Out, Rewrite, RuleBook, Site, Step, owns, weights_of
+from kconvert.rewrite.unshare import unshared
 from kconvert.writers.context import WriteContext
 
 #: passes after which lowering gives up (a rewrite that never settles is a bug)
@@ -38,7 +40,8 @@ class Target:
     """What a target expresses: its activation names (IR name -> its name), those it spells
     ambiguously (each with the warning to give when one cannot be avoided), the IR kinds it lacks
     that no rule rewrites (each with why, or "" where its refusal needs no more), why it inlines
-    nested models (None: it holds them), its rules, and whether it makes each layer's weights from the
+    nested models (None: it holds them), why it writes a layer called several times as one copy per
+    call (None: it shares layers), its rules, and whether it makes each layer's weights from the
     shapes of the layer's inputs when it builds the model (Keras, TF.js: they must then be known)."""
 
     name: str
@@ -47,6 +50,7 @@ class Target:
     ambiguous: Mapping[str, str] = field(default_factory=dict)
     lacks: Mapping[str, str] = field(default_factory=dict)
     inlines_models: str | None = None
+    unshares_layers: str | None = None
     sized_weights: bool = False
 
     def has(self, activation: str) -> bool:
@@ -91,7 +95,7 @@ def lower(model: Model, target: Target, ctx: WriteContext) -> Model:
         if lowered is model:
             if target.sized_weights:
                 _check_sized(model, target)
-            return model
+            return unshared(model, target.unshares_layers, ctx) if target.unshares_layers else model
         model = lowered
     raise RuntimeError(f"lowering for {target.name} did not settle after {_MAX_PASSES} passes")
 

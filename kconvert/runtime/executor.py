@@ -1,4 +1,5 @@
-"""Running an IR model on TensorFlow: an interpreter over the graph, compiled with tf.function.
+"""Running an IR model on TensorFlow: an interpreter over the graph, compiled with tf.function
+once a model is run a second time (its first run is eager: see :class:`CompiledOnReuse`).
 
 The runtime does not rebuild the model through Keras: every layer kind has its own kernel
 (kconvert/runtime/kernels/), so agreement with Keras is evidence, not an echo.
@@ -140,8 +141,34 @@ def _scope(name: str) -> str:
     return cleaned if cleaned[:1].isalnum() else f"l{cleaned}"
 
 
+class CompiledOnReuse:
+    """An entry point of a Runtime, run eagerly the first time and as a tf.function from the second.
+
+    Tracing a large model costs far more than one eager pass over it (an Inception at 75x75: about
+    7x), and most runs are one pass (``verify``, ``check``, a test); a loop over batches pays one
+    trace, on its second call.  The signature leaves the batch size open, so that trace is the only
+    one.  The function is a partial, not a lambda or bound method: TensorFlow tells functions apart
+    for its retracing warning by their code, which every Runtime's would share, so a loop over
+    models, each traced once, would read as one function retracing."""
+
+    def __init__(self, fn: Callable[..., list[tf.Tensor]], signature: list[Any]) -> None:
+        self._fn = fn
+        self._signature = signature
+        self._compiled: Any = None
+
+    def __call__(self, *inputs: Any) -> list[tf.Tensor]:
+        if self._compiled is None:
+            self._compiled = tf.function(self._fn, input_signature=self._signature)
+            return self._fn(*(tf.convert_to_tensor(x, spec.dtype) for x, spec in zip(inputs, self._signature)))
+        return self._compiled(*inputs)
+
+    @property
+    def tracing_count(self) -> int:
+        return 0 if self._compiled is None else self._compiled.experimental_get_tracing_count()
+
+
 class Runtime:
-    """A compiled, runnable form of an IR model.
+    """A runnable form of an IR model (eager on its first run, compiled from its second).
 
     ``device``: ``"cpu"``, ``"gpu"``, ``"gpu:N"`` or ``None`` (a GPU when there is one).
     ``dtype``: ``"float32"`` (default) or ``"float64"`` for reference runs.
@@ -175,21 +202,14 @@ class Runtime:
         # a stateful model keeps its fixed batch size: its carried states have that many rows
         self._signature = [tf.TensorSpec([s[0] if self.stateful else None, *s[1:]], d)
                            for s, d in zip(model.input_shapes, self._input_dtypes)]
-        self._outputs = self._compiled(Runtime._forward)
-        self._all: Any = None  # compiled when activations are first asked for
+        self._outputs = CompiledOnReuse(functools.partial(Runtime._forward, self), self._signature)
+        self._all: CompiledOnReuse | None = None  # made when activations are first asked for
         self._keys: list[tuple[str, int]] = []
-
-    def _compiled(self, method: Callable[..., list[tf.Tensor]]) -> Any:
-        """``method`` of this Runtime as a tf.function, traced once: the signature leaves the batch
-        size open.  It wraps a partial, not a lambda or bound method: TensorFlow tells functions
-        apart for its retracing warning by their code, which every Runtime's would share, so a
-        loop over models, each traced once, would read as one function retracing."""
-        return tf.function(functools.partial(method, self), input_signature=self._signature)
 
     @property
     def tracing_count(self) -> int:
-        """How many times this Runtime has traced its graph (once per entry point used)."""
-        return sum(f.experimental_get_tracing_count() for f in (self._outputs, self._all) if f is not None)
+        """How many times this Runtime has traced its graph (at most once per entry point used)."""
+        return sum(f.tracing_count for f in (self._outputs, self._all) if f is not None)
 
     def _input_dtype(self, layer: Layer) -> tf.DType:
         declared = layer.config.dtype if isinstance(layer.config, InputLayer) else "float32"
@@ -267,7 +287,7 @@ class Runtime:
         """Every layer call's outputs, keyed ``layer`` (first call) or ``layer[node]``."""
         arrays = self.prepare(inputs)
         if self._all is None:
-            self._all = self._compiled(Runtime._forward_all)
+            self._all = CompiledOnReuse(functools.partial(Runtime._forward_all, self), self._signature)
         with tf.device(self.device):
             tensors = self._all(*arrays)
         out: dict[str, list[np.ndarray]] = {}

@@ -4,7 +4,8 @@ verification target.
 The harness (``dl4j_harness/``, see :mod:`kconvert.verification.dl4j_install`) restores each
 ModelSerializer zip as the MultiLayerNetwork or ComputationGraph its configuration describes and
 calls ``output()``; arrays travel as float32 ``.npy`` files.  Starting the JVM and ND4J's native
-backend costs seconds, so many models share one JVM; a model that fails is reported with DL4J's
+backend costs seconds, so many models share one JVM (in batch mode, every model of a worker:
+:mod:`kconvert.verification.harness_server`); a model that fails is reported with DL4J's
 exception and the others still run (should the JVM itself die, it is restarted after that model).
 
 A zip written by kconvert takes the arrays its source takes (Keras's channels-last layouts are
@@ -27,7 +28,7 @@ from kconvert.errors import ForeignCodeError, KConvertError
 from kconvert.verification import dl4j_install
 from kconvert.verification.dl4j_install import IMPLEMENTATION, Dl4jUnavailable
 from kconvert.verification.dl4j_staging import staged_configuration, staged_zip
-from kconvert.verification.harness import HarnessRun, run_jobs
+from kconvert.verification.harness import SCRATCH, HarnessRun, run_jobs
 
 #: seconds one model may take (DL4J's Keras import can loop forever on some files)
 PER_MODEL_TIMEOUT = 300.0
@@ -58,28 +59,33 @@ def unavailable_reason() -> str | None:
 
 
 def run_dl4j(path: str | os.PathLike[str], inputs: list[np.ndarray], layers: list[str] = (),
-             timeout: float = PER_MODEL_TIMEOUT) -> Dl4jRun:
+             timeout: float = PER_MODEL_TIMEOUT, dtype: str = "float") -> Dl4jRun:
     """Run one DL4J model zip on ``inputs``; ``layers`` asks for those layers' activations."""
-    return run_dl4j_many([(path, inputs, list(layers))], timeout)[0]
+    return run_dl4j_many([(path, inputs, list(layers))], timeout, dtype)[0]
 
 
 def run_dl4j_many(jobs: list[tuple[str | os.PathLike[str], list[np.ndarray], list[str]]],
-                  timeout: float = PER_MODEL_TIMEOUT) -> list[Dl4jRun]:
+                  timeout: float = PER_MODEL_TIMEOUT, dtype: str = "float") -> list[Dl4jRun]:
     """Run several DL4J model zips, each on its inputs (none: only restore it), in one JVM;
-    ``timeout`` bounds each model's time."""
-    return _run([{"kind": "zip", "model": str(Path(path).resolve()), "layers": list(layers)}
+    ``timeout`` bounds each model's time.  ``dtype="double"`` has DL4J compute in double precision
+    (results still come back as float32): what tells float32 rounding a network amplifies from a
+    difference in what is computed."""
+    return _run([{"kind": "zip", "model": str(Path(path).resolve()), "layers": list(layers), "dtype": dtype}
                  for path, _, layers in jobs], [inputs for _, inputs, _ in jobs], timeout)
 
 
 def run_configurations_many(jobs: list[tuple[str | os.PathLike[str], list[np.ndarray]]],
                             timeout: float = PER_MODEL_TIMEOUT,
-                            save: list[str | os.PathLike[str]] | None = None) -> list[Dl4jRun]:
+                            save: list[str | os.PathLike[str]] | None = None,
+                            layers: list[list[str]] | None = None) -> list[Dl4jRun]:
     """Restore ``configuration.json`` files alone (``MultiLayerConfiguration`` or
     ``ComputationGraphConfiguration.fromJson``), initialise each network with DL4J's own random parameters
     and run it on its inputs, in one JVM: what a configuration written without weights is good for.
     ``save`` (one path per job) has DL4J write each network so initialised as a ModelSerializer zip:
-    a model DL4J itself made, parameters and all, for kconvert to read and compare with its output."""
-    specs = [{"kind": "configuration", "model": str(Path(path).resolve()), "layers": []} for path, _ in jobs]
+    a model DL4J itself made, parameters and all, for kconvert to read and compare with its output.
+    ``layers`` (one list per job) asks for those layers' activations."""
+    specs = [{"kind": "configuration", "model": str(Path(path).resolve()), "layers": list(names)}
+             for (path, _), names in zip(jobs, layers or [[]] * len(jobs))]
     for spec, target in zip(specs, save or []):
         spec["save"] = str(Path(target).resolve())
     return _run(specs, [inputs for _, inputs in jobs], timeout)
@@ -110,7 +116,7 @@ def _run(specs: list[dict[str, Any]], inputs: list[list[np.ndarray]], timeout: f
     if reason:
         raise Dl4jUnavailable(reason)
     harness = dl4j_install.harness() or dl4j_install.install()
-    env = dict(os.environ, CLASSPATH=dl4j_install.classpath(harness))
+    env = {"CLASSPATH": dl4j_install.classpath(harness)}
     with tempfile.TemporaryDirectory(prefix="kconvert-dl4j-") as tmp:
         unreadable = {i: why for i, spec in enumerate(specs)
                       if (why := _stage(spec, Path(tmp, f"job{i}-model"))) is not None}
@@ -136,8 +142,8 @@ def _run_in_jvm(specs: list[dict[str, Any]], tmp: str, env: dict[str, str], time
     crashes: dict[int, str] = {}
     start, stalled = 0, False
     while start < len(specs):
-        # a JVM that crashes writes its hs_err file into the scratch directory, not the caller's
-        crash = run_jobs(["java", "-Xss4m", f"-XX:ErrorFile={tmp}/hs_err_%p.log", dl4j_install.MAIN_CLASS],
+        # a JVM that crashes writes its hs_err file into a scratch directory, not the caller's
+        crash = run_jobs(["java", "-Xss4m", f"-XX:ErrorFile={SCRATCH}/hs_err_%p.log", dl4j_install.MAIN_CLASS],
                          specs[start:], tmp, timeout * (len(specs) - start) + 120, "Deeplearning4j", _crash, env)
         done = [os.path.exists(s["result"]) for s in specs]
         if crash is None or all(done[start:]):

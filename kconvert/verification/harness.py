@@ -7,7 +7,8 @@ directory named by the hash of what pins it, so that a kconvert pinning other pa
 gets its own.  It is installed into a staging directory beside that one first and renamed into
 place, so a failed or interrupted install never leaves a half-installed harness behind.  Starting
 Node or a JVM costs seconds, so one process runs a list of jobs (``jobs.json``) and writes each
-model's result to its own file, read back whatever became of the process.
+model's result to its own file, read back whatever became of the process; in batch mode that
+process serves every model of its worker (:mod:`kconvert.verification.harness_server`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
+
+from kconvert.verification import harness_server
+from kconvert.verification.harness_server import SCRATCH
 
 
 def cache_root() -> Path:
@@ -77,13 +81,17 @@ def install(target: Path, packaged: Path, files: Iterable[Path], build: Callable
 def run_jobs(command: list[str], specs: list[dict[str, Any]], directory: str, timeout: float, runtime: str,
              crash: Callable[[subprocess.CompletedProcess[str]], str | None],
              env: dict[str, str] | None = None) -> str | None:
-    """Write ``specs`` to ``directory/jobs.json`` and run ``command`` on it; None when the process
-    ended normally (as ``crash`` judges it), else why it did not."""
+    """Write ``specs`` to ``directory/jobs.json`` and run ``command`` on it (``env``: variables set
+    for it; :data:`SCRATCH` in it, where the process may write files of its own): on the harness
+    server of the batch this process is a model of, else in a process of its own.  None when the
+    harness ran the list to its end (as ``crash`` judges its exit status and stderr), else why not."""
     job_file = os.path.join(directory, "jobs.json")
     with open(job_file, "w") as fh:
         json.dump(specs, fh)
     try:
-        done = subprocess.run([*command, job_file], capture_output=True, text=True, timeout=timeout, env=env)
+        done = harness_server.run(command, job_file, timeout, env) or subprocess.run(
+            [*(arg.replace(SCRATCH, directory) for arg in command), job_file], capture_output=True, text=True,
+            timeout=timeout, env={**os.environ, **(env or {})})
     except subprocess.TimeoutExpired:
         return f"{runtime} did not finish within {timeout:.0f} s"
     return crash(done)

@@ -67,7 +67,9 @@ def run(job):
             pass
     preprocess = job["preprocess"]  # string preprocessing layers, whose outputs feed a numeric model
     outputs += [model.get_layer(name).output for name in preprocess]
-    ys = keras.Model(inputs, outputs).predict(xs if len(xs) > 1 else xs[0], verbose=0)
+    cut, given = keras.Model(inputs, outputs), xs if len(xs) > 1 else xs[0]
+    # one batch of predict's size runs eagerly: tracing a large model costs more than running it once
+    ys = cut(given, training=False) if len(xs[0]) <= 32 else cut.predict(given, verbose=0)
     ys = ys if isinstance(ys, (list, tuple)) else [ys]
     n, m = len(model.outputs), len(model.outputs) + len(names)
     np.savez(job["result"], **{f"y{i}": np.asarray(y) for i, y in enumerate(ys[:n])},

@@ -88,8 +88,11 @@ def run_tfjs_many(jobs: list[tuple[str | os.PathLike[str], list[np.ndarray], lis
 
 
 def _crash(done: subprocess.CompletedProcess[str]) -> str | None:
-    """Node's last line of stderr when it failed."""
-    return done.stderr.strip().splitlines()[-1] if done.returncode else None
+    """Node's last line of stderr when it failed (its status, killed without a word)."""
+    if not done.returncode:
+        return None
+    lines = done.stderr.strip().splitlines()
+    return lines[-1] if lines else f"Node ended with status {done.returncode}"
 
 
 def _explained(run: TfjsRun, companion: Path | None) -> TfjsRun:

@@ -6,11 +6,13 @@ config, Keras 3 ``.keras`` archives and ``.weights.h5`` files; from Keras 1.0 to
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
 from kconvert.errors import InputReadError, KConvertError
 from kconvert.formats.detect import Detected
+from kconvert.formats.keras3 import ARCHIVE_WEIGHTS, HUB_TASK_WEIGHTS
 from kconvert.ir.graph import Model
 from kconvert.ir.report import Provenance
 from kconvert.readers.context import LoadOptions, ReadContext
@@ -37,6 +39,7 @@ class _Parts:
         self.groups: list[WeightGroup] | None = None
         self.tfjs_scopes: dict[str, list[SourceWeight]] | None = None
         self.v3_weights: H5File | None = None
+        self.weights_path: str | None = None
         self.format = ""
         self.resources: list[Any] = []
 
@@ -147,7 +150,7 @@ def _read_weights_input(inp: Detected, parts: _Parts, ctx: ReadContext) -> None:
         parts.keras_version = parts.keras_version or legacy.keras_version
         parts.v3_weights = None
     elif is_v3_layout(f):
-        parts.v3_weights, parts.groups = f, None
+        parts.v3_weights, parts.groups, parts.weights_path = f, None, inp.path
     else:
         raise InputReadError("an HDF5 file, but not Keras weights (no layer_names or layers group)", file=inp.display)
 
@@ -157,7 +160,7 @@ def _build(parts: _Parts, ctx: ReadContext, by: str, weights_source: str | None)
     ctx.generation = detect_generation(parts.config, parts.keras_version)
     _decide_backend(parts, ctx)
     if is_hub(parts.config):
-        model = read_hub(parts.config, parts.v3_weights, ctx)
+        model = read_hub(parts.config, parts.v3_weights, ctx, _task_backbone_weights(parts, ctx))
     else:
         model = _build_graph(parts, ctx, by, weights_source)
     model.validate()
@@ -167,6 +170,23 @@ def _build(parts: _Parts, ctx: ReadContext, by: str, weights_source: str | None)
     model.provenance = Provenance(ctx.source, parts.format, parts.keras_version, ctx.backend, top, weights_source,
                                   backend_assumed=ctx.backend_assumed)
     return model
+
+
+def _task_backbone_weights(parts: _Parts, ctx: ReadContext) -> H5File | None:
+    """A KerasHub task preset's backbone weights: ``model.weights.h5`` beside the
+    ``task.weights.h5`` given (which holds only the head's), or the ``model.weights.h5`` given
+    itself (a task whose head has no weights of its own saves no ``task.weights.h5``)."""
+    if parts.weights_path is None:
+        return None
+    name = os.path.basename(parts.weights_path)
+    if name == ARCHIVE_WEIGHTS:
+        return parts.v3_weights
+    beside = os.path.join(os.path.dirname(parts.weights_path), ARCHIVE_WEIGHTS)
+    if name != HUB_TASK_WEIGHTS or not os.path.lexists(beside):
+        return None
+    f = H5File(beside, beside, ctx.limits)  # opened as every input is (readers/files.py's open_input)
+    parts.resources.append(f)
+    return f
 
 
 def _build_graph(parts: _Parts, ctx: ReadContext, by: str, weights_source: str | None) -> Model:

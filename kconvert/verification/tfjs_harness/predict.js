@@ -2,6 +2,7 @@
 // and runs them, so that kconvert can compare what TF.js computes with its own runtime.
 //
 //   node predict.js COMPANION JOBS.json
+//   node predict.js COMPANION --serve
 //
 // COMPANION is kconvert's packaged kconvert-layers.js, the only module this script ever loads besides
 // tfjs.  JOBS.json is a list of {"model": dir-or-model.json, "inputs": [tensor...], "layers":
@@ -11,6 +12,8 @@
 // job is ever required.  A tensor is {"shape": [...], "dtype": "float32"|"int32", "data": base64 of
 // little-endian values}.  Each result file receives {"outputs": [tensor...], "activations":
 // {layer: tensor}} or {"error": message}: one model's failure does not stop the others.
+// With --serve (kconvert's harness server), each line read from stdin is "N JOBS.json": that list
+// is run as above, then "kconvert-harness done N" is written to stdout; it ends with its stdin.
 "use strict";
 
 const fs = require("fs");
@@ -86,8 +89,8 @@ async function run(job) {
   return { outputs: results.slice(0, n).map(encode), outputNames: model.outputNames, activations, tfjs: tf.version.tfjs };
 }
 
-async function main() {
-  const jobs = JSON.parse(fs.readFileSync(JOBS, "utf8"));
+async function runList(file) {
+  const jobs = JSON.parse(fs.readFileSync(file, "utf8"));
   for (const job of jobs) {
     let result;
     try {
@@ -97,7 +100,28 @@ async function main() {
     }
     fs.writeFileSync(job.result, JSON.stringify(result));
     tf.disposeVariables();
+    if (job.companion === true) unregisterCompanion();
   }
 }
 
-main().catch((err) => { console.error(String(err && err.stack ? err.stack : err)); process.exit(2); });
+// The classes tfjs knows before any companion is registered: each job sees tfjs as a fresh Node would,
+// whatever an earlier job registered (the companion replaces stock classes, GRU among them).
+const CLASSES = tf.serialization.SerializationMap.getMap().classNameMap;
+const STOCK = Object.assign({}, CLASSES);
+function unregisterCompanion() {
+  for (const name of Object.keys(CLASSES)) if (!(name in STOCK)) delete CLASSES[name];
+  Object.assign(CLASSES, STOCK);
+}
+
+async function serve() {
+  const replies = process.stdout;
+  console.log = console.info = console.error;  // what tfjs prints goes to stderr, not into the replies
+  const requests = require("readline").createInterface({ input: process.stdin, crlfDelay: Infinity });
+  for await (const line of requests) {
+    const space = line.indexOf(" ");
+    await runList(line.slice(space + 1));
+    replies.write(`kconvert-harness done ${line.slice(0, space)}\n`);
+  }
+}
+
+(JOBS === "--serve" ? serve() : runList(JOBS)).catch((err) => { console.error(String(err && err.stack ? err.stack : err)); process.exit(2); });

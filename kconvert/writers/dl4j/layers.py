@@ -17,6 +17,8 @@ import numpy as np
 from kconvert.errors import IncompatibleKerasConfigurationException, UnsupportedKerasConfigurationException
 from kconvert.formats.dl4j import ACTIVATIONS, BIDIRECTIONAL_MODES, DROPOUTS, LAYERS, WEIGHT_INITS
 from kconvert.ir.graph import Layer
+from kconvert.ir.layer import layer_config
+from kconvert.ir.layers.core import Dense
 from kconvert.ir.layers.recurrent import LSTM, SimpleRNN
 from kconvert.ir.shapes import Shape
 from kconvert.ir.values import ACTIVATIONS as FORMULAS
@@ -79,6 +81,7 @@ class EmitContext:
     inputs: list[Shape]  # input shapes of the layer's (single) call
     updater: dict[str, Any]  # the iupdater every parameterized layer carries
     write: WriteContext  # notes and the enforce_training_config policy
+    mask_value: float | None = None  # a recurrent layer masking the steps equal to it (``masks.py``)
 
     def sub(self, layer: Layer, inputs: list[Shape] | None = None) -> "EmitContext":
         """The context of a wrapped layer."""
@@ -183,14 +186,28 @@ def _per_time_step(ctx: EmitContext, inner: Emitted) -> Emitted:
                     "rnnDataFormat": "NWC", "underlying": inner.config}, inner.params)
 
 
+@layer_config
+class LayerNormDense(Dense):
+    """Deeplearning4j's DenseLayer with ``hasLayerNorm``: ``activation(gain * standardize(x @ kernel) + bias)``,
+    ND4J's standardize being ``(z - mean) / std`` over the units with the population std and no epsilon
+    (BaseLayer.preOutputWithPreNorm: the LayerNorm op on x.W, then the bias).  No format spells it but
+    DL4J, so it is no IR kind: only DL4J's LayerNormalization rule (``rewrites.py``) makes it, and its
+    kind stays ``Dense`` so that every pass before the emitter treats it as one."""
+
+    def weight_shapes(self, inputs: list[Shape]) -> dict[str, Shape]:
+        return {**super().weight_shapes(inputs), "gain": (self.units,)}
+
+
 @emitter("Dense", declares_input=True)
 def dense(ctx: EmitContext) -> Emitted:
     c, rank = ctx.layer.config, len(ctx.inputs[0])
     if rank > 3:
         raise ctx.error("a Dense layer over an image (Keras applies it per position)")
-    n_in = ctx.inputs[0][-1]
-    emitted = Emitted(ctx.base("DenseLayer", n_in, c.units, c.activation, hasBias=c.use_bias, hasLayerNorm=False),
-                      [ctx.block("W", "kernel", order="F"), *_bias(ctx, c.use_bias)])
+    n_in, normed = ctx.inputs[0][-1], isinstance(c, LayerNormDense)
+    # DL4J's DefaultParamInitializer flattens W, then b, then the gain g
+    emitted = Emitted(ctx.base("DenseLayer", n_in, c.units, c.activation, hasBias=c.use_bias, hasLayerNorm=normed),
+                      [ctx.block("W", "kernel", order="F"), *_bias(ctx, c.use_bias),
+                       *([ctx.block("g", "gain")] if normed else [])])
     return _per_time_step(ctx, emitted) if rank == 3 else emitted
 
 
@@ -513,9 +530,7 @@ def upsampling2d(ctx: EmitContext) -> Emitted:
 
 @emitter("Embedding", declares_input=True)
 def embedding(ctx: EmitContext) -> Emitted:
-    c = ctx.layer.config
-    if c.mask_zero:
-        raise ctx.error("Embedding(mask_zero=True) (DL4J does not derive masks from token ids)", "mask_zero")
+    c = ctx.layer.config  # mask_zero is written by ``masks.py`` (or refused there)
     if len(ctx.inputs[0]) != 2:
         raise ctx.error("an Embedding over a rank-3 input")
     length = ctx.inputs[0][1]
@@ -566,13 +581,22 @@ def _recurrent_config(ctx: EmitContext, layer: Layer) -> dict[str, Any]:
 
 
 def _last_step(ctx: EmitContext, inner: dict[str, Any]) -> dict[str, Any]:
-    """A recurrent layer returning its last output only: DL4J's LastTimeStep wrapper."""
+    """A recurrent layer returning its last output only: DL4J's LastTimeStep wrapper (over a
+    MaskZeroLayer, each example's last unmasked step)."""
     return {"@class": LAYERS + "recurrent.LastTimeStep", "layerName": ctx.layer.name, "underlying": inner}
+
+
+def _mask_zero(ctx: EmitContext, inner: dict[str, Any], value: float) -> dict[str, Any]:
+    """A recurrent layer skipping the steps whose features all equal ``value``: DL4J's MaskZeroLayer."""
+    return {"@class": LAYERS + "util.MaskZeroLayer", "layerName": ctx.layer.name, "maskingValue": value,
+            "underlying": inner}
 
 
 @emitter("LSTM", "PeepholeLSTM", "SimpleRNN", declares_input=True)
 def recurrent(ctx: EmitContext) -> Emitted:
     config = _recurrent_config(ctx, ctx.layer)
+    if ctx.mask_value is not None:
+        config = _mask_zero(ctx, config, ctx.mask_value)
     if not ctx.layer.config.return_sequences:
         config = _last_step(ctx, config)
     return Emitted(config, _recurrent_params(ctx, ctx.layer))

@@ -6,7 +6,8 @@ and Permute become input preprocessors, merges become Merge/ElementWise vertices
 ``variables`` lists its parameters in flattening order (DL4J reads BatchNormalization's
 variance-or-log-std choice from it), and graphs carry their topological order so that the
 parameter layout does not depend on DL4J's own sort.  ``coefficients.bin`` is one FLOAT row
-vector, streamed layer by layer; no updater state is written.
+vector, streamed layer by layer into a stored (uncompressed) zip member -- a transposed matrix (a Dense
+kernel, in DL4J's 'f' order) tile by tile, each tile's rows written at their offsets; no updater state is written.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, BinaryIO
+
+import numpy as np
 
 from kconvert.errors import IncompatibleKerasConfigurationException, UnsupportedKerasConfigurationException
 from kconvert.formats.dl4j import (
@@ -33,10 +36,12 @@ from kconvert.formats.dl4j import (
     UPDATERS,
     write_row_header,
 )
+from kconvert.ir.extent import RAW_BYTES
 from kconvert.ir.graph import Layer, Model
 from kconvert.ir.layers.core import InputLayer
 from kconvert.ir.layout import to_channels_last
 from kconvert.ir.shapes import Shape
+from kconvert.ir.weights import Weight
 from kconvert.rewrite.lowering import Target, lower
 from kconvert.schemas import validate
 from kconvert.writers.context import WriteContext, Written
@@ -51,6 +56,7 @@ from kconvert.writers.dl4j.layers import (
     Params,
     inexpressible,
 )
+from kconvert.writers.dl4j.masks import masked_recurrent
 from kconvert.writers.dl4j.preprocessors import PREPROCESSOR_RULES, compose, preprocessors
 from kconvert.writers.dl4j.rewrites import DL4J_RULES
 from kconvert.writers.keras.graph import is_chain, keras_layers
@@ -59,9 +65,8 @@ from kconvert.writers.output import atomic_directory
 DL4J_TARGET = Target(
     "Deeplearning4j", {a: a for a in DL4J_ACTIVATIONS}, DL4J_RULES,
     inlines_models="Deeplearning4j configurations have no sub-networks",
+    unshares_layers="a Deeplearning4j layer runs once per forward pass",
     lacks={"GRU": "DL4J has no GRU layer", "ConvLSTM2D": "DL4J has no convolutional LSTM",
-           "LayerNormalization": "DL4J has no layer normalization layer (a DenseLayer's hasLayerNorm normalizes its "
-                                 "own pre-activations only)",
            "Attention": "DL4J's attention layers and AttentionVertex learn query, key and value projections; "
                         "Keras's Attention has none",
            "LocallyConnected2D": "DL4J's LocallyConnected2D is a SameDiff layer kconvert does not write",
@@ -79,6 +84,8 @@ _CONF_DEFAULTS = {"cacheMode": "NONE", "dataType": "FLOAT", "epochCount": 0, "it
 _NETWORK_DEFAULTS = {"backpropType": "Standard", "cacheMode": "NONE", "dataType": "FLOAT", "epochCount": 0,
                      "inferenceWorkspaceMode": "ENABLED", "iterationCount": 0, "tbpttBackLength": 20,
                      "tbpttFwdLength": 20, "trainingWorkspaceMode": "ENABLED", "validateOutputLayerConfig": True}
+#: how coefficients.bin holds each value (Nd4j.write: a DataOutputStream's big-endian FLOAT)
+_FLOAT = np.dtype(">f4")
 #: kinds written as graph vertices rather than layers
 VERTEX_KINDS = frozenset(ELEMENTWISE_OPS) | {"Concatenate"}
 
@@ -101,11 +108,15 @@ def write_dl4j(model: Model, output: str | os.PathLike[str], *, overwrite: bool 
     if model.lacks_weights and not config_only:
         raise IncompatibleKerasConfigurationException(
             f"model '{model.name}' has no weights loaded (a configuration only): use --config-only")
-    lowered = with_io_names(_one_layout(lower(model, DL4J_TARGET, ctx), ctx), ctx)
+    lowered, masks = masked_recurrent(with_io_names(_one_layout(lower(model, DL4J_TARGET, ctx), ctx), ctx), ctx)
     updater, losses = _training(lowered, ctx)
-    pieces, config = _ConfigurationBuilder(lowered, updater, losses, ctx).build()
-    if _chained_dropouts(lowered) or _graph_workspaces_fail(config):
-        # DL4J 1.0.0-M2.1's workspaces fail on these (see each): run without them, which only costs memory
+    pieces, config = _ConfigurationBuilder(lowered, updater, losses, ctx, masks).build()
+    if _chained_dropouts(lowered) or _time_distributed(pieces) or _read_output(config):
+        # DL4J 1.0.0-M2.1 fails its workspace validation on a DropoutLayer reading another one's output
+        # (each returns its input as it is at inference), on a TimeDistributed layer reading another
+        # layer's output or as a graph's output (it hands its wrapped layer an input outside the INPUT
+        # workspace, "Workspace WS_LAYER_ACT_0 for array type INPUT is not open"), and on a graph output
+        # another vertex reads (see _read_output): run without workspaces, which only costs memory
         config["inferenceWorkspaceMode"] = config["trainingWorkspaceMode"] = "NONE"
     validate(config, "dl4j-computationgraph" if "vertices" in config else "dl4j-multilayer")
     text = json.dumps(config, indent=2, sort_keys=True, allow_nan=False)
@@ -120,17 +131,11 @@ def write_dl4j(model: Model, output: str | os.PathLike[str], *, overwrite: bool 
     return Written(out, files, ctx.report, weights=weights, weight_bytes=4 * count)
 
 
-def _graph_workspaces_fail(config: dict[str, Any]) -> bool:
-    """Whether a ComputationGraph is one DL4J's workspaces fail on: DL4J keeps a network output out of
-    workspaces, but a TimeDistributed layer (a Dense over sequences) hands the layer it wraps a copy
-    that layer then moves into the output's input workspace, which was never opened ("Workspace
-    WS_LAYER_ACT_n for array type INPUT is not open"); with an output another vertex reads, a vertex
-    is given no workspace manager at all (a NullPointerException)."""
+def _read_output(config: dict[str, Any]) -> bool:
+    """Whether a ComputationGraph has an output another vertex reads: DL4J's workspace planning then
+    gives a vertex no workspace manager at all (a NullPointerException)."""
     read = {name for names in config.get("vertexInputs", {}).values() for name in names}
-    outputs = config.get("networkOutputs", ())
-    layers = {name: (vertex.get("layerConf", {}).get("layer") or {}).get("@class")
-              for name, vertex in config.get("vertices", {}).items()}
-    return any(name in read or layers.get(name) == LAYERS + "recurrent.TimeDistributed" for name in outputs)
+    return any(name in read for name in config.get("networkOutputs", ()))
 
 
 #: DL4J layers that, at inference, apply their function to their input array in place (ActivationLayer
@@ -157,6 +162,11 @@ def _seen_elsewhere(source: str, readers: Counter[str], passed_on: set[str],
         if source not in passed_on:
             return False
         source = vertex_inputs[source][0]
+
+
+def _time_distributed(pieces: list[_Piece]) -> bool:
+    """Whether a layer is written as DL4J's TimeDistributed wrapper (a Dense over a sequence)."""
+    return any(p.layer is not None and p.layer["@class"] == LAYERS + "recurrent.TimeDistributed" for p in pieces)
 
 
 def _chained_dropouts(model: Model) -> bool:
@@ -219,18 +229,51 @@ def _input_type(shape: Shape, fmt: str) -> dict[str, Any]:
 def _write_zip(path: Path, text: str, pieces: list[_Piece]) -> int:
     blocks = [block for piece in pieces for block in piece.params]
     count = sum(block.size for block in blocks)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+    with open(path, "w+b") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(CONFIGURATION, text)
         if count == 0:
             zf.writestr(COEFFICIENTS, b"")
             zf.writestr(NO_PARAMS, b"")
             return 0
-        with zf.open(COEFFICIENTS, "w", force_zip64=True) as fh:
-            fh.write(write_row_header(count))
+        # stored, not deflated: random-looking floats barely compress, deflating them was nearly all of
+        # the writing time (VGG16: 24 s of 25), and DL4J's ModelSerializer (java.util.zip.ZipFile) reads
+        # stored members as it reads deflated ones
+        coefficients = zipfile.ZipInfo(COEFFICIENTS)
+        coefficients.compress_type = zipfile.ZIP_STORED
+        with zf.open(coefficients, "w", force_zip64=True) as member:
+            member.write(write_row_header(count))
             for block in blocks:  # a chunk of one tensor in memory at a time
-                for chunk in block.weight.iter_chunks():
-                    fh.write(memoryview(chunk.astype(">f4")).cast("B"))
+                if block.weight.tiled:
+                    _place_tiles(fh, member, block.weight)
+                else:
+                    for chunk in block.weight.iter_chunks():
+                        member.write(memoryview(chunk.astype(_FLOAT)).cast("B"))
     return count
+
+
+def _place_tiles(fh: BinaryIO, member: IO[bytes], weight: Weight) -> None:
+    """Write ``weight`` (a :attr:`~Weight.tiled` matrix; big-endian float32, C order) into ``member`` at ``fh``'s position, tile by tile:
+    each tile's rows written at their offsets in the file, then the range read back in order through
+    ``member`` (the same bytes again, so that zipfile counts and checksums the member itself)."""
+    fh.flush()
+    start, fd = fh.tell(), fh.fileno()
+    end = start + _FLOAT.itemsize * weight.size
+    staging = np.empty(0, _FLOAT)  # one tile, converted; reused
+    for index, tile in weight.iter_tiles():
+        if staging.size < tile.size:
+            staging = np.empty(tile.size, _FLOAT)
+        np.copyto(staging[:tile.size].reshape(tile.shape), tile, casting="unsafe")
+        (rows, columns), width = index, tile.shape[1] * _FLOAT.itemsize
+        values = memoryview(staging).cast("B")
+        for k, row in enumerate(range(rows.start, rows.stop)):  # the tile's rows, each at its offset
+            os.pwrite(fd, values[k * width:(k + 1) * width],
+                      start + _FLOAT.itemsize * (row * weight.shape[1] + columns.start))
+    buffer = memoryview(bytearray(RAW_BYTES))
+    for position in range(start, end, RAW_BYTES):
+        piece = buffer[:min(RAW_BYTES, end - position)]
+        if os.preadv(fd, [piece], position) != len(piece):
+            raise OSError(f"{fh.name}: short read at byte {position} of what was just written")
+        member.write(piece)
 
 
 def _training(model: Model, ctx: WriteContext) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
@@ -286,8 +329,9 @@ def _updater(optimizer: Any) -> dict[str, Any]:
 
 class _ConfigurationBuilder:
     def __init__(self, model: Model, updater: dict[str, Any], losses: dict[str, dict[str, Any]],
-                 ctx: WriteContext) -> None:
+                 ctx: WriteContext, masks: dict[str, float]) -> None:
         self.model = model
+        self.masks = masks  # recurrent layer -> the value of the steps it masks
         self.ctx = ctx
         self.updater = updater
         self.losses = losses
@@ -329,7 +373,7 @@ class _ConfigurationBuilder:
         if fn is None:
             why = DL4J_TARGET.lacks.get(layer.kind)
             raise inexpressible(layer, f"layer kind {layer.kind}" + (f" ({why})" if why else ""))
-        emitted = fn(EmitContext(layer, self._inputs(layer), self.updater, self.ctx))
+        emitted = fn(EmitContext(layer, self._inputs(layer), self.updater, self.ctx, self.masks.get(layer.name)))
         if layer.name in self.losses:
             self._as_output_layer(layer, emitted)
         return emitted
@@ -399,9 +443,11 @@ class _ConfigurationBuilder:
                 pieces.append(_Piece(layer.name, None, []))
             elif layer.kind == "Concatenate":
                 rank = len(self._inputs(layer)[0])
-                if layer.config.axis % rank != rank - 1:
-                    raise inexpressible(layer, "a Concatenate over an axis other than the features", "axis")
-                vertices[layer.name] = {"@class": GRAPH + "MergeVertex", "mergeAxis": rank - 1}
+                axis = layer.config.axis % rank
+                if axis != rank - 1 and not (rank in (4, 5) and axis == 1):
+                    raise inexpressible(layer, "a Concatenate over an axis other than the features or the channels "
+                                        "of channels-first images", "axis")
+                vertices[layer.name] = {"@class": GRAPH + "MergeVertex", "mergeAxis": axis}
                 pieces.append(_Piece(layer.name, None, []))
             else:
                 emitted = self._emit(layer)

@@ -76,6 +76,11 @@ class Graph:
     _layouts: dict[tuple[str, Perm], Value] = field(default_factory=dict)
     _weights: dict[tuple[str, str], str] = field(default_factory=dict)
 
+    def body(self) -> "Graph":
+        """A subgraph's (a Scan's body): nodes of its own; names, initializers and weights shared with
+        this graph, whose values a body reads from the outer scope."""
+        return Graph(self.opset, [], self.initializers, self.taken, {}, self._weights)
+
     def fresh(self, base: str) -> str:
         name, n = base, 1
         while name in self.taken:

@@ -21,7 +21,7 @@ import numpy as np
 
 from kconvert.ir.layer import LayerConfig
 from kconvert.ir.layers import activations as act
-from kconvert.ir.layers import conv, core, merge, noise, pooling, reshaping
+from kconvert.ir.layers import core, merge, noise, pooling, reshaping
 from kconvert.ir.shapes import norm_axis, split_channels
 from kconvert.rewrite import compositions as shared
 from kconvert.rewrite.compositions import reshape_to, sequence
@@ -72,27 +72,6 @@ def conv_1d(site: TargetSite) -> Rewrite | None:
                              f"causal {site.kind} written as {left} zero step(s) of left padding, then a valid "
                              "convolution (what causal padding is)")
     return None
-
-
-@rule("Conv2D")
-def conv_2d(site: TargetSite) -> Rewrite | None:
-    """A convolution with one group per input channel (ConvNeXt's) is a DepthwiseConv2D: group ``c``
-    computes output channels ``c * m ... c * m + m - 1``, as depth multiplier ``m`` numbers them."""
-    c = site.config
-    if c.groups == 1:
-        return None
-    channels = site.shape[1 if c.data_format == "channels_first" else -1]
-    if c.groups != channels:
-        return None  # other grouped convolutions are refused by the dialect
-    multiplier = c.filters // c.groups
-    w = site.layer.weights  # none for a configuration alone: the DepthwiseConv2D's configuration needs none
-    weights = {"depthwise_kernel": w["kernel"].reshape((*w["kernel"].shape[:2], channels, multiplier)),
-               **({"bias": w["bias"]} if c.use_bias else {})} if w else {}
-    config = conv.DepthwiseConv2D(kernel_size=c.kernel_size, strides=c.strides, padding=c.padding,
-                                  data_format=c.data_format, dilation_rate=c.dilation_rate,
-                                  depth_multiplier=multiplier, activation=c.activation, use_bias=c.use_bias)
-    return Rewrite.to(config, f"Conv2D with {c.groups} groups (one per input channel) written as a DepthwiseConv2D "
-                      f"with depth_multiplier {multiplier}", weights)
 
 
 # -- padding, cropping and up-sampling in 3 dimensions --------------------------------------------------
@@ -310,65 +289,8 @@ def attention(site: TargetSite) -> Rewrite:
                          "softmax Activation and Dot layers (TF.js has no Attention layer)")
 
 
-# -- functional operations (keras.ops / tf.* nodes) -----------------------------------------------------
-
-#: two-tensor operations -> the merge layer computing them
-_MERGES: dict[str, Callable[[], LayerConfig]] = {
-    "add": merge.Add, "subtract": merge.Subtract, "multiply": merge.Multiply, "maximum": merge.Maximum,
-    "minimum": merge.Minimum}
-#: unary operations TF.js computes as an Activation of the same IR name
-_ACTIVATION_OPS = ("sigmoid", "tanh", "relu6", "hard_sigmoid_relu6", "hard_silu", "silu", "relu")
-
-
-@rule("BinaryOp")
-def binary_op(site: TargetSite) -> Rewrite | None:
-    """Merge layers, Rescaling and ReLU where they compute the operation exactly; anything else
-    (a quotient, a power, the maximum with a constant other than 0) is left to the companion
-    module's class."""
-    c = site.config
-    if c.constant is None:
-        if c.op not in _MERGES:
-            return None
-        config = _MERGES[c.op]()
-        return Rewrite.to(config, f"operation {c.op} of two tensors written as a {config.kind} layer")
-    k = float(c.constant)
-    affine = {"add": (1.0, k), "multiply": (k, 0.0), "subtract": (-1.0, k) if c.constant_first else (1.0, -k)}
-    if c.op in affine:
-        scale, offset = affine[c.op]
-        return Rewrite.to(core.Rescaling(scale=scale, offset=offset), f"operation {c.op} with the constant {k:.6g} "
-                          f"written as Rescaling(scale={scale:.6g}, offset={offset:.6g})")
-    if c.op in ("maximum", "minimum") and k == 0.0:
-        if c.op == "maximum":
-            return Rewrite.to(act.ReLU(), "operation maximum(x, 0) written as ReLU layers")
-        return Rewrite.chain(sequence(("negated", core.Rescaling(scale=-1.0)), ("positive", act.ReLU()),
-                                      ("negative", core.Rescaling(scale=-1.0))),
-                             "operation minimum(x, 0) written as ReLU layers")
-    if c.op == "power" and k == 2.0 and not c.constant_first:
-        return _square()
-    return None  # the companion module's class computes it (dialect.py)
-
-
-def _square() -> Rewrite:
-    return Rewrite.to(merge.Multiply(), "x ** 2 written as a Multiply of x by itself", inputs=(Arg(0), Arg(0)))
-
-
-@rule("UnaryOp")
-def unary_op(site: TargetSite) -> Rewrite | None:
-    op = site.config.op
-    if op in _ACTIVATION_OPS:
-        return Rewrite.to(core.Activation(activation=op), f"operation {op} written as an Activation layer")
-    if op == "negative":
-        return Rewrite.to(core.Rescaling(scale=-1.0), "operation negative written as Rescaling(scale=-1)")
-    if op == "square":
-        return _square()
-    if op == "abs":
-        return Rewrite.chain([Step("positive", act.ReLU(), inputs=(ARGS,)),
-                              Step("negated", core.Rescaling(scale=-1.0), inputs=(ARGS,)),
-                              Step("negative", act.ReLU()),
-                              Step("sum", merge.Add(), inputs=(Out("positive"), Out("negative")))],
-                             "operation abs written as relu(x) + relu(-x)")
-    return None  # exp, sqrt, cast: the companion module's class (dialect.py)
-
+# -- functional operations (keras.ops / tf.* nodes): binary_op and unary_op are the shared rules;
+# what they leave (a quotient, a power, exp, sqrt, cast...) is the companion module's class (dialect.py)
 
 #: (reduction, rank, axes) -> the global pooling layer computing it without keepdims
 _POOLINGS: dict[tuple[str, int, tuple[int, ...]], Callable[..., LayerConfig]] = {
@@ -421,8 +343,8 @@ def repeated_inputs(site: TargetSite) -> Rewrite | None:
                          "the tensor before the merge reads it)")
 
 
-TFJS_RULES.include(shared.keepdims_pooling, shared.normalization_layer, shared.layer_scale, shared.custom_scale,
-                   shared.identity, *shared.EVERY_TARGET)
+TFJS_RULES.include(shared.depthwise_groups, shared.keepdims_pooling, shared.normalization_layer, shared.layer_scale,
+                   shared.custom_scale, shared.identity, shared.binary_op, shared.unary_op, *shared.EVERY_TARGET)
 #: TF.js has 1-D pooling, but none of these
 TFJS_RULES.include(shared.planar, kinds=("ZeroPadding1D", "Cropping1D", "UpSampling1D", "SeparableConv1D",
                                          "DepthwiseConv1D", "Conv1DTranspose"))

@@ -131,7 +131,8 @@ def sequence_input(spec: LayerSpec) -> Shape:
 @dl4j_layer(*_POOLING_RANKS)
 def subsampling(spec: LayerSpec, shape: Shape, params: Parameters) -> list[Entry]:
     """MAX and AVG as the pooling kinds; PNORM, (sum over the window of |x|^p)^(1/p), as the window's average of
-    |x|^p times its size (valid windows only, where each holds that many cells, padding's zeros included)."""
+    |x|^p times its size where each window holds that many cells (Truncate, Strict: explicit padding's zeros
+    included; Same: :func:`_same_padded`)."""
     rank = _POOLING_RANKS[spec.cls]
     kind = spec.text("poolingType", "MAX").upper()
     if kind not in ("MAX", "AVG", "PNORM"):
@@ -146,16 +147,38 @@ def subsampling(spec: LayerSpec, shape: Shape, params: Parameters) -> list[Entry
                          "not supported")
     pool_size = spec.integers("kernelSize")[:rank]
     args = {"pool_size": pool_size, **spec.window(rank)}
-    if kind == "PNORM" and args["padding"] != "valid":
-        raise spec.error(f"PNORM pooling in convolution mode {spec.get('convolutionMode')}: not supported")
     fmt = {} if rank == 1 else {"data_format": _data_format(spec)}
     config = _POOLINGS[rank, "AVG" if kind == "PNORM" else kind](**args, **fmt)
     entries = _padded(spec, rank, (spec.name, config, {}))
     if kind == "PNORM":
+        if args["padding"] == "same":
+            config = _POOLINGS[rank, "AVG"](**{**args, "padding": "valid"}, **fmt)
+            entries = [_same_padded(spec, shape, rank, pool_size, args["strides"]), (spec.name, config, {})]
         window = [(f"{spec.name}_window_mean", config, {}),
                   (f"{spec.name}_window_sum", core.Rescaling(scale=float(np.prod(pool_size))), {})]
         entries = _pnorm(spec, spec.name, entries[:-1] + window)
     return transposed(spec.name, entries) if rank == 1 and spec.rnn_format() == "NCW" else entries
+
+
+def _same_padded(spec: LayerSpec, shape: Shape, rank: int, pool_size: list[int], strides: list[int]) -> Entry:
+    """The zeros a Same-mode PNORM window pads its input with: DL4J pads as TF does (half before, the odd cell
+    after) and sums |x|^p over the window's cells inside the input, which is that sum with the padding's zeros
+    counted (|0|^p = 0); so Same-mode PNORM is this padding, then valid PNORM.  An average pooling in Same mode
+    would divide by the cells inside instead."""
+    if rank == 1:
+        spatial = shape[2:] if spec.rnn_format() == "NCW" else shape[1:2]
+    else:
+        spatial = shape[1:3] if spec.channels_last() else shape[2:]
+    if any(n is None for n in spatial):
+        raise spec.error("PNORM pooling in convolution mode Same of an input whose size is unknown (its padding "
+                         "follows from it): give the network's input shape (--input-shape / input_shapes)")
+    dilation = spec.integers("dilation", [1, 1])[:rank]
+    amounts = []
+    for n, k, s, d in zip(spatial, pool_size, strides, dilation):
+        total = max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
+        amounts.append((total // 2, total - total // 2))
+    fmt = {} if rank == 1 else {"data_format": _data_format(spec)}
+    return f"{spec.name}_padding", _ZERO_PADDINGS[rank](padding=tuple(amounts), **fmt), {}
 
 
 @dl4j_layer("GlobalPoolingLayer")

@@ -23,8 +23,8 @@ def dense(spec: LayerSpec, shape: Shape, params: Parameters) -> list[Entry]:
     CenterLossOutputLayer's class centers ``cL`` [nOut, nIn] serve its training loss only."""
     n_in, n_out = spec.integer("nin"), spec.integer("nout")
     has_bias = spec.flag("hasBias", True)
-    if spec.flag("hasLayerNorm", False):
-        raise spec.error("a DenseLayer with layer normalization: not supported")
+    if spec.cls == "DenseLayer" and spec.flag("hasLayerNorm", False):
+        return _layer_norm_dense(spec, params, n_in, n_out, has_bias)
     weights = {"kernel": params.take(n_in * n_out, (n_in, n_out), "F")}
     if has_bias:
         weights["bias"] = params.take(n_out, (n_out,))
@@ -34,6 +34,23 @@ def dense(spec: LayerSpec, shape: Shape, params: Parameters) -> list[Entry]:
     if spec.cls == "RnnOutputLayer" and spec.rnn_format() == "NCW":
         return transposed(spec.name, [entry])
     return [entry]
+
+
+def _layer_norm_dense(spec: LayerSpec, params: Parameters, n_in: int, n_out: int, has_bias: bool) -> list[Entry]:
+    """A DenseLayer with ``hasLayerNorm``: ``activation(g * standardize(x @ W) + b)``, ND4J's standardize
+    dividing by the population std with no epsilon (BaseLayer.preOutputWithPreNorm), so a Dense
+    without bias, then a LayerNormalization with epsilon 0 (gamma g, beta b); parameters W, b, g."""
+    kernel = params.take(n_in * n_out, (n_in, n_out), "F")
+    bias = params.take(n_out, (n_out,)) if has_bias else None
+    norm_weights = {"gamma": params.take(n_out, (n_out,)), **({"beta": bias} if has_bias else {})}
+    name, act_name = spec.name, activation(spec)
+    entries: list[Entry] = [
+        (f"{name}_linear", core.Dense(units=n_out, use_bias=False), {"kernel": kernel}),
+        (name if act_name == "linear" else f"{name}_norm",
+         normalization.LayerNormalization(axis=(-1,), epsilon=0.0, center=has_bias), norm_weights)]
+    if act_name != "linear":
+        entries.append((name, core.Activation(activation=act_name), {}))
+    return entries
 
 
 @first_layer_input("DenseLayer", "OutputLayer", "CenterLossOutputLayer", "misc.RepeatVector")

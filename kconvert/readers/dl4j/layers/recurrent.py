@@ -8,7 +8,7 @@ import numpy as np
 from kconvert.formats.dl4j import BIDIRECTIONAL_MERGE_MODES
 from kconvert.ir.graph import Layer
 from kconvert.ir.layer import LayerConfig
-from kconvert.ir.layers import core, recurrent, wrappers
+from kconvert.ir.layers import core, normalization, recurrent, wrappers
 from kconvert.ir.shapes import Shape
 from kconvert.readers.dl4j.activations import activation
 from kconvert.readers.dl4j.layer import (
@@ -92,13 +92,18 @@ def time_distributed(spec: LayerSpec, shape: Shape, params: Parameters) -> list[
     inner = layer_spec(spec.get("underlying"), spec.name + "_underlying")
     ncw = spec.rnn_format() == "NCW"
     entries = convert_layer(inner, (shape[0], shape[1 if ncw else 2]), params)
-    if len(entries) != 1:
+    if all(isinstance(e[1], _LAST_AXIS) for e in entries):  # they apply to the last axis of any rank already
+        entry: list[Entry] = [*entries[:-1], (spec.name, *entries[-1][1:])]  # type: ignore[list-item]
+    elif len(entries) == 1:
+        ((name, config, arrays),) = entries
+        entry = [(spec.name, wrappers.TimeDistributed(layer=Layer(name, config, weights(arrays))), {})]
+    else:
         raise spec.error(f"TimeDistributed over {inner.cls}: not supported")
-    ((name, config, arrays),) = entries
-    if not isinstance(config, core.Dense):  # a Dense applies to the last axis of any rank already
-        config, arrays = wrappers.TimeDistributed(layer=Layer(name, config, weights(arrays))), {}
-    entry: list[Entry] = [(spec.name, config, arrays)]
     return transposed(spec.name, entry) if ncw else entry
+
+
+#: what a DenseLayer is read as, each computing over the last axis only (per step of a sequence)
+_LAST_AXIS = (core.Dense, core.Activation, normalization.LayerNormalization)
 
 
 @first_layer_input("recurrent.TimeDistributed")

@@ -4,7 +4,8 @@ KerasHub saves a model as its class and constructor arguments (``registered_name
 ``keras_hub>BertBackbone``), in a ``.keras`` archive or a preset folder (``save_to_preset``:
 ``config.json`` and ``model.weights.h5``).  Each architecture module here rebuilds that model's
 graph in the IR from those arguments (:data:`HUB_MODELS`, keyed by KerasHub's class name) and
-names where each layer's weights were saved; KerasHub itself is never imported.  Tokenizers and
+names where each layer's weights were saved; KerasHub itself is never imported.  Task models
+(``tasks.py``) rebuild their backbone the same way, inside the task's weights.  Tokenizers and
 every other KerasHub class are refused, naming the class.
 """
 
@@ -46,9 +47,27 @@ def is_hub(config: Any) -> bool:
         (isinstance(module, str) and module.split(".")[0] == HUB_PACKAGE)
 
 
-def read_hub(config: dict[str, Any], weights: H5File | None, ctx: ReadContext) -> Model:
-    """The IR of the KerasHub model ``config`` describes, with ``weights`` bound when given."""
-    from kconvert.readers.keras.hub import bert, gpt2  # noqa: F401  (registers the builders)
+def read_hub(config: dict[str, Any], weights: H5File | None, ctx: ReadContext,
+             backbone: H5File | None = None) -> Model:
+    """The IR of the KerasHub model ``config`` describes, with ``weights`` bound when given
+    (``backbone``: a task preset's backbone weights, saved apart from the head's)."""
+    class_name = str(config.get("class_name"))
+    args = config.get("config")
+    name = str(args.get("name") or class_name) if isinstance(args, dict) else class_name
+    graph = HubGraph(name)
+    outputs = build_hub(config, graph, ctx)
+    model = graph.model(outputs, ctx.report)
+    model.validate(ctx.limits.max_tensor_elements, ctx.limits.max_rank)
+    if weights is not None:
+        bind_saved(graph, model, weights, backbone)
+    return model
+
+
+def build_hub(config: dict[str, Any], graph: HubGraph, ctx: ReadContext) -> list[TensorRef]:
+    """Add the KerasHub model ``config`` describes (class and constructor arguments) to ``graph``;
+    returns its outputs."""
+    # (registers the builders)
+    from kconvert.readers.keras.hub import bert, efficientnet, gpt2, mobilenet, resnet, tasks, vit  # noqa: F401
 
     class_name = str(config.get("class_name"))
     builder = HUB_MODELS.get(class_name)
@@ -57,9 +76,7 @@ def read_hub(config: dict[str, Any], weights: H5File | None, ctx: ReadContext) -
     args = config.get("config")
     if not isinstance(args, dict):
         raise ctx.incompatible(f"KerasHub {class_name}: 'config' must hold its constructor arguments", key="config")
-    name = str(args.get("name") or class_name)
-    cfg = KerasLayerConfig(class_name, args, name, ctx, config)
-    graph = HubGraph(name)
+    cfg = KerasLayerConfig(class_name, args, str(args.get("name") or class_name), ctx, config)
     try:
         outputs = builder(cfg, graph)
     except IncompatibleKerasConfigurationException as exc:
@@ -67,11 +84,7 @@ def read_hub(config: dict[str, Any], weights: H5File | None, ctx: ReadContext) -
     cfg.mark_used("dropout")  # dropout changes nothing at inference; each builder passes it on
     for key in cfg.leftover():
         ctx.note("ignored-key", f"KerasHub {class_name} argument '{key}' is not read", key=key, severity="warning")
-    model = graph.model(outputs, ctx.report)
-    model.validate(ctx.limits.max_tensor_elements, ctx.limits.max_rank)
-    if weights is not None:
-        bind_saved(graph, model, weights)
-    return model
+    return outputs
 
 
 def _refusal(class_name: str) -> KerasHubClassError:

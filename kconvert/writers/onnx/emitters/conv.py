@@ -23,16 +23,17 @@ def spatial_sizes(em: Emit) -> tuple[int | None, ...]:
     return tuple(shape[2:]) if c.data_format == "channels_first" else tuple(shape[1:-1])
 
 
-def padding(em: Emit, window: tuple[int, ...], strides: tuple[int, ...],
-            dilations: tuple[int, ...]) -> dict[str, Any]:
-    """The pads (or auto_pad) of a window layer's Keras ``padding``."""
-    c = em.config
+def padding(em: Emit, window: tuple[int, ...], strides: tuple[int, ...], dilations: tuple[int, ...],
+            sizes: tuple[int | None, ...] | None = None, mode: str | None = None) -> dict[str, Any]:
+    """The pads (or auto_pad) of Keras's ``padding`` (``mode``, default the layer's) for a window
+    over ``sizes`` (default: the input's spatial sizes)."""
+    mode = mode or em.config.padding
     spans = [(k - 1) * d + 1 for k, d in zip(window, dilations)]
-    if c.padding == "valid":
+    if mode == "valid":
         return {"pads": [0] * (2 * len(window))}
-    if c.padding == "causal":
+    if mode == "causal":
         return {"pads": [s - 1 for s in spans] + [0] * len(spans)}
-    sizes = spatial_sizes(em)
+    sizes = sizes if sizes is not None else spatial_sizes(em)
     if any(n is None for n in sizes) and any(s != 1 for s in strides):
         return {"auto_pad": "SAME_UPPER"}
     totals = [max(span - s, 0) if s == 1 else max((-(-n // s) - 1) * s + span - n, 0)  # type: ignore[operator]
@@ -104,13 +105,23 @@ def separable(em: Emit) -> list[Value]:
     return [em.activation(Value(y, x.perm), c.activation)]
 
 
+def transpose_crop(padding: str, span: int, stride: int, output_padding: int | None) -> int:
+    """How much of the full transposed convolution (``stride * (in - 1) + span`` long) Keras's output
+    leaves out: TensorFlow's padding of the convolution it is the gradient of, ``2 * (span // 2) -
+    output_padding`` (same) or ``-output_padding`` (valid) with an ``output_padding``, else ``span -
+    stride`` (same) or ``min(span - stride, 0)`` (valid) -- whatever the input's length.  Negative:
+    the output runs that far past the full one (zeros the kernel never reached)."""
+    if output_padding is None:
+        return span - stride if padding == "same" else min(span - stride, 0)
+    return (2 * (span // 2) if padding == "same" else 0) - output_padding
+
+
 @emits("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")
 def conv_transpose(em: Emit) -> list[Value]:
-    """Keras's output size: ``in * s`` (same) or ``in * s + max(span - s, 0)`` (valid); ONNX's is
-    ``s (in - 1) + span - pads + output_padding``."""
+    """ONNX's output is ``s (in - 1) + span + output_padding - pads``: TensorFlow crops the full
+    output as its forward convolution pads (the odd value at the end), and an output longer than
+    the full one is ONNX's ``output_padding``."""
     c, w = em.config, em.weights()
-    if c.output_padding is not None:
-        raise em.refuse("writes Conv*Transpose without output_padding only", key="output_padding")
     x = em.spatial_input()
     kernel = w["kernel"]  # (spatial..., out, in) -> (in, out, spatial...)
     r = c.rank
@@ -118,10 +129,12 @@ def conv_transpose(em: Emit) -> list[Value]:
     if c.use_bias:
         inputs.append(em.weight("bias", w["bias"]))
     spans = [(k - 1) * d + 1 for k, d in zip(c.kernel_size, c.dilation_rate)]
-    totals = [max(span - s, 0) if c.padding == "same" else 0 for span, s in zip(spans, c.strides)]
+    extra = c.output_padding or (None,) * r
+    crops = [transpose_crop(c.padding, span, s, p) for span, s, p in zip(spans, c.strides, extra)]
+    begins = [max(t, 0) // 2 for t in crops]
     y = em.op("ConvTranspose", inputs, kernel_shape=list(c.kernel_size), strides=list(c.strides),
-              dilations=list(c.dilation_rate), pads=[t // 2 for t in totals] + [t - t // 2 for t in totals],
-              output_padding=[max(s - span, 0) for s, span in zip(c.strides, spans)])
+              dilations=list(c.dilation_rate), pads=begins + [max(t, 0) - b for t, b in zip(crops, begins)],
+              output_padding=[max(-t, 0) for t in crops])
     return [em.activation(Value(y, x.perm), c.activation)]
 
 
@@ -161,3 +174,38 @@ def _masked_mean(em: Emit) -> Value:
     total = em.graph.reduce("ReduceSum", em.op("Mul", [x.name, weights]), [1], em.base, keepdims=c.keepdims)
     count = em.graph.reduce("ReduceSum", weights, [1], em.base, keepdims=c.keepdims)
     return Value(em.op("Div", [total, count]), perm if c.keepdims else (0, 1))
+
+
+@emits("LocallyConnected1D", "LocallyConnected2D")
+def locally_connected(em: Emit) -> list[Value]:
+    """Every output position's window gathered (one Gather per spatial axis, with the indices
+    ``position * stride + offset``), laid out (positions, batch, window) in the axis order the kernel
+    flattens it in, and multiplied by that position's kernel in one batched MatMul."""
+    c, w = em.config, em.weights()
+    x = em.input(0)  # the source's layout: the window is flattened in it
+    rank = c.rank
+    first = c.data_format == "channels_first"
+    labels: list[tuple[str, int]] = [("batch", 0), ("channels", 0)] if first else [("batch", 0)]
+    labels += [("spatial", d) for d in range(rank)] + ([] if first else [("channels", 0)])
+    sizes = em.known(spatial_sizes(em), "spatial input size")
+    outs = [(n - k) // s + 1 for n, k, s in zip(sizes, c.kernel_size, c.strides)]
+    y = x.name
+    for d in range(rank):
+        axis = labels.index(("spatial", d))
+        indices = np.arange(outs[d])[:, None] * c.strides[d] + np.arange(c.kernel_size[d])[None, :]
+        y = em.op("Gather", [y, em.const(indices, np.int64)], axis=axis)
+        labels[axis:axis + 1] = [("out", d), ("window", d)]
+    window = [label for label in labels if label[0] in ("window", "channels")]
+    order = [("out", d) for d in range(rank)] + [("batch", 0)] + window
+    y = em.op("Transpose", [y], perm=[labels.index(label) for label in order])
+    kernel = w["kernel"]  # (positions, window, filters)
+    positions, width, filters = kernel.shape
+    y = em.op("Reshape", [y, em.const([positions, -1, width], np.int64)])
+    y = em.op("MatMul", [y, em.weight("kernel", kernel)])
+    if c.use_bias:  # (out..., filters); channels_first Keras reads its bytes as (filters, out...)
+        bias = w["bias"].reshape((filters, positions)).transpose((1, 0)) if first else \
+            w["bias"].reshape((positions, filters))
+        y = em.op("Add", [y, em.weight("bias", bias.reshape((positions, 1, filters)))])
+    y = em.op("Reshape", [y, em.const([*outs, -1, filters], np.int64)])
+    perm = (*range(2, rank + 2), 0, 1) if first else (*range(1, rank + 1), 0, rank + 1)
+    return [em.activation(Value(y, perm), c.activation)]

@@ -96,9 +96,12 @@ def prelu(em: Emit) -> list[Value]:
 def softmax(em: Emit) -> list[Value]:
     x, axis = em.values[0], em.config.axis
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    if len(axes) != 1:
-        raise em.refuse(f"writes Softmax over one axis, not {list(axes)}", key="axis")
-    return [Value(em.op("Softmax", [x.name], axis=x.axis(axes[0])), x.perm)]
+    if len(axes) == 1:
+        return [Value(em.op("Softmax", [x.name], axis=x.axis(axes[0])), x.perm)]
+    # over several axes: exp(x - max) / sum, both over those axes (ONNX's Softmax takes one)
+    where = sorted(x.axis(a) for a in axes)
+    shifted = em.op("Exp", [em.op("Sub", [x.name, em.graph.reduce("ReduceMax", x.name, where, em.base, True)])])
+    return [Value(em.op("Div", [shifted, em.graph.reduce("ReduceSum", shifted, where, em.base, True)]), x.perm)]
 
 
 @emits("Rescaling")

@@ -42,20 +42,22 @@ def layer_normalization(em: Emit) -> list[Value]:
     axes = sorted(a % x.rank for a in c.axis)
     if axes != list(range(axes[0], x.rank)):
         raise em.refuse(f"writes LayerNormalization over trailing axes only, not {list(c.axis)}", key="axis")
-    if c.rms_scaling:
-        raise em.refuse("does not write LayerNormalization with rms_scaling", key="rms_scaling")
     w = em.weights()
     normalized = em.known(tuple(em.shapes[0][a] for a in axes), "size of the normalized axes")
     gamma = (w["gamma"] if c.scale else Weight.filled(normalized, 1.0, np.float32, "no scale")).reshape(normalized)
-    beta = (w["beta"] if c.center else Weight.filled(normalized, 0.0, np.float32, "no center")).reshape(normalized)
-    scale, bias = em.weight("gamma", gamma), em.weight("beta", beta)
-    if em.opset >= 17:
+    beta = (w["beta"] if c.center and not c.rms_scaling else  # (rms_scaling: Keras makes no beta)
+            Weight.filled(normalized, 0.0, np.float32, "no center")).reshape(normalized)
+    if em.opset >= 17 and not c.rms_scaling:
+        scale, bias = em.weight("gamma", gamma), em.weight("beta", beta)
         return [Value(em.op("LayerNormalization", [x.name, scale, bias], axis=axes[0], epsilon=c.epsilon), x.perm)]
     mean = em.graph.reduce("ReduceMean", x.name, axes, em.base, keepdims=True)
     centred = em.op("Sub", [x.name, mean])
     variance = em.graph.reduce("ReduceMean", em.op("Mul", [centred, centred]), axes, em.base, keepdims=True)
     std = em.op("Sqrt", [em.op("Add", [variance, em.const(c.epsilon)])])
-    y = em.op("Add", [em.op("Mul", [em.op("Div", [centred, std]), scale]), bias])
+    if c.rms_scaling:  # Keras's: the input, not centred, over the standard deviation; scaled, not shifted
+        return [Value(em.op("Mul", [em.op("Div", [x.name, std]), em.weight("gamma", gamma)]), x.perm)]
+    scaled = em.op("Mul", [em.op("Div", [centred, std]), em.weight("gamma", gamma)])
+    y = em.op("Add", [scaled, em.weight("beta", beta)])
     return [Value(y, x.perm)]
 
 

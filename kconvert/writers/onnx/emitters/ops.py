@@ -31,6 +31,8 @@ def binary_op(em: Emit) -> list[Value]:
         a, b = aligned(em)
         return [Value(em.op(op, [a.name, b.name]), max((a, b), key=lambda v: v.rank).perm)]
     x, constant = em.values[0], em.const(c.constant)
+    if em.opset >= 15:  # in the tensor's own type, as Keras computes (integer positions: KerasHub's)
+        constant = em.op("CastLike", [constant, x.name])
     return [Value(em.op(op, [constant, x.name] if c.constant_first else [x.name, constant]), x.perm)]
 
 

@@ -17,6 +17,8 @@ import numpy as np
 from kconvert.ir.graph import Layer
 from kconvert.ir.weights import Weight
 from kconvert.writers.onnx.emit import Emit, emits
+from kconvert.writers.onnx.emitters.conv_recurrent import conv_lstm, last_step
+from kconvert.writers.onnx.emitters.recurrent_scan import masked_scan
 from kconvert.writers.onnx.graph import Value
 
 #: IR activation -> (ONNX recurrent activation, its alpha and beta, where it takes them)
@@ -66,32 +68,35 @@ def _activations(em: Emit, c: Any, directions: int) -> dict[str, Any]:
             "activation_beta": betas or None}
 
 
-#: why a masked sequence is refused: ONNX's operators skip only a padded tail, Keras any step
-MASKED = ("ONNX's recurrent operators take sequence lengths (exact for right-padded masks only), while a "
-          "Keras mask may skip any step")
-
-
-def _check(em: Emit, c: Any) -> None:
-    em.unmasked(MASKED)
+def _check(em: Emit, c: Any, wrapped: bool = False) -> None:
     if c.stateful:
         raise em.refuse(f"writes a stateless {c.kind} only (a stateful one carries its state between batches)",
                         key="stateful")
     given = {k for call in em.layer.calls[:1] for k, v in call.kwargs.items() if v is not None}  # (wrapped: none)
-    if given & {"initial_state", "mask", "constants"}:
-        raise em.refuse(f"does not write {c.kind} calls given initial states or masks")
+    if "constants" in given:
+        raise em.refuse(f"does not write {c.kind} calls given constants")
+    if wrapped and len(em.values) > 1:
+        raise em.refuse(f"does not write Bidirectional over {c.kind} given initial states")
+
+
+def initial_states(em: Emit) -> list[str]:
+    """The states a call is given (its inputs after the sequence), each (batch, units)."""
+    return [em.input(i).name for i in range(1, len(em.values))]
 
 
 def _recurrent(em: Emit, layers: list[Layer], direction: str) -> list[str]:
     """The operator over the input; its outputs Y (time, directions, batch, units), Y_h[, Y_c]."""
     c = layers[0].config
     for layer in layers:
-        _check(em, layer.config)
+        _check(em, layer.config, wrapped=len(layers) > 1)
     x = em.input(0, _TIME_MAJOR)
     parts = [_direction_weights(em, layer) for layer in layers]
     stacked = [Weight.concat([p[i].reshape((1, *p[i].shape)) for p in parts], axis=0) for i in range(2)]
     inputs = [x.name, em.weight("W", stacked[0]), em.weight("R", stacked[1])]
-    if c.use_bias:
-        inputs.append(em.weight("B", Weight.concat([p[2].reshape((1, *p[2].shape)) for p in parts], axis=0)))
+    inputs.append(em.weight("B", Weight.concat([p[2].reshape((1, *p[2].shape)) for p in parts], axis=0))
+                  if c.use_bias else "")
+    given = [em.op("Unsqueeze", [s, em.const([0], np.int64)]) for s in initial_states(em)]
+    inputs += ["", *given] if given else []  # (no sequence_lens), initial_h[, initial_c]
     op = _OPS[c.kind][0]
     extra = {"linear_before_reset": int(c.reset_after)} if c.kind == "GRU" else {}
     return em.graph.node(op, inputs, em.base, outputs=3 if op == "LSTM" else 2, hidden_size=c.units,
@@ -104,9 +109,23 @@ def _reversed_in_time(em: Emit, y: str) -> str:
                            em.const([-1], np.int64)])
 
 
+def _masked(em: Emit) -> list[Value]:
+    """The layer given a mask: a Scan (see :mod:`.recurrent_scan`); outputs as :func:`recurrent`'s."""
+    c = em.config
+    _check(em, c)
+    zero_output = bool(getattr(c, "zero_output_for_mask", False))
+    sequence, states = masked_scan(em, em.layer, c.go_backwards, zero_output, initial_states(em))
+    em.out_masks = [em.mask(0) if c.return_sequences else None]
+    first = Value(sequence, _TIME_MAJOR) if c.return_sequences else \
+        Value(em.op("Gather", [sequence, em.const(-1, np.int64)], axis=0), (0, 1))
+    return [first, *(Value(s, (0, 1)) for s in states)] if c.return_state else [first]
+
+
 @emits("SimpleRNN", "GRU", "LSTM")
 def recurrent(em: Emit) -> list[Value]:
     c = em.config
+    if em.mask(0) is not None:
+        return _masked(em)
     outputs = _recurrent(em, [em.layer], "reverse" if c.go_backwards else "forward")
     if c.return_sequences:
         y = em.op("Squeeze", [outputs[0], em.const([1], np.int64)])
@@ -127,20 +146,59 @@ def bidirectional(em: Emit) -> list[Value]:
     c = em.config
     forward, backward = c.forward, c.backward
     fc, bc = forward.config, backward.config
-    if fc.kind not in _OPS or bc.kind != fc.kind or fc.go_backwards or not bc.go_backwards:
-        raise em.refuse("writes Bidirectional over a forward SimpleRNN, GRU or LSTM and its backward twin")
+    scanned = fc.kind == "ConvLSTM2D"  # each direction a Scan reading in its own direction
+    if fc.kind not in (*_OPS, "ConvLSTM2D") or bc.kind != fc.kind or \
+            not scanned and (fc.go_backwards or not bc.go_backwards):
+        raise em.refuse("writes Bidirectional over a forward SimpleRNN, GRU or LSTM and its backward twin, or "
+                        "over a ConvLSTM2D")
     if fc.return_state or c.merge_mode is None:
         raise em.refuse("writes Bidirectional with a merge mode and without return_state", key="merge_mode")
-    outputs = _recurrent(em, [forward, backward], "bidirectional")
-    if fc.return_sequences:
-        y, axis, perm = outputs[0], 1, _TIME_MAJOR  # (time, 2, batch, units)
+    if fc.kind == "ConvLSTM2D":
+        a, b, perm = _conv_bidirectional(em, forward, backward)
+    elif em.mask(0) is not None:
+        a, b, perm = _masked_bidirectional(em, forward, backward)
     else:
-        y, axis, perm = outputs[1], 0, (0, 1)  # (2, batch, units)
-    halves = em.graph.node("Split", [y, em.const([1, 1], np.int64)], em.base,
-                           outputs=2, axis=axis)
-    a, b = (em.op("Squeeze", [h, em.const([axis], np.int64)]) for h in halves)
-    merged = {"concat": lambda: em.op("Concat", [a, b], axis=-1), "sum": lambda: em.op("Add", [a, b]),
+        a, b, perm = _bidirectional(em, forward, backward)
+    channels = perm.index(len(perm) - 1)  # the source's last axis, which concat joins along
+    merged = {"concat": lambda: em.op("Concat", [a, b], axis=channels), "sum": lambda: em.op("Add", [a, b]),
               "mul": lambda: em.op("Mul", [a, b]), "ave": lambda: em.op("Mean", [a, b])}
     if c.merge_mode not in merged:
         raise em.refuse(f"has no Bidirectional merge mode {c.merge_mode!r}", key="merge_mode")
     return [Value(merged[c.merge_mode](), perm)]
+
+
+def _bidirectional(em: Emit, forward: Layer, backward: Layer) -> tuple[str, str, tuple[int, ...]]:
+    """Both directions' outputs from one bidirectional operator, and their layout."""
+    outputs = _recurrent(em, [forward, backward], "bidirectional")
+    if forward.config.return_sequences:
+        y, axis, perm = outputs[0], 1, _TIME_MAJOR  # (time, 2, batch, units)
+    else:
+        y, axis, perm = outputs[1], 0, (0, 1)  # (2, batch, units)
+    halves = em.graph.node("Split", [y, em.const([1, 1], np.int64)], em.base, outputs=2, axis=axis)
+    a, b = (em.op("Squeeze", [h, em.const([axis], np.int64)]) for h in halves)
+    return a, b, perm
+
+
+def _masked_bidirectional(em: Emit, forward: Layer, backward: Layer) -> tuple[str, str, tuple[int, ...]]:
+    """Each direction a masked Scan; Keras zeroes their outputs at masked steps when they return
+    sequences, and turns the backward one's back into forward time."""
+    for layer in (forward, backward):
+        _check(em, layer.config, wrapped=True)
+    sequences = forward.config.return_sequences
+    em.out_masks = [em.mask(0) if sequences else None]
+    (y_fw, _), (y_bw, _) = (masked_scan(em, layer, layer.config.go_backwards, sequences, [])
+                            for layer in (forward, backward))
+    if sequences:
+        return y_fw, _reversed_in_time(em, y_bw), _TIME_MAJOR
+    last = [em.op("Gather", [y, em.const(-1, np.int64)], axis=0) for y in (y_fw, y_bw)]
+    return last[0], last[1], (0, 1)
+
+
+def _conv_bidirectional(em: Emit, forward: Layer, backward: Layer) -> tuple[str, str, tuple[int, ...]]:
+    """Each direction of a ConvLSTM2D a Scan in the direction its layer reads; the backward layer's
+    sequence turned around (Keras turns it whichever way it was read)."""
+    (y_fw, _, _), (y_bw, _, _) = (conv_lstm(em, layer) for layer in (forward, backward))
+    if forward.config.return_sequences:
+        return y_fw.name, _reversed_in_time(em, y_bw.name), y_fw.perm
+    a, b = last_step(em, y_fw), last_step(em, y_bw)
+    return a.name, b.name, a.perm

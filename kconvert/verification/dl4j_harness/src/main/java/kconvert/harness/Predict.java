@@ -1,7 +1,10 @@
 package kconvert.harness;
 
+import java.io.BufferedReader;
 import java.io.File;
 import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,45 +42,71 @@ import org.nd4j.shade.jackson.databind.node.ObjectNode;
  *
  * <p>Usage: {@code java kconvert.harness.Predict jobs.json}. The job file is a JSON list of
  * {@code {"model": path, "kind": "zip"|"configuration"|"keras", "weights": path?, "sequential": bool?, "save": path?,
- * "inputs": [npy...], "layers": [name...], "out": dir, "result": path, "timeout_s": n?}}. A "zip" is a ModelSerializer zip restored as a
+ * "dtype": "float"|"double"?, "inputs": [npy...], "layers": [name...], "out": dir, "result": path, "timeout_s": n?}}. A "zip" is a ModelSerializer zip restored as a
  * MultiLayerNetwork or ComputationGraph, as its configuration says (no inputs: only restored); a "configuration" is a
  * configuration.json alone, read by MultiLayerConfiguration or ComputationGraphConfiguration.fromJson and initialised
  * with init() (DL4J's own random parameters); "save": path, where given, writes the network so made (its
  * parameters included) as a ModelSerializer zip; "zoo" is a deeplearning4j-zoo model (its class name)
  * built with the job's "zoo" builder settings and init(); "keras" is a Keras file imported
- * with DL4J's own KerasModelImport (enforceTrainingConfig=false). Each job writes its outputs (and
+ * with DL4J's own KerasModelImport (enforceTrainingConfig=false). "dtype": "double" runs the network (after any "save")
+ * converted to double precision. Each job writes its outputs (and
  * the named layers' activations) as float32 .npy files under "out" and then its "result" JSON:
  * {"outputs": [npy...], "activations": {name: npy}, "network": ..., "dl4j": version} or
  * {"error": message}. A job's failure is caught and reported; the next job still runs. A job that
  * runs past its timeout (300 s by default) is reported as such and the JVM exits with status 3.
+ * {@code Predict --serve} runs job files named on stdin, one after another, in the same JVM (see serve()).
  */
 public final class Predict {
     private static final ObjectMapper JSON = new ObjectMapper();
     /** The exit status after a model ran past its "timeout_s" (its result says so). */
     private static final int TIMED_OUT = 3;
+    /** The thread models run in, so that one past its time can be given up on. */
+    private static final ExecutorService WORKER = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "kconvert-model");
+        t.setDaemon(true);
+        return t;
+    });
+    private static final String VERSION = version();
 
     private Predict() {
     }
 
     public static void main(String[] args) throws Exception {
         if (args.length != 1) {
-            System.err.println("usage: Predict jobs.json");
+            System.err.println("usage: Predict jobs.json | Predict --serve");
             System.exit(2);
         }
-        String version = version();
-        JsonNode jobs = JSON.readTree(new File(args[0]));
-        ExecutorService worker = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "kconvert-model");
-            t.setDaemon(true);
-            return t;
-        });
+        if ("--serve".equals(args[0])) {
+            serve();
+        } else {
+            runList(JSON.readTree(new File(args[0])));
+        }
+    }
+
+    /**
+     * kconvert's harness server: each line read from stdin is "N jobs.json"; that list is run as a job file is, then
+     * "kconvert-harness done N" is written to stdout. It ends with its stdin (or as a list's timeout ends it).
+     */
+    private static void serve() throws Exception {
+        PrintStream replies = System.out;
+        System.setOut(System.err); // what DL4J prints goes with its messages, not into the replies
+        BufferedReader requests = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        for (String line = requests.readLine(); line != null; line = requests.readLine()) {
+            int space = line.indexOf(' ');
+            runList(JSON.readTree(new File(line.substring(space + 1))));
+            replies.println("kconvert-harness done " + line.substring(0, space));
+            replies.flush();
+        }
+    }
+
+    private static void runList(JsonNode jobs) throws Exception {
         for (JsonNode job : jobs) {
             ObjectNode result;
             long timeout = job.path("timeout_s").asLong(300);
-            Future<ObjectNode> running = worker.submit(() -> run(job));
+            Future<ObjectNode> running = WORKER.submit(() -> run(job));
             try {
                 result = running.get(timeout, TimeUnit.SECONDS);
-                result.put("dl4j", version);
+                result.put("dl4j", VERSION);
             } catch (TimeoutException e) {
                 // a model that never finishes (DL4J's import can loop): report it, and end this JVM,
                 // whose worker thread cannot be stopped; the caller starts another for the rest
@@ -124,6 +153,16 @@ public final class Predict {
             ModelSerializer.writeModel((org.deeplearning4j.nn.api.Model) network, new File(job.get("save").asText()),
                     false);
         }
+        if ("double".equals(job.path("dtype").asText("float"))) {
+            // the same network computed in double precision: tells a network's float32 rounding (which some
+            // randomly initialised ones amplify far past any tolerance) from a difference in what is computed
+            network = network instanceof MultiLayerNetwork
+                    ? ((MultiLayerNetwork) network).convertDataType(DataType.DOUBLE)
+                    : ((ComputationGraph) network).convertDataType(DataType.DOUBLE);
+            for (int i = 0; i < inputs.length; i++) {
+                inputs[i] = inputs[i].castTo(DataType.DOUBLE);
+            }
+        }
         ObjectNode result = JSON.createObjectNode();
         result.put("network", network instanceof MultiLayerNetwork ? "MultiLayerNetwork" : "ComputationGraph");
         result.putArray("outputs");
@@ -151,11 +190,13 @@ public final class Predict {
             ComputationGraph net = (ComputationGraph) network;
             outputs = net.output(false, inputs);
             int[] order = net.topologicalSortOrder();
-            for (int index : order) {
-                String name = net.getVertices()[index].getVertexName();
+            for (int position = 0; position < order.length; position++) {
+                String name = net.getVertices()[order[position]].getVertexName();
                 if (layers.contains(name)) {
-                    // a pass that stops at this vertex: a later vertex's in-place activation cannot overwrite it
-                    activations.put(name, net.feedForward(inputs, index, false).get(name).dup());
+                    // a pass that stops at this vertex (its position in the topological order: the three-argument
+                    // feedForward takes an index into the layers instead, and cannot stop at a vertex), so a
+                    // later vertex's in-place activation cannot overwrite it
+                    activations.put(name, net.feedForward(inputs, position, false, false).get(name).dup());
                 }
             }
         }
@@ -259,10 +300,12 @@ public final class Predict {
         return text.replace('\n', ' ');
     }
 
-    private static String version() throws Exception {
+    private static String version() {
         Properties p = new Properties();
         try (InputStream in = Predict.class.getResourceAsStream("/kconvert-harness.properties")) {
             p.load(in);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
         }
         return "Deeplearning4j " + p.getProperty("dl4j.version");
     }
