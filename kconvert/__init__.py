@@ -4,6 +4,7 @@
 >>> model = kconvert.load("model.h5")            # any Keras 1/2/3 file or config string
 >>> print(kconvert.summary(model))
 >>> kconvert.convert("model.h5", "tfjs", "web_model/")   # model.json + weight shards
+>>> kconvert.convert_many("models/", "web/", "tfjs").counts   # a folder, each model in its own process
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from kconvert.errors import (
 from kconvert.lazy import lazy_attributes
 
 if TYPE_CHECKING:
+    from kconvert.batch_api import BatchResult, check_many, convert_many
     from kconvert.formats.detect import Detected, SourceLike
     from kconvert.ir import Model
     from kconvert.pretrained import imagenet
@@ -35,6 +37,9 @@ if TYPE_CHECKING:
 #: names imported on first use, so that ``import kconvert`` (and the command's ``--help``) stays
 #: instant: reading models needs numpy and the IR, answering ``--version`` does not
 __getattr__, __dir__ = lazy_attributes(__name__, {
+    "BatchResult": "kconvert.batch_api:BatchResult",
+    "check_many": "kconvert.batch_api:check_many",
+    "convert_many": "kconvert.batch_api:convert_many",
     "Model": "kconvert.ir:Model",
     "imagenet": "kconvert.pretrained.imagenet",  # a module: no attribute after a colon
     "Limits": "kconvert.readers.context:Limits",
@@ -49,7 +54,7 @@ __getattr__, __dir__ = lazy_attributes(__name__, {
 __version__ = "0.1.0"
 
 __all__ = [
-    "IncompatibleKerasConfigurationException", "InputReadError", "InvalidKerasConfigurationException",
+    "BatchResult", "check_many", "convert_many", "IncompatibleKerasConfigurationException", "InputReadError", "InvalidKerasConfigurationException",
     "KConvertError", "KConvertWarning", "LambdaInfo", "imagenet", "Limits", "Model", "NonFiniteWeightWarning",
     "UnsupportedKerasConfigurationException", "UnsupportedKerasConfigurationWarning", "clear_lambdas", "convert",
     "load", "register_lambda", "run", "summary", "summary_dict", "unregister_lambda", "verify", "write",

@@ -21,7 +21,6 @@ import os
 import shutil
 import signal
 import sys
-import time
 import warnings
 from pathlib import Path
 from typing import Any, Callable
@@ -29,20 +28,22 @@ from typing import Any, Callable
 import click
 
 import kconvert
-from kconvert import batch
-from kconvert.errors import InputReadError, KConvertError
+from kconvert import batch, batch_api
+from kconvert.batch_api import (  # noqa: F401 (the exit codes are this module's too)
+    EXIT_CHECK_FAILED,
+    EXIT_INCOMPATIBLE,
+    EXIT_OK,
+    EXIT_UNREADABLE,
+    EXIT_USAGE,
+    BatchResult,
+    convert_one,
+    convert_report,
+    exit_code,
+)
+from kconvert.errors import KConvertError
 from kconvert.progress import Progress
 from kconvert.progress import for_terminal as progress_for
 from kconvert.writers import LAYOUT_IO, LAYOUTS, WRITERS
-from kconvert.writers.output import OutputError
-
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_UNREADABLE, EXIT_INCOMPATIBLE = 0, 1, 2, 3, 4
-
-
-def exit_code(error: KConvertError) -> int:
-    if isinstance(error, OutputError):
-        return EXIT_USAGE
-    return EXIT_UNREADABLE if isinstance(error, InputReadError) else EXIT_INCOMPATIBLE
 
 
 def run_guarded(debug: bool, fn: Callable[[], Any], verbose: bool = False) -> Any:
@@ -182,12 +183,11 @@ def batch_options(fn: Callable) -> Callable:
 
 
 def batch_settings(jobs: int | None, time_limit: float | None, follow_links: bool, cluster: str | None,
-                   cluster_files: str | None) -> batch.Settings:
-    """The options of :func:`batch_options` as :class:`batch.Settings`."""
-    if cluster_files is not None and cluster is None:
-        raise click.BadParameter("--cluster-files goes with --cluster", param_hint="--cluster-files")
-    return batch.Settings(jobs, time_limit or batch.DEFAULT_TIME_LIMIT, follow_links, cluster,
-                          True if cluster_files == "copy" else None)
+                   cluster_files: str | None) -> dict[str, Any]:
+    """The options of :func:`batch_options` as the keyword arguments of
+    :func:`~kconvert.batch_api.convert_many` and :func:`~kconvert.batch_api.check_many`."""
+    return {"jobs": jobs, "time_limit": time_limit or batch.DEFAULT_TIME_LIMIT, "follow_links": follow_links,
+            "cluster": cluster, "cluster_files": cluster_files}
 
 
 def batch_only(given: dict[str, Any]) -> None:
@@ -332,16 +332,13 @@ def convert(sources: tuple[str, ...], output: str, target: str, weights: str | N
         options["layout"] = layout
     load = {"weights_by": weights_by, "backend": backend, "limits": limits, "input_shapes": input_shapes,
             "inputs_from": list(inputs_from) or None}
-    verification = {"atol": atol, "rtol": rtol, "layout_io": layout_io} if check else None
     if batch.is_batch(sources, "convert"):
-        if weights is not None:
-            raise click.BadParameter("--weights goes with one model, not several", param_hint="--weights")
-        convert_batch(sources, output, target, batch_settings(jobs, time_limit, follow_links, cluster, cluster_files),
-                      options=dict(options, overwrite=overwrite,
-                      enforce_training_config=enforce_training_config, load_options=load),
-                      verification=verification, report_path=report_path, junit_path=junit_path, quiet=quiet,
-                      verbose=verbose, debug=debug)
+        run_batch(lambda show: batch_api.convert_many(
+            sources, output, target, **batch_settings(jobs, time_limit, follow_links, cluster, cluster_files),
+            check=check, atol=atol, rtol=rtol, overwrite=overwrite, enforce_training_config=enforce_training_config,
+            load_options=load, on_done=show, weights=weights, **options), report_path, junit_path, quiet, verbose, debug)
         return
+    verification = {"atol": atol, "rtol": rtol, "layout_io": layout_io} if check else None
     batch_only({"--jobs": jobs, "--junit": junit_path, "--time-limit": time_limit, "--follow-links": follow_links,
                 "--cluster": cluster, "--cluster-files": cluster_files})
     source = sources[0]
@@ -383,70 +380,11 @@ def convert(sources: tuple[str, ...], output: str, target: str, weights: str | N
     run_guarded(debug, body, verbose)
 
 
-def convert_one(source: str, target: str, output: str, weights: str | None,
-                verification: dict[str, Any] | None, **options: Any) -> tuple[Any, Any]:
-    """Convert one model and, given ``verification`` tolerances, run the result against its source:
-    what the written files are, and the verification report (or None)."""
-    written = kconvert.convert(source, target, output, weights=weights, **options)
-    if verification is None:
-        return written, None
-    load = options.get("load_options", {})
-    return written, kconvert.verify(source, weights, targets=(output,), **verification, **load)
-
-
-def convert_report(source: str, target: str, written: Any, verified: Any) -> dict[str, Any]:
-    """The document ``--report`` writes (``schemas/convert-report.schema.json``)."""
-    return {"source": source, "target": target, "output": written.to_dict(),
-            "verification": verified.to_dict() if verified else None}
-
-
-def convert_batch(sources: tuple[str, ...], output: str, target: str, settings: batch.Settings, *,
-                  options: dict[str, Any], verification: dict[str, Any] | None, report_path: str | None,
-                  junit_path: str | None, quiet: bool, verbose: bool, debug: bool) -> None:
-    """``kconvert convert`` of several models (see :mod:`kconvert.batch`)."""
-    from kconvert.writers.output import identity, remove_unfinished
-
-    root = Path(output)
-    if root.exists() and not root.is_dir():
-        raise click.BadParameter("several models are written into a directory; OUTPUT is a file", param_hint="OUTPUT")
-    before: dict[Path, Any] = {}  # each output as it was before the batch: a killed model's is put back to it
-
-    def items() -> tuple[list[batch.Item], int]:
-        found = batch.discover(sources, "convert", exclude=root, follow_links=settings.follow_links)
-        if not found.models:
-            raise InputReadError(f"no model files ({', '.join(batch.MODEL_SUFFIXES)}) or TF.js models in it",
-                                 file=", ".join(sources))
-        names = batch.output_names([name for name, _ in found.models], target)
-        before.update((root / names[name], identity(root / names[name])) for name, _ in found.models)
-        return [batch.Item(name, path, output=root / names[name], problem=found.problems.get(name))
-                for name, path in found.models], found.ignored
-
-    def work(item: batch.Item) -> tuple[int, str, dict[str, Any] | None]:
-        try:
-            written, verified = convert_one(str(item.path), target, str(item.output), None, verification, **options)
-        except (KConvertError, ValueError) as exc:
-            return (exit_code(exc) if isinstance(exc, KConvertError) else EXIT_USAGE), str(exc), None
-        message = f"-> {item.output} ({written.weights} weight tensors, {written.weight_bytes} bytes)"
-        if written.companion is not None:
-            message += f", with {written.companion.name}"
-        if verified is not None:
-            message += f"; {verification_line(verified)}"
-        failed = verified is not None and not verified.passed
-        return (EXIT_CHECK_FAILED if failed else EXIT_OK), message, convert_report(str(item.path), target, written,
-                                                                                  verified)
-
-    batch.preload()
-    run_batch("convert", target, items, work, settings, report_path, junit_path, quiet, verbose, debug,
-              cleanup=lambda item: remove_unfinished(item.output, before[item.output]) if item.output else None)
-
-
-def run_batch(command: str, target: str | None, items: Callable[[], tuple[list[batch.Item], int]], work: batch.Work,
-              settings: batch.Settings, report_path: str | None, junit_path: str | None, quiet: bool, verbose: bool,
-              debug: bool, cleanup: Callable[[batch.Item], None] = lambda item: None) -> None:
-    """Run a batch: one line per model as it ends, a summary, the reports; exit 0 only if all passed."""
-    models, ignored = run_guarded(debug, items)
-    start = time.monotonic()
-
+def run_batch(call: Callable[[Callable[[batch.Outcome], None]], BatchResult], report_path: str | None,
+              junit_path: str | None, quiet: bool, verbose: bool, debug: bool) -> None:
+    """Run a batch (``call(on_done)``: :func:`~kconvert.batch_api.convert_many` or
+    :func:`~kconvert.batch_api.check_many`): one line per model as it ends, a summary, the
+    reports; exit 0 only if all passed."""
     def show(outcome: batch.Outcome) -> None:
         if quiet and outcome.status == "passed":
             return
@@ -458,36 +396,28 @@ def run_batch(command: str, target: str | None, items: Callable[[], tuple[list[b
             for line in outcome.log.rstrip().splitlines():
                 click.echo(f"        | {line}")
     try:
-        outcomes, jobs = batch.run_all(models, work, settings, show, cleanup)
+        result: BatchResult = run_guarded(debug, lambda: call(show))
     except batch.ClusterError as exc:
         raise click.BadParameter(str(exc), param_hint="--cluster") from None
-    seconds = time.monotonic() - start
-    counts = batch.summary(outcomes)
-    not_done = "not converted" if command == "convert" else "not read"
-    click.echo(f"{counts['total']} model{'s' * (counts['total'] != 1)} in {seconds:.1f} s ({jobs} "
+    except batch_api.BatchArgumentError as exc:
+        raise click.BadParameter(str(exc), param_hint=BATCH_ARGUMENTS[exc.argument]) from None
+    counts, jobs = result.counts, result.jobs
+    not_done = "not converted" if result.command == "convert" else "not read"
+    click.echo(f"{counts['total']} model{'s' * (counts['total'] != 1)} in {result.seconds:.1f} s ({jobs} "
                f"job{'s' * (jobs > 1)}): {counts['passed']} "
                f"passed, {counts['failed']} failed, {counts['error']} {not_done}"
-               + (f"; {ignored} other files passed over" if ignored else ""))
+               + (f"; {result.ignored} other files passed over" if result.ignored else ""))
     if report_path:
         with open(report_path, "w") as fh:
-            json.dump(batch.to_document(command, target, jobs, seconds, outcomes, ignored, settings.cluster), fh,
-                      indent=2, allow_nan=False)
+            json.dump(result.to_document(), fh, indent=2, allow_nan=False)
     if junit_path:
-        Path(junit_path).write_text(batch.to_junit(command, outcomes, seconds), encoding="utf-8")
-    sys.exit(EXIT_OK if counts["passed"] == counts["total"] else EXIT_CHECK_FAILED)
+        Path(junit_path).write_text(result.to_junit(), encoding="utf-8")
+    sys.exit(EXIT_OK if result.passed else EXIT_CHECK_FAILED)
 
 
+#: the option each argument of the batch functions is given by
+BATCH_ARGUMENTS = {"output": "OUTPUT", "source": "--source", "weights": "--weights", "cluster_files": "--cluster-files"}
 BATCH_LABELS = {"passed": "ok", "failed": "FAILED", "error": "ERROR"}
-
-
-def verification_line(report: Any) -> str:
-    """A verification in a few words, for one model's line in a batch."""
-    errors = [c.max_abs_error for check in report.checks for c in check.comparisons]
-    worst = f", max abs error {max(errors):.2g}" if errors else ""
-    if report.passed:
-        return f"verified against {report.compared} reference(s){worst}"
-    broken = [f"{c.name}: {c.reason or c.status}" for c in report.checks if c.status not in ("passed", "skipped")]
-    return f"verification FAILED ({'; '.join(broken) or 'nothing to compare against'}){worst}"
 
 
 @main.command()
@@ -627,35 +557,9 @@ def check_command(artifacts: tuple[str, ...], source: str | None, weights: str |
                "enforce_training_config": enforce_training_config, "backend": backend, "limits": limits,
                "inputs_from": list(inputs_from) or None}
     if batch.is_batch(artifacts, "check"):
-        if weights is not None:
-            raise click.BadParameter("--weights goes with one artifact, not several", param_hint="--weights")
-
-        settings = batch_settings(jobs, time_limit, follow_links, cluster, cluster_files)
-
-        def items() -> tuple[list[batch.Item], int]:
-            found = batch.discover(artifacts, "check", follow_links=follow_links)
-            if not found.models:
-                raise InputReadError("a directory without model.json, model.zip, configuration.json or Keras "
-                                     "files: no exported models in it", file=", ".join(artifacts))
-            if source is not None and not Path(source).is_dir():
-                raise click.BadParameter("for several artifacts, --source is the directory of their sources",
-                                         param_hint="--source")
-            paired = batch.pair_sources([name for name, _ in found.models], Path(source)) if source else {}
-            return [batch.Item(name, path, source=paired[name], problem=found.problems.get(name))
-                    if isinstance(paired.get(name), Path) else
-                    batch.Item(name, path, problem=found.problems.get(name) or paired.get(name))
-                    for name, path in found.models], found.ignored
-
-        def work(item: batch.Item) -> tuple[int, str, dict[str, Any] | None]:
-            try:
-                report = check(item.path, str(item.source) if item.source else None, **options)
-            except KConvertError as exc:
-                return exit_code(exc), str(exc), None
-            failed = [f"{f.name}: {f.detail}" for f in report.findings if f.status == "failed"]
-            message = (f"({report.kind}) " + ("; ".join(failed) if failed else ", ".join(
-                f.name for f in report.findings if f.status == "passed") + " passed"))
-            return (EXIT_OK if report.passed else EXIT_CHECK_FAILED), message, report.to_dict()
-        run_batch("check", None, items, work, settings, report_path, junit_path, quiet, verbose, debug)
+        run_batch(lambda show: batch_api.check_many(
+            artifacts, source=source, **batch_settings(jobs, time_limit, follow_links, cluster, cluster_files),
+            on_done=show, **options), report_path, junit_path, quiet, verbose, debug)
         return
     batch_only({"--jobs": jobs, "--time-limit": time_limit, "--follow-links": follow_links, "--cluster": cluster,
                 "--cluster-files": cluster_files})

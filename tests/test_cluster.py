@@ -188,6 +188,23 @@ def test_convert_and_check_on_a_two_node_cluster_match_local_batch_mode(tmp_path
         "good/keras3_mlp": "passed", "good/mlp": "failed", "good/victim": "passed"}
 
 
+def test_convert_many_on_the_cluster_says_where_each_model_ran(tmp_path: Path, cluster: str) -> None:
+    """The Python API's ``cluster=``: the command's cluster batch, from a pipeline's own interpreter."""
+    (tmp_path / "models").mkdir()
+    shutil.copy(GENERATED / "tfkeras" / "mlp.h5", tmp_path / "models" / "mlp.h5")
+    shutil.copy(CORPUS / "hdf5_truncated_at_2048" / "model.h5", tmp_path / "models" / "truncated.h5")
+    script = ("import json, sys, kconvert\n"
+              "done = kconvert.convert_many('models', 'out', 'tfjs', cluster=sys.argv[1], cluster_files='copy')\n"
+              "print(json.dumps([done.cluster, done.to_document()['cluster'], "
+              "[[o.name, o.status, o.exit_code, sorted(o.node or {})] for o in done.outcomes]]))\n")
+    done = subprocess.run([sys.executable, "-c", script, cluster], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [cluster, cluster, [
+        ["mlp.h5", "passed", 0, ["address", "host", "id"]], ["truncated.h5", "error", 3, ["address", "host", "id"]]]]
+    assert files_under(tmp_path / "out") == {"mlp/model.json", "mlp/group1-shard1of1.bin"}
+
+
 def test_local_batch_mode_and_help_never_import_ray(tmp_path: Path) -> None:
     script = ("import sys\nfrom click.testing import CliRunner\nfrom kconvert.cli import main\n"
               "from kconvert import batch\n"
