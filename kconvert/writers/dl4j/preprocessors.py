@@ -10,6 +10,7 @@ since 1.0.0-M1), as DL4J's own Keras import writes them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -84,9 +85,15 @@ def flatten(layer: Layer, shape: Shape) -> list[Preprocessor]:
 
 
 def _reshape(source: Shape, target: Shape) -> Preprocessor:
-    """A C-order reshape of the non-batch axes (-1: the one size inferred)."""
+    """A C-order reshape of the non-batch axes.  A -1 in the target is resolved where the source's
+    sizes are known: DL4J's ReshapePreprocessor compares the sizes' products as given and refuses a
+    -1 ("input shape and target shape do not match")."""
+    target = list(target)
+    if -1 in target and all(d is not None for d in source):
+        known = math.prod(d for d in target if d != -1)
+        target[target.index(-1)] = math.prod(source) // known  # type: ignore[arg-type]
     return {"@class": KERAS_PREPROCESSORS + "ReshapePreprocessor",
-            "inputShape": [-1 if d is None else d for d in source], "targetShape": list(target),
+            "inputShape": [-1 if d is None else d for d in source], "targetShape": target,
             "hasMiniBatchDimension": False}
 
 

@@ -143,10 +143,11 @@ class _Builder:
                 self.masks[TensorRef(layer.name, node, i)] = mask
             if node == 0:
                 probes[layer.name] = [outs[0].name, list(outs[0].perm)]
-        outputs = []
+        outputs, named = [], set()
         for ref, name in zip(model.outputs, model.output_names):
-            # a shared layer's two calls may both be outputs under the layer's name: ONNX names each once
-            name = graph.fresh(name)
+            if name in named:  # a shared layer's two calls may both be outputs under the layer's name
+                name = graph.fresh(name)  # (the output names were taken above, for the outputs alone)
+            named.add(name)
             value, shape = self.values[ref], model.shape_of(ref)
             perm = self.io_perm(shape)
             if value.perm == perm:
